@@ -1,0 +1,56 @@
+# The corpus: the demo generator and the ingestion of every configured dataset.
+
+
+rule make_demo_corpus:
+    input:
+        code=pkg("vocalmix.corpus.demo"),
+    output:
+        dry_vocal="results/demo/{song}/dry_vocal.wav",
+        vocal="results/demo/{song}/vocal.wav",
+        backing="results/demo/{song}/backing.wav",
+        mixture="results/demo/{song}/mixture.wav",
+        raw_vocal="results/demo/{song}/raw_vocal.wav",
+        room_ir="results/demo/{song}/room_ir.wav",
+        truth="results/demo/{song}/truth.json",
+    log:
+        "results/logs/make_demo_corpus/{song}.log",
+    benchmark:
+        "results/benchmarks/make_demo_corpus/{song}.tsv"
+    conda:
+        "../../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        song_id="{song}",
+        genre=demo_genre,
+        duration_s=lookup(dpath="demo/duration_s", within=config),
+        sample_rate=lookup(dpath="sample_rate", within=config),
+        seed=lookup(dpath="seed", within=config),
+    script:
+        "../scripts/make_demo_corpus.py"
+
+
+checkpoint ingest:
+    input:
+        code=pkg("vocalmix.corpus.ingest"),
+        files=ingest_inputs(),
+    output:
+        tracks="results/corpus/tracks.tsv",
+        rejected="results/corpus/rejected.tsv",
+        audio=directory("results/corpus/audio"),
+    log:
+        "results/logs/ingest.log",
+    benchmark:
+        "results/benchmarks/ingest.tsv"
+    conda:
+        "../../envs/audio.yaml"
+    threads: 4
+    resources:
+        mem_mb=4000,
+    params:
+        config={
+            k: config[k] for k in ("seed", "sample_rate", "datasets", "demo", "ingest")
+        },
+    script:
+        "../scripts/ingest.py"

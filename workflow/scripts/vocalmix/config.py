@@ -1,0 +1,137 @@
+"""Loading and validating the pipeline configuration.
+
+The schema (``workflow/schemas/config.schema.yaml``, JSON Schema draft 2020-12) is the
+single source of truth for keys, types, allowed values and defaults. Validation fills in
+defaults and, on failure, raises one :class:`ConfigError` listing every problem with the
+dotted key, the offending value and what is allowed (with a spelling suggestion for
+unknown keys), before any job runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ConfigError", "SCHEMA_DIR", "load_schema", "validate_config", "load_config"]
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
+
+
+class ConfigError(ValueError):
+    """The configuration does not satisfy the schema."""
+
+
+def load_schema(name: str = "config.schema.yaml") -> dict:
+    import yaml
+
+    path = SCHEMA_DIR / name
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _defaulting_validator(schema: dict):
+    """A Draft 2020-12 validator class that fills in ``default`` values while validating."""
+    from jsonschema import Draft202012Validator, validators
+
+    base_props = Draft202012Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and key not in instance:
+                    instance[key] = deepcopy(sub["default"])
+        yield from base_props(validator, properties, instance, schema)
+
+    cls = validators.extend(Draft202012Validator, {"properties": set_defaults})
+    return cls(schema)
+
+
+def _dotted(path) -> str:
+    parts = []
+    for p in path:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts) or "(top level)"
+
+
+def _describe(error) -> str:
+    key = _dotted(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in schema.get("properties", {})]
+        msgs = []
+        for k in extra:
+            where = f"{key}.{k}" if error.absolute_path else k
+            hint = difflib.get_close_matches(k, allowed, n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            msgs.append(
+                f"unknown key '{where}'{suggestion}; allowed keys here: {', '.join(allowed)}"
+            )
+        return "\n".join(msgs)
+    if error.validator == "enum":
+        return (
+            f"key '{key}': {error.instance!r} is not allowed; "
+            f"allowed values: {', '.join(map(repr, error.validator_value))}"
+        )
+    desc = schema.get("description")
+    extra = f" ({desc})" if desc else ""
+    return f"key '{key}': {error.message}{extra}"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Validate ``config`` in place against the schema, filling in defaults.
+
+    Returns
+    -------
+    dict
+        The same dict, with defaults filled in.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem, each naming the key and the allowed values.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"the configuration must be a mapping, got {type(config).__name__}")
+    schema = load_schema() if schema is None else schema
+    validator = _defaulting_validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path)))
+    if errors:
+        lines = [_describe(e) for e in errors]
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(lines))
+    return config
+
+
+def load_config(path: str | os.PathLike, overrides: dict | None = None) -> dict:
+    """Read a YAML config, apply nested ``overrides`` and validate it."""
+    import yaml
+
+    with open(path) as fh:
+        config = yaml.safe_load(fh) or {}
+    if overrides:
+        _merge(config, overrides)
+    return validate_config(config)
+
+
+def _merge(base: dict, extra: dict) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def get(config: dict, dotted: str, default: Any = None) -> Any:
+    """``get(config, "demo.songs")``: a nested value by dotted key."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node

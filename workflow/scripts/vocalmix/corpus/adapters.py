@@ -1,0 +1,555 @@
+"""Dataset adapters: find the tracks of each configured dataset and load their stems.
+
+Discovery (:func:`discover`) only lists directories and reads metadata files; it is cheap
+enough to run when Snakemake builds its DAG, so the ingestion rule can name every source
+file as an input. Loading (:func:`load_track`) reads and checks the audio and returns
+standardised stems; anything wrong raises :class:`TrackRejected` naming the file and the
+problem, so one bad track is reported and skipped.
+
+Layouts
+-------
+``demo``        the generator's songs (``results/demo/<id>/``).
+``musdb18hq``   ``{train,test}/<track>/{mixture,vocals,drums,bass,other}.wav``;
+                backing = drums + bass + other; genre from the bundled MUSDB18 track list.
+``medleydb``    ``Audio/<track>/<track>_METADATA.yaml`` (or ``Metadata/``), ``<track>_MIX.wav``,
+                ``<track>_STEMS/<track>_STEM_NN.wav`` and optional ``<track>_RAW/``; vocal =
+                the stems whose instrument is a singer, rapper or vocalists, backing = the rest,
+                raw vocal = the raw tracks of the vocal stems when present.
+``ccmixter``    ``<song>/{mix,source-01,source-02}.wav``; source-02 is the voice and source-01
+                the accompaniment (configurable with ``vocal_file`` / ``backing_file``).
+``ikala``       ``Wavfile/<id>.wav`` stereo: left = accompaniment, right = raw vocal.
+``mir1k``       ``Wavfile/<id>.wav`` stereo, 16 kHz: left = accompaniment, right = raw vocal.
+``damp_vsep``   a metadata CSV (``metadata``, default ``vsep_metadata.csv``) with columns
+                ``perf_key, vocal_path, background_path[, mix_path]`` relative to the root;
+                the vocal is the raw phone recording. DAMP-VSEP ships AAC (.m4a) backings,
+                which libsndfile cannot read: convert them to FLAC first (see README).
+``folder``      ``<track>/vocals.<ext> + accompaniment.<ext>`` [+ ``mixture.<ext>``]; set
+                ``source: raw`` when the vocals are unprocessed takes.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vocalmix import io, seeding
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Candidate", "Rejection", "TrackRejected", "CorpusError", "ADAPTERS", "discover",
+           "load_track", "slug", "assign_splits"]
+
+AUDIO_EXTS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
+VOCAL_INSTRUMENTS = ("singer", "rapper", "vocalists", "vocalist", "choir")
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+class CorpusError(RuntimeError):
+    """A configuration or dataset problem that stops the run before any job."""
+
+
+class TrackRejected(Exception):
+    """One track cannot be used; ``file`` and ``reason`` say why."""
+
+    def __init__(self, file: str | None, reason: str):
+        self.file = file or ""
+        self.reason = reason
+        super().__init__(f"{file}: {reason}" if file else reason)
+
+
+@dataclass
+class Candidate:
+    """A track found by discovery, before its audio is read.
+
+    ``files`` maps a role (``vocal``, ``backing``, ``mixture``, ``raw_vocal``) to the files
+    summed for it; layout ``stereo_lr`` means one stereo file whose left channel is the
+    backing and right channel the raw vocal.
+    """
+
+    track_id: str
+    dataset: str
+    adapter: str
+    split: str
+    source: str
+    genre: str | None
+    files: dict[str, list[str]]
+    layout: str = "stems"
+    tempo_bpm: float | None = None
+    room_ir: str | None = None
+    truth: str | None = None
+    origin: str = ""
+    weight: float = 1.0
+
+    def all_files(self) -> list[str]:
+        out = [f for files in self.files.values() for f in files]
+        out += [f for f in (self.room_ir, self.truth) if f]
+        return out
+
+
+@dataclass
+class Rejection:
+    track_id: str
+    dataset: str
+    file: str
+    reason: str
+
+    def as_row(self) -> dict:
+        return {"track_id": self.track_id, "dataset": self.dataset, "file": self.file,
+                "reason": self.reason}
+
+
+def slug(text: str) -> str:
+    """Lower-case identifier safe in file names and Snakemake wildcards."""
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return s or "x"
+
+
+def genre_slug(text: str | None) -> str | None:
+    return None if text is None or str(text).strip() == "" else slug(str(text))
+
+
+def assign_splits(ids: list[str], genres: list[str | None], *, seed: int, test_fraction: float,
+                  valid_fraction: float) -> dict[str, str]:
+    """Deterministic split by track, stratified by genre.
+
+    Test slots, then validation slots, are taken round-robin over genres (each genre's
+    tracks in a seeded hash order), so every genre reaches the test split when it can.
+    """
+    n = len(ids)
+    n_test = int(round(test_fraction * n))
+    n_valid = int(round(valid_fraction * n))
+    if test_fraction > 0 and n_test == 0 and n >= 3:
+        n_test = 1
+    if valid_fraction > 0 and n_valid == 0 and n - n_test >= 3:
+        n_valid = 1
+    groups: dict[str, list[str]] = {}
+    for tid, g in zip(ids, genres):
+        groups.setdefault(g or "", []).append(tid)
+    for g in groups:
+        groups[g].sort(key=lambda t: seeding.derive_seed(seed, "split", t))
+    order = sorted(groups, key=lambda g: seeding.derive_seed(seed, "split-genre", g))
+    split = {t: "train" for t in ids}
+    for name, count in (("test", n_test), ("valid", n_valid)):
+        taken = 0
+        while taken < count and any(groups[g] for g in order):
+            for g in order:
+                if taken < count and groups[g]:
+                    split[groups[g].pop(0)] = name
+                    taken += 1
+    return split
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for ext in AUDIO_EXTS:
+        p = folder / f"{stem}{ext}"
+        if p.exists():
+            return p
+    return None
+
+
+def _entry_name(entry: dict) -> str:
+    return slug(entry.get("name") or entry["adapter"]).replace("-", "")
+
+
+def _root(entry: dict) -> Path:
+    root = Path(str(entry["root"])).expanduser()
+    if not root.is_dir():
+        raise CorpusError(f"dataset '{_entry_name(entry)}' (adapter {entry['adapter']}): root "
+                          f"'{root}' does not exist or is not a directory")
+    return root
+
+
+# --------------------------------------------------------------------------------- adapters
+def _discover_demo(entry: dict, config: dict) -> tuple[list[Candidate], list[Rejection]]:
+    from vocalmix.corpus.demo_layout import genre_of, song_ids
+
+    demo = config["demo"]
+    ids = song_ids(int(demo["songs"]))
+    genres = [genre_of(i, demo["genres"]) for i in range(len(ids))]
+    splits = assign_splits(ids, genres, seed=int(config["seed"]),
+                           test_fraction=float(demo["test_fraction"]),
+                           valid_fraction=float(demo["valid_fraction"]))
+    out = []
+    for song, genre in zip(ids, genres):
+        d = f"results/demo/{song}"
+        out.append(Candidate(
+            track_id=song, dataset=_entry_name(entry), adapter="demo",
+            split=entry.get("split", "auto") if entry.get("split", "auto") != "auto"
+            else splits[song],
+            source="stems", genre=genre,
+            files={"vocal": [f"{d}/vocal.wav"], "backing": [f"{d}/backing.wav"],
+                   "mixture": [f"{d}/mixture.wav"], "raw_vocal": [f"{d}/raw_vocal.wav"]},
+            room_ir=f"{d}/room_ir.wav", truth=f"{d}/truth.json", origin=d,
+            weight=float(entry.get("weight", 1.0))))
+    return out, []
+
+
+def _musdb_genres(entry: dict) -> dict[str, str]:
+    path = Path(entry["tracklist"]) if entry.get("tracklist") else DATA_DIR / "musdb18_genres.tsv"
+    genres: dict[str, str] = {}
+    with open(path, newline="") as fh:
+        lines = [ln for ln in fh if not ln.startswith("#")]
+    delim = "\t" if "\t" in lines[0] else ","
+    for row in csv.DictReader(lines, delimiter=delim):
+        name = row.get("track") or row.get("Track Name")
+        genre = row.get("genre") or row.get("Genre")
+        if name and genre:
+            genres[name.strip()] = genre.strip()
+    return genres
+
+
+def _discover_musdb18hq(entry: dict, config: dict) -> tuple[list[Candidate], list[Rejection]]:
+    root = _root(entry)
+    name = _entry_name(entry)
+    genres = _musdb_genres(entry)
+    cands, rejs = [], []
+    stems = ("vocals", "drums", "bass", "other")
+    for subset in ("train", "test"):
+        folder = root / subset
+        if not folder.is_dir():
+            continue
+        for track_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+            tid = f"{name}_{slug(track_dir.name)}"
+            found = {s: _find(track_dir, s) for s in (*stems, "mixture")}
+            missing = [s for s in stems if found[s] is None]
+            if missing:
+                rejs.append(Rejection(tid, name, str(track_dir / f"{missing[0]}.wav"),
+                                      f"missing stem(s): {', '.join(m + '.wav' for m in missing)}"))
+                continue
+            files = {"vocal": [str(found["vocals"])],
+                     "backing": [str(found[s]) for s in ("drums", "bass", "other")]}
+            if found["mixture"] is not None:
+                files["mixture"] = [str(found["mixture"])]
+            cands.append(Candidate(
+                track_id=tid, dataset=name, adapter="musdb18hq", split=subset, source="stems",
+                genre=genre_slug(genres.get(track_dir.name)), files=files, origin=str(track_dir),
+                weight=float(entry.get("weight", 1.0))))
+    _carve_valid(cands, config, entry)
+    return cands, rejs
+
+
+def _carve_valid(cands: list[Candidate], config: dict, entry: dict) -> None:
+    """Move a seeded, genre-stratified share of the training tracks to ``valid``."""
+    train = [c for c in cands if c.split == "train"]
+    frac = float(config["ingest"]["valid_fraction"])
+    if not train or frac <= 0:
+        return
+    splits = assign_splits([c.track_id for c in train], [c.genre for c in train],
+                           seed=int(config["seed"]), test_fraction=0.0, valid_fraction=frac)
+    for c in train:
+        c.split = splits[c.track_id]
+
+
+def _hash_split(cands: list[Candidate], config: dict) -> None:
+    ing = config["ingest"]
+    splits = assign_splits([c.track_id for c in cands], [c.genre for c in cands],
+                           seed=int(config["seed"]), test_fraction=float(ing["test_fraction"]),
+                           valid_fraction=float(ing["valid_fraction"]))
+    for c in cands:
+        c.split = splits[c.track_id]
+
+
+def _discover_medleydb(entry: dict, config: dict) -> tuple[list[Candidate], list[Rejection]]:
+    import yaml
+
+    root = _root(entry)
+    name = _entry_name(entry)
+    audio = root / "Audio" if (root / "Audio").is_dir() else root
+    cands, rejs = [], []
+    for track_dir in sorted(p for p in audio.iterdir() if p.is_dir()):
+        t = track_dir.name
+        tid = f"{name}_{slug(t)}"
+        meta_path = next((p for p in (track_dir / f"{t}_METADATA.yaml",
+                                      root / "Metadata" / f"{t}_METADATA.yaml") if p.exists()), None)
+        if meta_path is None:
+            rejs.append(Rejection(tid, name, str(track_dir / f"{t}_METADATA.yaml"),
+                                  "missing metadata YAML"))
+            continue
+        try:
+            meta = yaml.safe_load(meta_path.read_text()) or {}
+            stems = meta["stems"]
+        except Exception as exc:  # malformed YAML or no stems
+            rejs.append(Rejection(tid, name, str(meta_path), f"unreadable metadata ({exc})"))
+            continue
+        stem_dir = track_dir / meta.get("stem_dir", f"{t}_STEMS")
+        raw_dir = track_dir / meta.get("raw_dir", f"{t}_RAW")
+        vocal, backing, raw = [], [], []
+        for key in sorted(stems):
+            stem = stems[key] or {}
+            instrument = str(stem.get("instrument", "")).lower()
+            path = stem_dir / str(stem.get("filename", ""))
+            is_vocal = any(v in instrument for v in VOCAL_INSTRUMENTS)
+            (vocal if is_vocal else backing).append(str(path))
+            if is_vocal:
+                for r in sorted((stem.get("raw") or {}).values(), key=lambda r: r.get("filename", "")):
+                    if (raw_dir / r.get("filename", "")).exists():
+                        raw.append(str(raw_dir / r["filename"]))
+        if not vocal:
+            rejs.append(Rejection(tid, name, str(meta_path), "instrumental: no singer/rapper stem"))
+            continue
+        if not backing:
+            rejs.append(Rejection(tid, name, str(meta_path), "no backing stems"))
+            continue
+        files = {"vocal": vocal, "backing": backing}
+        mix = track_dir / meta.get("mix_filename", f"{t}_MIX.wav")
+        if mix.exists():
+            files["mixture"] = [str(mix)]
+        if raw:
+            files["raw_vocal"] = raw
+        cands.append(Candidate(
+            track_id=tid, dataset=name, adapter="medleydb", split="train", source="stems",
+            genre=genre_slug(meta.get("genre")), files=files, origin=str(track_dir),
+            weight=float(entry.get("weight", 1.0))))
+    _hash_split(cands, config)
+    return cands, rejs
+
+
+def _discover_ccmixter(entry: dict, config: dict) -> tuple[list[Candidate], list[Rejection]]:
+    root = _root(entry)
+    name = _entry_name(entry)
+    vfile = entry.get("vocal_file", "source-02")
+    bfile = entry.get("backing_file", "source-01")
+    cands, rejs = [], []
+    for song in sorted(p for p in root.iterdir() if p.is_dir()):
+        tid = f"{name}_{slug(song.name)}"
+        v, b, m = _find(song, vfile), _find(song, bfile), _find(song, "mix")
+        if v is None or b is None:
+            miss = vfile if v is None else bfile
+            rejs.append(Rejection(tid, name, str(song / f"{miss}.wav"), f"missing {miss}.wav"))
+            continue
+        files = {"vocal": [str(v)], "backing": [str(b)]}
+        if m is not None:
+            files["mixture"] = [str(m)]
+        cands.append(Candidate(tid, name, "ccmixter", "train", "stems", None, files,
+                               origin=str(song), weight=float(entry.get("weight", 1.0))))
+    _hash_split(cands, config)
+    return cands, rejs
+
+
+def _discover_stereo_lr(adapter: str) -> Callable:
+    def discover_lr(entry: dict, config: dict) -> tuple[list[Candidate], list[Rejection]]:
+        root = _root(entry)
+        name = _entry_name(entry)
+        folder = root / "Wavfile" if (root / "Wavfile").is_dir() else root
+        cands = []
+        for f in sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTS):
+            tid = f"{name}_{slug(f.stem)}"
+            cands.append(Candidate(tid, name, adapter, "test", "raw", None,
+                                   {"stereo": [str(f)]}, layout="stereo_lr", origin=str(f),
+                                   weight=float(entry.get("weight", 1.0))))
+        return cands, []
+
+    return discover_lr
+
+
+def _discover_damp_vsep(entry: dict, config: dict) -> tuple[list[Candidate], list[Rejection]]:
+    root = _root(entry)
+    name = _entry_name(entry)
+    meta = root / entry.get("metadata", "vsep_metadata.csv")
+    if not meta.exists():
+        raise CorpusError(f"dataset '{name}' (adapter damp_vsep): metadata CSV '{meta}' not found; "
+                          "set 'metadata' to the CSV with perf_key, vocal_path, background_path")
+    cands, rejs = [], []
+    with open(meta, newline="") as fh:
+        reader = csv.DictReader(fh)
+        need = {"perf_key", "vocal_path", "background_path"}
+        if not need <= set(reader.fieldnames or []):
+            raise CorpusError(f"{meta}: needs columns {', '.join(sorted(need))}; "
+                              f"found {', '.join(reader.fieldnames or [])}")
+        for row in reader:
+            tid = f"{name}_{slug(row['perf_key'])}"
+            v, b = root / row["vocal_path"], root / row["background_path"]
+            missing = [str(p) for p in (v, b) if not p.exists()]
+            if missing:
+                rejs.append(Rejection(tid, name, missing[0], "file listed in metadata is missing"))
+                continue
+            files = {"raw_vocal": [str(v)], "backing": [str(b)]}
+            if row.get("mix_path") and (root / row["mix_path"]).exists():
+                files["mixture"] = [str(root / row["mix_path"])]
+            cands.append(Candidate(tid, name, "damp_vsep", "test", "raw", None, files,
+                                   origin=str(v.parent), weight=float(entry.get("weight", 1.0))))
+    return cands, rejs
+
+
+def _discover_folder(entry: dict, config: dict) -> tuple[list[Candidate], list[Rejection]]:
+    root = _root(entry)
+    name = _entry_name(entry)
+    source = entry.get("source", "stems")
+    role = "raw_vocal" if source == "raw" else "vocal"
+    cands, rejs = [], []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        tid = f"{name}_{slug(d.name)}"
+        v, b, m = _find(d, "vocals"), _find(d, "accompaniment"), _find(d, "mixture")
+        if v is None or b is None:
+            miss = "vocals" if v is None else "accompaniment"
+            rejs.append(Rejection(tid, name, str(d / f"{miss}.wav"), f"missing {miss}.wav"))
+            continue
+        files = {role: [str(v)], "backing": [str(b)]}
+        if m is not None:
+            files["mixture"] = [str(m)]
+        cands.append(Candidate(tid, name, "folder", "train" if source == "stems" else "test",
+                               source, genre_slug(entry.get("genre")), files, origin=str(d),
+                               weight=float(entry.get("weight", 1.0))))
+    if source == "stems":
+        _hash_split(cands, config)
+    return cands, rejs
+
+
+ADAPTERS: dict[str, Callable[[dict, dict], tuple[list[Candidate], list[Rejection]]]] = {
+    "demo": _discover_demo,
+    "musdb18hq": _discover_musdb18hq,
+    "medleydb": _discover_medleydb,
+    "ccmixter": _discover_ccmixter,
+    "ikala": _discover_stereo_lr("ikala"),
+    "mir1k": _discover_stereo_lr("mir1k"),
+    "damp_vsep": _discover_damp_vsep,
+    "folder": _discover_folder,
+}
+
+
+def discover(config: dict) -> tuple[list[Candidate], list[Rejection]]:
+    """All candidate tracks of every configured dataset, plus discovery-time rejections.
+
+    Raises
+    ------
+    CorpusError
+        A dataset root that does not exist, duplicate dataset names, or no track at all.
+    """
+    cands: list[Candidate] = []
+    rejs: list[Rejection] = []
+    names = set()
+    for entry in config["datasets"]:
+        name = _entry_name(entry)
+        if name in names:
+            raise CorpusError(f"two datasets are named '{name}'; give each a distinct 'name'")
+        names.add(name)
+        found, rejected = ADAPTERS[entry["adapter"]](entry, config)
+        if entry.get("split", "auto") != "auto":
+            for c in found:
+                c.split = entry["split"]
+        if entry.get("genre"):
+            for c in found:
+                c.genre = genre_slug(entry["genre"])
+        if entry.get("max_tracks"):
+            found = found[: int(entry["max_tracks"])]
+        if not found:
+            where = entry.get("root", "(generated)")
+            msg = f"no tracks found in the {entry['adapter']} layout"
+            log.warning("dataset '%s' at %s: %s", name, where, msg)
+            rejs.append(Rejection("", name, str(where), msg))
+        cands.extend(found)
+        rejs.extend(rejected)
+    if not cands:
+        details = "; ".join(f"{r.dataset}: {r.reason} ({r.file})" for r in rejs) or "none configured"
+        raise CorpusError(f"the corpus is empty: no usable track in any configured dataset ({details})")
+    seen = {}
+    for c in cands:
+        if c.track_id in seen:
+            raise CorpusError(f"track id '{c.track_id}' occurs twice ({seen[c.track_id]} and "
+                              f"{c.origin}); rename one folder")
+        seen[c.track_id] = c.origin
+    return cands, rejs
+
+
+# --------------------------------------------------------------------------------- loading
+def _read(path: str, sample_rate_hint: list[int]) -> tuple[NDArray, int]:
+    try:
+        audio, sr = io.read_audio(path)
+    except io.AudioError as exc:
+        raise TrackRejected(path, exc.problem) from None
+    if audio.shape[0] > 2:
+        raise TrackRejected(path, f"{audio.shape[0]} channels; only mono or stereo stems are supported")
+    if sample_rate_hint and sr != sample_rate_hint[0]:
+        raise TrackRejected(path, f"sample rate {sr} Hz differs from the track's other stems "
+                                  f"({sample_rate_hint[0]} Hz)")
+    sample_rate_hint[:1] = [sr]
+    return audio, sr
+
+
+def _sum_stems(parts: list[NDArray]) -> NDArray:
+    channels = max(p.shape[0] for p in parts)
+    n = min(p.shape[1] for p in parts)
+    return np.sum([io.to_channels(p[:, :n], channels) for p in parts], axis=0, dtype=np.float32)
+
+
+def load_track(c: Candidate, *, sample_rate: int, min_duration_s: float,
+               silence_dbfs: float, length_tolerance_s: float) -> tuple[dict[str, NDArray], list[str]]:
+    """Read, check and standardise one candidate's audio.
+
+    Returns
+    -------
+    audio : dict
+        role -> float32 ``(channels, samples)`` at ``sample_rate``; roles among ``vocal``,
+        ``backing``, ``mixture``, ``raw_vocal``.
+    notes : list of str
+        Repairs made (trimmed lengths, channel conversions), for the manifest and the log.
+
+    Raises
+    ------
+    TrackRejected
+        Unreadable/truncated files, NaN/inf, mismatched rates, lengths beyond the tolerance,
+        wrong channel layout, silent stems, or a track shorter than ``min_duration_s``.
+    """
+    notes: list[str] = []
+    rate: list[int] = []
+    raw: dict[str, tuple[NDArray, str]] = {}
+    if c.layout == "stereo_lr":
+        path = c.files["stereo"][0]
+        x, sr = _read(path, rate)
+        if x.shape[0] != 2:
+            raise TrackRejected(path, f"expected stereo (left = accompaniment, right = vocal), "
+                                      f"got {x.shape[0]} channel(s)")
+        raw["backing"] = (x[:1], path)
+        raw["raw_vocal"] = (x[1:], path)
+        raw["mixture"] = (x[:1] + x[1:], path)
+    else:
+        for role, files in c.files.items():
+            parts = []
+            for f in files:
+                audio, _ = _read(f, rate)
+                parts.append((audio, f))
+            lengths = [p[0].shape[1] for p in parts]
+            if max(lengths) - min(lengths) > length_tolerance_s * rate[0]:
+                i, j = int(np.argmin(lengths)), int(np.argmax(lengths))
+                raise TrackRejected(parts[i][1], f"{lengths[i] / rate[0]:.2f} s long but "
+                                    f"{Path(parts[j][1]).name} is {lengths[j] / rate[0]:.2f} s")
+            if len({p[0].shape[0] for p in parts}) > 1:
+                notes.append(f"{role}: mono and stereo stems summed as stereo")
+            raw[role] = (_sum_stems([p[0] for p in parts]), files[0])
+    sr = rate[0]
+    lengths = {role: a.shape[1] for role, (a, _) in raw.items()}
+    n = min(lengths.values())
+    if max(lengths.values()) - n > length_tolerance_s * sr:
+        short = min(lengths, key=lengths.get)
+        long_ = max(lengths, key=lengths.get)
+        raise TrackRejected(raw[short][1], f"{short} is {lengths[short] / sr:.2f} s but {long_} is "
+                                           f"{lengths[long_] / sr:.2f} s (tolerance "
+                                           f"{length_tolerance_s} s)")
+    if max(lengths.values()) != n:
+        notes.append(f"lengths differed by {(max(lengths.values()) - n) / sr * 1000:.0f} ms; "
+                     "trimmed to the shortest")
+    if n / sr < min_duration_s:
+        raise TrackRejected(next(iter(raw.values()))[1],
+                            f"{n / sr:.2f} s long, shorter than the {min_duration_s} s analysis window")
+    out = {}
+    threshold = 10 ** (silence_dbfs / 20.0)
+    for role, (audio, path) in raw.items():
+        audio = audio[:, :n]
+        peak = float(np.max(np.abs(audio)))
+        if peak <= threshold:
+            level = "digital silence" if peak == 0 else f"peak {20 * math.log10(peak):.1f} dBFS"
+            raise TrackRejected(path, f"{role} is silent ({level}, threshold {silence_dbfs} dBFS)")
+        if sr != sample_rate:
+            audio = io.resample(audio, orig_sample_rate=sr, target_sample_rate=sample_rate)
+        out[role] = audio
+    if sr != sample_rate:
+        notes.append(f"resampled {sr} -> {sample_rate} Hz")
+    return out, notes

@@ -1,0 +1,119 @@
+"""Ingestion (rule ``ingest``): every configured dataset -> one manifest and standard audio.
+
+For each track found by :func:`vocalmix.corpus.adapters.discover`, the stems are read,
+checked, summed (backing), trimmed, resampled once to ``config.sample_rate`` and written as
+``results/corpus/audio/<track>/{vocal,backing,mixture,raw_vocal}.wav``; the track gets a
+row in ``tracks.tsv``. A track that cannot be used gets a row in ``rejected.tsv`` (track,
+file, reason) and a warning in the log; the others go on. If no track survives, the job
+fails with one message summarising why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from vocalmix import io
+from vocalmix.corpus.adapters import (Candidate, CorpusError, Rejection, TrackRejected, discover,
+                                      load_track)
+from vocalmix.corpus.manifest import write_manifest, write_rejected
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ingest_track", "run"]
+
+ROLES = ("vocal", "backing", "mixture", "raw_vocal")
+
+
+def ingest_track(c: Candidate, audio_dir: str, cfg: dict) -> dict:
+    """Standardise one track; return its manifest row. Raises TrackRejected."""
+    ing = cfg["ingest"]
+    sample_rate = int(cfg["sample_rate"])
+    audio, notes = load_track(c, sample_rate=sample_rate,
+                              min_duration_s=float(ing["min_duration_s"]),
+                              silence_dbfs=float(ing["silence_dbfs"]),
+                              length_tolerance_s=float(ing["length_tolerance_s"]))
+    if "vocal" not in audio and "raw_vocal" not in audio:
+        raise TrackRejected(c.origin, "no vocal stem")
+    if "mixture" not in audio:
+        vocal = audio.get("vocal", audio.get("raw_vocal"))
+        backing = audio["backing"]
+        ch = max(vocal.shape[0], backing.shape[0])
+        audio["mixture"] = io.to_channels(vocal, ch) + io.to_channels(backing, ch)
+        notes.append("no mixture file: mixture = vocal + backing")
+    tempo = c.tempo_bpm
+    if c.truth:
+        try:
+            tempo = float(io.read_json(c.truth)["tempo_bpm"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise TrackRejected(c.truth, f"unreadable ground-truth JSON ({exc})") from None
+    out = Path(audio_dir) / c.track_id
+    paths = {}
+    for role in ROLES:
+        if role in audio:
+            paths[role] = str(out / f"{role}.wav")
+            io.write_audio(paths[role], audio[role], sample_rate)
+    vocal = audio.get("vocal", audio.get("raw_vocal"))
+    for note in notes:
+        log.info("%s: %s", c.track_id, note)
+    return {
+        "track_id": c.track_id, "dataset": c.dataset, "adapter": c.adapter, "split": c.split,
+        "source": c.source, "genre": c.genre or "unknown",
+        "genre_source": "metadata" if c.genre else "unknown",
+        "tempo_bpm": tempo,
+        "duration_s": audio["backing"].shape[1] / sample_rate, "sample_rate": sample_rate,
+        "vocal_channels": vocal.shape[0], "backing_channels": audio["backing"].shape[0],
+        "weight": c.weight, **paths, "room_ir": c.room_ir, "truth": c.truth, "origin": c.origin,
+        "notes": "; ".join(notes) or None,
+    }
+
+
+def _worker(c: Candidate, audio_dir: str, cfg: dict) -> tuple[dict | None, Rejection | None]:
+    try:
+        return ingest_track(c, audio_dir, cfg), None
+    except TrackRejected as exc:
+        return None, Rejection(c.track_id, c.dataset, exc.file, exc.reason)
+
+
+def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
+    """Stage entry: ingest every dataset in ``params['config']``."""
+    from tqdm import tqdm
+
+    cfg = params["config"]
+    candidates, rejected = discover(cfg)
+    audio_dir = outputs["audio"]
+    os.makedirs(audio_dir, exist_ok=True)
+    rows: list[dict] = []
+    progress = tqdm(total=len(candidates), desc="ingest", unit="track", file=sys.stderr,
+                    mininterval=1.0)
+    if threads > 1 and len(candidates) > 1:
+        with ProcessPoolExecutor(max_workers=threads) as pool:
+            futures = [pool.submit(_worker, c, audio_dir, cfg) for c in candidates]
+            for fut in as_completed(futures):
+                row, rej = fut.result()
+                rows.append(row) if row else rejected.append(rej)
+                progress.update()
+    else:
+        for c in candidates:
+            row, rej = _worker(c, audio_dir, cfg)
+            rows.append(row) if row else rejected.append(rej)
+            progress.update()
+    progress.close()
+    for r in sorted(rejected, key=lambda r: (r.dataset, r.track_id)):
+        log.warning("rejected %s (%s): %s: %s", r.track_id or "-", r.dataset, r.file, r.reason)
+    write_rejected(outputs["rejected"], [r.as_row() for r in rejected])
+    if not rows:
+        reasons = Counter(r.reason for r in rejected)
+        summary = "; ".join(f"{n} x {reason}" for reason, n in reasons.most_common(5))
+        raise CorpusError(f"no usable track: all {len(candidates)} candidate(s) were rejected "
+                          f"({summary}); see {outputs['rejected']}")
+    write_manifest(outputs["tracks"], rows)
+    splits = Counter(r["split"] for r in rows)
+    hours = sum(r["duration_s"] for r in rows) / 3600.0
+    log.info("ingested %d track(s) (%s), %.2f h; rejected %d", len(rows),
+             ", ".join(f"{k}: {v}" for k, v in sorted(splits.items())), hours,
+             sum(1 for r in rejected if r.track_id))

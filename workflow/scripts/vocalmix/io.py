@@ -1,0 +1,302 @@
+"""Audio input/output with explicit layouts, validation and atomic writes.
+
+Conventions (see DESIGN.md): audio in memory is ``numpy.float32`` of shape
+``(channels, samples)`` and travels with an explicit ``sample_rate``. soundfile is
+channels-last, so the transpose happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "AudioError",
+    "read_audio",
+    "write_audio",
+    "audio_info",
+    "validate_audio",
+    "resample",
+    "to_channels",
+    "atomic_path",
+    "write_json",
+    "read_json",
+    "db_to_gain",
+    "gain_to_db",
+]
+
+
+class AudioError(ValueError):
+    """A file or signal that cannot be used, with the file named in the message."""
+
+    def __init__(self, path: str | os.PathLike | None, problem: str):
+        self.path = None if path is None else str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+def db_to_gain(db: float | NDArray) -> float | NDArray:
+    """Amplitude gain of a level in dB."""
+    return np.power(10.0, np.asarray(db, dtype=np.float64) / 20.0)
+
+
+def gain_to_db(gain: float | NDArray, floor_db: float = -300.0) -> float | NDArray:
+    """Level in dB of an amplitude gain, floored at ``floor_db`` for zero."""
+    g = np.abs(np.asarray(gain, dtype=np.float64))
+    return np.maximum(20.0 * np.log10(np.maximum(g, 1e-300)), floor_db)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    A job killed mid-write leaves only a ``.tmp`` file that no later job reads, never a
+    half-written output under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON with sorted keys (same object, same bytes), atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=True, default=_json_default)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _wav_declared_data_bytes(path: Path) -> tuple[int, int] | None:
+    """For a RIFF/WAVE file return (declared data bytes, available data bytes).
+
+    libsndfile silently shortens a truncated WAV to what is on disk, so the
+    truncation is only visible by comparing the ``data`` chunk's declared size with
+    the bytes that follow it. Returns None for other formats or unparsable headers.
+    """
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+                return None
+            if head[:4] == b"RF64":
+                return None  # 64-bit sizes live in ds64; trust libsndfile there
+            pos = 12
+            while pos + 8 <= size:
+                fh.seek(pos)
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, csize = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"data":
+                    return csize, size - (pos + 8)
+                pos += 8 + csize + (csize & 1)
+    except OSError:
+        return None
+    return None
+
+
+def audio_info(path: str | os.PathLike) -> dict:
+    """Header facts of an audio file: sample_rate, channels, frames, duration_s, format.
+
+    Raises
+    ------
+    AudioError
+        If the file is missing or not readable as audio.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "file does not exist")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # libsndfile raises its own error types
+        raise AudioError(path, f"not readable as audio ({exc})") from None
+    return {
+        "sample_rate": int(info.samplerate),
+        "channels": int(info.channels),
+        "frames": int(info.frames),
+        "duration_s": float(info.frames) / float(info.samplerate) if info.samplerate else 0.0,
+        "format": info.format,
+        "subtype": info.subtype,
+    }
+
+
+def read_audio(
+    path: str | os.PathLike,
+    *,
+    sample_rate: int | None = None,
+    check_finite: bool = True,
+) -> tuple[NDArray[np.float32], int]:
+    """Read an audio file as float32 ``(channels, samples)``.
+
+    Parameters
+    ----------
+    path : path-like
+        Any format soundfile/libsndfile reads (WAV, FLAC, OGG, MP3, AIFF, ...).
+    sample_rate : int, optional
+        If given, the file is resampled to this rate (once, here).
+    check_finite : bool
+        Raise on NaN or infinite samples (float files can contain them).
+
+    Returns
+    -------
+    audio : np.ndarray [shape=(channels, samples), dtype=float32]
+    sample_rate : int
+
+    Raises
+    ------
+    AudioError
+        Missing, unreadable, truncated, empty or non-finite audio; the message names the file.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "file does not exist")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioError(path, f"not readable as audio ({exc})") from None
+    sizes = _wav_declared_data_bytes(path)
+    if sizes is not None and sizes[1] < sizes[0]:
+        raise AudioError(
+            path,
+            f"truncated: the header declares {sizes[0]} data bytes but only {sizes[1]} are present",
+        )
+    audio = np.ascontiguousarray(data.T)
+    if audio.shape[1] == 0:
+        raise AudioError(path, "contains no samples")
+    if check_finite and not np.all(np.isfinite(audio)):
+        bad = int(np.count_nonzero(~np.isfinite(audio)))
+        raise AudioError(path, f"contains {bad} NaN or infinite samples")
+    if sample_rate is not None and sr != sample_rate:
+        audio = resample(audio, orig_sample_rate=sr, target_sample_rate=sample_rate)
+        sr = sample_rate
+    return audio, int(sr)
+
+
+def write_audio(
+    path: str | os.PathLike,
+    audio: NDArray,
+    sample_rate: int,
+    *,
+    subtype: Literal["FLOAT", "PCM_16", "PCM_24"] = "FLOAT",
+    clip: Literal["error", "clip", "none"] = "none",
+) -> None:
+    """Write ``(channels, samples)`` audio as WAV, atomically (temporary name, then rename).
+
+    Parameters
+    ----------
+    subtype : {"FLOAT", "PCM_16", "PCM_24"}
+        FLOAT (default) keeps intermediate results exact and allows levels above 0 dBFS.
+    clip : {"none", "clip", "error"}
+        Policy for samples beyond +/-1 with an integer subtype: clip them, or raise.
+    """
+    import soundfile as sf
+
+    audio = validate_audio(audio, name=str(path))
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if subtype != "FLOAT" and peak > 1.0:
+        if clip == "error":
+            raise AudioError(path, f"peak {peak:.3f} exceeds full scale for {subtype}")
+        if clip == "clip":
+            audio = np.clip(audio, -1.0, 1.0)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), audio.T, int(sample_rate), subtype=subtype, format="WAV")
+
+
+def validate_audio(audio: Any, *, name: str = "audio") -> NDArray[np.float32]:
+    """Check a signal is a finite floating ``(channels, samples)`` array; return it as float32.
+
+    Raises
+    ------
+    TypeError
+        Not a floating numpy array.
+    AudioError
+        Wrong number of dimensions, more channels than samples (a likely transposed
+        array), or NaN/inf values.
+    """
+    if not isinstance(audio, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array, got {type(audio).__name__}")
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise TypeError(f"{name}: expected floating-point samples, got dtype {audio.dtype}")
+    if audio.ndim != 2:
+        raise AudioError(None, f"{name}: expected shape (channels, samples), got {audio.shape}")
+    if audio.shape[0] > 8 or (audio.shape[0] > audio.shape[1] and audio.shape[1] > 0):
+        raise AudioError(
+            None,
+            f"{name}: shape {audio.shape} looks like (samples, channels); "
+            "vocalmix requires (channels, samples)",
+        )
+    if not np.all(np.isfinite(audio)):
+        raise AudioError(None, f"{name}: contains NaN or infinite samples")
+    return np.asarray(audio, dtype=np.float32)
+
+
+def resample(
+    audio: NDArray, *, orig_sample_rate: int, target_sample_rate: int
+) -> NDArray[np.float32]:
+    """Polyphase resampling of ``(channels, samples)`` audio (scipy ``resample_poly``).
+
+    The rational factor is exact for the usual rates (16k, 22.05k, 32k, 44.1k, 48k, 96k).
+    """
+    from scipy.signal import resample_poly
+
+    if orig_sample_rate == target_sample_rate:
+        return np.asarray(audio, dtype=np.float32)
+    if orig_sample_rate <= 0 or target_sample_rate <= 0:
+        raise ValueError(
+            f"sample rates must be positive, got {orig_sample_rate} -> {target_sample_rate}"
+        )
+    ratio = Fraction(int(target_sample_rate), int(orig_sample_rate))
+    out = resample_poly(np.asarray(audio, dtype=np.float64), ratio.numerator, ratio.denominator,
+                        axis=-1)
+    return out.astype(np.float32)
+
+
+def to_channels(audio: NDArray, channels: int) -> NDArray[np.float32]:
+    """Convert ``(c, n)`` audio to ``channels`` channels.
+
+    Mono to stereo duplicates; stereo to mono averages; other changes raise.
+    """
+    c = audio.shape[0]
+    if c == channels:
+        return np.asarray(audio, dtype=np.float32)
+    if c == 1:
+        return np.repeat(np.asarray(audio, dtype=np.float32), channels, axis=0)
+    if channels == 1:
+        return np.asarray(audio.mean(axis=0, keepdims=True), dtype=np.float32)
+    raise AudioError(None, f"cannot convert {c} channels to {channels}")

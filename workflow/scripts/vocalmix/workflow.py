@@ -1,0 +1,147 @@
+"""Glue between Snakemake rules and the package.
+
+``run_from_snakemake`` is what every ``workflow/scripts/<stage>.py`` wrapper calls: it
+sends logging and stderr (so tqdm progress) to the rule's log file, converts Snakemake's
+named lists to plain dicts and calls the stage's ``run(inputs, outputs, params, threads)``.
+
+``module_sources`` lists the package files a stage imports (transitively), so each rule can
+name exactly the code that implements it as inputs: editing one module reruns the stages
+that use it and their dependants, nothing else.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import logging
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+__all__ = ["stage_logging", "as_dict", "run_from_snakemake", "module_sources"]
+
+PACKAGE = "vocalmix"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def stage_logging(log_path: str | os.PathLike | None) -> Iterator[None]:
+    """Send logging records and stderr to ``log_path`` for the duration of a stage."""
+    if not log_path:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        yield
+        return
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    fh = open(log_path, "a", buffering=1)
+    handler = logging.StreamHandler(fh)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    old_stderr = sys.stderr
+    sys.stderr = fh
+    try:
+        yield
+    except BaseException:
+        log.exception("stage failed")
+        raise
+    finally:
+        sys.stderr = old_stderr
+        root.removeHandler(handler)
+        fh.close()
+
+
+def as_dict(named: Any) -> dict:
+    """Snakemake's Namedlist (input, output, params, log) as a plain name -> value dict."""
+    if isinstance(named, Mapping):
+        return dict(named)
+    keys = list(named.keys()) if hasattr(named, "keys") else []
+    return {k: getattr(named, k) for k in keys}
+
+
+def run_from_snakemake(smk: Any, target: str) -> Any:
+    """Run ``target`` (``"module:function"``) with a Snakemake job's inputs, outputs, params."""
+    module_name, func_name = target.split(":")
+    log_path = smk.log[0] if len(smk.log) else None
+    with stage_logging(log_path):
+        start = time.perf_counter()
+        log.info("rule %s: %s", smk.rule, target)
+        func = getattr(importlib.import_module(module_name), func_name)
+        result = func(
+            inputs=as_dict(smk.input),
+            outputs=as_dict(smk.output),
+            params=as_dict(smk.params),
+            threads=int(smk.threads),
+        )
+        log.info("rule %s done in %.2f s", smk.rule, time.perf_counter() - start)
+        return result
+
+
+def _imports_of(path: Path, module: str, is_package: bool) -> set[str]:
+    """Names of ``vocalmix`` modules imported anywhere in a source file (incl. lazily)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == PACKAGE:
+                    found.add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package.split(".")
+                if node.level > 1:
+                    base_parts = base_parts[: -(node.level - 1)]
+                base = ".".join(base_parts)
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != PACKAGE:
+                continue
+            found.add(target)
+            for alias in node.names:  # "from pkg import module" imports a submodule
+                found.add(f"{target}.{alias.name}")
+    return found
+
+
+def _module_file(module: str) -> tuple[Path, bool] | None:
+    parts = module.split(".")[1:]
+    base = PACKAGE_DIR.joinpath(*parts)
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py", True
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py"), False
+    return None
+
+
+def module_sources(*modules: str, relative_to: str | os.PathLike | None = None) -> list[str]:
+    """Source files of ``modules`` and every ``vocalmix`` module they import, transitively.
+
+    Parent packages' ``__init__.py`` files are included (importing a submodule runs them).
+    Paths are returned sorted, relative to ``relative_to`` (default: the current directory).
+    """
+    seen: dict[str, Path] = {}
+    stack = list(modules)
+    while stack:
+        mod = stack.pop()
+        if mod in seen:
+            continue
+        located = _module_file(mod)
+        if located is None:
+            continue  # "from vocalmix.x import name" where name is not a module
+        path, is_pkg = located
+        seen[mod] = path
+        parents = mod.split(".")
+        for i in range(1, len(parents)):
+            stack.append(".".join(parents[:i]))
+        stack.extend(_imports_of(path, mod, is_pkg) - seen.keys())
+    missing = [m for m in modules if m not in seen]
+    if missing:
+        raise ImportError(f"no such vocalmix module(s): {', '.join(missing)}")
+    base = Path(relative_to) if relative_to is not None else Path.cwd()
+    return sorted(os.path.relpath(p, base) for p in seen.values())
