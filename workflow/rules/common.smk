@@ -1,4 +1,5 @@
 # Helpers only (no rules): config validation, the track sheet, code dependencies.
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,11 @@ def pkg(*modules):
     """The package files implementing ``modules`` (transitively): rule inputs, so that
     editing one module reruns exactly the stages that import it."""
     return module_sources(*modules)
+
+
+def pkg_data(name):
+    """A data file shipped in the package (e.g. the MUSDB18 genre table), as an input."""
+    return os.path.relpath(Path(workflow.basedir) / "workflow/scripts/vocalmix/data" / name)
 
 
 def demo_genre(wildcards):

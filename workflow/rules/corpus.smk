@@ -34,6 +34,7 @@ rule make_demo_corpus:
 checkpoint ingest:
     input:
         code=pkg("vocalmix.corpus.ingest"),
+        genres=pkg_data("musdb18_genres.tsv"),
         files=ingest_inputs(),
     output:
         tracks="results/corpus/tracks.tsv",
@@ -49,8 +50,6 @@ checkpoint ingest:
     resources:
         mem_mb=4000,
     params:
-        config={
-            k: config[k] for k in ("seed", "sample_rate", "datasets", "demo", "ingest")
-        },
+        config={k: config[k] for k in ("seed", "sample_rate", "datasets", "demo", "ingest")},
     script:
         "../scripts/ingest.py"

@@ -236,6 +236,30 @@ def write_audio(
             audio = np.clip(audio, -1.0, 1.0)
     with atomic_path(path) as tmp:
         sf.write(str(tmp), audio.T, int(sample_rate), subtype=subtype, format="WAV")
+        _zero_peak_timestamp(tmp)
+
+
+def _zero_peak_timestamp(path: Path) -> None:
+    """libsndfile writes a ``PEAK`` chunk with the wall-clock time into float WAVs; zero
+    that timestamp so the same audio always gives the same bytes."""
+    with open(path, "r+b") as fh:
+        head = fh.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        pos = 12
+        while True:
+            fh.seek(pos)
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                return
+            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"PEAK":
+                fh.seek(pos + 8 + 4)  # after the version field
+                fh.write(b"\x00\x00\x00\x00")
+                return
+            if cid == b"data":
+                return
+            pos += 8 + size + (size & 1)
 
 
 def validate_audio(audio: Any, *, name: str = "audio") -> NDArray[np.float32]:

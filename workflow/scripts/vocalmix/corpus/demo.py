@@ -578,19 +578,22 @@ def amateur_take(song: Song, singer: Singer, n: int, sample_rate: int,
     from scipy.signal import oaconvolve
 
     x = oaconvolve(x, room[0])[:n]
+    # room noise (air conditioning, traffic: pinkish with rumble) reaches the microphone with
+    # the voice, at a recorded signal-to-noise ratio
+    snr_db = _u(rng, (28.0, 40.0))
+    noise = (synth.sos(rng.standard_normal(n), "low", 1500.0, sample_rate, order=1)
+             + 2.0 * synth.sos(rng.standard_normal(n), "low", 150.0, sample_rate))
+    sig_rms = np.sqrt(np.mean(x[np.abs(x) > 1e-3 * np.max(np.abs(x))] ** 2))
+    noise *= sig_rms / (np.sqrt(np.mean(noise**2)) * 10 ** (snr_db / 20.0))
+    x = x + noise
     # cheap microphone: band limits and a presence bump
     mic_hp, mic_lp = _u(rng, (120.0, 220.0)), _u(rng, (5000.0, 7500.0))
     x = synth.sos(x, "high", mic_hp, sample_rate, order=2)
     x = synth.sos(x, "low", mic_lp, sample_rate, order=4)
     bump = EQBand("peak", _u(rng, (2000.0, 4000.0)), _u(rng, (3.0, 6.0)), 1.5)
     x = apply_eq(x[None, :].astype(np.float32), sample_rate, [bump])[0].astype(np.float64)
-    # background noise: hiss plus room rumble, at a recorded SNR
-    snr_db = _u(rng, (28.0, 40.0))
-    noise = rng.standard_normal(n) + 3.0 * synth.sos(rng.standard_normal(n), "low", 200.0,
-                                                       sample_rate)
-    sig_rms = np.sqrt(np.mean(x[np.abs(x) > 1e-3 * np.max(np.abs(x))] ** 2))
-    noise *= sig_rms / (np.sqrt(np.mean(noise**2)) * 10 ** (snr_db / 20.0))
-    x = x + noise
+    # and the phone's preamp adds a little white hiss, 25 dB under the room noise
+    x = x + rng.standard_normal(n) * sig_rms * 10 ** (-(snr_db + 25.0) / 20.0)
     level_lufs = _u(rng, (-28.0, -22.0))
     x = _to_level(x, level_lufs, sample_rate)
     truth = {

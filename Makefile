@@ -1,0 +1,47 @@
+# The two commands of the README, self-sufficient on a fresh machine:
+#   make run   -> creates .venv if missing, installs the project, runs the demo pipeline
+#   make test  -> creates/updates .venv and runs the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vocalmix-installed
+JOBS ?= 8
+PYTEST_ARGS ?=
+
+.PHONY: help setup run report test test-fast lint clean
+
+help:
+	@echo "make run   - set up .venv and run the demo pipeline (snakemake -j$(JOBS) all) + report"
+	@echo "make test  - set up .venv and run the test suite"
+	@echo "make lint  - snakemake --lint and snakefmt --check"
+	@echo "make clean - remove results/ and .snakemake/ (keeps .venv)"
+
+# Reinstall when the dependency pins change.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/snakemake -j$(JOBS) all
+	$(BIN)/snakemake --report results/report.html
+
+report: setup
+	$(BIN)/snakemake --report results/report.html
+
+# pytest exits 5 when it collected no test: that is a failure here, never a pass.
+test: setup
+	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+lint: setup
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check .
+
+clean:
+	rm -rf results .snakemake
