@@ -70,4 +70,26 @@ def track_ids(split=None, require=None):
 
 
 def get_final_output():
-    return ["results/corpus/tracks.tsv"]
+    return [
+        "results/corpus/tracks.tsv",
+        "results/features/summary.tsv",
+        "results/features/genre_stats.tsv",
+    ]
+
+
+def truth_tracks():
+    """Manifest rows with generator ground truth (the demo) and a processed vocal."""
+    return [r for r in manifest() if r.get("truth") and r.get("vocal")]
+
+
+def track_row(track):
+    for row in manifest():
+        if row["track_id"] == track:
+            return row
+    raise WorkflowError(f"track {track!r} is not in results/corpus/tracks.tsv")
+
+
+def track_audio(wildcards, roles=("vocal", "backing", "mixture", "raw_vocal")):
+    """The standardised audio of a track, as named inputs (only the roles it has)."""
+    row = track_row(wildcards.track)
+    return {role: row[role] for role in roles if row.get(role)}

@@ -76,10 +76,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON with sorted keys (same object, same bytes), atomically."""
-    text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=True, default=_json_default)
+    """Write ``obj`` as indented JSON with sorted keys (same object, same bytes), atomically.
+
+    Non-finite floats (undefined loudness of silence, say) become ``null``: strict JSON.
+    """
+    text = json.dumps(_finite(obj), indent=2, sort_keys=True, allow_nan=False,
+                      default=_json_default)
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n")
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _finite(obj.tolist())
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -293,6 +293,12 @@ class LoudnessResult:
     sample_peak_dbfs: float
     momentary_lufs: NDArray = field(repr=False)
     short_term_lufs: NDArray = field(repr=False)
+    block_ms: NDArray = field(repr=False)  # channel-weighted mean square of the gating blocks
+    block_step_s: float = GATE_STEP_S
+
+    def block_times_s(self) -> NDArray:
+        """Start times of the 400 ms gating blocks (one every ``block_step_s``)."""
+        return self.block_step_s * np.arange(self.block_ms.size)
 
     def momentary_times_s(self) -> NDArray:
         return BLOCK_S + self.hop_s * np.arange(self.momentary_lufs.size)
@@ -336,6 +342,8 @@ def _finish(acc: _PowerAccumulator, name: str | None) -> LoudnessResult:
         sample_peak_dbfs=float(20.0 * np.log10(acc.peak)) if acc.peak > 0 else -math.inf,
         momentary_lufs=momentary,
         short_term_lufs=short,
+        block_ms=gating_ms,
+        block_step_s=grid.step_hops * grid.hop / acc.sample_rate,
     )
 
 

@@ -1,0 +1,146 @@
+"""Feature extraction: third-octave EQ curves, relative loudness with silence, genre stats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vocalmix import io
+from vocalmix.features import spectrum
+from vocalmix.features.extract import extract_track
+from vocalmix.features.loudness import integrated_loudness
+from vocalmix.features.summary import OVERALL, genre_stats, read_genre_stats, write_tsv
+
+SR = 44100
+
+
+def test_sine_lands_in_its_band_at_the_right_level():
+    t = np.arange(10 * SR) / SR
+    x = np.sin(2 * np.pi * 1000.0 * t)[None, :]
+    s = spectrum.long_term_spectrum(x, SR)
+    k = int(np.argmin(np.abs(spectrum.THIRD_OCTAVE_HZ - 1000)))
+    assert s.bands_db[k] == pytest.approx(-3.01, abs=0.05)  # full-scale sine: mean square 1/2
+    others = np.delete(s.bands_db, k)
+    assert np.nanmax(others) < -30
+
+
+def test_pink_noise_is_flat_and_white_noise_rises_3db_per_octave(rng):
+    from scipy import signal
+
+    white = rng.standard_normal((1, 30 * SR)) * 0.1
+    pink = signal.lfilter([0.049922, -0.095993, 0.050612, -0.004408],
+                          [1, -2.494956, 2.017265, -0.522189], white)
+    sel = (spectrum.THIRD_OCTAVE_HZ > 100) & (spectrum.THIRD_OCTAVE_HZ < 10000)
+    pink_db = spectrum.long_term_spectrum(pink, SR).bands_db[sel]
+    assert np.ptp(pink_db) < 2.0
+    white_db = spectrum.long_term_spectrum(white, SR).bands_db[sel]
+    slope = np.polyfit(np.log2(spectrum.THIRD_OCTAVE_HZ[sel]), white_db, 1)[0]
+    assert slope == pytest.approx(3.01, abs=0.15)  # dB per octave
+
+
+def test_bands_above_nyquist_are_undefined():
+    x = np.random.default_rng(1).standard_normal((1, 16000 * 5))
+    bands = spectrum.long_term_spectrum(x, 16000).bands_db
+    assert np.all(np.isnan(bands[spectrum.THIRD_OCTAVE_HZ * 2 ** (1 / 6) > 8000]))
+    assert np.all(np.isfinite(bands[spectrum.THIRD_OCTAVE_HZ * 2 ** (1 / 6) <= 8000]))
+
+
+def test_shape_removes_gain():
+    x = np.random.default_rng(2).standard_normal((1, 5 * SR))
+    a = spectrum.long_term_spectrum(x, SR)
+    b = spectrum.long_term_spectrum(x * 0.1, SR)
+    np.testing.assert_allclose(a.shape_db, b.shape_db, atol=1e-6, equal_nan=True)
+    finite = np.isfinite(a.bands_db)
+    np.testing.assert_allclose(a.bands_db[finite] - b.bands_db[finite], 20.0, atol=1e-6)
+
+
+@pytest.fixture()
+def synthetic_track(tmp_path, rng):
+    """Vocal: 1 kHz tone in 4-s bursts at a known level, silent between; backing: noise."""
+    n = 24 * SR
+    t = np.arange(n) / SR
+    on = ((t % 8.0) >= 2.0) & ((t % 8.0) < 6.0)  # sings 2-6 s, 10-14 s, 18-22 s
+    vocal = (0.1 * np.sin(2 * np.pi * 1000 * t) * on)[None, :]
+    backing = np.tile(0.05 * rng.standard_normal(n), (2, 1))
+    raw = vocal * 0.5 + 0.001 * rng.standard_normal((1, n))
+    mix = vocal + backing
+    paths = {}
+    for role, x in (("vocal", vocal), ("backing", backing), ("mixture", mix), ("raw_vocal", raw)):
+        paths[role] = str(tmp_path / f"{role}.wav")
+        io.write_audio(paths[role], x.astype(np.float32), SR)
+    return paths, vocal, backing, on
+
+
+def test_relative_loudness_ignores_vocal_silence(synthetic_track):
+    paths, vocal, backing, on = synthetic_track
+    feats, windows = extract_track(paths, SR, {})
+    import pyloudnorm
+
+    # integrated: each signal gated on its own, so the vocal's rests do not count (BS.1770
+    # gating; cross-checked with pyloudnorm), and the rests really are excluded: the ratio
+    # is within a fraction of a LU of the sung parts alone
+    meter = pyloudnorm.Meter(SR)
+    expected = meter.integrated_loudness(vocal.T) - meter.integrated_loudness(backing.T)
+    assert feats["vocal_to_backing_lu"] == pytest.approx(expected, abs=0.1)
+    sung_only = integrated_loudness(vocal[:, on], SR) - integrated_loudness(backing, SR)
+    assert abs(feats["vocal_to_backing_lu"] - sung_only) < 0.5
+    ungated = 10 * np.log10(np.mean(vocal**2) / np.mean(backing**2))
+    assert abs(feats["vocal_to_backing_lu"] - ungated) > 2  # silence would have cost 3 dB
+    assert feats["vocal"]["active_fraction"] == pytest.approx(0.5, abs=0.05)
+    # the sung bursts are a steady sine: crest factor 3.01 dB over the active part
+    assert feats["vocal"]["crest_factor_db"] == pytest.approx(3.01, abs=0.1)
+    assert feats["vocal"]["rms_dbfs"] == pytest.approx(20 * np.log10(0.1 / np.sqrt(2)), abs=0.2)
+    # raw take 6 dB quieter
+    assert feats["raw_vocal_to_backing_lu"] == pytest.approx(expected - 6.02, abs=0.15)
+    # windows wholly inside a rest are silent; wholly inside a burst have the known ratio
+    for w in windows:
+        s, e = w["start_s"], w["end_s"]
+        inside_rest = all(not (2.0 <= (x % 8.0) < 6.0) for x in np.arange(s, e, 0.05))
+        inside_burst = all((2.0 <= (x % 8.0) < 6.0) for x in np.arange(s, e, 0.05))
+        if inside_burst:
+            assert not w["silent"]
+            assert w["vocal_to_backing_lu"] == pytest.approx(sung_only, abs=0.1)
+        if inside_rest:
+            assert w["silent"] and w["vocal_to_backing_lu"] is None
+    assert feats["windows"]["count"] == len(windows) == 22
+    assert 0 < feats["windows"]["silent"] < 22
+
+
+def test_eq_curve_relative_to_backing(synthetic_track):
+    paths, *_ = synthetic_track
+    feats, _ = extract_track(paths, SR, {})
+    bands = np.asarray(feats["bands_hz"])
+    k = int(np.argmin(np.abs(bands - 1000)))
+    rel = np.asarray(feats["vocal"]["eq_minus_backing_db"], dtype=float)
+    # the 1 kHz tone stands far above the noise in its band, far below it elsewhere
+    assert rel[k] > 10
+    assert np.nanmax(np.delete(rel, [k - 1, k, k + 1])) < -20
+
+
+def test_wrong_sample_rate_is_a_clear_error(synthetic_track):
+    paths, *_ = synthetic_track
+    with pytest.raises(io.AudioError, match="expected 48000 Hz"):
+        extract_track(paths, 48000, {})
+
+
+def _feats(track, genre, split, lar, lra, source="stems"):
+    return {"track_id": track, "genre": genre, "split": split, "source": source,
+            "vocal_to_backing_lu": lar, "vocal": {"loudness_range_lu": lra}}
+
+
+def test_genre_stats_use_training_medians_and_an_overall_row(tmp_path):
+    feats = [_feats("a", "pop", "train", 1.0, 5.0), _feats("b", "pop", "train", 3.0, 7.0),
+             _feats("c", "pop", "train", 2.0, 6.0), _feats("d", "rock", "train", -1.0, 4.0),
+             _feats("e", "rock", "test", 9.0, 9.0), _feats("f", "pop", "valid", 9.0, 9.0),
+             _feats("g", "rap", "train", 9.0, 9.0, source="raw"),
+             _feats("h", "unknown", "train", 0.0, 3.0)]
+    rows = {r["genre"]: r for r in genre_stats(feats)}
+    assert set(rows) == {"pop", "rock", OVERALL}
+    assert rows["pop"]["n_tracks"] == 3 and rows["pop"]["vocal_to_backing_lu"] == 2.0
+    assert rows["pop"]["vocal_lra_lu"] == 6.0
+    assert rows["rock"]["vocal_to_backing_lu"] == -1.0
+    assert rows[OVERALL]["n_tracks"] == 5 and rows[OVERALL]["vocal_to_backing_lu"] == 1.0
+    path = tmp_path / "genre_stats.tsv"
+    write_tsv(path, list(rows.values()))
+    table = read_genre_stats(path)
+    assert table["pop"]["vocal_to_backing_lu"] == pytest.approx(2.0)
