@@ -1,0 +1,185 @@
+"""The project's reverb: one definition used by rendering, every mixing system and the fitter.
+
+A send effect around pedalboard's ``Reverb`` (the Freeverb algorithm, as in JUCE):
+
+    dry ────────────────────────────────────────────────┐
+     └─► pre-delay ─► high-pass ─► low-pass ─► Reverb ─► × wet gain ─► + ─► out (stereo)
+
+* ``room_size`` (0 - 0.98): Freeverb's comb feedback, i.e. the decay time (about 0.6 s at 0
+  to 7 s at 0.98 at mid frequencies, at ``size`` 1); :func:`expected_t60` gives the relation.
+* ``size`` (0.25 - 1): the time scale of the algorithm's delay lines relative to Freeverb's
+  tuning (1 = the standard 25-37 ms combs). A smaller size is a smaller room: shorter,
+  denser reflections and a proportionally shorter decay (down to about 0.15 s), which plain
+  Freeverb cannot reach. Implemented by running the plugin at ``size`` times the true
+  sample rate (its delays are set in seconds from the rate it is told).
+* ``damping`` (0 - 1): high-frequency damping inside the combs (shorter T60 in the top
+  octaves as it rises).
+* ``width`` (0 - 1): stereo width of the return (1 = fully decorrelated channels).
+* ``wet_db`` (-40 - +6 dB): level of the return relative to the dry signal.
+* ``predelay_ms`` (0 - 150 ms): time from the direct sound to the onset of the
+  reverberation. Freeverb's shortest comb adds 25.3 ms of latency by itself; the chain
+  compensates it (offline, the return is advanced by exactly that latency), so the
+  parameter is the audible pre-delay and short rooms (0 - 25 ms) are reachable.
+* ``highpass_hz`` (20 - 1000 Hz) and ``lowpass_hz`` (1 - 20 kHz): 12 dB/octave filters on
+  the send (two cascaded first-order pedalboard filters each, -6 dB at the corner).
+
+The return is always stereo; a mono input is sent to both channels (a centred source).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["ReverbSettings", "RANGES", "render_reverb", "reverb_return", "impulse_response",
+           "expected_t60", "latency_samples"]
+
+#: Allowed range and unit of every parameter (also the genetic fit's search box).
+RANGES: dict[str, tuple[float, float, str]] = {
+    "room_size": (0.0, 0.98, ""),
+    "size": (0.25, 1.0, ""),
+    "damping": (0.0, 1.0, ""),
+    "width": (0.0, 1.0, ""),
+    "wet_db": (-40.0, 6.0, "dB"),
+    "predelay_ms": (0.0, 150.0, "ms"),
+    "highpass_hz": (20.0, 1000.0, "Hz"),
+    "lowpass_hz": (1000.0, 20000.0, "Hz"),
+}
+
+
+@dataclass(frozen=True)
+class ReverbSettings:
+    """Parameters of the project's reverb (see the module docstring for ranges and units)."""
+
+    room_size: float = 0.5
+    size: float = 1.0
+    damping: float = 0.5
+    width: float = 1.0
+    wet_db: float = -12.0
+    predelay_ms: float = 20.0
+    highpass_hz: float = 150.0
+    lowpass_hz: float = 12000.0
+
+    def __post_init__(self):
+        for name, (lo, hi, unit) in RANGES.items():
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
+                raise ValueError(f"reverb {name} must be in [{lo}, {hi}] {unit}".rstrip()
+                                 + f", got {v!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ReverbSettings":
+        unknown = set(d) - set(RANGES)
+        if unknown:
+            raise ValueError(f"unknown reverb parameter(s): {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(RANGES)}")
+        return cls(**{k: float(v) for k, v in d.items()})
+
+    def clipped(self, **changes) -> "ReverbSettings":
+        """A copy with ``changes`` applied and every value clipped into its range."""
+        d = {**asdict(self), **changes}
+        return ReverbSettings(**{k: float(min(max(v, RANGES[k][0]), RANGES[k][1]))
+                                 for k, v in d.items()})
+
+
+def expected_t60(room_size: float, size: float = 1.0) -> float:
+    """Approximate mid-band T60 (s) of the Freeverb combs for ``room_size`` and ``size``.
+
+    Comb feedback is ``0.7 + 0.28 * room_size``; over the mean comb delay (about 1361
+    samples at 44.1 kHz, i.e. 30.9 ms, times ``size``) each loop loses
+    ``-20 log10(feedback)`` dB.
+    """
+    feedback = 0.7 + 0.28 * room_size
+    loop_s = 1361.0 / 44100.0 * size
+    return 60.0 / (-20.0 * math.log10(feedback)) * loop_s
+
+
+@lru_cache(maxsize=16)
+def latency_samples(sample_rate: float) -> int:
+    """Samples before Freeverb's first output (its shortest comb), measured once per rate."""
+    import pedalboard as pb
+
+    x = np.zeros((2, int(0.1 * sample_rate)), dtype=np.float32)
+    x[:, 0] = 1.0
+    y = pb.Reverb(room_size=0.5, damping=0.5, wet_level=1.0, dry_level=0.0, width=1.0)(
+        x, float(sample_rate))
+    nz = np.flatnonzero(np.max(np.abs(y), axis=0) > 0)
+    return int(nz[0]) if nz.size else 0
+
+
+def _stereo(audio: NDArray) -> NDArray[np.float32]:
+    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    if audio.shape[0] == 1:
+        return np.repeat(audio, 2, axis=0)
+    if audio.shape[0] != 2:
+        raise ValueError(f"reverb input must be mono or stereo, got {audio.shape[0]} channels")
+    return audio
+
+
+def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
+                  tail_s: float = 0.0, *, input_s: float | None = None) -> NDArray[np.float32]:
+    """The wet return only (stereo, already at ``wet_db``), ``tail_s`` longer than the input.
+
+    ``input_s`` (optional) says the input is silent after that many seconds; the send
+    filters then only run over the input plus their own ring-out (an impulse response
+    renders several times faster; the result is the same).
+    """
+    import pedalboard as pb
+
+    x = _stereo(audio)
+    n = x.shape[1]
+    lat = latency_samples(float(sample_rate) * settings.size)
+    delay = int(round(settings.predelay_ms / 1000.0 * sample_rate))
+    tail = int(round(tail_s * sample_rate))
+    total = n + tail + lat
+    filters = pb.Pedalboard([
+        pb.HighpassFilter(settings.highpass_hz), pb.HighpassFilter(settings.highpass_hz),
+        pb.LowpassFilter(settings.lowpass_hz), pb.LowpassFilter(settings.lowpass_hz)])
+    # 12 dB/oct filters at >= 20 Hz have rung out (< -200 dB) within 0.3 s of their input
+    m = total if input_s is None else min(total, int((input_s + 0.3) * sample_rate))
+    send = np.zeros((2, total), dtype=np.float32)
+    seg = np.zeros((2, m), dtype=np.float32)
+    seg[:, : min(n, m)] = x[:, : min(n, m)]
+    send[:, :m] = filters(seg, float(sample_rate), reset=True)
+    reverb = pb.Reverb(room_size=settings.room_size, damping=settings.damping, wet_level=1.0,
+                       dry_level=0.0, width=settings.width, freeze_mode=0.0)
+    # told a rate of size * the true rate, the plugin's delay lines are size times as long
+    wet = reverb(send, float(sample_rate) * settings.size, reset=True)[:, lat:]
+    out = np.zeros((2, n + tail), dtype=np.float32)
+    if delay < n + tail:
+        out[:, delay:] = wet[:, : n + tail - delay]
+    return out * np.float32(10 ** (settings.wet_db / 20.0))
+
+
+def render_reverb(audio: NDArray, sample_rate: float, settings: ReverbSettings,
+                  tail_s: float = 0.0) -> NDArray[np.float32]:
+    """Dry plus return: ``(2, samples + tail)``; a mono input becomes a centred stereo source."""
+    x = _stereo(audio)
+    out = reverb_return(x, sample_rate, settings, tail_s)
+    out[:, : x.shape[1]] += x
+    return out
+
+
+def impulse_response(settings: ReverbSettings, sample_rate: float,
+                     length_s: float | None = None) -> NDArray[np.float32]:
+    """Stereo impulse response of the whole send effect (dry impulse + return).
+
+    The default length covers the pre-delay plus 40 dB of expected decay, which is all
+    T30 needs (the analysis extrapolates the tail beyond the truncation).
+    """
+    if length_s is None:
+        t60 = expected_t60(settings.room_size, settings.size)
+        length_s = settings.predelay_ms / 1000.0 + 0.75 * t60 + 0.1
+    n = max(int(length_s * sample_rate), 16)
+    x = np.zeros((2, n), dtype=np.float32)
+    x[:, 0] = 1.0
+    out = reverb_return(x, sample_rate, settings, input_s=0.0)
+    out[:, 0] += 1.0
+    return out
