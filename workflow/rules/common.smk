@@ -89,7 +89,10 @@ def track_row(track):
     raise WorkflowError(f"track {track!r} is not in results/corpus/tracks.tsv")
 
 
-def track_audio(wildcards, roles=("vocal", "backing", "mixture", "raw_vocal")):
+ROLES = ("vocal", "backing", "mixture", "raw_vocal")
+
+
+def track_audio(wildcards, roles=ROLES):
     """The standardised audio of a track, as named inputs (only the roles it has)."""
     row = track_row(wildcards.track)
     return {role: row[role] for role in roles if row.get(role)}

@@ -3,7 +3,7 @@
 
 rule extract_features:
     input:
-        unpack(track_audio),
+        unpack(lambda wc: track_audio(wc, ROLES + ("room_ir",))),
         code=pkg("vocalmix.features.extract"),
     output:
         features="results/features/{track}.json",
@@ -21,6 +21,7 @@ rule extract_features:
         track=lambda wildcards: track_row(wildcards.track),
         sample_rate=lookup(dpath="sample_rate", within=config),
         features=lookup(dpath="features", within=config),
+        seed=lookup(dpath="seed", within=config),
     script:
         "../scripts/extract_features.py"
 

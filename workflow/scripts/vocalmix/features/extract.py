@@ -28,7 +28,42 @@ log = logging.getLogger(__name__)
 
 __all__ = ["signal_features", "active_blocks", "window_table", "extract_track", "run"]
 
-DEFAULTS = {"window_s": 3.0, "hop_s": 1.0, "gate_lu": -20.0, "min_active_fraction": 0.25}
+DEFAULTS = {"window_s": 3.0, "hop_s": 1.0, "gate_lu": -20.0, "min_active_fraction": 0.25,
+            "reverb": {"enabled": True, "max_evaluations": 320, "population": 16}}
+
+
+def reverb_features(vocal: NDArray | None, sample_rate: int, *, room_ir: str | None,
+                    seed: int, settings: dict) -> dict:
+    """Reverb parameters of the track's processed vocal: the project's reverb fitted by the
+    genetic algorithm to the known room (``room_ir``, the demo) or, blind, to the wet
+    vocal; plus the blind estimate itself (cheap) whenever there is a wet vocal."""
+    from vocalmix.features.reverb import analyse_ir
+    from vocalmix.features.reverb_blind import estimate
+    from vocalmix.features.reverb_fit import fit_ga, fit_wet
+
+    out: dict = {"method": "none"}
+    if vocal is not None:
+        out["blind_estimate"] = estimate(vocal, sample_rate).to_dict()
+    if not settings.get("enabled", True):
+        return out
+    kw = {"seed": seed, "max_evaluations": int(settings["max_evaluations"]),
+          "population": int(settings["population"])}
+    if room_ir:
+        ir, sr = io.read_audio(room_ir, sample_rate=sample_rate)
+        fit = fit_ga(analyse_ir(ir, sample_rate), sample_rate, **kw)
+        out["method"] = "known_ir"
+    elif vocal is not None:
+        try:
+            fit = fit_wet(vocal, sample_rate, **kw)
+        except ValueError as exc:
+            out["reason"] = str(exc)
+            return out
+        out["method"] = "blind"
+    else:
+        return out
+    out.update(fit.to_dict())
+    out.pop("history", None)
+    return out
 
 
 def _lufs(ms: float | NDArray) -> float | NDArray:
@@ -124,9 +159,11 @@ def window_table(vocal: loudness.LoudnessResult, backing: loudness.LoudnessResul
     return rows
 
 
-def extract_track(paths: dict[str, str], sample_rate: int, params: dict) -> tuple[dict, list[dict]]:
+def extract_track(paths: dict[str, str], sample_rate: int, params: dict, *,
+                  room_ir: str | None = None, seed: int = 0) -> tuple[dict, list[dict]]:
     """All features of one track; ``paths`` maps roles to standardised audio files."""
     p = {**DEFAULTS, **params}
+    p["reverb"] = {**DEFAULTS["reverb"], **params.get("reverb", {})}
     audio = {}
     for role, path in paths.items():
         x, sr = io.read_audio(path)
@@ -163,6 +200,8 @@ def extract_track(paths: dict[str, str], sample_rate: int, params: dict) -> tupl
                            window_s=p["window_s"], hop_s=p["hop_s"], gate_lu=p["gate_lu"],
                            min_active_fraction=p["min_active_fraction"])
     feats["lead"] = lead
+    feats["reverb"] = reverb_features(audio.get("vocal"), sample_rate, room_ir=room_ir,
+                                      seed=seed, settings=p["reverb"])
     feats["windows"] = {"count": len(windows), "silent": sum(w["silent"] for w in windows),
                         "window_s": p["window_s"], "hop_s": p["hop_s"]}
     return feats, windows
@@ -172,10 +211,14 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     """Stage entry: features JSON and per-window TSV of one track."""
     import csv
 
+    from vocalmix.seeding import derive_seed
+
     roles = ("vocal", "backing", "mixture", "raw_vocal")
     paths = {r: inputs[r] for r in roles if inputs.get(r)}
     row = params["track"]
-    feats, windows = extract_track(paths, int(params["sample_rate"]), params["features"])
+    feats, windows = extract_track(paths, int(params["sample_rate"]), params["features"],
+                                   room_ir=inputs.get("room_ir"),
+                                   seed=derive_seed(params["seed"], "reverb_fit", row["track_id"]))
     feats.update({k: row.get(k) for k in ("track_id", "split", "genre", "source", "dataset")})
     io.write_json(outputs["features"], feats)
     cols = ["track_id", "window", "start_s", "end_s", "silent", "vocal_active_fraction",
@@ -191,3 +234,9 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     log.info("%s: vocal-to-backing %.2f LU, vocal LRA %s LU, %d/%d windows silent",
              row["track_id"], lar, feats[feats["lead"]]["loudness_range_lu"],
              feats["windows"]["silent"], feats["windows"]["count"])
+    rv = feats["reverb"]
+    if rv["method"] != "none":
+        log.info("%s: reverb fitted (%s) in %.1f s, %d evaluations: mid T60 %.2f s (target "
+                 "%.2f s), cost %.2f", row["track_id"], rv["method"], rv["seconds"],
+                 rv["evaluations"], rv["fitted"]["t60_mid_s"] or float("nan"),
+                 rv["target"]["t60_mid_s"] or float("nan"), rv["cost"])

@@ -17,8 +17,8 @@ in it is slower. Here:
    ``min_tail_db`` dB with R^2 >= 0.9 gives one decay rate, T60 = 60 dB / rate.
 4. The estimate is the median over the offsets. The DRR-like figure compares the held
    level L_h (direct + reverberation) with the level L_r 15-35 ms after the offset (where
-   the 10 ms level curve first falls 3 dB under L_h), when the direct sound has stopped
-   but the reverberation has hardly decayed: DRR = 10 log10(10**((L_h - L_r) / 10) - 1), median over the offsets.
+   the 10 ms level curve first falls 3 dB under L_h), when the direct sound has stopped,
+   corrected back to the offset along the fitted tail: DRR = 10 log10(10**((L_h - L_r) / 10) - 1), median over the offsets.
 """
 
 from __future__ import annotations
@@ -128,6 +128,8 @@ def estimate(audio: NDArray, sample_rate: float, *, min_hold_s: float = 0.15,
                 k0 = t_off + int(round(0.015 / HOP_S))
                 k1 = t_off + int(round(0.035 / HOP_S))
                 reverb = 10 * math.log10(np.mean(10 ** (fine[k0:k1] / 10)))
+                # undo the tail's own decay since the offset (slope in dB/s, negative)
+                reverb -= slope * (0.5 * (k0 + k1) - t_off) * HOP_S
                 gap = held - reverb
                 if gap > 0.05:
                     drrs.append(10 * math.log10(max(10 ** (gap / 10) - 1, 1e-6)))

@@ -134,13 +134,18 @@ def truth_rows(features: list[dict], truths: dict[str, dict],
             row["pyloudnorm_error_lu"] = ref - row["truth_vocal_to_backing_lu"]
         row["error_vocal_lra_lu"] = (row["measured_vocal_lra_lu"] - row["truth_vocal_lra_lu"]
                                      if row["measured_vocal_lra_lu"] is not None else None)
-        fit = (f.get("reverb") or {}).get("fitted")
+        reverb = f.get("reverb") or {}
+        room = t["professional"]["room"]
+        true_t60 = float(np.mean([room["t60_s"][b] for b in ("500", "1000", "2000")]))
+        fit = reverb.get("fitted")
         if fit:
-            room = t["professional"]["room"]
-            row["truth_t60_mid_s"] = float(np.mean([room["t60_s"][b] for b in ("500", "1000",
-                                                                               "2000")]))
+            row["truth_t60_mid_s"] = true_t60
             row["fitted_t60_mid_s"] = fit["t60_mid_s"]
-            row["error_t60_mid_pct"] = 100 * (fit["t60_mid_s"] / row["truth_t60_mid_s"] - 1)
+            row["error_t60_mid_pct"] = 100 * (fit["t60_mid_s"] / true_t60 - 1)
+        blind = (reverb.get("blind_estimate") or {}).get("t60_mid_s")
+        if blind:
+            row["blind_t60_mid_s"] = blind
+            row["blind_error_t60_mid_pct"] = 100 * (blind / true_t60 - 1)
         rows.append(row)
     return rows
 
@@ -210,7 +215,7 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
             "measured_vocal_to_backing_lu", "error_vocal_to_backing_lu",
             "pyloudnorm_vocal_to_backing_lu", "pyloudnorm_error_lu", "truth_vocal_lra_lu",
             "measured_vocal_lra_lu", "error_vocal_lra_lu", "truth_t60_mid_s", "fitted_t60_mid_s",
-            "error_t60_mid_pct"]
+            "error_t60_mid_pct", "blind_t60_mid_s", "blind_error_t60_mid_pct"]
     write_tsv(outputs["truth_check"], checks, cols)
     plot_distributions(rows, outputs["plot"])
     for s in stats:
@@ -220,3 +225,12 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
         worst = max(abs(c["error_vocal_to_backing_lu"]) for c in checks)
         log.info("demo truth check: max |vocal-to-backing error| = %.3f LU over %d tracks",
                  worst, len(checks))
+        fitted = [abs(c["error_t60_mid_pct"]) for c in checks if "error_t60_mid_pct" in c]
+        blind = [abs(c["blind_error_t60_mid_pct"]) for c in checks
+                 if "blind_error_t60_mid_pct" in c]
+        if fitted:
+            log.info("reverb fit from the known room: |mid T60 error| median %.1f %%, max %.1f %%",
+                     float(np.median(fitted)), max(fitted))
+        if blind:
+            log.info("blind estimate from the wet vocal: |mid T60 error| median %.1f %% (%d/%d "
+                     "tracks with a free decay)", float(np.median(blind)), len(blind), len(checks))

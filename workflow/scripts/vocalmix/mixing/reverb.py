@@ -15,7 +15,8 @@ A send effect around pedalboard's ``Reverb`` (the Freeverb algorithm, as in JUCE
 * ``damping`` (0 - 1): high-frequency damping inside the combs (shorter T60 in the top
   octaves as it rises).
 * ``width`` (0 - 1): stereo width of the return (1 = fully decorrelated channels).
-* ``wet_db`` (-40 - +6 dB): level of the return relative to the dry signal.
+* ``wet_db`` (-60 - +24 dB): level of the return relative to the dry signal (mixes use
+  about -30 to -6 dB; far-field rooms and plates whose direct sound is weak need more).
 * ``predelay_ms`` (0 - 150 ms): time from the direct sound to the onset of the
   reverberation. Freeverb's shortest comb adds 25.3 ms of latency by itself; the chain
   compensates it (offline, the return is advanced by exactly that latency), so the
@@ -44,7 +45,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "size": (0.25, 1.0, ""),
     "damping": (0.0, 1.0, ""),
     "width": (0.0, 1.0, ""),
-    "wet_db": (-40.0, 6.0, "dB"),
+    "wet_db": (-60.0, 24.0, "dB"),
     "predelay_ms": (0.0, 150.0, "ms"),
     "highpass_hz": (20.0, 1000.0, "Hz"),
     "lowpass_hz": (1000.0, 20000.0, "Hz"),
