@@ -424,27 +424,51 @@ def sample_peak_dbfs(audio: NDArray) -> float:
 
 
 @lru_cache(maxsize=8)
-def _true_peak_filter(factor: int, taps_per_phase: int = 48) -> NDArray:
+def _true_peak_filter(factor: int, taps_per_phase: int = 12) -> NDArray:
     from scipy import signal
 
     n = factor * taps_per_phase
-    h = signal.firwin(n, 1.0 / factor, window=("kaiser", 8.0))
-    return h * factor
+    h = signal.firwin(n, 1.0 / factor, window=("kaiser", 5.0))
+    return (h * factor).astype(np.float32)
 
 
-def true_peak_dbtp(audio: NDArray, sample_rate: float) -> float:
+def true_peak_dbtp(audio: NDArray, sample_rate: float, chunk: int = 1 << 15) -> float:
     """True peak (dBTP) per BS.1770 Annex 2: oversample to >= 176.4 kHz, take the peak.
 
-    The interpolator is a 48-tap-per-phase Kaiser-windowed low-pass (polyphase), which
-    meets the EBU Tech 3341 true-peak cases 15-23 (+0.2/-0.4 dB).
+    The interpolator is a 4-phase, 48-tap Kaiser-windowed low-pass (12 taps per phase, the
+    order of BS.1770 Annex 2's example filter) run in float32; it meets the EBU Tech 3341
+    true-peak cases 15-23 (+0.2/-0.4 dB). Exact but quick: an interpolated sample cannot
+    exceed the chunk's sample peak times the largest absolute sum of a filter phase, so
+    chunks are oversampled loudest first and the rest skipped once that bound falls below
+    the peak found.
     """
     from scipy import signal
 
-    audio = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    if audio.size == 0:
+        return -math.inf
     factor = 4 if sample_rate <= 48000 else 2 if sample_rate <= 96000 else 1
-    if factor == 1:
-        return sample_peak_dbfs(audio)
+    peak = max(float(audio.max()), -float(audio.min()))
+    if factor == 1 or peak == 0:
+        return 20.0 * math.log10(peak) if peak > 0 else -math.inf
     h = _true_peak_filter(factor)
-    up = signal.upfirdn(h, audio, up=factor, axis=-1)
-    peak = max(float(np.max(np.abs(up))), float(np.max(np.abs(audio))))
-    return 20.0 * math.log10(peak) if peak > 0 else -math.inf
+    bound = float(max(np.abs(h[p::factor]).sum() for p in range(factor)))
+    pad = 2 * (len(h) // factor)  # input samples of filter history on each side
+    delay = (len(h) - 1) // 2  # output samples by which the interpolation lags its input
+    n = audio.shape[1]
+    starts = np.arange(0, n, chunk)
+    ends = np.minimum(starts + chunk, n)
+    chunk_peaks = np.array([np.abs(audio[:, a:b]).max() for a, b in zip(starts, ends)])
+    for i in np.argsort(-chunk_peaks):
+        if chunk_peaks[i] * bound <= peak:
+            break
+        a, b = int(starts[i]), int(ends[i])
+        lo = max(0, a - pad)
+        up = signal.upfirdn(h, audio[:, lo: min(n, b + pad)], up=factor, axis=-1)
+        # the outputs that interpolate this chunk's samples (all of them at the signal's
+        # own start and end, as a whole-signal interpolation would give)
+        first = 0 if a == 0 else (a - lo) * factor + delay
+        last = up.shape[1] if b == n else (b - lo) * factor + delay
+        seg = up[:, first:last]
+        peak = max(peak, float(seg.max()), -float(seg.min()))
+    return 20.0 * math.log10(peak)

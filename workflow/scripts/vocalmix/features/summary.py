@@ -89,7 +89,8 @@ def read_genre_stats(path) -> dict[str, dict]:
 
     out = {}
     with open(path, newline="") as fh:
-        for r in csv.DictReader(fh, delimiter="\t"):
+        lines = [ln for ln in fh if not ln.startswith("#")]
+        for r in csv.DictReader(lines, delimiter="\t"):
             out[r["genre"]] = {k: (float(v) if v not in ("", None) and k != "genre" else v)
                                for k, v in r.items()}
     if OVERALL not in out:

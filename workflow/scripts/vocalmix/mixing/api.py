@@ -1,0 +1,150 @@
+"""File-level mixing: what ``vocalmix mix`` does, usable from Python.
+
+Reads a vocal and a backing (any format soundfile reads), reconciles rates, channels and
+lengths, lets a system choose a recipe (or takes one), renders it with the shared chain
+and writes the mix and the recipe.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from vocalmix import io
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MixError", "load_inputs", "choose_recipe", "mix_files", "DEFAULT_GENRE_STATS"]
+
+DEFAULT_GENRE_STATS = Path(__file__).resolve().parent.parent / "data" / "genre_stats_default.tsv"
+SILENCE_DBFS = -80.0
+
+
+class MixError(RuntimeError):
+    """A problem with the user's inputs, with the file named."""
+
+
+def load_inputs(vocal_path: str, backing_path: str,
+                warn: Callable[[str], None] = log.warning) -> tuple[np.ndarray, np.ndarray, int]:
+    """Vocal and backing as float32 ``(channels, n)`` at the backing's rate, equal length."""
+    try:
+        backing, sr = io.read_audio(backing_path)
+        vocal, vsr = io.read_audio(vocal_path)
+    except io.AudioError as exc:
+        raise MixError(str(exc)) from None
+    for path, x in ((vocal_path, vocal), (backing_path, backing)):
+        if x.shape[0] > 2:
+            raise MixError(f"{path}: {x.shape[0]} channels; mono or stereo expected")
+        peak = float(np.max(np.abs(x)))
+        if peak <= 10 ** (SILENCE_DBFS / 20):
+            raise MixError(f"{path}: the audio is silent (peak "
+                           f"{20 * math.log10(peak) if peak > 0 else -math.inf:.1f} dBFS)")
+    if vsr != sr:
+        warn(f"{vocal_path}: {vsr} Hz resampled to the backing's {sr} Hz")
+        vocal = io.resample(vocal, orig_sample_rate=vsr, target_sample_rate=sr)
+    n = backing.shape[1]
+    if vocal.shape[1] != n:
+        diff = (vocal.shape[1] - n) / sr
+        what = "trimmed" if diff > 0 else "padded with silence"
+        warn(f"{vocal_path}: {abs(diff):.2f} s {'longer' if diff > 0 else 'shorter'} than the "
+             f"backing; {what} to its length")
+        vocal = vocal[:, :n] if diff > 0 else np.pad(vocal, ((0, 0), (0, n - vocal.shape[1])))
+    return vocal, backing, int(sr)
+
+
+def _genre_table(path: str | None) -> dict:
+    from vocalmix.features.summary import read_genre_stats
+
+    src = Path(path) if path else DEFAULT_GENRE_STATS
+    try:
+        return read_genre_stats(src)
+    except (OSError, ValueError, KeyError) as exc:
+        raise MixError(f"{src}: unreadable genre statistics ({exc})") from None
+
+
+def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, system: str,
+                  model_dir: str | None = None, genre: str | None = None,
+                  genre_stats: str | None = None, pitch_correct: bool = False):
+    """(recipe, pitch-corrected vocal or None) from the named system."""
+    from vocalmix.corpus.adapters import genre_slug
+
+    if system == "preset":
+        from vocalmix.mixing.preset import mix_preset
+
+        return mix_preset(vocal, backing, sample_rate, pitch_correct=pitch_correct)
+    table = _genre_table(genre_stats)
+    genre_source = "given"
+    if genre is not None:
+        g = genre_slug(genre)
+        known = sorted(k for k in table if k != "all")
+        if g not in table or g == "all":
+            raise MixError(f"unknown genre {genre!r}; known genres: {', '.join(known)}")
+        genre = g
+    if system == "rule":
+        from vocalmix.mixing.rule_based import mix_rule_based
+
+        return mix_rule_based(vocal, backing, sample_rate, genre_stats=table, genre=genre,
+                              pitch_correct=pitch_correct, genre_source=genre_source)
+    if system == "model":
+        if not model_dir:
+            raise MixError("--system model needs --model DIR (a trained model directory)")
+        from vocalmix.mixing.data_driven import mix_data_driven
+
+        try:
+            return mix_data_driven(vocal, backing, sample_rate, model_dir=model_dir,
+                                   pitch_correct=pitch_correct)
+        except FileNotFoundError as exc:
+            raise MixError(str(exc)) from None
+    raise MixError(f"unknown system {system!r}; choose rule, model or preset")
+
+
+def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule",
+              model_dir: str | None = None, genre: str | None = None,
+              genre_stats: str | None = None, pitch_correct: bool = False,
+              recipe_out: str | None = None, recipe_in: str | None = None,
+              warn: Callable[[str], None] = log.warning) -> list[str]:
+    """Mix two files; returns a human-readable summary (one line per item)."""
+    from vocalmix.features import loudness
+    from vocalmix.mixing.chain import render
+    from vocalmix.mixing.recipe import MixRecipe
+
+    t0 = time.perf_counter()
+    v, b, sr = load_inputs(vocal, backing, warn)
+    corrected = None
+    if recipe_in:
+        try:
+            recipe = MixRecipe.load(recipe_in)
+        except (OSError, ValueError) as exc:
+            raise MixError(str(exc)) from None
+    else:
+        recipe, corrected = choose_recipe(v, b, sr, system=system, model_dir=model_dir,
+                                          genre=genre, genre_stats=genre_stats,
+                                          pitch_correct=pitch_correct)
+    result = render(v, b, sr, recipe, pitch_corrected=corrected)
+    out = Path(output)
+    if out.suffix.lower() not in (".wav", ".wave"):
+        warn(f"{output}: written as WAV whatever its extension")
+    io.write_audio(out, result.mix, sr, subtype="PCM_24", clip="clip")
+    rpath = Path(recipe_out) if recipe_out else out.with_suffix(".recipe.json")
+    recipe = MixRecipe(system=recipe.system, vocal=recipe.vocal, backing=recipe.backing,
+                       bus=recipe.bus, analysis={**recipe.analysis, "render": result.report})
+    recipe.save(rpath)
+    ratio = (loudness.integrated_loudness(result.vocal, sr)
+             - loudness.integrated_loudness(result.backing, sr))
+    a = recipe.analysis
+    lines = [f"wrote {out} ({result.mix.shape[1] / sr:.1f} s, {sr} Hz) and {rpath}",
+             f"system {recipe.system}; vocal-to-backing ratio {ratio:+.2f} LU"
+             + (f" (target {a['target_vocal_to_backing_lu']:+.2f} LU, genre row "
+                f"'{a.get('genre_stats_row')}')" if "target_vocal_to_backing_lu" in a else ""),
+             f"true peak {result.report['bus']['true_peak_after_dbtp']:.2f} dBTP; "
+             f"{time.perf_counter() - t0:.1f} s"]
+    if "vocal_lra_lu" in a:
+        lines.insert(2, f"vocal loudness range {a['vocal_lra_lu']:.1f} LU (target "
+                        f"{a['target_vocal_lra_lu']:.1f} LU); masking "
+                        f"{a['masking_before_db']:.2f} -> {a['masking_after_db']:.2f} dB")
+    return lines

@@ -1,0 +1,123 @@
+"""The one effect chain every mixing system renders its :class:`MixRecipe` with.
+
+    vocal ─ [pitch correction] ─ high-pass ─ EQ ─ compressor ─ gain ─ reverb send ─┐
+                                                                                  + ─ bus limiter ─ mix
+    backing ─────────────────────────────────────────────── EQ ─ gain ─────────────┘
+
+* Effects are pedalboard's (:mod:`vocalmix.mixing.effects`, :mod:`vocalmix.mixing.reverb`);
+  the reverb is a send (post-gain), so its level follows the vocal's.
+* Both stems are stereo at the bus (a mono vocal is a centred source).
+* The bus limiter keeps the true peak (BS.1770 Annex 2) at or below ``ceiling_dbtp``:
+  when the sum's true peak is above it, pedalboard's ``Limiter`` runs with its threshold
+  0.5 dB under the ceiling, then a final static gain removes any inter-sample overshoot
+  the sample-peak limiter let through. Nothing is touched when the sum is under the ceiling.
+* Output length equals the backing's; the vocal is padded or trimmed to it by the caller.
+* Deterministic: the same inputs and recipe give the same samples.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vocalmix.features.loudness import true_peak_dbtp
+from vocalmix.mixing.effects import apply_compressor, apply_eq, apply_highpass
+from vocalmix.mixing.recipe import MixRecipe, VocalRecipe
+from vocalmix.mixing.reverb import render_reverb
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MixResult", "process_vocal", "process_backing", "bus_limit", "render"]
+
+LIMITER_HEADROOM_DB = 0.5
+
+
+@dataclass
+class MixResult:
+    """The mix and its stems, all ``(2, samples)`` float32 at the render's sample rate."""
+
+    mix: NDArray
+    vocal: NDArray  # processed vocal stem (wet, post gain), before the bus limiter
+    backing: NDArray  # processed backing stem, before the bus limiter
+    report: dict = field(default_factory=dict)
+
+
+def _stereo(x: NDArray) -> NDArray[np.float32]:
+    x = np.atleast_2d(np.asarray(x, dtype=np.float32))
+    return np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x
+
+
+def process_vocal(vocal: NDArray, sample_rate: int, v: VocalRecipe, *,
+                  pitch_corrected: NDArray | None = None,
+                  report: dict | None = None) -> NDArray[np.float32]:
+    """The vocal branch: (pitch correction), high-pass, EQ, compressor, gain, reverb send.
+
+    ``pitch_corrected`` passes an already corrected vocal (a system that searches over the
+    later stages corrects once and reuses it).
+    """
+    x = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+    if v.pitch_correction is not None:
+        if pitch_corrected is None:
+            from vocalmix.mixing.pitch import correct_pitch
+
+            x, pc_report = correct_pitch(x, sample_rate, v.pitch_correction)
+            if report is not None:
+                report["pitch_correction"] = pc_report
+        else:
+            x = pitch_corrected
+    x = apply_highpass(x, sample_rate, v.highpass_hz)
+    x = apply_eq(x, sample_rate, v.eq)
+    x = apply_compressor(x, sample_rate, v.compressor)
+    x = x * np.float32(10 ** (v.gain_db / 20.0))
+    if v.reverb is not None:
+        return render_reverb(x, sample_rate, v.reverb)
+    return _stereo(x)
+
+
+def process_backing(backing: NDArray, sample_rate: int, recipe: MixRecipe) -> NDArray[np.float32]:
+    b = apply_eq(_stereo(backing), sample_rate, recipe.backing.eq)
+    return b * np.float32(10 ** (recipe.backing.gain_db / 20.0))
+
+
+def bus_limit(mix: NDArray, sample_rate: int, ceiling_dbtp: float,
+              release_ms: float) -> tuple[NDArray[np.float32], dict]:
+    """Keep the true peak of ``mix`` at or below ``ceiling_dbtp`` (see the module docstring)."""
+    import pedalboard as pb
+
+    before = true_peak_dbtp(mix, sample_rate)
+    info = {"true_peak_before_dbtp": before, "limited": False, "safety_gain_db": 0.0}
+    if before <= ceiling_dbtp:
+        info["true_peak_after_dbtp"] = before
+        return mix.astype(np.float32), info
+    limiter = pb.Limiter(threshold_db=ceiling_dbtp - LIMITER_HEADROOM_DB, release_ms=release_ms)
+    out = limiter(np.ascontiguousarray(mix, dtype=np.float32), float(sample_rate), reset=True)
+    after = true_peak_dbtp(out, sample_rate)
+    info["limited"] = True
+    if after > ceiling_dbtp:
+        g = ceiling_dbtp - after - 0.01
+        out = out * np.float32(10 ** (g / 20.0))
+        info["safety_gain_db"] = g
+        after = true_peak_dbtp(out, sample_rate)
+    info["true_peak_after_dbtp"] = after
+    return out.astype(np.float32), info
+
+
+def render(vocal: NDArray, backing: NDArray, sample_rate: int, recipe: MixRecipe, *,
+           pitch_corrected: NDArray | None = None) -> MixResult:
+    """Render ``recipe`` on ``vocal`` and ``backing`` (both ``(channels, samples)``, equal
+    lengths, ``sample_rate``)."""
+    vocal = np.atleast_2d(vocal)
+    backing = np.atleast_2d(backing)
+    if vocal.shape[1] != backing.shape[1]:
+        raise ValueError(f"vocal has {vocal.shape[1]} samples, backing {backing.shape[1]}: "
+                         "pad or trim the vocal to the backing first")
+    report: dict = {}
+    v = process_vocal(vocal, sample_rate, recipe.vocal, pitch_corrected=pitch_corrected,
+                      report=report)[:, : backing.shape[1]]
+    b = process_backing(backing, sample_rate, recipe)
+    mix, report["bus"] = bus_limit(v + b, sample_rate, recipe.bus.ceiling_dbtp,
+                                   recipe.bus.limiter_release_ms)
+    return MixResult(mix=mix, vocal=v, backing=b, report=report)

@@ -1,0 +1,63 @@
+"""The preset mixer: the fixed template of a karaoke app (the stand-in for the commercial
+condition when no commercial render is supplied).
+
+No analysis of genre, masking, dynamics or tempo: one vocal preset for every song --
+high-pass 100 Hz; EQ -2 dB at 250 Hz (Q 1), +3 dB at 3 kHz (Q 1), +2 dB high shelf at
+10 kHz; compressor -20 dBFS, 3:1, 10 ms / 150 ms; a "hall" send (room size 0.65, damping
+0.5, pre-delay 20 ms, return -10 dB, send 150 Hz - 9 kHz); and a fixed balance of +1 LU
+(the vocal's integrated loudness set 1 LU above the backing's, as the apps' microphone AGC
+does). Pitch correction only when asked, with the app style of a fast retune (20 ms).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vocalmix.features import loudness
+from vocalmix.mixing import chain
+from vocalmix.mixing.effects import CompressorSettings, EQBand
+from vocalmix.mixing.recipe import MixRecipe, PitchCorrection, VocalRecipe
+from vocalmix.mixing.reverb import ReverbSettings
+
+__all__ = ["PRESET_VOCAL", "PRESET_BALANCE_LU", "mix_preset"]
+
+PRESET_BALANCE_LU = 1.0
+PRESET_VOCAL = VocalRecipe(
+    highpass_hz=100.0,
+    eq=(EQBand("peak", 250.0, -2.0, 1.0), EQBand("peak", 3000.0, 3.0, 1.0),
+        EQBand("high_shelf", 10000.0, 2.0, 0.707)),
+    compressor=CompressorSettings(threshold_db=-20.0, ratio=3.0, attack_ms=10.0,
+                                  release_ms=150.0),
+    reverb=ReverbSettings(room_size=0.65, size=1.0, damping=0.5, width=1.0, wet_db=-10.0,
+                          predelay_ms=20.0, highpass_hz=150.0, lowpass_hz=9000.0),
+)
+
+
+def mix_preset(vocal: NDArray, backing: NDArray, sample_rate: int, *,
+               pitch_correct: bool = False) -> tuple[MixRecipe, NDArray | None]:
+    """The preset recipe, with the vocal gain set for the fixed +1 LU balance."""
+    from dataclasses import replace
+
+    vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+    corrected = None
+    v = PRESET_VOCAL
+    analysis: dict = {"preset": "karaoke-app", "balance_lu": PRESET_BALANCE_LU}
+    if pitch_correct:
+        from vocalmix.features.key import detect_key
+        from vocalmix.mixing.pitch import correct_pitch
+
+        key = detect_key(backing, sample_rate)
+        pc = PitchCorrection(key=key.key, mode=key.mode, strength=1.0, retune_ms=20.0)
+        corrected, analysis["pitch_correction"] = correct_pitch(vocal, sample_rate, pc)
+        v = replace(v, pitch_correction=pc)
+    source = corrected if corrected is not None else vocal
+    stem = chain.process_vocal(source, sample_rate, replace(v, pitch_correction=None))
+    lv = loudness.integrated_loudness(stem[:, : np.atleast_2d(backing).shape[1]], sample_rate)
+    lb = loudness.integrated_loudness(np.atleast_2d(backing), sample_rate)
+    if not (math.isfinite(lv) and math.isfinite(lb)):
+        raise ValueError("the vocal or the backing is silent")
+    gain = float(np.clip(PRESET_BALANCE_LU - (lv - lb), -60.0, 40.0))
+    return MixRecipe(system="preset", vocal=replace(v, gain_db=gain), analysis=analysis), corrected

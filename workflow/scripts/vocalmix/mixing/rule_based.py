@@ -1,0 +1,364 @@
+"""The rule-based baseline (proposal IV.A): analyse, apply published rules, write a recipe.
+
+Order of decisions (each measured on the audio the previous ones produce):
+
+1. **Pitch correction** (optional): key of the backing (:mod:`vocalmix.features.key`), notes
+   snapped to its scale (:mod:`vocalmix.mixing.pitch`), strength 1, retune 40 ms.
+2. **High-pass**: 0.7 x the singer's low pitch (5th percentile of the voiced f0), within
+   60-150 Hz: below the voice, rumble and proximity boom only.
+3. **Compression** (IV.A.3): ratio 4:1, attack 7.5 ms, release 400 ms fixed (the vocal
+   settings of FxNorm's compression normalisation); the threshold is searched by bisection
+   until the vocal's EBU Tech 3342 loudness range hits the genre's target from
+   ``genre_stats.tsv`` within ``lra_tolerance_lu`` -- or the closest reachable value, with
+   a warning (a compressor cannot widen the range).
+4. **Reverb** (IV.A.4, after Moffat & Sandler 2019, simplified for a vocal): from the
+   backing's tempo, pre-delay = a 64th note (10-60 ms) and decay T60 = two beats (0.4-3 s,
+   mapped to the reverb's room size / size); from the vocal's crest factor C (dB),
+   damping = 0.3 + 0.04 (C - 12) within 0.1-0.8 and the return level 9 LU below the dry
+   vocal (Pestana & Reiss 2014) minus 0.5 (C - 12) LU within +/-3 LU (percussive, peaky
+   delivery gets a drier sound); send filtered 200 Hz - 8 kHz.
+5. **EQ by masking reduction** (IV.A.2, Hafezi & Reiss 2015, two tracks): octave bands
+   63 Hz - 16 kHz over the vocal-active frames; the bands of rank <= 3 are *essential* to
+   the track masked, and the masker keeps its two strongest bands untouched (tuned for a
+   vocal over a full backing, whose low-mids would otherwise always count as its own);
+   where a band is essential to one track, not to the other, and the other is louder there,
+   the louder one (the masker) gets a peaking cut (Q = 1.41, one octave) of the masking
+   amount, at most 6 dB, on at most 5 bands. A masking measure (mean dB
+   by which the backing exceeds the vocal in the vocal's essential bands, over the
+   vocal-active frames) is reported before and after.
+6. **Level** (IV.A.1): the vocal-to-backing loudness ratio (integrated BS.1770, wet vocal
+   against the processed backing) from the genre's median in ``genre_stats.tsv``, the
+   overall median for a genre the table lacks; the gain is solved on the rendered chain
+   and checked within ``level_tolerance_lu``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vocalmix.features import loudness
+from vocalmix.features.spectrum import band_levels_db, frame_power
+from vocalmix.mixing import chain
+from vocalmix.mixing.effects import CompressorSettings, EQBand, apply_compressor
+from vocalmix.mixing.recipe import BackingRecipe, MixRecipe, PitchCorrection, VocalRecipe
+from vocalmix.mixing.reverb import RANGES, ReverbSettings, expected_t60, reverb_return
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RuleSettings", "mix_rule_based", "masking_eq", "masking_measure_db",
+           "search_threshold", "reverb_rules", "room_for_t60", "genre_targets"]
+
+OCTAVES_HZ = np.array([62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0])
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    level_tolerance_lu: float = 0.5
+    lra_tolerance_lu: float = 0.5
+    comp_ratio: float = 4.0
+    comp_attack_ms: float = 7.5
+    comp_release_ms: float = 400.0
+    essential_rank: int = 3
+    masker_essential_rank: int = 2
+    max_eq_filters: int = 5
+    eq_q: float = 1.41
+    eq_max_cut_db: float = 6.0
+    reverb_level_lu: float = -9.0
+    send_highpass_hz: float = 200.0
+    send_lowpass_hz: float = 8000.0
+    pitch_strength: float = 1.0
+    pitch_retune_ms: float = 40.0
+
+
+def genre_targets(genre: str | None, table: dict[str, dict]) -> tuple[str, dict]:
+    """(row used, its targets): the genre's row, or the overall median (``all``)."""
+    if genre and genre in table:
+        return genre, table[genre]
+    return "all", table["all"]
+
+
+# --------------------------------------------------------------------------- analysis
+def _band_frames(audio: NDArray, sample_rate: int) -> tuple[NDArray, NDArray]:
+    """Per-frame octave-band powers ``(frames, bands)`` and per-frame total power."""
+    freqs, power = frame_power(audio, sample_rate, n_fft=4096, hop=2048)
+    df = freqs[1] - freqs[0]
+    edges = np.concatenate([[0.0], freqs + df / 2])
+    cum = np.concatenate([np.zeros((power.shape[0], 1)), np.cumsum(power, axis=1)], axis=1)
+    lo, hi = OCTAVES_HZ / np.sqrt(2), np.minimum(OCTAVES_HZ * np.sqrt(2), sample_rate / 2)
+    bands = np.stack([np.interp(hi, edges, c) - np.interp(lo, edges, c) for c in cum])
+    return np.maximum(bands, 1e-20), power.sum(axis=1)
+
+
+def vocal_activity(vocal: NDArray, sample_rate: int, range_db: float = 25.0) -> NDArray:
+    """Frames (of :func:`_band_frames`) in which the vocal sings: within ``range_db`` of its
+    loud frames. Judge it on the unprocessed take: compression lifts the noise floor."""
+    _, total = _band_frames(vocal, sample_rate)
+    ref = np.percentile(total[total > 0], 95) if np.any(total > 0) else 0.0
+    return total >= ref * 10 ** (-range_db / 10)
+
+
+def masking_measure_db(vocal: NDArray, backing: NDArray, sample_rate: int,
+                       essential_rank: int = 3, active: NDArray | None = None) -> float:
+    """Mean dB by which the backing exceeds the vocal in the vocal's essential octave bands,
+    over the vocal-active frames (0 = no masking there)."""
+    vb, vt = _band_frames(vocal, sample_rate)
+    bb, _ = _band_frames(backing, sample_rate)
+    n = min(vb.shape[0], bb.shape[0])
+    vb, bb = vb[:n], bb[:n]
+    active = (vocal_activity(vocal, sample_rate) if active is None else active)[:n]
+    if not active.any():
+        return 0.0
+    v_level = 10 * np.log10(vb[active].mean(axis=0))
+    essential = np.argsort(-v_level)[:essential_rank]
+    diff = 10 * np.log10(bb[active][:, essential]) - 10 * np.log10(vb[active][:, essential])
+    return float(np.mean(np.maximum(diff, 0.0)))
+
+
+def masking_eq(vocal: NDArray, backing: NDArray, sample_rate: int, s: RuleSettings,
+               active: NDArray | None = None
+               ) -> tuple[list[EQBand], list[EQBand], list[dict]]:
+    """Hafezi & Reiss masking-reduction cuts for two tracks: (vocal cuts, backing cuts,
+    decisions). Levels are long-term octave-band levels over the vocal-active frames."""
+    vb, vt = _band_frames(vocal, sample_rate)
+    bb, _ = _band_frames(backing, sample_rate)
+    n = min(vb.shape[0], bb.shape[0])
+    active = (vocal_activity(vocal, sample_rate) if active is None else active)[:n]
+    if not active.any():
+        return [], [], []
+    xv = 10 * np.log10(vb[:n][active].mean(axis=0))
+    xb = 10 * np.log10(bb[:n][active].mean(axis=0))
+    rank_v = np.argsort(np.argsort(-xv)) + 1
+    rank_b = np.argsort(np.argsort(-xb)) + 1
+    decisions = []
+    cuts = {"vocal": [], "backing": []}
+    for masker, maskee, xm, xe, rm, re in (("backing", "vocal", xb, xv, rank_b, rank_v),
+                                           ("vocal", "backing", xv, xb, rank_v, rank_b)):
+        m = np.where((re <= s.essential_rank) & (rm > s.masker_essential_rank) & (xm > xe),
+                     xm - xe, 0.0)
+        for k in np.argsort(-m)[: s.max_eq_filters]:
+            if m[k] <= 0 or OCTAVES_HZ[k] * np.sqrt(2) > sample_rate / 2:
+                continue
+            gain = -min(float(m[k]), s.eq_max_cut_db)
+            cuts[masker].append(EQBand("peak", float(OCTAVES_HZ[k]), gain, s.eq_q))
+            decisions.append({"band_hz": float(OCTAVES_HZ[k]), "masker": masker,
+                              "maskee": maskee, "masking_db": float(m[k]), "cut_db": gain})
+    return cuts["vocal"], cuts["backing"], decisions
+
+
+def search_threshold(vocal: NDArray, sample_rate: int, target_lra: float, s: RuleSettings,
+                     *, offset_lu: float = 0.0, iterations: int = 14
+                     ) -> tuple[float | None, float, bool]:
+    """Bisection on the compressor threshold (dBFS) for ``LRA(compressed) + offset_lu ==
+    target_lra``. Returns (threshold or None for no compression, LRA reached, reachable)."""
+    def lra_at(th):
+        if th is None:
+            return loudness.loudness_range(vocal, sample_rate) + offset_lu
+        comp = CompressorSettings(th, s.comp_ratio, s.comp_attack_ms, s.comp_release_ms)
+        return loudness.loudness_range(apply_compressor(vocal, sample_rate, comp),
+                                       sample_rate) + offset_lu
+
+    top = loudness.sample_peak_dbfs(vocal)
+    uncompressed = lra_at(None)
+    if not math.isfinite(uncompressed):
+        return None, uncompressed, False
+    if uncompressed <= target_lra + s.lra_tolerance_lu:
+        return None, uncompressed, uncompressed >= target_lra - s.lra_tolerance_lu
+    lo, hi = -60.0, min(0.0, top)  # threshold: lo = most compression
+    lra_lo = lra_at(lo)
+    if lra_lo > target_lra:
+        return lo, lra_lo, lra_lo <= target_lra + s.lra_tolerance_lu
+    best = (hi, uncompressed)
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        lra = lra_at(mid)
+        if abs(lra - target_lra) < abs(best[1] - target_lra):
+            best = (mid, lra)
+        if abs(lra - target_lra) <= 0.25 * s.lra_tolerance_lu:
+            break
+        if lra > target_lra:
+            hi = mid
+        else:
+            lo = mid
+    return best[0], best[1], abs(best[1] - target_lra) <= s.lra_tolerance_lu
+
+
+def room_for_t60(t60_s: float) -> tuple[float, float]:
+    """(room_size, size) of the project's reverb for a mid-band T60 (s)."""
+    lo_t = expected_t60(0.0, 1.0)
+    if t60_s <= lo_t:
+        size = max(RANGES["size"][0], t60_s / lo_t)
+        return 0.0, size
+    a, b = 0.0, RANGES["room_size"][1]
+    for _ in range(40):
+        m = 0.5 * (a + b)
+        if expected_t60(m, 1.0) < t60_s:
+            a = m
+        else:
+            b = m
+    return 0.5 * (a + b), 1.0
+
+
+def crest_factor_db(audio: NDArray) -> float:
+    x = np.asarray(audio, dtype=np.float64)
+    rms = np.sqrt(np.mean(x[np.abs(x) > 1e-4 * np.max(np.abs(x))] ** 2)) if np.any(x) else 0.0
+    return float(20 * np.log10(np.max(np.abs(x)) / rms)) if rms > 0 else 0.0
+
+
+def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_db: float,
+                 s: RuleSettings) -> tuple[ReverbSettings, dict]:
+    """Reverb parameters from tempo and crest factor (see the module docstring)."""
+    beat = 60.0 / tempo_bpm if math.isfinite(tempo_bpm) and tempo_bpm > 0 else 0.5
+    predelay = float(np.clip(1000.0 * beat / 16.0, 10.0, 60.0))
+    t60 = float(np.clip(2.0 * beat, 0.4, 3.0))
+    room, size = room_for_t60(t60)
+    damping = float(np.clip(0.3 + 0.04 * (crest_db - 12.0), 0.1, 0.8))
+    level = s.reverb_level_lu - float(np.clip(0.5 * (crest_db - 12.0), -3.0, 3.0))
+    probe = ReverbSettings(room_size=room, size=size, damping=damping, width=1.0, wet_db=0.0,
+                           predelay_ms=predelay, highpass_hz=s.send_highpass_hz,
+                           lowpass_hz=s.send_lowpass_hz)
+    ret = reverb_return(dry_vocal, sample_rate, probe)
+    l_ret = loudness.integrated_loudness(ret, sample_rate)
+    l_dry = loudness.integrated_loudness(np.atleast_2d(dry_vocal), sample_rate)
+    wet_db = level - (l_ret - l_dry) if math.isfinite(l_ret) and math.isfinite(l_dry) else -15.0
+    settings = probe.clipped(wet_db=float(wet_db))
+    return settings, {"tempo_bpm": tempo_bpm, "beat_s": beat, "target_t60_s": t60,
+                      "crest_factor_db": crest_db, "return_level_lu": level}
+
+
+# --------------------------------------------------------------------------- the mixer
+def mix_rule_based(vocal: NDArray, backing: NDArray, sample_rate: int, *,
+                   genre_stats: dict[str, dict], genre: str | None = None,
+                   pitch_correct: bool = False, settings: RuleSettings = RuleSettings(),
+                   genre_source: str = "given") -> tuple[MixRecipe, NDArray | None]:
+    """Choose a recipe for ``vocal`` over ``backing`` by the rules of the module docstring.
+
+    Returns the recipe and the pitch-corrected vocal (or None) so that rendering need not
+    correct it again.
+    """
+    from vocalmix.features.key import detect_key
+    from vocalmix.features.pitch import track_pitch
+    from vocalmix.features.tempo import estimate_tempo
+
+    s = settings
+    vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+    backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
+    row, targets = genre_targets(genre, genre_stats)
+    analysis: dict = {"genre": genre or "unknown", "genre_source": genre_source,
+                      "genre_stats_row": row,
+                      "target_vocal_to_backing_lu": float(targets["vocal_to_backing_lu"]),
+                      "target_vocal_lra_lu": float(targets["vocal_lra_lu"])}
+    if genre and row != genre:
+        log.info("genre %r not in the genre statistics: using the overall median", genre)
+
+    # 1. pitch correction
+    pc = None
+    corrected = None
+    x = vocal
+    if pitch_correct:
+        from vocalmix.mixing.pitch import correct_pitch
+
+        key = detect_key(backing, sample_rate)
+        pc = PitchCorrection(key=key.key, mode=key.mode, strength=s.pitch_strength,
+                             retune_ms=s.pitch_retune_ms)
+        corrected, analysis["pitch_correction"] = correct_pitch(vocal, sample_rate, pc)
+        analysis["key"] = {"key": key.key, "mode": key.mode, "confidence": key.confidence}
+        x = corrected
+
+    # 2. high-pass below the voice
+    track = track_pitch(x, sample_rate)
+    f0_low = (float(np.percentile(track.f0_hz[track.voiced], 5)) if track.voiced.any()
+              else 150.0)
+    highpass = float(np.clip(0.7 * f0_low, 60.0, 150.0))
+    from vocalmix.mixing.effects import apply_highpass
+
+    x_hp = apply_highpass(x, sample_rate, highpass)
+
+    # 4. reverb rules (from the uncompressed vocal: the rules need its crest factor and the
+    # return-to-dry loudness, which compression barely moves)
+    tempo, tempo_conf = estimate_tempo(backing, sample_rate)
+    crest = crest_factor_db(x_hp)
+    reverb, reverb_info = reverb_rules(x_hp, sample_rate, tempo, crest, s)
+    analysis["reverb_rules"] = reverb_info
+    analysis["tempo_confidence"] = tempo_conf
+
+    # 3. compression to the target loudness range, measured on the wet vocal: search on the
+    # dry vocal with the reverb's effect on the range as an offset, then check
+    target_lra = float(targets["vocal_lra_lu"])
+    offset = 0.0
+    threshold, lra_reached, reachable, wet = None, float("nan"), False, None
+    for _ in range(2):
+        threshold, _, _ = search_threshold(x_hp, sample_rate, target_lra, s, offset_lu=offset)
+        comp = (None if threshold is None else
+                CompressorSettings(threshold, s.comp_ratio, s.comp_attack_ms, s.comp_release_ms))
+        wet = chain.process_vocal(x_hp, sample_rate,
+                                  VocalRecipe(highpass_hz=None, compressor=comp, reverb=reverb))
+        lra_reached = loudness.loudness_range(wet, sample_rate)
+        dry_lra = loudness.loudness_range(apply_compressor(x_hp, sample_rate, comp), sample_rate)
+        reachable = abs(lra_reached - target_lra) <= s.lra_tolerance_lu
+        if reachable or not math.isfinite(lra_reached):
+            break
+        offset = lra_reached - dry_lra
+    if not reachable:
+        log.warning("vocal loudness range: target %.1f LU not reachable by compression; "
+                    "closest %.1f LU", target_lra, lra_reached)
+    analysis.update(compressor_threshold_db=threshold, vocal_lra_lu=lra_reached,
+                    lra_reachable=bool(reachable))
+    compressor = (None if threshold is None else
+                  CompressorSettings(threshold, s.comp_ratio, s.comp_attack_ms, s.comp_release_ms))
+    vocal_recipe = VocalRecipe(highpass_hz=highpass, compressor=compressor, reverb=reverb,
+                               pitch_correction=pc)
+
+    # the vocal branch at 0 dB gain is the last wet render (everything after the gain is
+    # linear, so any gain is a scaling of it)
+    target = float(targets["vocal_to_backing_lu"])
+    stem = wet[:, : backing.shape[1]]
+    b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system="rule_based"))
+    gain = _gain_for(stem, b_stem, sample_rate, target)
+
+    # 5. masking-reduction EQ, judged at the balance the mix will have
+    active = vocal_activity(x, sample_rate)
+    g = np.float32(10 ** (gain / 20.0))
+    before = masking_measure_db(g * stem, b_stem, sample_rate, s.essential_rank, active)
+    v_cuts, b_cuts, decisions = masking_eq(g * stem, b_stem, sample_rate, s, active)
+    if v_cuts:
+        vocal_recipe = _replace(vocal_recipe, eq=tuple(v_cuts))
+        stem = chain.process_vocal(x, sample_rate, _replace(vocal_recipe, pitch_correction=None)
+                                   )[:, : backing.shape[1]]
+    backing_recipe = BackingRecipe(eq=tuple(b_cuts))
+    if b_cuts:
+        b_stem = chain.process_backing(backing, sample_rate,
+                                       MixRecipe(system="rule_based", backing=backing_recipe))
+
+    # 6. level on the complete chain
+    gain = _gain_for(stem, b_stem, sample_rate, target)
+    g = np.float32(10 ** (gain / 20.0))
+    after = masking_measure_db(g * stem, b_stem, sample_rate, s.essential_rank, active)
+    measured = (loudness.integrated_loudness(g * stem, sample_rate)
+                - loudness.integrated_loudness(b_stem, sample_rate))
+    analysis.update(highpass_hz=highpass, masking_before_db=before, masking_after_db=after,
+                    eq_decisions=decisions, measured_vocal_to_backing_lu=measured)
+    if abs(measured - target) > s.level_tolerance_lu:
+        log.warning("level: measured %.2f LU, target %.2f LU", measured, target)
+    return MixRecipe(system="rule_based", vocal=_replace(vocal_recipe, gain_db=gain),
+                     backing=backing_recipe, analysis=analysis), corrected
+
+
+def _replace(v: VocalRecipe, **changes) -> VocalRecipe:
+    from dataclasses import replace
+
+    return replace(v, **changes)
+
+
+def _gain_for(vocal_stem: NDArray, backing_stem: NDArray, sample_rate: int,
+              target: float) -> float:
+    """Gain (dB) that brings the vocal stem's loudness to ``target`` LU over the backing's."""
+    lv = loudness.integrated_loudness(vocal_stem, sample_rate)
+    lb = loudness.integrated_loudness(backing_stem, sample_rate)
+    if not (math.isfinite(lv) and math.isfinite(lb)):
+        raise ValueError("the vocal or the backing is silent after processing")
+    return float(np.clip(target - (lv - lb), -60.0, 40.0))
