@@ -23,8 +23,28 @@ def test_defaults_are_filled_in():
     cfg = validate_config({})
     assert cfg["sample_rate"] == 44100
     assert cfg["datasets"] == [{"adapter": "demo", "split": "auto", "weight": 1.0}]
-    assert cfg["demo"]["songs"] == 16
+    assert cfg["demo"]["songs"] == 48
     assert cfg["ingest"]["min_duration_s"] == 3.0
+    assert cfg["train"]["inputs"]["eq"] == ["vocal", "backing"]
+
+
+def test_schema_defaults_are_the_shipped_config():
+    """config.yaml spells out exactly the schema's defaults (the two cannot drift apart)."""
+    assert validate_config({}) == validate_config(default_config())
+
+
+def test_command_line_strings_become_the_wanted_types():
+    """``snakemake --config 'train={max_epochs: 5}'`` passes nested values as strings."""
+    cfg = validate_config({"train": {"max_epochs": "5", "learning_rate": "1e-3",
+                                     "channels": ["8", "16"]},
+                           "corruption": {"dereverb": "false"}})
+    assert cfg["train"]["max_epochs"] == 5 and cfg["train"]["channels"] == [8, 16]
+    assert cfg["train"]["learning_rate"] == pytest.approx(1e-3)
+    assert cfg["corruption"]["dereverb"] is False
+    with pytest.raises(ConfigError, match="train.max_epochs"):
+        validate_config({"train": {"max_epochs": "five"}})
+    with pytest.raises(ConfigError, match="train.max_epochs"):
+        validate_config({"train": {"max_epochs": "2.5"}})
 
 
 def test_every_schema_key_is_in_config_yaml():
@@ -79,4 +99,4 @@ def test_load_config_with_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(default_config()))
     cfg = load_config(path, {"demo": {"songs": 3}})
-    assert cfg["demo"]["songs"] == 3 and cfg["demo"]["duration_s"] == 20
+    assert cfg["demo"]["songs"] == 3 and cfg["demo"]["duration_s"] == 12

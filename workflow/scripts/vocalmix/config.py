@@ -10,6 +10,7 @@ unknown keys), before any job runs.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from copy import deepcopy
 from pathlib import Path
@@ -84,6 +85,45 @@ def _describe(error) -> str:
     return f"key '{key}': {error.message}{extra}"
 
 
+_SCALARS = {"integer": int, "number": (int, float), "boolean": bool}
+
+
+def _coerce_strings(instance: Any, schema: dict) -> Any:
+    """Typed values for strings that spell one where the schema wants a number or boolean.
+
+    ``snakemake --config 'train={max_epochs: 5}'`` reads nested values as strings ("5");
+    they are parsed (YAML scalars) when, and only when, that gives the type the key wants.
+    Anything else is left for the validator to report. Works in place on dicts and lists.
+    """
+    import yaml
+
+    if not isinstance(schema, dict):
+        return instance
+    if isinstance(instance, dict):
+        props = schema.get("properties", {})
+        for key, value in instance.items():
+            if key in props:
+                instance[key] = _coerce_strings(value, props[key])
+        return instance
+    if isinstance(instance, list):
+        items = schema.get("items")
+        return [_coerce_strings(v, items) for v in instance] if items else instance
+    wanted = schema.get("type")
+    if not isinstance(instance, str) or wanted not in _SCALARS:
+        return instance
+    text = instance.strip()
+    try:
+        if wanted == "integer":
+            return int(text)
+        if wanted == "number":
+            value = float(text)
+            return value if math.isfinite(value) else instance
+        value = yaml.safe_load(text)
+        return value if isinstance(value, bool) else instance
+    except (ValueError, yaml.YAMLError):
+        return instance
+
+
 def validate_config(config: dict, schema: dict | None = None) -> dict:
     """Validate ``config`` in place against the schema, filling in defaults.
 
@@ -100,6 +140,7 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     if not isinstance(config, dict):
         raise ConfigError(f"the configuration must be a mapping, got {type(config).__name__}")
     schema = load_schema() if schema is None else schema
+    _coerce_strings(config, schema)
     validator = _defaulting_validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path)))
     if errors:

@@ -55,6 +55,15 @@ def gain_to_db(gain: float | NDArray, floor_db: float = -300.0) -> float | NDArr
     return np.maximum(20.0 * np.log10(np.maximum(g, 1e-300)), floor_db)
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once, at import (os.umask can only be read by setting it)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -69,6 +78,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp's 0600 -> the usual file mode
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
