@@ -30,10 +30,13 @@ def test_corpus_stage(tiny_run):
     assert (tiny_run / "results/benchmarks/make_demo_corpus/demo_000.tsv").is_file()
 
 
-def test_corpus_is_byte_identical_across_runs(tiny_run, tmp_path):
-    snakemake(tmp_path, "results/corpus/tracks.tsv")
-    for pattern in ("results/demo/**/*", "results/corpus/**/*"):
-        assert _digests(tmp_path, pattern) == _digests(tiny_run, pattern)
+def test_same_config_gives_the_same_bytes(tiny_run, tmp_path):
+    """A second run from scratch: corpus, corrupted vocals, dataset and model weights (CPU)
+    are byte-identical."""
+    snakemake(tmp_path, "results/models/level/model.pt")
+    for pattern in ("results/demo/**/*", "results/corpus/**/*", "results/corrupted/**/*",
+                    "results/dataset/*", "results/models/level/*.pt"):
+        assert _digests(tmp_path, pattern) == _digests(tiny_run, pattern), pattern
 
 
 def test_dry_run_lists_nothing_after_a_complete_run(tiny_run):
@@ -67,3 +70,53 @@ def test_demo_ratio_matches_generator_truth_within_half_a_lu(tiny_run):
     for c in checks:
         assert abs(float(c["error_vocal_to_backing_lu"])) <= 0.5, c
         assert abs(float(c["pyloudnorm_error_lu"])) <= 0.5, c
+
+
+def test_corruption_and_dataset_stages(tiny_run):
+    import csv
+
+    from vocalmix import io
+
+    rows = read_manifest(tiny_run / "results/corpus/tracks.tsv")
+    for r in rows:
+        d = tiny_run / "results/corrupted" / r["track_id"]
+        assert sorted(p.name for p in d.iterdir()) == [
+            "dereverberated.wav", "v0.json", "v0.wav", "v1.json", "v1.wav"]
+    with open(tiny_run / "results/dataset/index.tsv", newline="") as fh:
+        index = list(csv.DictReader(fh, delimiter="\t"))
+    split_of = {r["track_id"]: r["split"] for r in rows}
+    assert {r["track_id"] for r in index} == set(split_of)
+    for r in index:  # by track, never by window
+        assert r["split"] == split_of[r["track_id"]]
+    desc = io.read_json(tiny_run / "results/dataset/dataset.json")
+    assert desc["counts"]["train"]["tracks"] == 2
+    assert desc["input"]["windows"]["hop_s"] == 1.0
+
+
+def test_models_stage(tiny_run):
+    import csv
+
+    from vocalmix import io
+
+    for task in ("level", "eq", "compression", "reverb"):
+        d = tiny_run / "results/models" / task
+        with open(d / "curve.csv", newline="") as fh:
+            assert len(list(csv.DictReader(fh))) == 2
+        m = io.read_json(d / "metrics.json")
+        assert m["task"] == task and m["epochs"] == 2 and m["device"] == "cpu"
+        assert (d / "model.pt").stat().st_size > 1000
+        assert (tiny_run / f"results/benchmarks/train_model/{task}.tsv").is_file()
+    with open(tiny_run / "results/models/summary.tsv", newline="") as fh:
+        summary = list(csv.DictReader(fh, delimiter="\t"))
+    assert [r["target"] for r in summary] == ["level", "eq", "compression", "reverb"]
+    for r in summary:
+        assert r["dataset"] == "demo" and r["n_tracks"] == "1"
+        for system in ("data_driven", "rule_based", "no_processing"):
+            assert system in r
+        assert float(r["data_driven"]) >= 0 and float(r["rule_based"]) >= 0
+    with open(tiny_run / "results/models/per_track.tsv", newline="") as fh:
+        per_track = list(csv.DictReader(fh, delimiter="\t"))
+    assert sorted(r["system"] for r in per_track) == ["data_driven", "no_processing",
+                                                      "rule_based"]
+    assert (tiny_run / "results/models/summary.png").stat().st_size > 10000
+

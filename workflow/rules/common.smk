@@ -74,6 +74,7 @@ def get_final_output():
         "results/corpus/tracks.tsv",
         "results/features/summary.tsv",
         "results/features/genre_stats.tsv",
+        "results/models/summary.tsv",
     ]
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["THIRD_OCTAVE_HZ", "NOMINAL_HZ", "Spectrum", "frame_power", "active_frames",
-           "band_levels_db", "curve_shape_db", "long_term_spectrum"]
+           "band_levels_db", "curve_shape_db", "curve_difference_db", "long_term_spectrum"]
 
 THIRD_OCTAVE_HZ = 1000.0 * np.power(2.0, np.arange(-17, 14) / 3.0)
 NOMINAL_HZ = (20, 25, 31.5, 40, 50, 63, 80, 100, 125, 160, 200, 250, 315, 400, 500, 630, 800,
@@ -93,6 +93,26 @@ def curve_shape_db(levels_db: NDArray, centres_hz: NDArray = THIRD_OCTAVE_HZ) ->
     sel = (centres_hz >= VOICE_BAND[0]) & (centres_hz <= VOICE_BAND[1]) & np.isfinite(levels_db)
     ref = 10 * np.log10(np.mean(np.power(10.0, levels_db[sel] / 10.0)))
     return levels_db - ref
+
+
+def curve_difference_db(curve_db: NDArray, reference_db: NDArray, *, range_db: float = 30.0,
+                        centres_hz: NDArray = THIRD_OCTAVE_HZ) -> float:
+    """RMS difference (dB) of two third-octave curves over the voice bands (100 Hz - 10 kHz)
+    in which the *reference* is within ``range_db`` of its loudest voice band.
+
+    Bands far below the vocal's spectrum (under its fundamental, say, where a vocal stem
+    holds only noise and reverberation 50-70 dB down) carry no audible EQ and would dominate
+    an unrestricted RMS; ``range_db=None`` uses every voice band anyway.
+    """
+    a = np.asarray(curve_db, dtype=np.float64)
+    r = np.asarray(reference_db, dtype=np.float64)
+    sel = (centres_hz >= VOICE_BAND[0]) & (centres_hz <= VOICE_BAND[1]) & np.isfinite(a) \
+        & np.isfinite(r)
+    if not sel.any():
+        return float("nan")
+    if range_db is not None:
+        sel &= r >= np.max(r[sel]) - range_db
+    return float(np.sqrt(np.mean((a[sel] - r[sel]) ** 2)))
 
 
 @dataclass

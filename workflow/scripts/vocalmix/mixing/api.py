@@ -98,7 +98,7 @@ def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, s
         try:
             return mix_data_driven(vocal, backing, sample_rate, model_dir=model_dir,
                                    pitch_correct=pitch_correct)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:
             raise MixError(str(exc)) from None
     raise MixError(f"unknown system {system!r}; choose rule, model or preset")
 
@@ -144,7 +144,11 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule",
              f"true peak {result.report['bus']['true_peak_after_dbtp']:.2f} dBTP; "
              f"{time.perf_counter() - t0:.1f} s"]
     if "vocal_lra_lu" in a:
-        lines.insert(2, f"vocal loudness range {a['vocal_lra_lu']:.1f} LU (target "
-                        f"{a['target_vocal_lra_lu']:.1f} LU); masking "
-                        f"{a['masking_before_db']:.2f} -> {a['masking_after_db']:.2f} dB")
+        line = (f"vocal loudness range {a['vocal_lra_lu']:.1f} LU (target "
+                f"{a['target_vocal_lra_lu']:.1f} LU)")
+        if "masking_before_db" in a:
+            line += f"; masking {a['masking_before_db']:.2f} -> {a['masking_after_db']:.2f} dB"
+        if "predicted_t60_s" in a:
+            line += f"; reverb T60 {a['predicted_t60_s']:.2f} s (predicted)"
+        lines.insert(2, line)
     return lines

@@ -42,16 +42,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.features import loudness
-from vocalmix.features.spectrum import band_levels_db, frame_power
+from vocalmix.features.spectrum import frame_power
 from vocalmix.mixing import chain
-from vocalmix.mixing.effects import CompressorSettings, EQBand, apply_compressor
+from vocalmix.mixing.effects import CompressorSettings, EQBand
 from vocalmix.mixing.recipe import BackingRecipe, MixRecipe, PitchCorrection, VocalRecipe
-from vocalmix.mixing.reverb import RANGES, ReverbSettings, expected_t60, reverb_return
+from vocalmix.mixing.common import compress_to_range, gain_for, room_for_t60, vocal_highpass_hz
+from vocalmix.mixing.reverb import ReverbSettings, reverb_return
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RuleSettings", "mix_rule_based", "masking_eq", "masking_measure_db",
-           "search_threshold", "reverb_rules", "room_for_t60", "genre_targets"]
+__all__ = ["RuleSettings", "mix_rule_based", "masking_eq", "masking_measure_db", "reverb_rules",
+           "genre_targets"]
 
 OCTAVES_HZ = np.array([62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0])
 
@@ -150,59 +151,6 @@ def masking_eq(vocal: NDArray, backing: NDArray, sample_rate: int, s: RuleSettin
     return cuts["vocal"], cuts["backing"], decisions
 
 
-def search_threshold(vocal: NDArray, sample_rate: int, target_lra: float, s: RuleSettings,
-                     *, offset_lu: float = 0.0, iterations: int = 14
-                     ) -> tuple[float | None, float, bool]:
-    """Bisection on the compressor threshold (dBFS) for ``LRA(compressed) + offset_lu ==
-    target_lra``. Returns (threshold or None for no compression, LRA reached, reachable)."""
-    def lra_at(th):
-        if th is None:
-            return loudness.loudness_range(vocal, sample_rate) + offset_lu
-        comp = CompressorSettings(th, s.comp_ratio, s.comp_attack_ms, s.comp_release_ms)
-        return loudness.loudness_range(apply_compressor(vocal, sample_rate, comp),
-                                       sample_rate) + offset_lu
-
-    top = loudness.sample_peak_dbfs(vocal)
-    uncompressed = lra_at(None)
-    if not math.isfinite(uncompressed):
-        return None, uncompressed, False
-    if uncompressed <= target_lra + s.lra_tolerance_lu:
-        return None, uncompressed, uncompressed >= target_lra - s.lra_tolerance_lu
-    lo, hi = -60.0, min(0.0, top)  # threshold: lo = most compression
-    lra_lo = lra_at(lo)
-    if lra_lo > target_lra:
-        return lo, lra_lo, lra_lo <= target_lra + s.lra_tolerance_lu
-    best = (hi, uncompressed)
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        lra = lra_at(mid)
-        if abs(lra - target_lra) < abs(best[1] - target_lra):
-            best = (mid, lra)
-        if abs(lra - target_lra) <= 0.25 * s.lra_tolerance_lu:
-            break
-        if lra > target_lra:
-            hi = mid
-        else:
-            lo = mid
-    return best[0], best[1], abs(best[1] - target_lra) <= s.lra_tolerance_lu
-
-
-def room_for_t60(t60_s: float) -> tuple[float, float]:
-    """(room_size, size) of the project's reverb for a mid-band T60 (s)."""
-    lo_t = expected_t60(0.0, 1.0)
-    if t60_s <= lo_t:
-        size = max(RANGES["size"][0], t60_s / lo_t)
-        return 0.0, size
-    a, b = 0.0, RANGES["room_size"][1]
-    for _ in range(40):
-        m = 0.5 * (a + b)
-        if expected_t60(m, 1.0) < t60_s:
-            a = m
-        else:
-            b = m
-    return 0.5 * (a + b), 1.0
-
-
 def crest_factor_db(audio: NDArray) -> float:
     x = np.asarray(audio, dtype=np.float64)
     rms = np.sqrt(np.mean(x[np.abs(x) > 1e-4 * np.max(np.abs(x))] ** 2)) if np.any(x) else 0.0
@@ -241,7 +189,6 @@ def mix_rule_based(vocal: NDArray, backing: NDArray, sample_rate: int, *,
     correct it again.
     """
     from vocalmix.features.key import detect_key
-    from vocalmix.features.pitch import track_pitch
     from vocalmix.features.tempo import estimate_tempo
 
     s = settings
@@ -270,10 +217,7 @@ def mix_rule_based(vocal: NDArray, backing: NDArray, sample_rate: int, *,
         x = corrected
 
     # 2. high-pass below the voice
-    track = track_pitch(x, sample_rate)
-    f0_low = (float(np.percentile(track.f0_hz[track.voiced], 5)) if track.voiced.any()
-              else 150.0)
-    highpass = float(np.clip(0.7 * f0_low, 60.0, 150.0))
+    highpass = vocal_highpass_hz(x, sample_rate)
     from vocalmix.mixing.effects import apply_highpass
 
     x_hp = apply_highpass(x, sample_rate, highpass)
@@ -289,20 +233,9 @@ def mix_rule_based(vocal: NDArray, backing: NDArray, sample_rate: int, *,
     # 3. compression to the target loudness range, measured on the wet vocal: search on the
     # dry vocal with the reverb's effect on the range as an offset, then check
     target_lra = float(targets["vocal_lra_lu"])
-    offset = 0.0
-    threshold, lra_reached, reachable, wet = None, float("nan"), False, None
-    for _ in range(2):
-        threshold, _, _ = search_threshold(x_hp, sample_rate, target_lra, s, offset_lu=offset)
-        comp = (None if threshold is None else
-                CompressorSettings(threshold, s.comp_ratio, s.comp_attack_ms, s.comp_release_ms))
-        wet = chain.process_vocal(x_hp, sample_rate,
-                                  VocalRecipe(highpass_hz=None, compressor=comp, reverb=reverb))
-        lra_reached = loudness.loudness_range(wet, sample_rate)
-        dry_lra = loudness.loudness_range(apply_compressor(x_hp, sample_rate, comp), sample_rate)
-        reachable = abs(lra_reached - target_lra) <= s.lra_tolerance_lu
-        if reachable or not math.isfinite(lra_reached):
-            break
-        offset = lra_reached - dry_lra
+    threshold, lra_reached, reachable, wet = compress_to_range(
+        x_hp, sample_rate, target_lra, reverb, tolerance_lu=s.lra_tolerance_lu,
+        ratio=s.comp_ratio, attack_ms=s.comp_attack_ms, release_ms=s.comp_release_ms)
     if not reachable:
         log.warning("vocal loudness range: target %.1f LU not reachable by compression; "
                     "closest %.1f LU", target_lra, lra_reached)
@@ -318,7 +251,7 @@ def mix_rule_based(vocal: NDArray, backing: NDArray, sample_rate: int, *,
     target = float(targets["vocal_to_backing_lu"])
     stem = wet[:, : backing.shape[1]]
     b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system="rule_based"))
-    gain = _gain_for(stem, b_stem, sample_rate, target)
+    gain = gain_for(stem, b_stem, sample_rate, target)
 
     # 5. masking-reduction EQ, judged at the balance the mix will have
     active = vocal_activity(x, sample_rate)
@@ -335,7 +268,7 @@ def mix_rule_based(vocal: NDArray, backing: NDArray, sample_rate: int, *,
                                        MixRecipe(system="rule_based", backing=backing_recipe))
 
     # 6. level on the complete chain
-    gain = _gain_for(stem, b_stem, sample_rate, target)
+    gain = gain_for(stem, b_stem, sample_rate, target)
     g = np.float32(10 ** (gain / 20.0))
     after = masking_measure_db(g * stem, b_stem, sample_rate, s.essential_rank, active)
     measured = (loudness.integrated_loudness(g * stem, sample_rate)
@@ -354,11 +287,3 @@ def _replace(v: VocalRecipe, **changes) -> VocalRecipe:
     return replace(v, **changes)
 
 
-def _gain_for(vocal_stem: NDArray, backing_stem: NDArray, sample_rate: int,
-              target: float) -> float:
-    """Gain (dB) that brings the vocal stem's loudness to ``target`` LU over the backing's."""
-    lv = loudness.integrated_loudness(vocal_stem, sample_rate)
-    lb = loudness.integrated_loudness(backing_stem, sample_rate)
-    if not (math.isfinite(lv) and math.isfinite(lb)):
-        raise ValueError("the vocal or the backing is silent after processing")
-    return float(np.clip(target - (lv - lb), -60.0, 40.0))

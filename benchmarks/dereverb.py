@@ -1,0 +1,152 @@
+"""Benchmark: WPE dereverberation settings for the corruption stage.
+
+The corruption stage removes the reverberation of processed vocals with WPE (nara-wpe) so
+that the reverb model's target cannot be read off its input. Which STFT size, taps and
+prediction delay? For each setting and each case, the dereverberated vocal is compared with
+the dry reference (the same vocal before the room, aligned on the response's direct sound):
+
+* demo songs: the professional chain (high-pass, EQ, compressor, from ``truth.json``) applied
+  to the dry vocal is the reference; the wet vocal is that convolved with the song's room;
+* real voices: the solo recordings in ``../shared/data/real/solo_vocals`` convolved with the
+  measured responses in ``../shared/data/real/irs`` (skipped when that folder is absent).
+
+Figures: scale-invariant SDR (dB, higher is better), mean absolute log-spectral distance over
+the time-frequency cells within 60 dB of the reference's peak (dB, lower is better; a level
+offset is removed first), seconds per minute of audio, and -- on dry demo vocals, where
+there is nothing to remove -- the level change in the middle of sustained (>= 1 s) and short
+notes (dB): what WPE eats of sung notes. Writes ``benchmarks/results/dereverb.csv``.
+
+    .venv/bin/python benchmarks/dereverb.py [--songs 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import signal
+from scipy.signal import oaconvolve
+
+from vocalmix import io
+from vocalmix.corpus import demo
+from vocalmix.corpus.demo_layout import genre_of, song_ids
+from vocalmix.corruption import WPE, dereverberate, sustained_note_loss_db
+from vocalmix.mixing.effects import (CompressorSettings, EQBand, apply_compressor, apply_eq,
+                                     apply_highpass)
+
+OUT = Path(__file__).resolve().parent / "results"
+REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
+SR = 44100
+SETTINGS = {
+    "1024/256 taps10 d3": {"size": 1024, "shift": 256, "taps": 10, "delay": 3},
+    "1024/256 taps20 d3": {"size": 1024, "shift": 256, "taps": 20, "delay": 3},
+    "2048/512 taps10 d2": {"size": 2048, "shift": 512, "taps": 10, "delay": 2},
+    "2048/512 taps20 d2": {"size": 2048, "shift": 512, "taps": 20, "delay": 2},
+    "2048/512 taps30 d2": {"size": 2048, "shift": 512, "taps": 30, "delay": 2},
+}
+
+
+def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
+    n = min(ref.size, est.size)
+    ref, est = ref[:n].astype(np.float64), est[:n].astype(np.float64)
+    scale = np.dot(est, ref) / np.dot(ref, ref)
+    noise = est - scale * ref
+    return float(10 * np.log10(np.sum((scale * ref) ** 2) / np.sum(noise ** 2)))
+
+
+def log_spectral_distance(ref: np.ndarray, est: np.ndarray) -> float:
+    n = min(ref.size, est.size)
+    _, _, a = signal.stft(ref[:n], SR, nperseg=2048)
+    _, _, b = signal.stft(est[:n], SR, nperseg=2048)
+    a = 10 * np.log10(np.abs(a) ** 2 + 1e-10)
+    b = 10 * np.log10(np.abs(b) ** 2 + 1e-10)
+    cells = a > a.max() - 60
+    offset = np.median(b[cells] - a[cells])
+    return float(np.mean(np.abs(b[cells] - offset - a[cells])))
+
+
+def cases(n_songs: int, seed: int):
+    """(name, dry reference, wet, dry vocal or None, notes or None)."""
+    genres = list(demo.GENRES)
+    for i, song in enumerate(song_ids(n_songs)):
+        audio, truth = demo.generate_song(song, genre_of(i, genres), duration_s=20.0,
+                                          sample_rate=SR, seed=seed)
+        p = truth["professional"]
+        x = apply_highpass(audio["dry_vocal"], SR, p["highpass_hz"])
+        x = apply_eq(x, SR, [EQBand.from_dict(b) for b in p["eq"]])
+        x = apply_compressor(x, SR, CompressorSettings.from_dict(p["compressor"]))[0]
+        onset = int(np.argmax(np.abs(audio["room_ir"][0])))
+        ref = np.concatenate([np.zeros(onset, np.float32), x])
+        yield (f"demo:{song}", ref, audio["vocal"].mean(axis=0), audio["dry_vocal"],
+               truth["notes"])
+    voices = sorted(glob.glob(str(REAL / "solo_vocals" / "**" / "*.wav"), recursive=True))
+    rooms = sorted(glob.glob(str(REAL / "irs" / "*" / "*.wav")))
+    for v in voices:
+        dry = io.read_audio(v, sample_rate=SR)[0].mean(axis=0)[: 20 * SR]
+        for r in rooms:
+            ir = io.read_audio(r, sample_rate=SR)[0].mean(axis=0)
+            onset = int(np.argmax(np.abs(ir)))
+            wet = oaconvolve(dry, ir)[: dry.size + onset]
+            ref = np.concatenate([np.zeros(onset, np.float32), dry]) * float(ir[onset])
+            yield (f"real:{Path(v).stem}*{Path(r).parent.name}/{Path(r).stem}", ref,
+                   wet.astype(np.float32), None, None)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--songs", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=20261125)
+    args = ap.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, ref, wet, dry, notes in cases(args.songs, args.seed):
+        minutes = wet.size / SR / 60
+        rows.append({"case": name, "setting": "none (wet input)", "si_sdr_db": si_sdr(ref, wet),
+                     "lsd_db": log_spectral_distance(ref, wet), "s_per_min": 0.0})
+        for label, kw in SETTINGS.items():
+            t0 = time.perf_counter()
+            y = dereverberate(wet[None, :], SR, **kw)[0]
+            sec = time.perf_counter() - t0
+            row = {"case": name, "setting": label, "si_sdr_db": si_sdr(ref, y),
+                   "lsd_db": log_spectral_distance(ref, y), "s_per_min": sec / minutes}
+            if dry is not None and all(WPE[k] == v for k, v in kw.items()):
+                loss = sustained_note_loss_db(dry, SR, notes)
+                row.update(sustained_note_db=loss["sustained"]["median_db"],
+                           sustained_note_min_db=loss["sustained"]["min_db"],
+                           short_note_db=loss["short"]["median_db"])
+            rows.append(row)
+        print(name, " ".join(f"{r['setting']}: {r['si_sdr_db']:.1f}/{r['lsd_db']:.2f}"
+                             for r in rows if r["case"] == name), flush=True)
+    cols = ["case", "setting", "si_sdr_db", "lsd_db", "s_per_min", "sustained_note_db",
+            "sustained_note_min_db", "short_note_db"]
+    with open(OUT / "dereverb.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: (f"{r[c]:.4f}" if isinstance(r.get(c), float) else r.get(c, ""))
+                        for c in cols})
+    print(f"\nmedian over cases (the corruption stage uses {WPE}):")
+    for kind in ("demo", "real"):
+        for label in ["none (wet input)", *SETTINGS]:
+            sel = [r for r in rows if r["case"].startswith(kind) and r["setting"] == label]
+            if not sel:
+                continue
+            med = {k: statistics.median(r[k] for r in sel) for k in ("si_sdr_db", "lsd_db",
+                                                                      "s_per_min")}
+            print(f"  {kind:4s} {label:20s} SI-SDR {med['si_sdr_db']:6.2f} dB   LSD "
+                  f"{med['lsd_db']:.2f} dB   {med['s_per_min']:.1f} s/min  (n={len(sel)})")
+    notes = [r for r in rows if r.get("sustained_note_db") is not None]
+    if notes:
+        print("  WPE on dry demo vocals: sustained notes median "
+              f"{statistics.median(r['sustained_note_db'] for r in notes):+.3f} dB (worst note "
+              f"{min(r['sustained_note_min_db'] for r in notes):+.3f}), short notes median "
+              f"{statistics.median(r['short_note_db'] for r in notes):+.3f} dB")
+
+
+if __name__ == "__main__":
+    main()

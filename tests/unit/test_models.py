@@ -1,0 +1,413 @@
+"""Synthetic corruption, the windowed dataset, EQ augmentation, training and the
+data-driven mixer -- through the stage entry points, on four short demo songs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vocalmix import io
+from vocalmix.augment import EQResponses, MelEQAugment, correction_shape_db
+from vocalmix.corpus import demo
+from vocalmix.corruption import RANGES, corrupt, expand, inverse_eq, random_eq
+from vocalmix.dataset import LogMel, ShardedDataset
+from vocalmix.features.spectrum import THIRD_OCTAVE_HZ, long_term_spectrum
+from vocalmix.mixing.effects import EQBand, apply_eq, eq_response_db
+
+SR = 22050
+SONGS = (("demo_000", "pop", "train"), ("demo_001", "rock", "train"),
+         ("demo_002", "hiphop", "valid"), ("demo_003", "ballad", "test"))
+TINY_TRAIN = {"max_epochs": 2, "patience": 5, "batch_size": 4, "channels": [4, 8],
+              "hidden": 16, "dropout": 0.0, "learning_rate": 3e-3, "device": "cpu",
+              "eq_augment": 0.0}
+VOICE = (THIRD_OCTAVE_HZ >= 100) & (THIRD_OCTAVE_HZ <= 10000) & \
+    (THIRD_OCTAVE_HZ * 2 ** (1 / 6) < SR / 2)
+
+
+def pink_noise(rng, n) -> np.ndarray:
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1 / SR)
+    spec[1:] /= np.sqrt(f[1:])
+    spec[0] = 0
+    x = np.fft.irfft(spec, n)
+    return (0.1 * x / np.std(x)).astype(np.float32)[None, :]
+
+
+# ------------------------------------------------------------------------- corruption
+def test_random_eq_stays_in_its_documented_ranges():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        bands = random_eq(rng)
+        peaks = [b for b in bands if b.type == "peak"]
+        shelves = [b for b in bands if b.type != "peak"]
+        assert RANGES["peak_bands"][0] <= len(peaks) <= RANGES["peak_bands"][1]
+        assert len(shelves) <= 1
+        for b in peaks:
+            assert RANGES["peak_frequency_hz"][0] <= b.frequency_hz <= RANGES["peak_frequency_hz"][1]
+            assert RANGES["peak_gain_db"][0] <= abs(b.gain_db) <= RANGES["peak_gain_db"][1]
+            assert RANGES["peak_q"][0] <= b.q <= RANGES["peak_q"][1]
+        for b in shelves:
+            rng_key = "low_shelf_hz" if b.type == "low_shelf" else "high_shelf_hz"
+            assert RANGES[rng_key][0] <= b.frequency_hz <= RANGES[rng_key][1]
+            assert RANGES["shelf_gain_db"][0] <= abs(b.gain_db) <= RANGES["shelf_gain_db"][1]
+
+
+def test_inverse_eq_cancels_the_eq_within_a_tenth_of_a_db():
+    rng = np.random.default_rng(2)
+    f = THIRD_OCTAVE_HZ[VOICE]
+    for _ in range(10):
+        eq = random_eq(rng)
+        total = eq_response_db(eq + inverse_eq(eq), f, SR)
+        assert np.max(np.abs(total)) < 0.1
+
+
+def test_corruption_parameters_are_recorded_and_applied_exactly(rng):
+    x = pink_noise(rng, 4 * SR)
+    y, p = corrupt(x, SR, np.random.default_rng(7))
+    # rebuilt from the JSON record alone: EQ, expander, gain
+    p = json.loads(json.dumps(p))
+    z = apply_eq(x, SR, [EQBand.from_dict(b) for b in p["eq"]])
+    z = expand(z, SR, **p["expander"]) * np.float32(10 ** (p["gain_db"] / 20))
+    np.testing.assert_allclose(z, y, atol=1e-6)
+    assert p["normalised_lufs"] == pytest.approx(-23.0)
+
+
+def test_reapplying_the_recorded_inverse_eq_restores_the_curve_within_half_a_db(rng):
+    x = pink_noise(rng, 4 * SR)
+    for seed in range(5):
+        y, p = corrupt(x, SR, np.random.default_rng(seed))
+        restored = apply_eq(y, SR, [EQBand.from_dict(b) for b in p["inverse_eq"]])
+        before = long_term_spectrum(x, SR).shape_db
+        after = long_term_spectrum(restored, SR).shape_db
+        corrupted = long_term_spectrum(y, SR).shape_db
+        assert np.max(np.abs(after - before)[VOICE]) < 0.5
+        assert np.max(np.abs(corrupted - before)[VOICE]) > 1.0  # the corruption did something
+
+
+# ---------------------------------------------------------------------- augmentation
+def test_mel_domain_eq_swap_matches_the_audio_domain_within_a_db(rng):
+    """Swapping a window's EQ on its log-mel gives (nearly) the log-mel of the audio EQ'd
+    the new way: the approximation behind the EQ augmentation."""
+    song, _ = demo.generate_song("demo_000", "pop", duration_s=4.0, sample_rate=SR, seed=5)
+    x = song["dry_vocal"]
+    spec = {"sample_rate": SR, "n_fft": 2048, "hop": 1024, "n_mels": 64}
+    mel = LogMel(SR, 2048, 1024, 64)
+    resp = EQResponses(spec)
+    r = np.random.default_rng(3)
+    for _ in range(3):
+        a, b = random_eq(r), random_eq(r)
+        ma, mb = mel(apply_eq(x, SR, a)[0]), mel(apply_eq(x, SR, b)[0])
+        swapped = ma + (resp(b)[0] - resp(a)[0])[:, None]
+        sings = ma.max(axis=0) > ma.max() - 30  # frames with voice (not the rests)
+
+        def level(m):  # per band, dB of the mean power over the sung frames
+            return 10 * np.log10(np.mean(10 ** (m[:, sings] / 10), axis=1))
+
+        loud = level(mb) > level(mb).max() - 40  # bands with voice in them
+        err = np.abs(level(swapped) - level(mb))[loud]
+        assert np.median(err) < 0.5
+        assert np.max(err) < 1.5
+
+
+def test_augment_swaps_targets_to_the_new_eqs_inverse_shape(rng):
+    spec = {"sample_rate": SR, "n_fft": 2048, "hop": 1024, "n_mels": 32}
+    recorded = np.zeros((4, 32), np.float32)
+    aug = MelEQAugment(spec, recorded, seed=1, probability=1.0, bank_size=8)
+    x = rng.normal(-40, 5, size=(4, 2, 32, 10)).astype(np.float32)
+    y = np.zeros((4, THIRD_OCTAVE_HZ.size), np.float32)
+    x2, y2 = aug(x, y, np.arange(4), vocal_channel=0)
+    np.testing.assert_array_equal(x2[:, 1], x[:, 1])  # the backing is untouched
+    assert not np.allclose(x2[:, 0], x[:, 0])
+    for row in y2:  # each target is one bank entry: a mean-free inverse shape
+        assert any(np.allclose(row[VOICE], t[VOICE], atol=1e-5) for t in aug.bank_target)
+        assert abs(np.nanmean(row[(THIRD_OCTAVE_HZ >= 100) & (THIRD_OCTAVE_HZ <= 10000)])) < 1e-4
+
+
+def test_correction_shape_is_mean_free_over_the_voice_bands():
+    curve = np.linspace(-6, 6, THIRD_OCTAVE_HZ.size) + 10.0
+    shape = correction_shape_db(curve)
+    voice = (THIRD_OCTAVE_HZ >= 100) & (THIRD_OCTAVE_HZ <= 10000)
+    assert abs(shape[voice].mean()) < 1e-9
+    np.testing.assert_allclose(np.diff(shape), np.diff(curve))
+
+
+# --------------------------------------------------------------- stages on mini corpus
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory):
+    """Four 8-s demo songs through features, corruption and dataset (stage entry points)."""
+    from vocalmix import corruption, dataset
+    from vocalmix.features import extract
+
+    root = tmp_path_factory.mktemp("mini")
+    features = {"window_s": 3.0, "hop_s": 1.0, "gate_lu": -20.0, "min_active_fraction": 0.25,
+                "reverb": {"enabled": True, "max_evaluations": 32, "population": 8}}
+    rows = []
+    for k, (sid, genre, split) in enumerate(SONGS):
+        audio, truth = demo.generate_song(sid, genre, duration_s=8.0, sample_rate=SR, seed=k)
+        d = root / "audio" / sid
+        paths = {}
+        for role in ("vocal", "backing", "mixture", "raw_vocal", "dry_vocal", "room_ir"):
+            paths[role] = str(d / f"{role}.wav")
+            io.write_audio(paths[role], audio[role], SR)
+        io.write_json(d / "truth.json", truth)
+        row = {"track_id": sid, "split": split, "genre": genre, "dataset": "demo",
+               "source": "stems", "weight": 1.0, "backing": paths["backing"],
+               "vocal": paths["vocal"]}
+        extract.run({r: paths[r] for r in ("vocal", "backing", "mixture", "raw_vocal",
+                                           "room_ir")},
+                    {"features": str(root / "features" / f"{sid}.json"),
+                     "windows": str(root / "features" / f"{sid}.windows.tsv")},
+                    {"track": row, "sample_rate": SR, "features": features, "seed": 1})
+        out = root / "corrupted" / sid
+        corruption.run({"vocal": paths["vocal"], "dry_vocal": paths["dry_vocal"],
+                        "truth": str(d / "truth.json")},
+                       {"audio": [str(out / f"v{v}.wav") for v in range(2)],
+                        "params": [str(out / f"v{v}.json") for v in range(2)],
+                        "dereverberated": str(out / "dereverberated.wav")},
+                       {"track": sid, "seed": 1, "dereverb": True})
+        rows.append(row)
+    dataset.run({"features": [str(root / "features" / f"{s}.json") for s, _, _ in SONGS],
+                 "windows": [str(root / "features" / f"{s}.windows.tsv") for s, _, _ in SONGS],
+                 "corrupted": [str(root / "corrupted" / s / f"v{v}.wav") for s, _, _ in SONGS
+                               for v in range(2)]},
+                {"dataset": str(root / "dataset")},
+                {"tracks": rows, "sample_rate": SR,
+                 "windows": {k: features[k] for k in ("window_s", "hop_s", "gate_lu",
+                                                       "min_active_fraction")},
+                 "dataset": {"n_mels": 32, "n_fft": 1024, "hop": 512, "shard_size": 16}})
+    return {"root": root, "rows": rows, "dataset": root / "dataset"}
+
+
+def test_corrupt_stage_writes_versions_with_their_parameters(mini):
+    d = mini["root"] / "corrupted" / "demo_000"
+    p0, p1 = (io.read_json(d / f"v{v}.json") for v in range(2))
+    assert p0["eq"] != p1["eq"]  # versions draw their own EQ
+    assert p0["track_id"] == "demo_000" and p0["version"] == 0 and p1["version"] == 1
+    for p in (p0, p1):
+        assert set(p) >= {"eq", "inverse_eq", "expander", "gain_db", "seed", "dereverb",
+                          "wpe_on_dry_notes"}
+    x, sr = io.read_audio(d / "v0.wav")
+    assert sr == SR and x.shape[0] == 1
+    from vocalmix.features import loudness
+
+    assert loudness.integrated_loudness(x, SR) == pytest.approx(-23.0, abs=0.1)
+    # WPE on the dry vocal: whatever it removes there is signal; it must stay small
+    wpe = p0["wpe_on_dry_notes"]
+    for kind in ("sustained", "short"):
+        if wpe[kind]["n"]:
+            assert wpe[kind]["median_db"] > -1.0
+
+
+def test_corruption_is_seeded_from_the_config(mini, tmp_path):
+    from vocalmix import corruption
+
+    d = mini["root"] / "audio" / "demo_000"
+    out = {"audio": [str(tmp_path / "v0.wav")], "params": [str(tmp_path / "v0.json")]}
+    corruption.run({"vocal": str(d / "vocal.wav")}, out,
+                   {"track": "demo_000", "seed": 1, "dereverb": True})
+    ref = mini["root"] / "corrupted" / "demo_000"
+    assert (tmp_path / "v0.wav").read_bytes() == (ref / "v0.wav").read_bytes()
+    corruption.run({"vocal": str(d / "vocal.wav")}, out,
+                   {"track": "demo_000", "seed": 2, "dereverb": True})
+    assert (tmp_path / "v0.wav").read_bytes() != (ref / "v0.wav").read_bytes()
+
+
+def test_dataset_splits_by_track_never_by_window(mini):
+    with open(mini["dataset"] / "index.tsv", newline="") as fh:
+        index = list(csv.DictReader(fh, delimiter="\t"))
+    splits: dict[str, set] = {}
+    for r in index:
+        splits.setdefault(r["track_id"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in splits.values())
+    assert {t: s.pop() for t, s in splits.items()} == {s: sp for s, _, sp in SONGS}
+    for split in ("train", "valid", "test"):
+        ds = ShardedDataset(mini["dataset"], split)
+        assert ds.tracks() == sorted(s for s, _, sp in SONGS if sp == split)
+
+
+def test_dataset_windows_inputs_and_targets(mini):
+    desc = io.read_json(mini["dataset"] / "dataset.json")
+    ds = ShardedDataset(mini["dataset"], "train")
+    x, y, w = ds[0]
+    assert x.shape == (2, 32, desc["input"]["frames"]) and x.dtype == np.float32
+    assert np.isfinite(x).all()
+    names = desc["targets"]
+    assert names[0] == "level_lu" and "lra_lu" in names and "reverb_log_t60" in names
+    # shards are memory-mapped, not loaded
+    ds._load(ds.index[0]["shard"])
+    assert isinstance(ds._inputs[ds.index[0]["shard"]], np.memmap)
+    # silent windows carry no level target; others carry the features stage's value
+    t = ds.targets_all()
+    silent = np.array([r["silent"] == "1" for r in ds.index])
+    assert np.isnan(t[silent, 0]).all() and np.isfinite(t[~silent, 0]).all()
+    windows = {}
+    with open(mini["root"] / "features" / "demo_000.windows.tsv", newline="") as fh:
+        for r in csv.DictReader(fh, delimiter="\t"):
+            windows[int(r["window"])] = r
+    for r, target in zip(ds.index, t):
+        if r["track_id"] == "demo_000" and r["silent"] == "0":
+            assert target[0] == pytest.approx(float(windows[int(r["window"])]
+                                                    ["vocal_to_backing_lu"]), abs=1e-3)
+    # the EQ target: the recorded inverse's shape, mean-free over the voice bands
+    rec = io.read_json(mini["root"] / "corrupted" / "demo_000" / "v1.json")
+    expected = correction_shape_db(np.where(
+        THIRD_OCTAVE_HZ * 2 ** (1 / 6) <= SR / 2,
+        eq_response_db([EQBand.from_dict(b) for b in rec["inverse_eq"]], THIRD_OCTAVE_HZ, SR),
+        np.nan))
+    row = next(k for k, r in enumerate(ds.index) if r["track_id"] == "demo_000"
+               and r["version"] == "1")
+    eq = t[row, [names.index(f"eq_{f:.0f}") for f in THIRD_OCTAVE_HZ]]
+    np.testing.assert_allclose(eq[VOICE], expected[VOICE], atol=1e-3)
+    assert desc["corruption_eq"]["demo_000/1"] == rec["eq"]
+
+
+@pytest.fixture(scope="module")
+def trained(mini, tmp_path_factory):
+    from vocalmix.model import TASKS
+    from vocalmix.train import train_task
+
+    out = tmp_path_factory.mktemp("models")
+    metrics = {t: train_task(mini["dataset"], out / t, t, seed=5, settings=TINY_TRAIN)
+               for t in TASKS}
+    return out, metrics
+
+
+def test_tiny_model_trains_for_two_epochs_and_its_loss_falls(trained):
+    out, metrics = trained
+    for task, m in metrics.items():
+        with open(out / task / "curve.csv", newline="") as fh:
+            curve = list(csv.DictReader(fh))
+        assert [int(r["epoch"]) for r in curve] == [1, 2]
+        assert float(curve[1]["train_loss"]) < float(curve[0]["train_loss"]), task
+        assert (out / task / "curve.png").read_bytes()[:4] == b"\x89PNG"
+        saved = io.read_json(out / task / "metrics.json")
+        assert saved["epochs"] == 2 and "test" in saved and saved["device"] == "cpu"
+
+
+def test_training_is_deterministic_on_the_cpu(mini, trained, tmp_path):
+    import torch
+
+    from vocalmix.train import train_task
+
+    out, _ = trained
+    train_task(mini["dataset"], tmp_path / "eq", "eq", seed=5, settings=TINY_TRAIN)
+    a = torch.load(out / "eq" / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "eq" / "model.pt", weights_only=False)["state_dict"]
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_eq_augmentation_changes_what_the_eq_model_sees(mini, trained, tmp_path, caplog):
+    import logging
+
+    import torch
+
+    from vocalmix.train import train_task
+
+    out, _ = trained
+    with caplog.at_level(logging.INFO, logger="vocalmix.train"):
+        train_task(mini["dataset"], tmp_path / "eq", "eq", seed=5,
+                   settings={**TINY_TRAIN, "eq_augment": 1.0})
+    assert "EQ augmentation on 100% of the training windows" in caplog.text
+    a = torch.load(out / "eq" / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "eq" / "model.pt", weights_only=False)["state_dict"]
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_vocal_free_models_train_on_one_version_per_window(trained, mini):
+    _, metrics = trained
+    n_train = len(ShardedDataset(mini["dataset"], "train"))
+    assert metrics["eq"]["train_windows"] == n_train  # both versions
+    assert metrics["level"]["train_windows"] == n_train // 2  # the backing is the same
+
+
+def test_unknown_model_input_is_a_clear_error(mini, tmp_path):
+    from vocalmix.train import train_task
+
+    with pytest.raises(ValueError, match="train.inputs.level: unknown input drums"):
+        train_task(mini["dataset"], tmp_path, "level", seed=1,
+                   settings={**TINY_TRAIN, "inputs": {"level": ["drums"]}})
+
+
+# ------------------------------------------------------------------ data-driven mixer
+def test_eq_from_curve_fits_a_two_filter_curve_within_half_a_db():
+    from vocalmix.mixing.data_driven import eq_from_curve
+
+    f = THIRD_OCTAVE_HZ
+    true = [EQBand("peak", 400.0, -5.0, 1.41), EQBand("peak", 3150.0, 4.0, 1.41)]
+    curve = eq_response_db(true, f, 44100) + 2.0  # a broadband offset is ignored
+    bands = eq_from_curve(curve, f, 44100)
+    fitted = eq_response_db(bands, f, 44100)
+    sel = (f >= 100) & (f <= 10000)
+    diff = (fitted - curve)[sel]
+    assert np.max(np.abs(diff - diff.mean())) < 0.5
+
+
+def test_moving_average_is_centred_and_skips_missing_values():
+    from vocalmix.mixing.data_driven import moving_average
+
+    v = np.array([[0.0], [np.nan], [3.0], [6.0], [9.0]])
+    out = moving_average(v, 3)[:, 0]
+    np.testing.assert_allclose(out, [0.0, 1.5, 4.5, 6.0, 7.5])
+
+
+def test_window_gain_recovers_a_known_offset():
+    from vocalmix.mixing.data_driven import window_gain
+    from vocalmix.features import loudness
+    from vocalmix.features.extract import window_table
+
+    song, _ = demo.generate_song("demo_002", "hiphop", duration_s=8.0, sample_rate=SR, seed=2)
+    v, b = song["vocal"], song["backing"]
+    win = {"window_s": 3.0, "hop_s": 1.0, "gate_lu": -20.0, "min_active_fraction": 0.25}
+    rows = window_table(loudness.analyse(v, SR), loudness.analyse(b, SR), loudness.analyse(b, SR),
+                        window_s=3.0, hop_s=1.0, gate_lu=-20.0, min_active_fraction=0.25)
+    starts = np.array([r["start_s"] for r in rows])
+    pred = np.array([np.nan if r["vocal_to_backing_lu"] is None else r["vocal_to_backing_lu"] + 3.0
+                     for r in rows])
+    gain, info = window_gain(v, b, SR, pred, starts, win)
+    assert gain == pytest.approx(3.0, abs=0.01)
+    assert info["level_windows"] == int(np.isfinite(pred).sum())
+
+
+def test_data_driven_mixer_runs_end_to_end_from_checkpoints(trained, mini):
+    from vocalmix.mixing.chain import render
+    from vocalmix.mixing.data_driven import mix_data_driven
+
+    out, _ = trained
+    d = mini["root"] / "corrupted" / "demo_003"
+    vocal, _ = io.read_audio(d / "v0.wav")
+    backing, _ = io.read_audio(mini["root"] / "audio" / "demo_003" / "backing.wav")
+    recipe, corrected = mix_data_driven(vocal, backing, SR, model_dir=out)
+    assert recipe.system == "data_driven" and corrected is None
+    a = recipe.analysis
+    assert a["windows"] == 6 and len(a["level_per_window_lu"]) == 6
+    assert np.isfinite(recipe.vocal.gain_db) and recipe.vocal.reverb is not None
+    assert all(abs(b.gain_db) <= 12.0 for b in recipe.vocal.eq)
+    res = render(vocal, backing, SR, recipe)
+    assert np.isfinite(res.mix).all() and res.mix.shape[0] == 2
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    from vocalmix.mixing.data_driven import load_models
+
+    with pytest.raises(FileNotFoundError, match="no trained model for level, eq, compression"):
+        load_models(tmp_path)
+
+
+def test_cli_mix_with_the_model_system(trained, mini, tmp_path):
+    out, _ = trained
+    a = mini["root"] / "audio" / "demo_003"
+    cmd = [sys.executable, "-m", "vocalmix", "mix", "--vocal", str(a / "raw_vocal.wav"),
+           "--backing", str(a / "backing.wav"), "-o", str(tmp_path / "mix.wav"),
+           "--system", "model", "--model", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    mix, sr = io.read_audio(tmp_path / "mix.wav")
+    assert sr == SR and mix.shape[0] == 2 and np.isfinite(mix).all()
+    recipe = json.loads((tmp_path / "mix.recipe.json").read_text())
+    assert recipe["system"] == "data_driven"

@@ -1,0 +1,166 @@
+# Synthetic corruption, the windowed dataset, the task models and their held-out evaluation.
+
+TASKS = ("level", "eq", "compression", "reverb")
+VERSIONS = range(config["corruption"]["versions"])
+
+
+wildcard_constraints:
+    task="|".join(TASKS),
+
+
+def vocal_tracks(split=None):
+    """Manifest rows with a processed vocal (the corruption and training material)."""
+    return [r for r in manifest() if r.get("vocal") and (split is None or r["split"] in split)]
+
+
+def corrupt_inputs(wildcards):
+    row = track_row(wildcards.track)
+    if not row.get("vocal"):
+        raise WorkflowError(f"{wildcards.track}: no processed vocal to corrupt")
+    files = {"vocal": row["vocal"]}
+    if row.get("truth") and row.get("origin"):
+        files["dry_vocal"] = os.path.join(row["origin"], "dry_vocal.wav")
+        files["truth"] = row["truth"]
+    return files
+
+
+def corrupted(tracks, versions=VERSIONS):
+    return expand(
+        "results/corrupted/{track}/v{k}.wav",
+        track=[r["track_id"] for r in tracks],
+        k=versions,
+    )
+
+
+rule corrupt:
+    input:
+        unpack(corrupt_inputs),
+        code=pkg("vocalmix.corruption"),
+    output:
+        audio=expand("results/corrupted/{{track}}/v{k}.wav", k=VERSIONS),
+        params=expand("results/corrupted/{{track}}/v{k}.json", k=VERSIONS),
+        dereverberated="results/corrupted/{track}/dereverberated.wav",
+    log:
+        "results/logs/corrupt/{track}.log",
+    benchmark:
+        "results/benchmarks/corrupt/{track}.tsv"
+    conda:
+        "../../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+    params:
+        track="{track}",
+        seed=lookup(dpath="seed", within=config),
+        dereverb=lookup(dpath="corruption/dereverb", within=config),
+    script:
+        "../scripts/corrupt.py"
+
+
+rule build_dataset:
+    input:
+        code=pkg("vocalmix.dataset"),
+        features=lambda wc: expand(
+            "results/features/{track}.json", track=[r["track_id"] for r in vocal_tracks()]
+        ),
+        windows=lambda wc: expand(
+            "results/features/{track}.windows.tsv",
+            track=[r["track_id"] for r in vocal_tracks()],
+        ),
+        backing=lambda wc: [r["backing"] for r in vocal_tracks()],
+        corrupted=lambda wc: corrupted(vocal_tracks()),
+    output:
+        dataset=directory("results/dataset"),
+    log:
+        "results/logs/build_dataset.log",
+    benchmark:
+        "results/benchmarks/build_dataset.tsv"
+    conda:
+        "../../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        tracks=lambda wc: [
+            {k: r[k] for k in ("track_id", "split", "weight", "backing")} for r in vocal_tracks()
+        ],
+        sample_rate=lookup(dpath="sample_rate", within=config),
+        windows={
+            k: config["features"][k]
+            for k in ("window_s", "hop_s", "gate_lu", "min_active_fraction")
+        },
+        dataset=lookup(dpath="dataset", within=config),
+    script:
+        "../scripts/build_dataset.py"
+
+
+rule train_model:
+    input:
+        code=pkg("vocalmix.train"),
+        dataset="results/dataset",
+    output:
+        model="results/models/{task}/model.pt",
+        curve="results/models/{task}/curve.csv",
+        plot=report(
+            "results/models/{task}/curve.png",
+            caption="../report/training_curve.rst",
+            category="Models",
+            subcategory="{task}",
+        ),
+        metrics="results/models/{task}/metrics.json",
+    log:
+        "results/logs/train_model/{task}.log",
+    benchmark:
+        "results/benchmarks/train_model/{task}.tsv"
+    conda:
+        "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        gpu=lookup(dpath="train/gpus", within=config),
+    params:
+        task="{task}",
+        seed=lookup(dpath="seed", within=config),
+        train=lookup(dpath="train", within=config),
+    script:
+        "../scripts/train_model.py"
+
+
+rule evaluate_models:
+    input:
+        code=pkg("vocalmix.model_eval"),
+        models=expand("results/models/{task}/model.pt", task=TASKS),
+        genre_stats="results/features/genre_stats.tsv",
+        features=lambda wc: expand(
+            "results/features/{track}.json",
+            track=[r["track_id"] for r in vocal_tracks(split=("test",))],
+        ),
+        backing=lambda wc: [r["backing"] for r in vocal_tracks(split=("test",))],
+        corrupted=lambda wc: corrupted(vocal_tracks(split=("test",)), versions=[0]),
+        dereverberated=lambda wc: expand(
+            "results/corrupted/{track}/dereverberated.wav",
+            track=[r["track_id"] for r in vocal_tracks(split=("test",))],
+        ),
+    output:
+        per_track="results/models/per_track.tsv",
+        summary="results/models/summary.tsv",
+        plot=report(
+            "results/models/summary.png",
+            caption="../report/model_summary.rst",
+            category="Models",
+        ),
+    log:
+        "results/logs/evaluate_models.log",
+    benchmark:
+        "results/benchmarks/evaluate_models.tsv"
+    conda:
+        "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        tracks=lambda wc: vocal_tracks(split=("test",)),
+        smooth_windows=lookup(dpath="mixing/smooth_windows", within=config),
+        features=lookup(dpath="features", within=config),
+    script:
+        "../scripts/evaluate_models.py"

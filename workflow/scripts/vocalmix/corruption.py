@@ -1,0 +1,183 @@
+"""Synthetic corruption of processed vocals (rule ``corrupt``; proposal IV.B).
+
+A processed (wet, mixed) vocal is turned into something like a raw take, so that the
+mixing decisions cannot be read off the model's input but are known exactly:
+
+* **reverb** -- dereverberation by weighted prediction error (WPE, nara-wpe; 2048-point
+  STFT, hop 512, 20 taps, prediction delay 2 frames, 3 iterations: among the best of the settings
+  tried on the demo corpus, ``benchmarks/dereverb.py``) on the vocal's mid signal, the
+  same for every version of a track (it is deterministic). Target: the GA-fitted reverb of
+  the original (features stage). WPE removes what it can predict, so it can also eat into
+  long steady notes; :func:`sustained_note_loss_db` measures that on a dry vocal.
+* **EQ** -- a random parametric EQ: 1-4 peaking bands (100 Hz-10 kHz log-uniform, +/-2 to
+  9 dB, Q 0.5-3 log-uniform) plus, half the time, a low shelf (150-400 Hz) or high shelf
+  (4-10 kHz) of +/-2 to 6 dB. Target: the EQ that undoes it (same bands, negated gains --
+  the exact inverse of these biquads) and the original's third-octave curve.
+* **dynamics** -- a downward expander (pedalboard ``NoiseGate``): threshold 3-12 dB under
+  the vocal's active RMS, ratio 1.5-4, attack 1-10 ms, release 50-250 ms: it widens the
+  loudness range. Target: the original's EBU loudness range.
+* **level** -- loudness normalisation to -23 LUFS. Target: the original vocal-to-backing
+  ratio.
+
+Each of ``versions`` corruptions per track draws its parameters from a seed derived from
+the config seed, the track and the version, and saves them as JSON beside the audio; the
+dereverberated vocal (before EQ, expander and level) is kept too, as the reference of the
+held-out EQ evaluation and to listen to what WPE did.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vocalmix import io, seeding
+from vocalmix.features import loudness
+from vocalmix.mixing.effects import EQBand, apply_eq
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RANGES", "dereverberate", "random_eq", "inverse_eq", "expand", "corrupt",
+           "sustained_note_loss_db", "run"]
+
+NORMALISED_LUFS = -23.0
+RANGES = {
+    "peak_bands": (1, 4),
+    "peak_frequency_hz": (100.0, 10000.0),
+    "peak_gain_db": (2.0, 9.0),
+    "peak_q": (0.5, 3.0),
+    "shelf_probability": 0.5,
+    "low_shelf_hz": (150.0, 400.0),
+    "high_shelf_hz": (4000.0, 10000.0),
+    "shelf_gain_db": (2.0, 6.0),
+    "expander_depth_db": (3.0, 12.0),
+    "expander_ratio": (1.5, 4.0),
+    "expander_attack_ms": (1.0, 10.0),
+    "expander_release_ms": (50.0, 250.0),
+}
+WPE = {"size": 2048, "shift": 512, "taps": 20, "delay": 2, "iterations": 3}
+
+
+def dereverberate(audio: NDArray, sample_rate: int, **wpe_kw) -> NDArray[np.float32]:
+    """WPE dereverberation of the mid (channel-mean) signal; returns ``(1, samples)``."""
+    from nara_wpe.utils import istft, stft
+    from nara_wpe.wpe import wpe
+
+    p = {**WPE, **wpe_kw}
+    mono = np.atleast_2d(np.asarray(audio, dtype=np.float64)).mean(axis=0, keepdims=True)
+    spec = stft(mono, size=p["size"], shift=p["shift"])  # (1, frames, bins)
+    out = wpe(spec.transpose(2, 0, 1), taps=p["taps"], delay=p["delay"],
+              iterations=p["iterations"], statistics_mode="full").transpose(1, 2, 0)
+    y = istft(out, size=p["size"], shift=p["shift"])[:, : mono.shape[1]]
+    if y.shape[1] < mono.shape[1]:
+        y = np.pad(y, ((0, 0), (0, mono.shape[1] - y.shape[1])))
+    return y.astype(np.float32)
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def random_eq(rng: np.random.Generator) -> list[EQBand]:
+    """A random parametric EQ from :data:`RANGES`."""
+    bands = []
+    for _ in range(int(rng.integers(RANGES["peak_bands"][0], RANGES["peak_bands"][1] + 1))):
+        gain = float(rng.uniform(*RANGES["peak_gain_db"])) * float(rng.choice([-1.0, 1.0]))
+        bands.append(EQBand("peak", _log_uniform(rng, *RANGES["peak_frequency_hz"]), gain,
+                            _log_uniform(rng, *RANGES["peak_q"])))
+    if rng.uniform() < RANGES["shelf_probability"]:
+        low = rng.uniform() < 0.5
+        f = _log_uniform(rng, *(RANGES["low_shelf_hz"] if low else RANGES["high_shelf_hz"]))
+        gain = float(rng.uniform(*RANGES["shelf_gain_db"])) * float(rng.choice([-1.0, 1.0]))
+        bands.append(EQBand("low_shelf" if low else "high_shelf", f, gain, 0.707))
+    return bands
+
+
+def inverse_eq(bands: list[EQBand]) -> list[EQBand]:
+    """The EQ that undoes ``bands``: the same filters with negated gains (for these biquads
+    the responses are exact reciprocals), in reverse order."""
+    return [EQBand(b.type, b.frequency_hz, -b.gain_db, b.q) for b in reversed(bands)]
+
+
+def expand(audio: NDArray, sample_rate: int, threshold_db: float, ratio: float,
+           attack_ms: float, release_ms: float) -> NDArray[np.float32]:
+    """Downward expansion below ``threshold_db`` (pedalboard ``NoiseGate``)."""
+    import pedalboard as pb
+
+    gate = pb.NoiseGate(threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms,
+                        release_ms=release_ms)
+    return gate(np.ascontiguousarray(audio, dtype=np.float32), float(sample_rate), reset=True)
+
+
+def _active_rms_db(x: NDArray) -> float:
+    a = np.abs(x)
+    sel = a > 1e-3 * a.max() if a.max() > 0 else a > 0
+    return float(20 * np.log10(np.sqrt(np.mean(x[sel].astype(np.float64) ** 2)) + 1e-12))
+
+
+def corrupt(dereverberated: NDArray, sample_rate: int, rng: np.random.Generator
+            ) -> tuple[NDArray[np.float32], dict]:
+    """One corrupted version of a (dereverberated) vocal and its parameters."""
+    eq = random_eq(rng)
+    x = apply_eq(dereverberated, sample_rate, eq)
+    depth = float(rng.uniform(*RANGES["expander_depth_db"]))
+    exp = {"threshold_db": _active_rms_db(x) - depth,
+           "ratio": float(rng.uniform(*RANGES["expander_ratio"])),
+           "attack_ms": float(rng.uniform(*RANGES["expander_attack_ms"])),
+           "release_ms": float(rng.uniform(*RANGES["expander_release_ms"]))}
+    x = expand(x, sample_rate, **exp)
+    lufs = loudness.integrated_loudness(x, sample_rate)
+    gain_db = NORMALISED_LUFS - lufs if math.isfinite(lufs) else 0.0
+    x = x * np.float32(10 ** (gain_db / 20.0))
+    params = {"eq": [b.to_dict() for b in eq], "inverse_eq": [b.to_dict() for b in inverse_eq(eq)],
+              "expander": exp, "normalised_lufs": NORMALISED_LUFS, "gain_db": gain_db,
+              "dereverb": dict(WPE)}
+    return x.astype(np.float32), params
+
+
+def sustained_note_loss_db(dry: NDArray, sample_rate: int, notes: list[dict],
+                           min_duration_s: float = 1.0) -> dict:
+    """What WPE does to sung notes: the level change (dB) in the middle of notes at least
+    ``min_duration_s`` long (sustained) and of shorter ones, dereverberating a *dry* vocal
+    (anything lost there is signal, not reverberation)."""
+    y = dereverberate(dry, sample_rate)
+    x = np.atleast_2d(dry).mean(axis=0)
+    out: dict[str, list[float]] = {"sustained": [], "short": []}
+    for n in notes:
+        a = int((n["onset_s"] + 0.3 * n["duration_s"]) * sample_rate)
+        b = int((n["onset_s"] + 0.9 * n["duration_s"]) * sample_rate)
+        if b - a < int(0.05 * sample_rate):
+            continue
+        change = 10 * np.log10(np.mean(y[0, a:b].astype(np.float64) ** 2)
+                               / max(np.mean(x[a:b].astype(np.float64) ** 2), 1e-20))
+        out["sustained" if n["duration_s"] >= min_duration_s else "short"].append(float(change))
+    return {k: {"n": len(v), "median_db": float(np.median(v)) if v else None,
+                "min_db": float(np.min(v)) if v else None} for k, v in out.items()}
+
+
+def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
+    """Stage entry: ``versions`` corrupted copies of one track's processed vocal."""
+    vocal, sr = io.read_audio(inputs["vocal"])
+    track = params["track"]
+    if params.get("dereverb", True):
+        derev = dereverberate(vocal, sr)
+    else:
+        derev = vocal.mean(axis=0, keepdims=True).astype(np.float32)
+    if outputs.get("dereverberated"):
+        io.write_audio(outputs["dereverberated"], derev, sr)
+    report = {}
+    if params.get("dereverb", True) and inputs.get("dry_vocal") and inputs.get("truth"):
+        report = sustained_note_loss_db(io.read_audio(inputs["dry_vocal"])[0], sr,
+                                        io.read_json(inputs["truth"])["notes"])
+    audio_paths, json_paths = list(outputs["audio"]), list(outputs["params"])
+    for k, (apath, jpath) in enumerate(zip(audio_paths, json_paths)):
+        seed = seeding.derive_seed(params["seed"], "corrupt", track, k)
+        x, p = corrupt(derev, sr, np.random.default_rng(seed))
+        io.write_audio(apath, x, sr)
+        io.write_json(jpath, {"track_id": track, "version": k, "seed": seed, **p,
+                              "wpe_on_dry_notes": report})
+        log.info("%s v%d: %d EQ band(s), expander %.1f dB / %.1f:1", track, k, len(p["eq"]),
+                 p["expander"]["threshold_db"], p["expander"]["ratio"])

@@ -1,0 +1,265 @@
+"""The data-driven mixer (proposal IV.B): trained models choose the recipe.
+
+1. Windows: the vocal and the backing, each loudness-normalised to -23 LUFS as in training,
+   cut into the training's analysis windows (``window_s`` long, every ``hop_s``) of log-mels.
+2. Predictions per window from each task model (``results/models/<task>/model.pt``),
+   smoothed with a centred moving average over ``smooth_windows`` windows (the proposal:
+   "the model output may be smoothed by a moving-average filter"), then summarised over the
+   song -- the level over the windows where the vocal sings (silent windows have no
+   prediction, as they had no target).
+3. The recipe, rendered by the same chain as every other system:
+   * EQ: the predicted third-octave correction curve fitted with up to six peaking filters
+     (Q 1.41, one octave; greedy on the largest remaining deviation between 100 Hz and
+     10 kHz, then the gains re-fitted by least squares on the filters' actual responses,
+     beside a free broadband offset that is dropped: the gain is the level's decision);
+   * compression: the threshold searched (as in the rule-based system) until the wet vocal's
+     loudness range is the predicted one;
+   * reverb: the predicted mid-band T60 (mapped to room size and size), damping, return level
+     and pre-delay, with the send filtered 200 Hz - 8 kHz;
+   * level: per window, the predicted ratio minus the wet vocal's measured ratio over the
+     processed backing (measured as the training targets were); the gain is their mean over
+     the windows where the vocal sings.
+   The vocal high-pass and optional pitch correction are those of the rule-based system.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vocalmix.features import loudness
+from vocalmix.mixing import chain
+from vocalmix.mixing.common import compress_to_range, room_for_t60, vocal_highpass_hz
+from vocalmix.mixing.effects import EQBand, eq_response_db
+from vocalmix.mixing.recipe import MixRecipe, PitchCorrection, VocalRecipe
+from vocalmix.mixing.reverb import RANGES, ReverbSettings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["load_models", "model_windows", "moving_average", "predict", "eq_from_curve",
+           "mix_data_driven", "decisions"]
+
+TASKS = ("level", "eq", "compression", "reverb")
+
+
+def load_models(model_dir: str | Path) -> dict:
+    """The task predictors in ``model_dir`` (one sub-folder per task)."""
+    from vocalmix.model import Predictor
+
+    root = Path(model_dir)
+    missing = [t for t in TASKS if not (root / t / "model.pt").exists()]
+    if missing:
+        raise FileNotFoundError(f"{root}: no trained model for {', '.join(missing)} (expected "
+                                f"{root}/<task>/model.pt; train with snakemake)")
+    return {t: Predictor.load(root / t / "model.pt") for t in TASKS}
+
+
+def window_settings(spec: dict, hop_s: float | None = None) -> dict:
+    """The analysis-window settings the models were trained with (``hop_s`` overrides)."""
+    from vocalmix.dataset import WINDOW_DEFAULTS
+
+    win = {**WINDOW_DEFAULTS, "window_s": spec["window_s"], **spec.get("windows", {})}
+    if hop_s is not None:
+        win["hop_s"] = float(hop_s)
+    return win
+
+
+def model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict, *,
+                  hop_s: float = 1.0, gate_lu: float = -20.0, min_active: float = 0.25
+                  ) -> tuple[NDArray, NDArray, NDArray]:
+    """(windows ``(n, 2, n_mels, frames)``, start times, silent flags) as in training."""
+    from vocalmix.dataset import LogMel, normalise_level, window_frames
+    from vocalmix.features.extract import active_blocks
+
+    if spec["sample_rate"] != sample_rate:
+        raise ValueError(f"the models were trained at {spec['sample_rate']} Hz; audio is at "
+                         f"{sample_rate} Hz")
+    mel = LogMel(sample_rate, spec["n_fft"], spec["hop"], spec["n_mels"])
+    v = mel(normalise_level(np.atleast_2d(vocal), sample_rate).mean(axis=0))
+    b = mel(normalise_level(np.atleast_2d(backing), sample_rate).mean(axis=0))
+    duration = np.atleast_2d(backing).shape[1] / sample_rate
+    starts = np.arange(0.0, max(0.0, duration - spec["window_s"]) + 1e-9, hop_s)
+    first, frames = window_frames(list(starts), spec["window_s"], mel)
+    keep = first + frames <= min(v.shape[1], b.shape[1])
+    starts, first = starts[keep], first[keep]
+    windows = np.stack([np.stack([v[:, f: f + frames], b[:, f: f + frames]]) for f in first]) \
+        if len(first) else np.zeros((0, 2, spec["n_mels"], frames), np.float32)
+    res = loudness.analyse(np.atleast_2d(vocal), sample_rate)
+    act = active_blocks(res, gate_lu)
+    step = res.block_step_s
+    per = int(round((spec["window_s"] - loudness.BLOCK_S) / step)) + 1
+    silent = np.array([act[int(round(s / step)): int(round(s / step)) + per].mean() < min_active
+                       if act.size else True for s in starts], dtype=bool)
+    return windows.astype(np.float32), starts, silent
+
+
+def moving_average(values: NDArray, width: int) -> NDArray:
+    """Centred moving average along axis 0, NaN-aware, shortened at the edges."""
+    values = np.asarray(values, dtype=np.float64)
+    if width <= 1 or len(values) == 0:
+        return values
+    out = np.empty_like(values)
+    half = width // 2
+    for i in range(len(values)):
+        seg = values[max(0, i - half): i + half + 1]
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out[i] = np.nanmean(seg, axis=0)
+    return out
+
+
+def predict(models: dict, windows: NDArray, silent: NDArray, smooth_windows: int = 5) -> dict:
+    """Smoothed per-window predictions and their song-level summaries."""
+    out: dict = {}
+    for task, model in models.items():
+        raw = model(windows)
+        if task == "level":
+            raw = np.where(silent[:, None], np.nan, raw)
+        out[task] = moving_average(raw, smooth_windows)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            summary = {
+                "vocal_to_backing_lu": float(np.nanmean(out["level"][:, 0])),
+                "eq_correction_db": np.nanmean(out["eq"], axis=0),
+                "vocal_lra_lu": float(np.nanmean(out["compression"][:, 0])),
+                "reverb": np.nanmean(out["reverb"], axis=0),
+            }
+    return {"windows": out, "summary": summary}
+
+
+def eq_from_curve(curve_db: NDArray, bands_hz: NDArray, sample_rate: int, *,
+                  max_filters: int = 6, min_gain_db: float = 1.0, q: float = 1.41,
+                  max_gain_db: float = 12.0) -> list[EQBand]:
+    """Peaking filters approximating a correction curve (see the module docstring)."""
+    bands_hz = np.asarray(bands_hz, dtype=np.float64)
+    curve = np.asarray(curve_db, dtype=np.float64)
+    sel = (bands_hz >= 100.0) & (bands_hz <= 10000.0) & np.isfinite(curve) & \
+        (bands_hz * 2 ** (1 / 6) < sample_rate / 2)
+    if not sel.any():
+        return []
+    f, target = bands_hz[sel], curve[sel]
+    centres: list[float] = []
+    residual = target - target.mean()  # a broadband offset is the level's business
+    gains = np.zeros(0)
+    for _ in range(max_filters):
+        k = int(np.argmax(np.abs(residual)))
+        if abs(residual[k]) < min_gain_db:
+            break
+        centres.append(float(f[k]))
+        basis = np.stack([eq_response_db([EQBand("peak", c, 6.0, q)], f, sample_rate) / 6.0
+                          for c in centres] + [np.ones_like(f)], axis=1)
+        coef, *_ = np.linalg.lstsq(basis, target, rcond=None)
+        gains = np.clip(coef[:-1], -max_gain_db, max_gain_db)
+        residual = target - basis[:, :-1] @ gains - coef[-1]
+    bands = [EQBand("peak", c, float(g), q) for c, g in zip(centres, gains) if abs(g) >= 0.25]
+    return bands
+
+
+def window_gain(wet_vocal: NDArray, backing_stem: NDArray, sample_rate: int,
+                predicted: NDArray, starts: NDArray, win: dict) -> tuple[float, dict]:
+    """Vocal gain (dB) from per-window predictions of the vocal-to-backing ratio (IV.B.1:
+    "the vocal gain will be calculated based on the current relative loudness and the model
+    output"): the current ratio of each window is measured exactly as the training targets
+    were (:func:`vocalmix.features.extract.window_table`), and the gain is the mean of
+    predicted minus measured over the windows where the vocal sings."""
+    from vocalmix.features.extract import window_table
+
+    res_v = loudness.analyse(wet_vocal, sample_rate)
+    res_b = loudness.analyse(backing_stem, sample_rate)
+    rows = window_table(res_v, res_b, res_b, window_s=win["window_s"], hop_s=win["hop_s"],
+                        gate_lu=win["gate_lu"], min_active_fraction=win["min_active_fraction"])
+    measured = {round(r["start_s"], 3): r["vocal_to_backing_lu"] for r in rows
+                if r["vocal_to_backing_lu"] is not None}
+    diffs = [p - measured[round(float(t), 3)] for p, t in zip(predicted, starts)
+             if math.isfinite(p) and round(float(t), 3) in measured]
+    if not diffs:
+        raise ValueError("no window where the vocal sings has a level prediction")
+    gain = float(np.clip(np.mean(diffs), -60.0, 40.0))
+    return gain, {"level_windows": len(diffs), "level_window_spread_lu": float(np.std(diffs))}
+
+
+def decisions(pred_summary: dict, meta_eq_bands: list[float], sample_rate: int) -> dict:
+    """Predicted targets -> concrete EQ bands, target range, reverb settings, target level."""
+    log_t60, damping, wet_db, predelay = pred_summary["reverb"][:4]
+    t60 = float(math.exp(log_t60)) if math.isfinite(log_t60) else 1.0
+    room, size = room_for_t60(float(np.clip(t60, 0.15, 6.0)))
+    reverb = ReverbSettings(room_size=room, size=size, width=1.0,
+                            damping=float(np.clip(damping, *RANGES["damping"][:2])),
+                            wet_db=float(np.clip(wet_db, *RANGES["wet_db"][:2])),
+                            predelay_ms=float(np.clip(predelay, *RANGES["predelay_ms"][:2])),
+                            highpass_hz=200.0, lowpass_hz=8000.0)
+    return {"eq": eq_from_curve(pred_summary["eq_correction_db"], meta_eq_bands, sample_rate),
+            "vocal_lra_lu": pred_summary["vocal_lra_lu"], "reverb": reverb,
+            "predicted_t60_s": t60,
+            "vocal_to_backing_lu": pred_summary["vocal_to_backing_lu"]}
+
+
+def mix_data_driven(vocal: NDArray, backing: NDArray, sample_rate: int, *,
+                    model_dir: str | Path | None = None, models: dict | None = None,
+                    pitch_correct: bool = False, hop_s: float | None = None,
+                    smooth_windows: int = 5) -> tuple[MixRecipe, NDArray | None]:
+    """Choose a recipe with the trained models (see the module docstring)."""
+    from vocalmix.features.key import detect_key
+    from vocalmix.mixing.effects import apply_eq, apply_highpass
+    from vocalmix.mixing.pitch import correct_pitch
+
+    models = models if models is not None else load_models(model_dir)
+    vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+    backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
+    analysis: dict = {"models": str(model_dir) if model_dir else "in memory"}
+    pc, corrected, x = None, None, vocal
+    if pitch_correct:
+        key = detect_key(backing, sample_rate)
+        pc = PitchCorrection(key=key.key, mode=key.mode)
+        corrected, analysis["pitch_correction"] = correct_pitch(vocal, sample_rate, pc)
+        x = corrected
+    meta = models["eq"].meta
+    win = window_settings(meta["input"], hop_s)
+    windows, starts, silent = model_windows(x, backing, sample_rate, meta["input"],
+                                            hop_s=win["hop_s"], gate_lu=win["gate_lu"],
+                                            min_active=win["min_active_fraction"])
+    if len(windows) == 0:
+        raise ValueError(f"the song is shorter than one {meta['input']['window_s']} s window")
+    if silent.all():
+        raise ValueError("the vocal is silent in every window")
+    pred = predict(models, windows, silent, smooth_windows)
+    d = decisions(pred["summary"], meta["eq_bands_hz"], sample_rate)
+    highpass = vocal_highpass_hz(x, sample_rate)
+    x_eq = apply_eq(apply_highpass(x, sample_rate, highpass), sample_rate, d["eq"])
+    threshold, reached, reachable, wet = compress_to_range(x_eq, sample_rate, d["vocal_lra_lu"],
+                                                           d["reverb"])
+    from vocalmix.mixing.common import COMPRESSOR
+    from vocalmix.mixing.effects import CompressorSettings
+
+    comp = None if threshold is None else CompressorSettings(threshold, **COMPRESSOR)
+    b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system="data_driven"))
+    gain, level_info = window_gain(wet[:, : backing.shape[1]], b_stem, sample_rate,
+                                   pred["windows"]["level"][:, 0], starts, win)
+    analysis.update(level_info)
+    analysis.update({
+        "windows": int(len(windows)), "silent_windows": int(silent.sum()),
+        "smooth_windows": smooth_windows,
+        "target_vocal_to_backing_lu": d["vocal_to_backing_lu"],
+        "target_vocal_lra_lu": d["vocal_lra_lu"], "vocal_lra_lu": reached,
+        "lra_reachable": bool(reachable), "predicted_t60_s": d["predicted_t60_s"],
+        "predicted_eq_correction_db": [None if not math.isfinite(v) else float(v)
+                                       for v in pred["summary"]["eq_correction_db"]],
+        "level_per_window_lu": [None if not math.isfinite(v) else float(v)
+                                for v in pred["windows"]["level"][:, 0]],
+        "window_starts_s": [float(s) for s in starts],
+    })
+    recipe = MixRecipe(system="data_driven",
+                       vocal=VocalRecipe(highpass_hz=highpass, eq=tuple(d["eq"]), compressor=comp,
+                                         gain_db=gain, reverb=d["reverb"], pitch_correction=pc),
+                       analysis=analysis)
+    return recipe, corrected

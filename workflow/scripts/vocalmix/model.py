@@ -1,0 +1,163 @@
+"""The data-driven models: a small convolutional network per mixing decision.
+
+Input: ``(batch, 2, n_mels, frames)`` log-mel spectrograms of the (corrupted or raw) vocal
+and of the backing, each loudness-normalised per track, standardised by the training set's
+per-channel mean and deviation. Three conv blocks (3x3 convolution, batch norm, ReLU, 2x2
+max-pool) keep the mel axis (frequency detail matters for EQ) and the time axis is
+averaged away; a two-layer head maps the resulting ``channels x mels/8`` summary to the
+task's targets (standardised, so every output has the same scale):
+
+=============  =================================================================
+task           targets
+=============  =================================================================
+``level``      vocal-to-backing loudness ratio of the window (LU)
+``eq``         correction curve at the 31 third-octave centres (dB)
+``compression`` the vocal's loudness range (LU)
+``reverb``     log mid-band T60, damping, return level (dB), pre-delay (ms)
+=============  =================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from vocalmix.dataset import REVERB_TARGETS, TARGETS, eq_target_names
+
+__all__ = ["TASKS", "MULTITASK", "task_targets", "task_groups", "MixNet", "save_checkpoint", "load_checkpoint", "Predictor",
+           "select_device"]
+
+TASKS = ("level", "eq", "compression", "reverb")
+MULTITASK = "all"
+
+
+def task_targets(task: str) -> list[str]:
+    """Target names a task model predicts (``all``: every task's, one multi-task network)."""
+    if task == MULTITASK:
+        return [n for t in TASKS for n in task_targets(t)]
+    if task == "level":
+        return ["level_lu"]
+    if task == "eq":
+        return eq_target_names()
+    if task == "compression":
+        return ["lra_lu"]
+    if task == "reverb":
+        return list(REVERB_TARGETS)
+    raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)} or {MULTITASK}")
+
+
+def task_groups(task: str) -> list[list[int]]:
+    """Column groups of a task's outputs that weigh equally in the loss (one per task)."""
+    if task != MULTITASK:
+        return [list(range(len(task_targets(task))))]
+    groups, k = [], 0
+    for t in TASKS:
+        n = len(task_targets(t))
+        groups.append(list(range(k, k + n)))
+        k += n
+    return groups
+
+
+class MixNet(nn.Module):
+    """CNN over log-mel windows.
+
+    Shape
+    -----
+    input: ``(batch, in_channels, n_mels, frames)``; output: ``(batch, n_outputs)``.
+    """
+
+    def __init__(self, n_outputs: int, *, in_channels: int = 2, n_mels: int = 64,
+                 channels: tuple[int, ...] = (16, 32, 64), hidden: int = 128,
+                 dropout: float = 0.2):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = in_channels
+        for c in channels:
+            layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
+                       nn.MaxPool2d(2)]
+            c_in = c
+        self.features = nn.Sequential(*layers)
+        mels = n_mels // (2 ** len(channels))
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout),
+                                  nn.Linear(c_in * mels, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, n_outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)  # (batch, channels, mels', frames')
+        return self.head(h.mean(dim=3))
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def save_checkpoint(path: str | Path, model: MixNet, meta: dict) -> None:
+    from vocalmix.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
+
+
+def load_checkpoint(path: str | Path) -> tuple[MixNet, dict]:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no model checkpoint (train the models first: "
+                                "snakemake results/models/summary.tsv)")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    meta = ckpt["meta"]
+    model = MixNet(len(meta["targets"]), **meta["arch"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return model, meta
+
+
+class Predictor:
+    """A trained task model applied to log-mel windows, in target units."""
+
+    def __init__(self, model: MixNet, meta: dict):
+        self.model, self.meta = model, meta
+        self.x_mean = np.asarray(meta["input_mean"], dtype=np.float32)[None, :, None, None]
+        self.x_std = np.asarray(meta["input_std"], dtype=np.float32)[None, :, None, None]
+        self.y_mean = np.asarray(meta["target_mean"], dtype=np.float32)
+        self.y_std = np.asarray(meta["target_std"], dtype=np.float32)
+        channels = list(meta["input"]["channels"])
+        self.channels = [channels.index(c) for c in meta.get("input_channels", channels)]
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Predictor":
+        return cls(*load_checkpoint(path))
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.meta["targets"])
+
+    def __call__(self, windows: NDArray, batch: int = 64) -> NDArray[np.float32]:
+        """``windows``: ``(n, 2, n_mels, frames)`` log-mels (vocal, backing) ->
+        ``(n, n_targets)``; the model uses the channels it was trained on."""
+        return self.predict_inputs(np.asarray(windows)[:, self.channels], batch)
+
+    def predict_inputs(self, inputs: NDArray, batch: int = 64) -> NDArray[np.float32]:
+        """Like calling the predictor, on windows holding only the model's own channels."""
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(inputs), batch):
+                x = np.asarray(inputs[i: i + batch], dtype=np.float32)
+                x = (x - self.x_mean) / self.x_std
+                y = self.model(torch.from_numpy(np.ascontiguousarray(x))).numpy()
+                out.append(y * self.y_std + self.y_mean)
+        return np.concatenate(out) if out else np.zeros((0, len(self.targets)), np.float32)
+
+
+def targets_index(names: list[str]) -> list[int]:
+    return [TARGETS.index(n) for n in names]
+
+
+def finite_or(value, default: float) -> float:
+    return float(value) if value is not None and math.isfinite(value) else default
