@@ -1,0 +1,168 @@
+"""Rendering of the listening-test conditions and the objective metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from vocalmix.evaluation import (balance_lu, centroid_error_hz, compare, mel_distance_db,
+                                 mrstft_distance, summarise)
+from vocalmix.features.loudness import integrated_loudness, true_peak_dbtp
+from vocalmix.render import (choose_excerpt, conditions_for, cut_excerpt,
+                             normalise_for_listening, render_condition, system_input)
+
+SR = 44100
+
+
+def _sung(seconds: float, seed: int = 0, f0: float = 220.0, gaps: bool = True) -> np.ndarray:
+    """A stereo vocal-like signal: harmonic notes with vibrato and phrase gaps."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    f = f0 * (1 + 0.01 * np.sin(2 * np.pi * 5.5 * t))
+    phase = 2 * np.pi * np.cumsum(f) / SR
+    x = sum(np.sin(k * phase) / k for k in range(1, 8))
+    env = np.ones_like(t)
+    if gaps:
+        env *= (np.sin(2 * np.pi * 0.25 * t) > -0.3)
+    x = 0.2 * x * env + 1e-4 * rng.standard_normal(t.size)
+    return np.stack([x, x]).astype(np.float32)
+
+
+def _backing(seconds: float, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    noise = rng.standard_normal((2, n)).astype(np.float32)
+    from scipy.signal import butter, sosfilt
+
+    sos = butter(2, 3000, fs=SR, output="sos")
+    return (0.1 * sosfilt(sos, noise, axis=1)).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------ metrics
+def test_identical_signals_give_zero_on_every_metric():
+    v, b = _sung(8), _backing(8)
+    mix = v + b
+    item = {"mix": mix, "vocal": v, "backing": b, "t60_s": 0.8}
+    m = compare(item, item, SR)
+    for key in ("balance_error_lu", "lra_error_lu", "mel_distance_db", "centroid_error_hz",
+                "mrstft_distance", "t60_error_pct"):
+        assert m[key] == pytest.approx(0.0, abs=1e-9), key
+
+
+def test_a_vocal_3_db_louder_gives_a_3_lu_balance_error():
+    v, b = _sung(8), _backing(8)
+    ref = {"mix": v + b, "vocal": v, "backing": b}
+    v3 = v * np.float32(10 ** (3 / 20))
+    cond = {"mix": v3 + b, "vocal": v3, "backing": b}
+    m = compare(cond, ref, SR)
+    assert m["balance_error_lu"] == pytest.approx(3.0, abs=0.01)
+    assert m["lra_error_lu"] == pytest.approx(0.0, abs=0.05)  # a gain leaves the LRA alone
+    assert balance_lu(v3, b, SR) - balance_lu(v, b, SR) == pytest.approx(3.0, abs=0.01)
+    assert mel_distance_db(cond["mix"], ref["mix"], SR) > 0.3
+
+
+def test_spectral_metrics_respond_to_a_brighter_mix():
+    v, b = _sung(6), _backing(6)
+    rng = np.random.default_rng(5)
+    hiss = (0.05 * rng.standard_normal(b.shape)).astype(np.float32)
+    from scipy.signal import butter, sosfilt
+
+    hiss = sosfilt(butter(4, 6000, "high", fs=SR, output="sos"), hiss, axis=1).astype(np.float32)
+    ref, bright = v + b, v + b + hiss
+    # the centroid rises by hundreds of Hz, and every distance is positive
+    assert centroid_error_hz(bright, ref, SR) > 300
+    assert mrstft_distance(bright, ref, SR) > 0.05
+    assert mel_distance_db(bright, ref, SR) > 1.0
+    # and they grow with the change
+    assert mrstft_distance(ref + 2 * hiss, ref, SR) > mrstft_distance(bright, ref, SR)
+
+
+def test_t60_error_is_relative_in_percent():
+    v, b = _sung(4), _backing(4)
+    ref = {"mix": v + b, "t60_s": 1.0}
+    cond = {"mix": v + b, "t60_s": 1.2}
+    assert compare(cond, ref, SR)["t60_error_pct"] == pytest.approx(20.0, abs=1e-9)
+    assert math.isnan(compare({"mix": v + b}, ref, SR)["balance_error_lu"])  # no stems
+
+
+def test_summary_has_mean_median_ci_and_n():
+    rows = [{"track": f"t{i}", "condition": "rule_based", "balance_error_lu": x,
+             "lra_error_lu": math.nan, "mel_distance_db": 1.0, "centroid_error_hz": 10.0,
+             "mrstft_distance": 0.5, "t60_error_pct": 5.0}
+            for i, x in enumerate([1.0, 2.0, 3.0, 6.0])]
+    s = {r["metric"]: r for r in summarise(rows)}
+    bal = s["balance_error_lu"]
+    assert bal["mean"] == pytest.approx(3.0) and bal["median"] == pytest.approx(2.5)
+    assert bal["n"] == 4
+    # t(0.975, 3) = 3.182446; sd = 2.160247
+    half = 3.182446 * 2.160247 / 2
+    assert bal["ci95_low"] == pytest.approx(3 - half, abs=1e-4)
+    assert bal["ci95_high"] == pytest.approx(3 + half, abs=1e-4)
+    assert s["lra_error_lu"]["n"] == 0 and s["lra_error_lu"]["mean"] is None
+
+
+# ------------------------------------------------------------------------------ excerpts
+def test_excerpt_is_the_whole_short_song_and_where_the_vocal_sings_in_a_long_one():
+    short = _sung(12)
+    ex = choose_excerpt(short, SR, excerpt_s=25, fade_s=0.1)
+    assert ex["start_s"] == 0 and ex["duration_s"] == pytest.approx(12.0)
+    # 60 s: silence except a sung passage from 30 to 52 s
+    long = np.zeros((2, 60 * SR), dtype=np.float32)
+    long[:, 30 * SR: 52 * SR] = _sung(22, gaps=False)
+    ex = choose_excerpt(long, SR, excerpt_s=20)
+    assert 30.0 <= ex["start_s"] <= 32.0
+    assert ex["duration_s"] == 20
+    fixed = choose_excerpt(long, SR, excerpt_s=20, start_s=50.0)
+    assert fixed["start_s"] == pytest.approx(40.0)  # clamped so that 20 s fit
+
+
+def test_cut_excerpt_has_the_length_and_fades():
+    x = np.ones((2, 10 * SR), dtype=np.float32)
+    y = cut_excerpt(x, SR, {"start_s": 2.0, "duration_s": 5.0, "fade_s": 0.1})
+    assert y.shape == (2, 5 * SR)
+    assert y[0, 0] < 1e-3 and y[0, -1] < 1e-3
+    assert np.all(y[:, int(0.1 * SR): -int(0.1 * SR)] == 1.0)
+
+
+@pytest.mark.parametrize("peaky", [False, True])
+def test_normalised_to_the_listening_loudness_under_the_true_peak_ceiling(peaky):
+    x = 0.1 * (_sung(8) + _backing(8))
+    if peaky:  # full-scale clicks over a quiet programme: normalising would clip them
+        x[:, ::SR // 2] = 1.0
+    y, info = normalise_for_listening(x, SR, target_lufs=-16.0, ceiling_dbtp=-1.0)
+    assert integrated_loudness(y, SR) == pytest.approx(-16.0, abs=0.1)
+    assert true_peak_dbtp(y, SR) <= -1.0
+    assert info["limited"] is peaky
+
+
+# ---------------------------------------------------------------------- conditions
+def test_conditions_and_inputs_follow_the_dataset():
+    stems = {"track_id": "s", "vocal": "v.wav", "backing": "b.wav", "mixture": "m.wav"}
+    raw = {"track_id": "r", "raw_vocal": "raw.wav", "backing": "b.wav"}
+    assert conditions_for(stems, {}) == ["professional", "unprocessed", "commercial",
+                                         "rule_based", "data_driven"]
+    assert "professional" not in conditions_for(raw, {"professional": "/nowhere/{track}.wav"})
+    assert system_input(stems, {"corruption_version": 2}) == ("corrupted",
+                                                             "results/corrupted/s/v2.wav")
+    assert system_input(raw, {}) == ("raw", "raw.wav")
+
+
+def test_preset_stands_in_for_a_missing_commercial_render_and_says_so(tmp_path):
+    from vocalmix import io
+
+    v, b = _sung(6), _backing(6)
+    row = {"track_id": "t", "genre": "pop"}
+    mix, vs, bs, info = render_condition("commercial", row=row, backing=b, sample_rate=SR,
+                                         vocal_in=v)
+    assert info["source"] == "preset" and vs is not None
+    np.testing.assert_allclose(mix.shape, b.shape)
+    path = tmp_path / "tool.wav"
+    io.write_audio(path, (v + b) * 0.5, SR)
+    mix, vs, bs, info = render_condition("commercial", row=row, backing=b, sample_rate=SR,
+                                         vocal_in=v, commercial=str(path))
+    assert info["source"] == "supplied" and vs is None
+    unproc, vs, bs, info = render_condition("unprocessed", row=row, backing=b,
+                                            sample_rate=SR, vocal_in=v)
+    np.testing.assert_array_equal(unproc, v + b)

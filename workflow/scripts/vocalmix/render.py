@@ -1,0 +1,387 @@
+"""Rendering of the five listening-test conditions (rules ``excerpt``, ``render``,
+``render_index``).
+
+For every test-split track, the conditions of proposal V are rendered from the same
+inputs, cut to the same excerpt and loudness-normalised for listening:
+
+=================  ==============================================================
+condition          what it is (``source`` in its JSON)
+=================  ==============================================================
+``professional``   the reference mix: the dataset's mixture (the demo generator's pro
+                   mix, MUSDB's original mixture; ``reference_mix``), or for datasets
+                   of raw takes an engineer's mix from ``render.professional``
+                   (``supplied``); left out, with a log line, when there is neither
+``unprocessed``    the systems' input vocal and the backing summed as they are
+                   (``sum``)
+``commercial``     a commercial tool's render from ``render.commercial`` when the
+                   file exists (``supplied``), else the app-style preset chain
+                   (``preset``): no output pretends to be commercial
+``rule_based``     the rule-based mixer on the input (``rule_based``)
+``data_driven``    the trained models on the input (``data_driven``)
+=================  ==============================================================
+
+The systems' input vocal follows the restoration protocol wherever the track has a
+processed vocal (the demo, MUSDB18-HQ and other stem datasets): a seeded corrupted
+version of it from the corruption stage (``render.corruption_version``), so that the
+reference mix is the "right answer". Tracks with only a raw take (MIR-1K, DAMP-VSEP)
+use the raw take, and the systems pitch-correct it (``render.pitch_correct: auto``).
+
+Every system mixes the *whole* track, as a user's tool would; the excerpt
+(``excerpt.json``, chosen once per track where the vocal is most active, or the whole
+song when it is no longer than ``render.excerpt_s``) is then cut from the mix and from
+its stems with raised-cosine fades, and the excerpt is normalised to
+``listening.loudness_lufs`` (integrated, BS.1770-4) with its true peak at or below
+``listening.true_peak_dbtp``: when the gain would push the peak over the ceiling the
+project's bus limiter takes the excess and the loudness is matched again. The stems
+(vocal and backing as they sit in the mix, for the objective evaluation) get the same
+gains and cut, but not the limiter (``limited`` in the JSON says when it acted).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vocalmix import io
+from vocalmix.conditions import CONDITIONS
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RenderError", "conditions_for", "system_input", "choose_excerpt",
+           "cut_excerpt", "normalise_for_listening", "render_condition", "run_excerpt",
+           "run", "run_index"]
+
+#: Momentary loudness within this many LU of the vocal's loudest counts as "active".
+ACTIVE_RANGE_LU = 20.0
+#: Excerpt starts are searched on this grid (s).
+START_GRID_S = 0.5
+
+
+class RenderError(RuntimeError):
+    """A track that cannot be rendered (its inputs are named)."""
+
+
+# ------------------------------------------------------------------------- what to render
+def professional_source(row: dict, pattern: str | None) -> str | None:
+    """The reference mix of ``row``: its mixture when it has processed stems, else the
+    engineer's mix named by ``pattern`` (``{track}``) when that file exists."""
+    if row.get("mixture") and row.get("vocal"):
+        return row["mixture"]
+    if pattern:
+        path = pattern.format(track=row["track_id"])
+        if Path(path).exists():
+            return path
+    return None
+
+
+def commercial_source(row: dict, pattern: str | None) -> str | None:
+    """The commercial tool's render of ``row`` when ``pattern`` names an existing file."""
+    if pattern:
+        path = pattern.format(track=row["track_id"])
+        if Path(path).exists():
+            return path
+    return None
+
+
+def conditions_for(row: dict, settings: dict) -> list[str]:
+    """The conditions that can be rendered for ``row`` (all five unless it lacks a
+    reference mix, which leaves out ``professional``)."""
+    out = list(CONDITIONS)
+    if professional_source(row, settings.get("professional")) is None:
+        out.remove("professional")
+    return out
+
+
+def system_input(row: dict, settings: dict) -> tuple[str, str]:
+    """(role, path) of the vocal the systems get: the corrupted processed vocal
+    (restoration protocol) or the raw take."""
+    if row.get("vocal"):
+        k = int(settings.get("corruption_version", 0))
+        return "corrupted", f"results/corrupted/{row['track_id']}/v{k}.wav"
+    if row.get("raw_vocal"):
+        return "raw", row["raw_vocal"]
+    raise RenderError(f"{row['track_id']}: neither a processed vocal nor a raw take to mix")
+
+
+# ------------------------------------------------------------------------------- excerpts
+def choose_excerpt(vocal: NDArray, sample_rate: int, *, excerpt_s: float,
+                   start_s: float | None = None, fade_s: float = 0.1) -> dict:
+    """Where the stimulus lies in the track: the whole track when it is no longer than
+    ``excerpt_s``; else ``start_s`` when given, or the ``excerpt_s`` window (starts on a
+    0.5-s grid) in which the vocal's momentary loudness is most often within
+    ``ACTIVE_RANGE_LU`` of its loudest (the earliest such window on ties)."""
+    from vocalmix.features import loudness
+
+    duration = vocal.shape[-1] / sample_rate
+    if duration <= excerpt_s:
+        return {"start_s": 0.0, "duration_s": duration, "fade_s": fade_s, "method": "whole"}
+    length = float(excerpt_s)
+    if start_s is not None:
+        start = min(float(start_s), duration - length)
+        return {"start_s": max(start, 0.0), "duration_s": length, "fade_s": fade_s,
+                "method": "fixed"}
+    times, m = loudness.momentary_loudness(vocal, sample_rate)
+    finite = np.isfinite(m)
+    if not finite.any():
+        raise RenderError("the vocal is silent: no excerpt can be chosen where it is active")
+    active = finite & (m > np.max(m[finite]) - ACTIVE_RANGE_LU)
+    # times are block ends; a block covers [t - 0.4, t]
+    centres = times - 0.2
+    best, best_score = 0.0, -1.0
+    for start in np.arange(0.0, duration - length + 1e-9, START_GRID_S):
+        inside = (centres >= start) & (centres < start + length)
+        score = float(active[inside].mean()) if inside.any() else 0.0
+        if score > best_score + 1e-12:
+            best, best_score = float(start), score
+    return {"start_s": best, "duration_s": length, "fade_s": fade_s, "method": "vocal_active",
+            "active_fraction": best_score}
+
+
+def cut_excerpt(x: NDArray, sample_rate: int, excerpt: dict) -> NDArray[np.float32]:
+    """``x`` (channels, samples) cut to ``excerpt`` with raised-cosine fades."""
+    start = int(round(excerpt["start_s"] * sample_rate))
+    n = int(round(excerpt["duration_s"] * sample_rate))
+    y = np.array(x[:, start:start + n], dtype=np.float32)
+    if y.shape[1] < n:
+        y = np.pad(y, ((0, 0), (0, n - y.shape[1])))
+    nf = min(int(round(excerpt.get("fade_s", 0.0) * sample_rate)), n // 2)
+    if nf > 0:
+        ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(nf) + 0.5) / nf)).astype(np.float32)
+        y[:, :nf] *= ramp
+        y[:, -nf:] *= ramp[::-1]
+    return y
+
+
+# -------------------------------------------------------------------------- normalisation
+def normalise_for_listening(mix: NDArray, sample_rate: int, *, target_lufs: float,
+                            ceiling_dbtp: float, max_rounds: int = 6,
+                            tolerance_lu: float = 0.02) -> tuple[NDArray[np.float32], dict]:
+    """``mix`` at ``target_lufs`` (integrated) with true peak <= ``ceiling_dbtp``.
+
+    Returns the normalised mix and a report: ``gain_db`` (the linear gain applied, for the
+    stems), ``limited`` (whether the bus limiter had to shave peaks), the measured
+    ``integrated_lufs`` and ``true_peak_dbtp``.
+    """
+    from vocalmix.features.loudness import integrated_loudness, true_peak_dbtp
+    from vocalmix.mixing.chain import bus_limit
+
+    x = np.asarray(mix, dtype=np.float32)
+    level = integrated_loudness(x, sample_rate)
+    if not math.isfinite(level):
+        raise RenderError("the mix is silent: it cannot be loudness-normalised")
+    total_gain_db, limited = 0.0, False
+    for _ in range(max_rounds):
+        g = target_lufs - level
+        x = (x * np.float32(10 ** (g / 20))).astype(np.float32)
+        total_gain_db += g
+        peak = true_peak_dbtp(x, sample_rate)
+        if peak > ceiling_dbtp:
+            x, _info = bus_limit(x, sample_rate, ceiling_dbtp, release_ms=80.0)
+            limited = True
+        level = integrated_loudness(x, sample_rate)
+        if abs(level - target_lufs) <= tolerance_lu and true_peak_dbtp(x, sample_rate) <= (
+                ceiling_dbtp + 1e-6):
+            break
+    peak = true_peak_dbtp(x, sample_rate)
+    if peak > ceiling_dbtp + 1e-6:  # a last resort that gives up loudness, never the ceiling
+        g = ceiling_dbtp - peak - 0.01
+        x = (x * np.float32(10 ** (g / 20))).astype(np.float32)
+        total_gain_db += g
+        log.warning("true peak %.2f dBTP over the %.1f dBTP ceiling after limiting: "
+                    "%.2f dB quieter than the target", peak, ceiling_dbtp, -g)
+        level, peak = integrated_loudness(x, sample_rate), true_peak_dbtp(x, sample_rate)
+    return x, {"gain_db": total_gain_db, "limited": limited, "integrated_lufs": level,
+               "true_peak_dbtp": peak}
+
+
+# ------------------------------------------------------------------------------ rendering
+def _stereo(x: NDArray) -> NDArray[np.float32]:
+    x = np.atleast_2d(np.asarray(x, dtype=np.float32))
+    return np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x[:2]
+
+
+def _fit_length(x: NDArray, n: int) -> NDArray[np.float32]:
+    return x[:, :n] if x.shape[1] >= n else np.pad(x, ((0, 0), (0, n - x.shape[1])))
+
+
+def _reverb_t60(recipe, sample_rate: int) -> float | None:
+    if recipe.vocal.reverb is None:
+        return None
+    from vocalmix.features.reverb_fit import evaluate
+
+    return evaluate(recipe.vocal.reverb, sample_rate).t60_mid_s
+
+
+def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate: int,
+                     vocal_in: NDArray | None = None, input_role: str = "corrupted",
+                     reference: str | None = None, commercial: str | None = None,
+                     genre_stats: dict | None = None, genre: str | None = None,
+                     genre_source: str | None = None,
+                     models: dict | None = None, model_kw: dict | None = None,
+                     pitch_correct: bool = False
+                     ) -> tuple[NDArray, NDArray | None, NDArray | None, dict]:
+    """The full-length mix of ``condition`` for ``row``: (mix, vocal stem, backing stem,
+    provenance). Stems are None where they are unknown (a supplied commercial render)."""
+    n = backing.shape[1]
+    backing = _stereo(backing)
+    info: dict = {"condition": condition}
+    if condition == "professional":
+        if reference is None:
+            raise RenderError(f"{row['track_id']}: no reference mix")
+        mix, _ = io.read_audio(reference, sample_rate=sample_rate)
+        mix = _fit_length(_stereo(mix), n)
+        vocal = backing_stem = None
+        if row.get("vocal") and reference == row.get("mixture"):
+            vocal = _fit_length(_stereo(io.read_audio(row["vocal"],
+                                                      sample_rate=sample_rate)[0]), n)
+            backing_stem = backing
+            info["source"] = "reference_mix"
+        else:
+            info["source"] = "supplied"
+        info["path"] = reference
+        return mix, vocal, backing_stem, info
+    if vocal_in is None:
+        raise RenderError(f"{row['track_id']}: no input vocal for {condition}")
+    vocal_in = _fit_length(np.atleast_2d(vocal_in), n)
+    info["input"] = input_role
+    if condition == "unprocessed":
+        v = _stereo(vocal_in)
+        info["source"] = "sum"
+        return v + backing, v, backing, info
+    if condition == "commercial" and commercial is not None:
+        mix, _ = io.read_audio(commercial, sample_rate=sample_rate)
+        info.update(source="supplied", path=commercial)
+        return _fit_length(_stereo(mix), n), None, None, info
+    from vocalmix.mixing.chain import render
+
+    if condition == "commercial":
+        from vocalmix.mixing.preset import mix_preset
+
+        recipe, corrected = mix_preset(vocal_in, backing, sample_rate,
+                                       pitch_correct=pitch_correct)
+        info["source"] = "preset"
+    elif condition == "rule_based":
+        from vocalmix.mixing.rule_based import mix_rule_based
+
+        recipe, corrected = mix_rule_based(vocal_in, backing, sample_rate,
+                                           genre_stats=genre_stats or {}, genre=genre,
+                                           pitch_correct=pitch_correct,
+                                           genre_source=genre_source or "metadata")
+        info["source"] = "rule_based"
+    elif condition == "data_driven":
+        from vocalmix.mixing.data_driven import mix_data_driven
+
+        recipe, corrected = mix_data_driven(vocal_in, backing, sample_rate, models=models,
+                                            pitch_correct=pitch_correct, **(model_kw or {}))
+        info["source"] = "data_driven"
+    else:
+        raise RenderError(f"unknown condition {condition!r}; one of {', '.join(CONDITIONS)}")
+    result = render(vocal_in, backing, sample_rate, recipe, pitch_corrected=corrected)
+    info["recipe"] = recipe.to_dict()
+    info["render_report"] = result.report
+    info["pitch_corrected"] = corrected is not None
+    info["recipe_reverb_t60_mid_s"] = _reverb_t60(recipe, sample_rate)
+    return result.mix, result.vocal, result.backing, info
+
+
+# ---------------------------------------------------------------------------- stage entry
+def run_excerpt(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
+    """Rule ``excerpt``: ``excerpt.json`` of one track."""
+    audio, sr = io.read_audio(inputs["vocal"])
+    settings = params["render"]
+    ex = choose_excerpt(audio, sr, excerpt_s=float(settings["excerpt_s"]),
+                        start_s=settings.get("start_s"), fade_s=float(settings["fade_s"]))
+    ex.update(track=params["track"], sample_rate=sr, chosen_from=str(inputs["vocal"]))
+    io.write_json(outputs["excerpt"], ex)
+    log.info("%s: excerpt %.2f-%.2f s (%s)", params["track"], ex["start_s"],
+             ex["start_s"] + ex["duration_s"], ex["method"])
+
+
+def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
+    """Rule ``render``: one condition of one track -> WAV, stems and JSON."""
+    row, condition = params["row"], params["condition"]
+    settings, listening = params["render"], params["listening"]
+    sr = int(params["sample_rate"])
+    backing, _ = io.read_audio(row["backing"], sample_rate=sr)
+    vocal_in, role = None, None
+    if inputs.get("vocal_in"):
+        vocal_in, _ = io.read_audio(inputs["vocal_in"], sample_rate=sr)
+        role = params["input_role"]
+    pitch = settings.get("pitch_correct", "auto")
+    pitch_correct = (role == "raw") if pitch == "auto" else bool(pitch)
+    kw: dict = {}
+    if condition == "rule_based":
+        from vocalmix.features.summary import read_genre_stats
+
+        kw["genre_stats"] = read_genre_stats(inputs["genre_stats"])
+        kw["genre"] = params.get("genre")
+        kw["genre_source"] = params.get("genre_source")
+    if condition == "data_driven":
+        from vocalmix.mixing.data_driven import load_models
+
+        kw["models"] = load_models(Path(inputs["models"][0]).parent.parent)
+        kw["model_kw"] = {"smooth_windows": int(params["smooth_windows"]),
+                          "hop_s": float(params["hop_s"])}
+    mix, vocal, back, info = render_condition(
+        condition, row=row, backing=backing, sample_rate=sr, vocal_in=vocal_in,
+        input_role=role, reference=params.get("reference"),
+        commercial=params.get("commercial"), pitch_correct=pitch_correct, **kw)
+    excerpt = io.read_json(inputs["excerpt"])
+    mix_x = cut_excerpt(mix, sr, excerpt)
+    out, norm = normalise_for_listening(mix_x, sr, target_lufs=float(listening["loudness_lufs"]),
+                                        ceiling_dbtp=float(listening["true_peak_dbtp"]))
+    gain = np.float32(10 ** (norm["gain_db"] / 20))
+    io.write_audio(outputs["audio"], out, sr, subtype="PCM_24")
+    stems_known = vocal is not None and back is not None
+    for role_name, stem in (("vocal", vocal), ("backing", back)):
+        data = (cut_excerpt(stem, sr, excerpt) * gain if stems_known
+                else np.zeros_like(out))
+        io.write_audio(outputs[role_name], data, sr, subtype="FLOAT")
+    # the written file is what listeners hear: measure it back as read
+    from vocalmix.features.loudness import integrated_loudness, true_peak_dbtp
+
+    written, _ = io.read_audio(outputs["audio"])
+    info.update(track=row["track_id"], split=row.get("split"), genre=params.get("genre"),
+                genre_source=params.get("genre_source"), excerpt=excerpt,
+                stems_known=stems_known, normalisation=norm,
+                integrated_lufs=integrated_loudness(written, sr),
+                true_peak_dbtp=true_peak_dbtp(written, sr), sample_rate=sr,
+                pitch_correct=pitch_correct)
+    io.write_json(outputs["json"], info)
+    log.info("%s/%s (%s): %.2f LUFS, %.2f dBTP%s", row["track_id"], condition,
+             info["source"], info["integrated_lufs"], info["true_peak_dbtp"],
+             ", limited" if norm["limited"] else "")
+
+
+INDEX_COLUMNS = ["track", "split", "genre", "condition", "path", "source", "start_s",
+                 "duration_s", "integrated_lufs", "true_peak_dbtp"]
+
+
+def run_index(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
+    """Rule ``render_index``: ``renders.tsv``, one row per rendered (track, condition);
+    conditions left out (no reference mix) are logged."""
+    from vocalmix.features.summary import write_tsv
+
+    rows = []
+    for path in sorted(inputs["json"]):
+        info = io.read_json(path)
+        rows.append({"track": info["track"], "split": info.get("split"),
+                     "genre": info.get("genre"), "condition": info["condition"],
+                     "path": str(Path(path).with_suffix(".wav")), "source": info["source"],
+                     "start_s": info["excerpt"]["start_s"],
+                     "duration_s": info["excerpt"]["duration_s"],
+                     "integrated_lufs": info["integrated_lufs"],
+                     "true_peak_dbtp": info["true_peak_dbtp"]})
+    order = {c: i for i, c in enumerate(CONDITIONS)}
+    rows.sort(key=lambda r: (r["track"], order[r["condition"]]))
+    for track, missing in sorted(params.get("left_out", {}).items()):
+        log.warning("%s: %s left out (no reference mix: set render.professional to a path "
+                    "pattern of engineers' mixes)", track, ", ".join(missing))
+    if not rows:
+        raise RenderError("no condition was rendered for any track")
+    write_tsv(outputs["index"], rows, columns=INDEX_COLUMNS)
+    log.info("%d stimuli for %d tracks", len(rows), len({r["track"] for r in rows}))
