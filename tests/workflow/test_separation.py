@@ -1,0 +1,102 @@
+"""End to end: a finished song listed under commercial_mixes is separated, ingested as
+source=separated (training split, weight 0.5), and carried through features and corruption;
+the quality table scores the held-out demo song; spleeter without a checkpoint
+stops the run before any job."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.workflow.conftest import snakemake
+from vocalmix.corpus.manifest import read_manifest
+
+pytestmark = pytest.mark.workflow
+
+CONFIG = __import__("pathlib").Path(__file__).resolve().parent / "config_separation.yaml"
+
+
+def _finished_song(path):
+    """A demo-generator song (own seed, not in the corpus) as an .ogg 'finished song'."""
+    from vocalmix.corpus.demo import generate_song
+
+    audio, _ = generate_song("mix_x", "rock", duration_s=6.0, sample_rate=44100, seed=3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio["mixture"].T, 44100, format="OGG", subtype="VORBIS")
+
+
+@pytest.fixture(scope="module")
+def separation_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("separation_run")
+    _finished_song(workdir / "mixes" / "My Song.ogg")
+    snakemake(workdir, "results/separated/quality.tsv", "results/features/separated_my-song.json",
+              "results/corrupted/separated_my-song/v0.wav", config=CONFIG)
+    return workdir
+
+
+def _tsv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def test_separated_song_enters_the_manifest(separation_run):
+    rows = {r["track_id"]: r for r in read_manifest(separation_run / "results/corpus/tracks.tsv")}
+    row = rows["separated_my-song"]
+    assert (row["source"], row["adapter"], row["dataset"], row["split"], row["weight"]) == (
+        "separated", "separated", "separated", "train", 0.5)
+    assert row["duration_s"] == pytest.approx(6.0, abs=0.05)
+    assert {r["source"] for t, r in rows.items() if t != "separated_my-song"} == {"stems"}
+    d = separation_run / "results/separated/separated_my-song"
+    v, sr = sf.read(d / "vocal.wav")
+    b, _ = sf.read(d / "backing.wav")
+    m, _ = sf.read(separation_run / "mixes" / "My Song.ogg")
+    assert sr == 44100 and v.shape == m.shape
+    assert np.max(np.abs(v + b - m)) < 1e-4  # builtin: the parts sum to the song
+    assert (separation_run / "results/separated/model/separator.pt").is_file()
+    assert (separation_run / "results/logs/separate/separated_my-song.log").is_file()
+    assert (separation_run / "results/benchmarks/train_separator.tsv").is_file()
+
+
+def test_separated_track_is_used_downstream(separation_run):
+    """Features and corruption take the separated track like any other (the dataset then
+    carries its manifest weight into index.tsv and the training loss)."""
+    from vocalmix import io
+
+    feats = io.read_json(separation_run / "results/features/separated_my-song.json")
+    assert feats["source"] == "separated" and feats["split"] == "train"
+    corrupted = io.read_json(separation_run / "results/corrupted/separated_my-song/v0.json")
+    assert corrupted and (separation_run / "results/corrupted/separated_my-song/v0.wav").is_file()
+
+
+def test_quality_table(separation_run):
+    table = _tsv(separation_run / "results/separated/quality.tsv")
+    scored = [r for r in table if r["ground_truth"] == "yes"]
+    assert len({r["track_id"] for r in scored}) == 1  # the tiny corpus's one test song
+    assert {(r["dataset"], r["split"]) for r in scored} == {("demo", "test")}
+    assert {r["estimate"] for r in scored} == {"builtin:network", "mixture", "half_mixture",
+                                              "ideal_ratio_mask"}
+    by = {r["estimate"]: r for r in scored}
+    assert float(by["mixture"]["vocal_si_sdr_gain_db"]) == 0.0
+    assert float(by["half_mixture"]["vocal_si_sdr_db"]) == pytest.approx(
+        float(by["mixture"]["vocal_si_sdr_db"]), abs=1e-3)
+    oracle = float(by["ideal_ratio_mask"]["vocal_si_sdr_db"])
+    assert oracle > float(by["mixture"]["vocal_si_sdr_db"])
+    song = [r for r in table if r["track_id"] == "separated_my-song"]
+    assert len(song) == 1 and song[0]["ground_truth"] == "no" and song[0]["vocal_sdr_db"] == ""
+    assert "no ground truth" in song[0]["note"]
+    assert (separation_run / "results/separated/quality.png").stat().st_size > 5000
+
+
+def test_spleeter_without_checkpoint_stops_before_any_job(tmp_path):
+    _finished_song(tmp_path / "mixes" / "song.ogg")
+    (tmp_path / "models" / "2stems").mkdir(parents=True)  # exists, but holds no checkpoint
+    proc = snakemake(tmp_path, "-n", "results/corpus/tracks.tsv", "--config",
+                     "separation={backend: spleeter, spleeter: {model_path: models}}",
+                     check=False, timeout=300, config=CONFIG)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "separation.backend spleeter" in out and "random weights" in out
+    assert "rule separate" not in out  # refused before planning any job

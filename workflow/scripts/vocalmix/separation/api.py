@@ -1,0 +1,120 @@
+"""One call for every backend: ``separate(mixture, sample_rate, backend=...)``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vocalmix import io
+from vocalmix.separation.external import SeparationError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BACKENDS", "METHODS", "SeparationError", "separate", "check_backend",
+           "DEFAULT_MODEL"]
+
+BACKENDS = ("builtin", "spleeter", "demucs")
+METHODS = ("network", "repet_sim")
+#: where rule ``train_separator`` writes the builtin network
+DEFAULT_MODEL = "results/separated/model/separator.pt"
+EXTERNAL_RATE = 44100
+
+
+def check_backend(backend: str, settings: dict) -> None:
+    """Refuse early (before any audio is read) when a backend's weights are missing."""
+    from vocalmix.separation import external
+
+    if backend == "spleeter":
+        model_dir = external.spleeter_model_dir(settings.get("model_path"),
+                                                settings.get("model", "2stems"))
+        external.check_spleeter_checkpoint(model_dir)
+    elif backend == "demucs":
+        external.check_demucs_repo(settings.get("repo"), settings.get("name", "htdemucs"))
+    elif backend != "builtin":
+        raise SeparationError(f"unknown separation backend {backend!r}; use one of "
+                              f"{', '.join(BACKENDS)}")
+
+
+def separate(mixture: NDArray, sample_rate: int, *, backend: str = "builtin",
+             settings: dict | None = None, model=None, threads: int = 1
+             ) -> tuple[NDArray, NDArray, dict]:
+    """Split a ``(channels, samples)`` mixture into (vocal, backing) at ``sample_rate``.
+
+    Parameters
+    ----------
+    backend : {"builtin", "spleeter", "demucs"}
+    settings : dict
+        The backend's section of ``config.separation`` (builtin: ``method``; spleeter:
+        ``model_path``, ``model``, ``python``; demucs: ``repo``, ``name``, ``python``,
+        ``shifts``, ``overlap``).
+    model : BuiltinSeparator or path, optional
+        The trained network for ``builtin`` with ``method: network``.
+
+    Returns
+    -------
+    vocal, backing : float32 arrays shaped like ``mixture``
+    info : dict
+        What ran (backend, method or model, the rate it ran at).
+
+    Raises
+    ------
+    SeparationError
+        Missing weights or environment, unsupported layout.
+    """
+    settings = dict(settings or {})
+    mixture = io.validate_audio(mixture, name="mixture")
+    if mixture.shape[0] > 2:
+        raise SeparationError(f"{mixture.shape[0]}-channel mixture; only mono or stereo")
+    if backend == "builtin":
+        method = settings.get("method", "network")
+        if method == "repet_sim":
+            from vocalmix.separation.classical import repet_sim
+
+            vocal, backing = repet_sim(mixture, sample_rate)
+            return vocal, backing, {"backend": backend, "method": method,
+                                    "sample_rate": sample_rate}
+        if method != "network":
+            raise SeparationError(f"unknown builtin method {method!r}; use one of "
+                                  f"{', '.join(METHODS)}")
+        from vocalmix.separation.builtin import BuiltinSeparator, load_model
+
+        sep = model if isinstance(model, BuiltinSeparator) else load_model(model or DEFAULT_MODEL)
+        rate = sep.sample_rate
+        x = _resample(mixture, sample_rate, rate)
+        vocal, backing = sep.separate(x, rate, threads=threads)
+        info = {"backend": backend, "method": method, "sample_rate": rate,
+                "model": str(model) if isinstance(model, (str, Path)) else None,
+                "trained_on": len(sep.ckpt.get("train_tracks", [])),
+                "best_step": sep.ckpt.get("best_step")}
+    elif backend in ("spleeter", "demucs"):
+        from vocalmix.separation import external
+
+        x = _resample(mixture, sample_rate, EXTERNAL_RATE)
+        runner = external.run_spleeter if backend == "spleeter" else external.run_demucs
+        vocal, backing = runner(x, EXTERNAL_RATE, settings)
+        rate = EXTERNAL_RATE
+        info = {"backend": backend, "sample_rate": rate,
+                **({"model": settings.get("model", "2stems")} if backend == "spleeter"
+                   else {"model": settings.get("name", "htdemucs")})}
+    else:
+        raise SeparationError(f"unknown separation backend {backend!r}; use one of "
+                              f"{', '.join(BACKENDS)}")
+    if rate != sample_rate:
+        vocal = _resample(vocal, rate, sample_rate)
+        backing = _resample(backing, rate, sample_rate)
+    n = mixture.shape[1]
+    return _fit(vocal, n), _fit(backing, n), info
+
+
+def _resample(x: NDArray, rate: int, target: int) -> NDArray:
+    return x if rate == target else io.resample(x, orig_sample_rate=rate, target_sample_rate=target)
+
+
+def _fit(x: NDArray, n: int) -> NDArray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape[1] < n:
+        x = np.pad(x, ((0, 0), (0, n - x.shape[1])))
+    return np.ascontiguousarray(x[:, :n])
