@@ -1,0 +1,162 @@
+"""Reproducible at any scale: same bytes from the same config, clean resume after a kill,
+exactly the right reruns after a code change, and a run through a cluster executor."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.workflow.conftest import TINY, snakemake
+
+pytestmark = pytest.mark.workflow
+
+# Files that legitimately differ between runs: timings and logs, Snakemake's own state,
+# and the HTML report (it embeds run times).
+VOLATILE_DIRS = {"logs", "benchmarks"}
+
+
+def result_digests(root: Path) -> dict[str, str]:
+    out = {}
+    base = root / "results"
+    for p in sorted(base.rglob("*")):
+        rel = p.relative_to(base)
+        if not p.is_file() or rel.parts[0] in VOLATILE_DIRS or p.name == "report.html":
+            continue
+        out[str(rel)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    for sub in ("listening_test",):  # generated outside results/ (the WAET export)
+        for p in sorted((root / sub).rglob("*")) if (root / sub).exists() else []:
+            if p.is_file():
+                out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def assert_same_results(a: Path, b: Path) -> None:
+    da, db = result_digests(a), result_digests(b)
+    assert len(da) > 50
+    missing = sorted(set(da) ^ set(db))
+    assert not missing, f"files in one run only: {missing[:20]}"
+    differ = sorted(k for k in da if da[k] != db[k])
+    assert not differ, f"{len(differ)} files differ, e.g. {differ[:20]}"
+
+
+def test_two_clean_runs_give_byte_identical_results(tiny_run, tmp_path):
+    snakemake(tmp_path, "all")
+    assert_same_results(tiny_run, tmp_path)
+
+
+def _start(workdir: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--configfile", str(TINY), "--cores", "2", "all"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def test_a_killed_run_resumes_to_the_same_bytes(tiny_run, tmp_path):
+    """SIGKILL snakemake and all its jobs in the middle of the features stage, then
+    resume with --rerun-incomplete: the results equal an uninterrupted run's."""
+    proc = _start(tmp_path)
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if list((tmp_path / "results/features").glob("*.json")):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert not (tmp_path / "results/evaluation/summary.tsv").exists()
+    # no half-written file under a final name: outputs are written to a temporary name
+    # and renamed, so every file present is complete or a leftover temporary
+    snakemake(tmp_path, "all", "--rerun-incomplete")
+    leftovers = [p for p in (tmp_path / "results").rglob("*") if ".tmp" in p.name]
+    assert not leftovers, leftovers[:5]
+    assert_same_results(tiny_run, tmp_path)
+
+
+def _dry_run_jobs(workdir: Path) -> dict[str, int]:
+    """rule -> job count that ``snakemake -n all`` would run."""
+    out = snakemake(workdir, "-n", "all").stdout
+    if "Nothing to be done" in out:
+        return {}
+    lines = out[out.index("Job stats:"):].splitlines()[3:]
+    jobs = {}
+    for line in lines:
+        parts = line.split()
+        if not parts or parts[0] == "total":
+            break
+        jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def _edited(module: str):
+    """Context: a comment line appended to the module (a real code change: Snakemake
+    compares the content of small inputs, so a bare touch is rightly not a change),
+    the original bytes and mtime restored afterwards."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def ctx():
+        path = REPO / "workflow/scripts" / module
+        st = path.stat()
+        original = path.read_bytes()
+        try:
+            path.write_bytes(original + b"\n# edited by test_reproducibility\n")
+            ahead = time.time_ns() + 60 * 10**9  # newer than every output of the run
+            os.utime(path, ns=(st.st_atime_ns, ahead))
+            yield
+        finally:
+            path.write_bytes(original)
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return ctx()
+
+
+# module -> the rules that must rerun (with their dependants); every other rule must not
+REBUILDS = {
+    "vocalmix/evaluation.py": {"evaluate_track", "evaluate"},
+    "vocalmix/train.py": {"train_model", "evaluate_models", "render", "render_index",
+                          "export_waet", "evaluate_track", "evaluate"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(REBUILDS))
+def test_editing_one_module_reruns_its_stage_and_dependants_only(tiny_run, module):
+    assert _dry_run_jobs(tiny_run) == {}
+    with _edited(module):
+        jobs = _dry_run_jobs(tiny_run)
+    expected = REBUILDS[module] | DOWNSTREAM_OF_EVALUATION | {"all"}
+    assert set(jobs) == expected, sorted(set(jobs) ^ expected)
+    assert "make_demo_corpus" not in jobs and "ingest" not in jobs
+    if module.endswith("train.py"):
+        assert jobs["train_model"] == 4  # the four task models
+        assert jobs["render"] == 1  # only data_driven of the one test track uses the models
+
+
+# Rules that read the objective evaluation (the listening-test simulation and analysis).
+DOWNSTREAM_OF_EVALUATION = {"simulate_listeners", "import_ratings", "analyse_ratings"}
+
+
+def test_the_workflow_runs_through_a_cluster_executor(tiny_run, tmp_path):
+    """Every job submitted through snakemake-executor-plugin-cluster-generic (a local
+    submit script standing in for sbatch), each a separate process: same results."""
+    submit = REPO / "tests/workflow/cluster/local_submit.sh"
+    env_logs = tmp_path / "cluster_logs"
+    os.environ["VOCALMIX_CLUSTER_LOGS"] = str(env_logs)
+    try:
+        proc = snakemake(tmp_path, "all", "--executor", "cluster-generic",
+                         "--cluster-generic-submit-cmd", str(submit), "--jobs", "4",
+                         "--latency-wait", "10", timeout=1500)
+    finally:
+        os.environ.pop("VOCALMIX_CLUSTER_LOGS", None)
+    # each job went through the submit script as its own process
+    job_logs = list(env_logs.glob("*.log"))
+    assert len(job_logs) >= 20, proc.stderr[-2000:]
+    assert_same_results(tiny_run, tmp_path)
