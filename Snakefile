@@ -15,8 +15,13 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/corpus.smk"
+include: "workflow/rules/separation.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/genre.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/render.smk"
+include: "workflow/rules/listening.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

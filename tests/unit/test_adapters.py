@@ -198,7 +198,9 @@ def test_splits_are_by_track_stratified_and_seeded():
 
 
 def test_demo_split_counts():
-    cands, _ = discover(config({"adapter": "demo"}))
+    # 16 songs, 25% test and 12.5% validation: 4 / 2 / 10, each genre in the test split.
+    cands, _ = discover(config({"adapter": "demo"}, demo={"songs": 16, "test_fraction": 0.25,
+                                                          "valid_fraction": 0.125}))
     splits = [c.split for c in cands]
     assert (splits.count("train"), splits.count("valid"), splits.count("test")) == (10, 2, 4)
     test_genres = sorted(c.genre for c in cands if c.split == "test")

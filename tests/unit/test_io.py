@@ -91,3 +91,18 @@ def test_to_channels():
     assert io.to_channels(mono, 2).shape == (2, 10)
     stereo = np.stack([np.ones(10), -np.ones(10)]).astype(np.float32)
     np.testing.assert_array_equal(io.to_channels(stereo, 1), np.zeros((1, 10)))
+
+
+def test_a_killed_writers_leftover_is_removed_by_the_next_write(tmp_path):
+    from vocalmix.io import atomic_path, write_json
+
+    target = tmp_path / "out[1].json"  # glob metacharacters in the name are literal
+    leftover = tmp_path / ".out[1].json.abc123.tmp"
+    leftover.write_text("half")
+    other = tmp_path / ".other.json.abc123.tmp"  # another file's leftover is not ours
+    other.write_text("half")
+    write_json(target, {"a": 1})
+    assert target.read_text().strip().startswith("{")
+    assert not leftover.exists() and other.exists()
+    with atomic_path(tmp_path / "x.bin") as tmp:
+        assert tmp.name.startswith(".x.bin.") and tmp.name.endswith(".tmp")

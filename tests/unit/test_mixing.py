@@ -303,8 +303,13 @@ def test_f0_tracker_raw_pitch_accuracy_on_mir1k(real_data):
 
 # ----------------------------------------------------------------------------- CLI
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "vocalmix", "mix", *args],
-                          capture_output=True, text=True)
+    # from an empty directory: no results/genre/model.json of a local run changes the
+    # genre the mixer uses (the default --genre-model is looked up in the working directory)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run([sys.executable, "-m", "vocalmix", "mix", *args],
+                              capture_output=True, text=True, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

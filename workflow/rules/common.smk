@@ -7,10 +7,14 @@ from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
+from vocalmix.conditions import CONDITIONS
 from vocalmix.config import ConfigError, validate_config
 from vocalmix.corpus.adapters import CorpusError, discover
 from vocalmix.corpus.demo_layout import genre_of, song_ids
 from vocalmix.corpus.manifest import read_manifest
+from vocalmix.features.genre import read_genres
+from vocalmix.render import commercial_source, conditions_for, professional_source
+from vocalmix.render import system_input
 from vocalmix.workflow import module_sources
 
 try:
@@ -74,7 +78,17 @@ def get_final_output():
         "results/corpus/tracks.tsv",
         "results/features/summary.tsv",
         "results/features/genre_stats.tsv",
+        "results/genre/metrics.json",
+        "results/corpus/genres.tsv",
         "results/models/summary.tsv",
+        "results/renders/renders.tsv",
+        "results/evaluation/summary.tsv",
+        "listening_test/waet/tests/vocalmix.xml",
+        "results/analysis/anova.tsv",
+        "results/analysis/summary.html",
+        "results/corpus/overview.png",
+        # separation quality whenever finished songs are separated (commercial_mixes)
+        *(["results/separated/quality.tsv"] if config["commercial_mixes"] else []),
     ]
 
 
@@ -97,3 +111,199 @@ def track_audio(wildcards, roles=ROLES):
     """The standardised audio of a track, as named inputs (only the roles it has)."""
     row = track_row(wildcards.track)
     return {role: row[role] for role in roles if row.get(role)}
+
+
+# ---- helpers of corruption, dataset and models (models.smk)
+
+TASKS = ("level", "eq", "compression", "reverb")
+VERSIONS = range(config["corruption"]["versions"])
+
+
+def vocal_tracks(split=None):
+    """Manifest rows with a processed vocal (the corruption and training material)."""
+    return [r for r in manifest() if r.get("vocal") and (split is None or r["split"] in split)]
+
+
+def corrupt_inputs(wildcards):
+    row = track_row(wildcards.track)
+    if not row.get("vocal"):
+        raise WorkflowError(f"{wildcards.track}: no processed vocal to corrupt")
+    files = {"vocal": row["vocal"]}
+    if row.get("truth") and row.get("origin"):
+        files["dry_vocal"] = os.path.join(row["origin"], "dry_vocal.wav")
+        files["truth"] = row["truth"]
+    return files
+
+
+def corrupted(tracks, versions=VERSIONS):
+    return expand(
+        "results/corrupted/{track}/v{k}.wav",
+        track=[r["track_id"] for r in tracks],
+        k=versions,
+    )
+
+
+# ---- helpers of rendering and evaluation (render.smk)
+
+RENDER = config["render"]
+
+
+def render_tracks():
+    """Test-split rows with a backing and a vocal (processed or raw) to mix."""
+    return [
+        r
+        for r in manifest()
+        if r["split"] == "test" and r.get("backing") and (r.get("vocal") or r.get("raw_vocal"))
+    ]
+
+
+def render_conditions(track):
+    return conditions_for(track_row(track), RENDER)
+
+
+def rendered(suffix, tracks=None):
+    rows = render_tracks() if tracks is None else [track_row(t) for t in tracks]
+    return [
+        f"results/renders/{r['track_id']}/{c}{suffix}"
+        for r in rows
+        for c in conditions_for(r, RENDER)
+    ]
+
+
+def render_genre(wildcards):
+    """(genre, source) the rule-based mixer uses (metadata, a confident prediction or the
+    average); other conditions only record the track's metadata genre."""
+    if wildcards.condition == "rule_based":
+        return track_genre(wildcards.track)
+    row = track_row(wildcards.track)
+    return row.get("genre"), row.get("genre_source")
+
+
+def render_inputs(wildcards):
+    row = track_row(wildcards.track)
+    if wildcards.condition not in render_conditions(wildcards.track):
+        raise WorkflowError(f"{wildcards.track}: no reference mix for 'professional'")
+    files = {
+        "excerpt": f"results/renders/{wildcards.track}/excerpt.json",
+        "backing": row["backing"],
+    }
+    if wildcards.condition == "professional":
+        files["reference"] = professional_source(row, RENDER["professional"])
+        return files
+    files["vocal_in"] = system_input(row, RENDER)[1]
+    if wildcards.condition == "rule_based":
+        files["genre_stats"] = "results/features/genre_stats.tsv"
+    elif wildcards.condition == "data_driven":
+        files["models"] = expand("results/models/{task}/model.pt", task=TASKS)
+    elif wildcards.condition == "commercial":
+        supplied = commercial_source(row, RENDER["commercial"])
+        if supplied:
+            files["commercial"] = supplied
+    return files
+
+
+# ---- helpers of the genre stage (genre.smk)
+
+_GENRES_CACHE = {}
+
+
+def genre_feature_tracks():
+    """Every manifest row, reduced to what the genre features need."""
+    keys = ("track_id", "dataset", "split", "genre", "genre_source", "backing")
+    return [{k: r.get(k) for k in keys} for r in manifest()]
+
+
+def genre_table():
+    """results/corpus/genres.tsv (track_id -> row), once the predict_genres checkpoint ran."""
+    path = checkpoints.predict_genres.get().output.genres
+    key = (path, os.path.getmtime(path))
+    if key not in _GENRES_CACHE:
+        _GENRES_CACHE.clear()
+        _GENRES_CACHE[key] = read_genres(path)
+    return _GENRES_CACHE[key]
+
+
+def track_genre(track):
+    """(resolved genre or None for the overall average, source) of a track: metadata, else a
+    confident prediction, else average (vocalmix.features.genre.resolve_genre)."""
+    row = genre_table().get(track)
+    if row is None:
+        raise WorkflowError(f"track {track!r} is not in results/corpus/genres.tsv")
+    return row["genre_resolved"], row["genre_resolved_source"]
+
+
+def with_genre(row):
+    """A manifest row with its resolved genre added (genre_resolved, genre_resolved_source)."""
+    genre, source = track_genre(row["track_id"])
+    return {**row, "genre_resolved": genre, "genre_resolved_source": source}
+
+
+# ---- helpers of source separation (separation.smk)
+
+import re
+from dataclasses import asdict
+
+from vocalmix.corpus.separated import separated_paths
+from vocalmix.separation.api import SeparationError, check_backend
+from vocalmix.separation.training import training_candidates
+
+SEPARATION = config["separation"]
+SEPARATION_BACKEND = SEPARATION["backend"]
+SEPARATED = {c.track_id: c for c in CANDIDATES if c.adapter == "separated"}
+HELDOUT = {c.track_id: c for c in training_candidates(CANDIDATES, "test")}
+SEPARATOR_MODEL = "results/separated/model/separator.pt"
+
+if SEPARATED and SEPARATION_BACKEND != "builtin":
+    try:  # refuse before any job: spleeter would otherwise run with random weights
+        check_backend(SEPARATION_BACKEND, SEPARATION[SEPARATION_BACKEND])
+    except SeparationError as exc:
+        raise WorkflowError(f"separation.backend {SEPARATION_BACKEND}: {exc}") from None
+
+
+def backend_tracks(backend, ids):
+    """Wildcard pattern: exactly ``ids`` for the configured backend, nothing for the others."""
+    if backend != SEPARATION_BACKEND or not ids:
+        return "(?!x)x"
+    return "|".join(re.escape(t) for t in sorted(ids))
+
+
+def separation_params():
+    """Only the configured backend's settings (others' changes rerun nothing)."""
+    return {"backend": SEPARATION_BACKEND, SEPARATION_BACKEND: SEPARATION[SEPARATION_BACKEND]}
+
+
+def separation_config():
+    return {
+        **{k: config[k] for k in ("seed", "sample_rate", "ingest")},
+        "separation": separation_params(),
+    }
+
+
+def separator_model(wildcards):
+    if SEPARATION_BACKEND == "builtin" and SEPARATION["builtin"]["method"] == "network":
+        return {"model": SEPARATOR_MODEL}
+    return {}
+
+
+def separator_runners():
+    runner = {"spleeter": "spleeter_runner.py", "demucs": "demucs_runner.py"}
+    if SEPARATION_BACKEND not in runner:
+        return []
+    base = Path(workflow.basedir) / "workflow/scripts/vocalmix/separation"
+    return [os.path.relpath(base / runner[SEPARATION_BACKEND])]
+
+
+def separation_candidates(split):
+    return [asdict(c) for c in training_candidates(CANDIDATES, split)]
+
+
+def candidate_files(*splits):
+    cands = [c for s in splits for c in training_candidates(CANDIDATES, s)]
+    return sorted({f for c in cands for f in c.all_files()})
+
+
+def heldout_estimates():
+    return {
+        t: {s: f"results/separated/heldout/{t}/{s}.wav" for s in ("vocal", "backing")}
+        for t in HELDOUT
+    }

@@ -50,6 +50,10 @@ checkpoint ingest:
     resources:
         mem_mb=4000,
     params:
-        config={k: config[k] for k in ("seed", "sample_rate", "datasets", "demo", "ingest")},
+        config={
+            **{k: config[k] for k in ("seed", "sample_rate", "datasets", "demo", "ingest")},
+            "commercial_mixes": config["commercial_mixes"],
+            "separation": {k: config["separation"][k] for k in ("split", "train_weight")},
+        },
     script:
         "../scripts/ingest.py"

@@ -1,35 +1,8 @@
 # Synthetic corruption, the windowed dataset, the task models and their held-out evaluation.
 
-TASKS = ("level", "eq", "compression", "reverb")
-VERSIONS = range(config["corruption"]["versions"])
-
 
 wildcard_constraints:
     task="|".join(TASKS),
-
-
-def vocal_tracks(split=None):
-    """Manifest rows with a processed vocal (the corruption and training material)."""
-    return [r for r in manifest() if r.get("vocal") and (split is None or r["split"] in split)]
-
-
-def corrupt_inputs(wildcards):
-    row = track_row(wildcards.track)
-    if not row.get("vocal"):
-        raise WorkflowError(f"{wildcards.track}: no processed vocal to corrupt")
-    files = {"vocal": row["vocal"]}
-    if row.get("truth") and row.get("origin"):
-        files["dry_vocal"] = os.path.join(row["origin"], "dry_vocal.wav")
-        files["truth"] = row["truth"]
-    return files
-
-
-def corrupted(tracks, versions=VERSIONS):
-    return expand(
-        "results/corrupted/{track}/v{k}.wav",
-        track=[r["track_id"] for r in tracks],
-        k=versions,
-    )
 
 
 rule corrupt:
@@ -82,7 +55,8 @@ rule build_dataset:
         mem_mb=4000,
     params:
         tracks=lambda wc: [
-            {k: r[k] for k in ("track_id", "split", "weight", "backing")} for r in vocal_tracks()
+            {k: r[k] for k in ("track_id", "split", "source", "weight", "backing")}
+            for r in vocal_tracks()
         ],
         sample_rate=lookup(dpath="sample_rate", within=config),
         windows={
@@ -131,6 +105,7 @@ rule evaluate_models:
         code=pkg("vocalmix.model_eval"),
         models=expand("results/models/{task}/model.pt", task=TASKS),
         genre_stats="results/features/genre_stats.tsv",
+        genres="results/corpus/genres.tsv",
         features=lambda wc: expand(
             "results/features/{track}.json",
             track=[r["track_id"] for r in vocal_tracks(split=("test",))],
@@ -159,7 +134,7 @@ rule evaluate_models:
     resources:
         mem_mb=4000,
     params:
-        tracks=lambda wc: vocal_tracks(split=("test",)),
+        tracks=lambda wc: [with_genre(r) for r in vocal_tracks(split=("test",))],
         smooth_windows=lookup(dpath="mixing/smooth_windows", within=config),
         features=lookup(dpath="features", within=config),
     script:

@@ -173,8 +173,14 @@ def _add_mix(sub) -> None:
                    help="trained model directory for --system model (results/models)")
     p.add_argument("--genre", metavar="G",
                    help="genre of the song (a row of the genre statistics); default: predicted "
-                        "from the backing when a genre classifier is available, else the "
-                        "overall average")
+                        "from the backing when a genre classifier is available and its "
+                        "probability reaches --genre-threshold, else the overall average")
+    p.add_argument("--genre-model", metavar="PATH",
+                   help="genre classifier (model.json or its directory) for the prediction; "
+                        "default: results/genre/model.json where it exists; 'none' to skip")
+    p.add_argument("--genre-threshold", metavar="P", type=float, default=None,
+                   help="least probability at which a predicted genre is used (default 0.5, "
+                        "the pipeline's genre.confidence_threshold)")
     p.add_argument("--genre-stats", metavar="TSV",
                    help="genre statistics table (results/features/genre_stats.tsv); default: "
                         "the packaged priors")
@@ -195,7 +201,9 @@ def _run_mix(args: argparse.Namespace) -> int:
             vocal=args.vocal, backing=args.backing, output=args.output, system=args.system,
             model_dir=args.model, genre=args.genre, genre_stats=args.genre_stats,
             pitch_correct=args.pitch_correct, recipe_out=args.recipe_out,
-            recipe_in=args.recipe_in, warn=lambda msg: _error("mix", f"warning: {msg}"))
+            recipe_in=args.recipe_in, genre_model=args.genre_model,
+            genre_threshold=args.genre_threshold,
+            warn=lambda msg: _error("mix", f"warning: {msg}"))
     except MixError as exc:
         _error("mix", str(exc))
         return 2
@@ -204,8 +212,365 @@ def _run_mix(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- genre
+def _add_genre(sub) -> None:
+    p = sub.add_parser(
+        "genre",
+        help="predict the genre of a backing track (top-3 probabilities)",
+        description=(
+            "Predict the genre of each backing track with the pipeline's genre classifier "
+            "(logistic regression on log-mel, spectral-shape, rhythm and loudness-range "
+            "features of the backing, trained on the training split's metadata genres) and "
+            "print the three most probable genres. A prediction below the threshold is "
+            "marked: the rule-based mixer would use the overall average instead."),
+    )
+    p.add_argument("files", nargs="+", metavar="BACKING", help="backing tracks (any format "
+                   "soundfile reads)")
+    p.add_argument("--model", metavar="PATH", default=None,
+                   help="genre classifier (model.json or its directory; default "
+                        "results/genre/model.json)")
+    p.add_argument("--threshold", metavar="P", type=float, default=None,
+                   help="confidence threshold to report against (default 0.5)")
+    p.add_argument("--top", metavar="K", type=int, default=3,
+                   help="how many genres to list (default 3)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per file")
+    _COMMANDS["genre"] = _run_genre
+
+
+def _run_genre(args: argparse.Namespace) -> int:
+    from vocalmix.features.genre import (DEFAULT_MODEL_PATH, DEFAULT_THRESHOLD, GenreError,
+                                         load_classifier)
+    from vocalmix.io import AudioError
+
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    try:
+        model = load_classifier(args.model or DEFAULT_MODEL_PATH)
+    except GenreError as exc:
+        _error("genre", str(exc))
+        return 2
+    if not model.trained:
+        _error("genre", f"{args.model or DEFAULT_MODEL_PATH}: {model.reason}")
+        return 2
+    status = 0
+    for path in args.files:
+        try:
+            pred = model.predict_file(path)
+        except (AudioError, GenreError, ValueError, OSError) as exc:
+            _error("genre", str(exc))
+            status = 1
+            continue
+        top = pred.top(max(1, args.top))
+        confident = pred.confidence >= threshold
+        if args.json:
+            print(json.dumps({"file": path, "genre": pred.genre, "confidence": pred.confidence,
+                              "confident": confident, "threshold": threshold,
+                              "top": [{"genre": g, "probability": p} for g, p in top]}),
+                  flush=True)
+            continue
+        note = "" if confident else (f"  (below the threshold {threshold:.2f}: the mixer would "
+                                     "use the overall average)")
+        print(f"{path}: {pred.genre} ({pred.confidence:.2f}){note}")
+        for i, (g, p) in enumerate(top, 1):
+            print(f"  {i}. {g:20s} {p:6.3f}")
+    return status
+
+
+# ----------------------------------------------------------------------------- listening
+def _config_defaults() -> dict:
+    from vocalmix.config import validate_config
+
+    return validate_config({})
+
+
+def _add_listening(sub) -> None:
+    p = sub.add_parser(
+        "listening",
+        help="export the WAET listening test, import its results, simulate a panel",
+        description=(
+            "The listening test in the Web Audio Evaluation Tool (WAET). 'export' writes a "
+            "folder laid out like a WAET root (tests/vocalmix.xml, media/vocalmix/, KEY.tsv); "
+            "'import' turns WAET result XMLs (saves/*.xml; only complete sessions) into a "
+            "ratings table; 'simulate' writes simulated listeners' results in WAET's format."),
+    )
+    lsub = p.add_subparsers(dest="listening_command", metavar="ACTION")
+    lsub.required = True
+    e = lsub.add_parser("export", help="write the WAET test (XML, stimuli, KEY.tsv)",
+                        description="Write the WAET test from the renders table "
+                                    "(results/renders/renders.tsv) into a WAET-root folder.")
+    e.add_argument("--renders", default="results/renders/renders.tsv", metavar="TSV",
+                   help="renders table (default results/renders/renders.tsv); relative paths "
+                        "in it are taken from the current directory")
+    e.add_argument("-o", "--output", default="listening_test/waet", metavar="DIR",
+                   help="the WAET-root folder to write (default listening_test/waet)")
+    e.add_argument("--interface", choices=("MUSHRA", "APE"), default=None,
+                   help="WAET interface (default: config listening.interface, MUSHRA)")
+    e.add_argument("--no-open-reference", action="store_true",
+                   help="no open reference button on the pages")
+    e.add_argument("--max-items", type=int, default=None, metavar="N",
+                   help="at most N pages (a seeded choice of the tracks)")
+    e.add_argument("--seed", type=int, default=None,
+                   help="seed of the page and element order (default: config seed)")
+    i = lsub.add_parser("import", help="WAET result XMLs -> ratings table",
+                        description="Read every WAET result XML in DIR (only sessions with "
+                                    "state=\"complete\"; abandoned ones are counted) and write "
+                                    "the ratings table (grades 0-100). A malformed or foreign "
+                                    "file is reported by name and skipped (exit status 1).")
+    i.add_argument("directory", metavar="DIR", help="folder of WAET result XMLs (saves/)")
+    i.add_argument("-o", "--output", default="results/analysis/ratings.tsv", metavar="TSV",
+                   help="ratings table to write (default results/analysis/ratings.tsv)")
+    i.add_argument("--key", metavar="KEY.tsv", default=None,
+                   help="the export's KEY.tsv (element id -> track, condition); default "
+                        "listening_test/waet/KEY.tsv where it exists. Without a key the track "
+                        "is the page id and the condition the element's name")
+    i.add_argument("--no-key", action="store_true", help="do not use any KEY.tsv")
+    i.add_argument("--summary", metavar="JSON", default=None,
+                   help="also write the import summary (files, complete, abandoned, skipped)")
+    s = lsub.add_parser("simulate", help="simulated listeners' WAET result files",
+                        description="Write simulated listeners' results in WAET's result "
+                                    "format for an exported test (the rating model is "
+                                    "documented in vocalmix.listening.simulate).")
+    s.add_argument("--waet", default="listening_test/waet", metavar="DIR",
+                   help="the exported WAET-root folder (default listening_test/waet)")
+    s.add_argument("--metrics", default="results/evaluation/per_track.tsv", metavar="TSV",
+                   help="objective metrics per track and condition")
+    s.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="folder for the result files")
+    s.add_argument("-n", "--listeners", type=int, default=None,
+                   help="complete sessions (default: config listening.simulation.listeners)")
+    s.add_argument("--seed", type=int, default=None, help="seed (default: config seed)")
+    _COMMANDS["listening"] = _run_listening
+
+
+def _run_listening(args: argparse.Namespace) -> int:
+    import os
+
+    defaults = _config_defaults()
+    lcfg = defaults["listening"]
+    seed = defaults["seed"] if getattr(args, "seed", None) is None else args.seed
+    if args.listening_command == "export":
+        from vocalmix.io import AudioError
+        from vocalmix.listening.export import ExportError, export_test
+        from vocalmix.listening.spec import StructureError
+
+        try:
+            s = export_test(args.renders, args.output,
+                            interface=args.interface or lcfg["interface"],
+                            open_reference=not args.no_open_reference,
+                            max_items=args.max_items, seed=seed,
+                            loudness_lufs=lcfg["loudness_lufs"],
+                            true_peak_dbtp=lcfg["true_peak_dbtp"])
+        except (ExportError, StructureError, AudioError, ValueError, OSError) as exc:
+            _error("listening export", str(exc))
+            return 2
+        for skip in s["skipped"]:
+            _error("listening export", f"{skip['track']}: left out: {skip['reason']}")
+        print(f"{s['test']}: {s['items']} pages, {s['stimuli']} stimuli")
+        print(f"copy the contents of {args.output}/ into a WAET checkout and open "
+              f"test.html?url=tests/vocalmix.xml (see {args.output}/README-vocalmix.md)")
+        return 0
+    if args.listening_command == "import":
+        from vocalmix.listening.export import ExportError, read_key
+        from vocalmix.listening.results import import_results, write_ratings
+
+        key_path = None if args.no_key else (args.key or (
+            "listening_test/waet/KEY.tsv" if os.path.isfile("listening_test/waet/KEY.tsv")
+            else None))
+        try:
+            key = read_key(key_path) if key_path else None
+        except ExportError as exc:
+            _error("listening import", str(exc))
+            return 2
+        if not os.path.isdir(args.directory):
+            _error("listening import", f"{args.directory}: not a folder")
+            return 2
+        rows, summary = import_results(args.directory, key)  # logs each skipped file
+        if not rows:
+            _error("listening import", f"{args.directory}: no complete WAET result with "
+                                       "ratings")
+            return 2
+        write_ratings(args.output, rows, simulated=summary["simulated"],
+                      n_files=summary["complete"])
+        if args.summary:
+            from vocalmix.io import write_json
+
+            write_json(args.summary, summary)
+        print(f"{args.output}: {summary['ratings']} ratings from {summary['complete']} "
+              f"complete sessions ({summary['listeners']} listeners, {summary['items']} items)"
+              f"; {len(summary['abandoned'])} abandoned, {len(summary['skipped'])} skipped"
+              + (f"; key {key_path}" if key_path else "; no key")
+              + ("; SIMULATED" if summary["simulated"] else ""))
+        return 1 if summary["skipped"] else 0
+    if args.listening_command == "simulate":
+        from pathlib import Path
+
+        from vocalmix.listening import TEST_XML
+        from vocalmix.listening.simulate import simulate_panel
+
+        sim = lcfg["simulation"]
+        n = args.listeners or sim["listeners"]
+        out = Path(args.output)
+        try:
+            model = simulate_panel(
+                Path(args.waet) / TEST_XML, Path(args.waet) / "KEY.tsv", args.metrics,
+                [out / f"complete-{i:02d}.xml" for i in range(1, n + 1)],
+                [out / f"abandoned-{j:02d}.xml" for j in range(1, sim["abandoned"] + 1)],
+                seed=seed, careless=sim["careless"], listener_sd=sim["listener_sd"],
+                item_sd=sim["item_sd"], noise_sd=sim["noise_sd"])
+        except (ValueError, OSError) as exc:
+            _error("listening simulate", str(exc))
+            return 2
+        print(f"{out}: {n} simulated sessions ({len(model['careless'])} careless) and "
+              f"{sim['abandoned']} abandoned; SIMULATED")
+        return 0
+    return 2
+
+
+def _add_stats(sub) -> None:
+    p = sub.add_parser(
+        "stats",
+        help="statistics of listening-test ratings (post-screening, ANOVA, post-hoc, LMM)",
+        description=(
+            "Analyse a ratings table (vocalmix listening import): BS.1534-3 post-screening, "
+            "descriptive statistics per condition, repeated-measures ANOVA (condition x item "
+            "within listeners) with Greenhouse-Geisser/Huynh-Feldt corrections and partial eta "
+            "squared, Friedman test, paired t and Wilcoxon post-hoc tests with Holm "
+            "correction, a linear mixed model with random listener and item intercepts, and "
+            "figures. Tables from simulated ratings say SIMULATED in their titles."),
+    )
+    p.add_argument("ratings", metavar="RATINGS.tsv", help="the ratings table")
+    p.add_argument("-o", "--output", default="results/analysis", metavar="DIR",
+                   help="folder for the tables and figures (default results/analysis)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="significance level (default: config analysis.alpha, 0.05)")
+    p.add_argument("--reference-below", type=float, default=None, metavar="GRADE",
+                   help="post-screening: a hidden-reference grade below this is a lapse "
+                        "(default 90)")
+    p.add_argument("--max-fraction", type=float, default=None, metavar="F",
+                   help="post-screening: lapses on more than this share of items exclude a "
+                        "listener (default 0.15)")
+    _COMMANDS["stats"] = _run_stats
+
+
+def _run_stats(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vocalmix.analysis.stats import OUTPUTS, StatsError, analyse
+
+    a = _config_defaults()["analysis"]
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        s = analyse(args.ratings, {k: out / v for k, v in OUTPUTS.items()},
+                    alpha=a["alpha"] if args.alpha is None else args.alpha,
+                    reference_below=(a["screening"]["reference_below"]
+                                     if args.reference_below is None else args.reference_below),
+                    max_fraction=(a["screening"]["max_fraction"]
+                                  if args.max_fraction is None else args.max_fraction))
+    except (StatsError, ValueError, OSError) as exc:
+        _error("stats", str(exc))
+        return 2
+    tag = "SIMULATED ratings: " if s["simulated"] else ""
+    print(f"{tag}{s['listeners_kept']} of {s['listeners']} listeners kept after "
+          f"post-screening, {s['items']} items")
+    for c, m in s["means"].items():
+        print(f"  {c:14s} mean grade {m:6.1f}")
+    ce = s.get("condition_effect")
+    if ce:
+        print(f"  condition: F({ce['df1']:g}, {ce['df2']:g}) = {ce['F']:.2f}, p = {ce['p']:.3g}"
+              f" (GG {ce['p_gg']:.3g}, HF {ce['p_hf']:.3g}), partial eta^2 = "
+              f"{ce['partial_eta_sq']:.3f}")
+    for n in s["notes"]:
+        print(f"  note: {n}")
+    print(f"tables and figures in {out}/")
+    return 0
+
+
+# ----------------------------------------------------------------------------- separate
+def _add_separate(sub) -> None:
+    p = sub.add_parser(
+        "separate",
+        help="split a finished song into vocal and backing (source separation)",
+        description=(
+            "Separate a mixture (any format libsndfile reads) into DIR/vocal.wav and "
+            "DIR/backing.wav (32-bit float WAV at the song's sample rate) and write "
+            "DIR/report.json (what ran; loudness of the parts). Backends: 'builtin' (the "
+            "pipeline's mask network, results/separated/model/separator.pt from `snakemake "
+            "results/separated/model/separator.pt`, or --method repet_sim with no training), "
+            "'spleeter' and 'demucs' (their own environments, local weights only; they refuse "
+            "to run without real weights). Settings not given here come from --config or the "
+            "defaults of config.yaml's 'separation' section."),
+    )
+    p.add_argument("mix", metavar="MIX", help="the finished song")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--backend", choices=("builtin", "spleeter", "demucs"), default=None,
+                   help="separator (default: separation.backend, builtin)")
+    p.add_argument("--config", metavar="YAML",
+                   help="a pipeline config whose 'separation' section gives the settings")
+    p.add_argument("--method", choices=("network", "repet_sim"), default=None,
+                   help="builtin: the trained network (default) or REPET-SIM")
+    p.add_argument("--model", metavar="FILE", default=None,
+                   help="builtin network weights (default results/separated/model/separator.pt)")
+    p.add_argument("--model-path", metavar="DIR", default=None,
+                   help="spleeter: MODEL_PATH, the folder holding 2stems/ (default "
+                        "separation.spleeter.model_path, else $MODEL_PATH)")
+    p.add_argument("--repo", metavar="DIR", default=None,
+                   help="demucs: local weights folder (as demucs --repo)")
+    p.add_argument("--name", metavar="NAME", default=None,
+                   help="spleeter model (2stems, 4stems, 5stems) or demucs model name")
+    p.add_argument("--python", metavar="PY", default=None,
+                   help="spleeter/demucs: interpreter of their environment (default auto)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    _COMMANDS["separate"] = _run_separate
+
+
+def _run_separate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vocalmix import io
+    from vocalmix.config import ConfigError, load_config
+    from vocalmix.separation.api import DEFAULT_MODEL, SeparationError, separate
+    from vocalmix.separation.stage import describe
+
+    try:
+        sep = (load_config(args.config) if args.config else _config_defaults())["separation"]
+    except (ConfigError, OSError) as exc:
+        _error("separate", str(exc))
+        return 2
+    backend = args.backend or sep["backend"]
+    settings = dict(sep[backend])
+    if backend == "builtin":
+        if args.method:
+            settings["method"] = args.method
+    elif backend == "spleeter":
+        settings.update({k: v for k, v in (("model_path", args.model_path), ("model", args.name),
+                                           ("python", args.python)) if v})
+    else:
+        settings.update({k: v for k, v in (("repo", args.repo), ("name", args.name),
+                                           ("python", args.python)) if v})
+    model = (args.model or DEFAULT_MODEL) if backend == "builtin" else None
+    try:
+        mixture, sr = io.read_audio(args.mix)
+        vocal, backing, info = separate(mixture, sr, backend=backend, settings=settings,
+                                        model=model, threads=args.threads)
+    except (io.AudioError, SeparationError) as exc:
+        _error("separate", str(exc))
+        return 2
+    out = Path(args.output)
+    io.write_audio(out / "vocal.wav", vocal, sr)
+    io.write_audio(out / "backing.wav", backing, sr)
+    facts = describe(mixture, vocal, backing, sr)
+    io.write_json(out / "report.json", {"mixture": args.mix, "run": info, "sample_rate": sr,
+                                        "duration_s": mixture.shape[1] / sr, **facts})
+    print(f"{args.mix}: separated by {backend}"
+          + (f" ({settings.get('method', 'network')})" if backend == "builtin" else ""))
+    print(f"  vocal    {out / 'vocal.wav'}  {_fmt(facts['vocal_lufs'], 'LUFS')}")
+    print(f"  backing  {out / 'backing.wav'}  {_fmt(facts['backing_lufs'], 'LUFS')}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
-_REGISTRARS = [_add_loudness, _add_reverb_fit, _add_mix]
+_REGISTRARS = [_add_loudness, _add_reverb_fit, _add_mix, _add_genre, _add_listening, _add_stats,
+               _add_separate]
 
 
 def build_parser() -> argparse.ArgumentParser:

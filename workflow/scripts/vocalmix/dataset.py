@@ -15,7 +15,7 @@ windows of the features stage (``features.window_s`` long, every ``features.hop_
   original -- log mid-band T60 (s), damping, return level (dB), pre-delay (ms).
 
 Windows are written in shards of ``shard_size`` per split (``<split>_<i>.inputs.npy`` and
-``.targets.npy``) with ``index.tsv`` (one row per window: track, split, version, window,
+``.targets.npy``) with ``index.tsv`` (one row per window: track, split, source, version, window,
 start, silent, weight, shard, row) and ``dataset.json`` (target names, input layout, counts,
 training-split target means and standard deviations, and each corrupted version's EQ, for
 :mod:`vocalmix.augment`). Splits are by track -- every window of
@@ -236,7 +236,8 @@ def build(tracks: list[dict], out_dir: str | os.PathLike, *, sample_rate: int,
                 y = np.array([targets[k] for k in TARGETS], dtype=np.float32)
                 shard, row = writer.add(x, y)
                 index_rows.append({"track_id": t["track_id"], "split": t["split"],
-                                   "version": version, "window": int(w["window"]),
+                                   "source": t.get("source") or "stems", "version": version,
+                                   "window": int(w["window"]),
                                    "start_s": float(w["start_s"]), "silent": int(silent),
                                    "weight": float(t.get("weight", 1.0)), "shard": shard,
                                    "row": row})
@@ -244,8 +245,8 @@ def build(tracks: list[dict], out_dir: str | os.PathLike, *, sample_rate: int,
         w.flush()
     if not index_rows:
         raise ValueError("the dataset is empty: no track with a processed vocal and a window")
-    cols = ["track_id", "split", "version", "window", "start_s", "silent", "weight", "shard",
-            "row"]
+    cols = ["track_id", "split", "source", "version", "window", "start_s", "silent", "weight",
+            "shard", "row"]
     with io.atomic_path(out / "index.tsv") as tmp, open(tmp, "w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=cols, delimiter="\t", lineterminator="\n")
         wr.writeheader()
@@ -323,7 +324,10 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     for row in params["tracks"]:
         tid = row["track_id"]
         versions = corrupted.get(tid, {})
-        tracks.append({"track_id": tid, "split": row["split"], "weight": row.get("weight") or 1.0,
+        weight = row.get("weight")
+        tracks.append({"track_id": tid, "split": row["split"],
+                       "weight": 1.0 if weight is None else weight,  # 0 stays 0
+                       "source": row.get("source") or "stems",
                        "backing": row["backing"], "features": features[tid],
                        "windows": windows[tid],
                        "corrupted": [tuple(versions[k]) for k in sorted(versions)]})

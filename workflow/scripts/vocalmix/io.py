@@ -13,6 +13,7 @@ import struct
 import tempfile
 from contextlib import contextmanager
 from fractions import Fraction
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
@@ -69,10 +70,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     A job killed mid-write leaves only a ``.tmp`` file that no later job reads, never a
-    half-written output under the final name.
+    half-written output under the final name; the next write of ``path`` (the rerun)
+    removes such leftovers.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # a job killed by SIGKILL cannot clean up: its rerun removes what it left of this file
+    for stale in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)

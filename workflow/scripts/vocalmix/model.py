@@ -101,8 +101,14 @@ def select_device(preference: str = "auto") -> torch.device:
 def save_checkpoint(path: str | Path, model: MixNet, meta: dict) -> None:
     from vocalmix.io import atomic_path
 
+    # through a buffer: torch.save names the zip's root folder after the file, and the
+    # temporary name would otherwise make the same weights differ in bytes
+    import io as _io
+
+    buf = _io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), "meta": meta}, buf)
     with atomic_path(path) as tmp:
-        torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
+        Path(tmp).write_bytes(buf.getvalue())
 
 
 def load_checkpoint(path: str | Path) -> tuple[MixNet, dict]:

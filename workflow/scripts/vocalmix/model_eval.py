@@ -84,7 +84,11 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
     ref_shape = (long_term_spectrum(io.read_audio(dereverberated)[0], sr).shape_db
                  if dereverberated else truth["shape"])
     out = []
-    genre = row.get("genre") if row.get("genre") not in (None, "unknown") else None
+    if "genre_resolved_source" in row:  # resolved by the predict_genres stage
+        genre, genre_source = row.get("genre_resolved"), row["genre_resolved_source"]
+    else:
+        genre = row.get("genre") if row.get("genre") not in (None, "unknown") else None
+        genre_source = "metadata" if genre else "average"
     for system in SYSTEMS:
         if system == "no_processing":
             stems = (np.repeat(vocal, 2, axis=0) if vocal.shape[0] == 1 else vocal, backing)
@@ -95,7 +99,7 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
         else:
             if system == "rule_based":
                 recipe, corr = mix_rule_based(vocal, backing, sr, genre_stats=genre_stats,
-                                              genre=genre)
+                                              genre=genre, genre_source=genre_source)
             else:
                 recipe, corr = mix_data_driven(vocal, backing, sr, models=models,
                                                **(mix_kw or {}))

@@ -447,6 +447,11 @@ def discover(config: dict) -> tuple[list[Candidate], list[Rejection]]:
             rejs.append(Rejection("", name, str(where), msg))
         cands.extend(found)
         rejs.extend(rejected)
+    from vocalmix.corpus.separated import discover_mixes  # finished songs -> rule separate
+
+    found, rejected = discover_mixes(config)
+    cands.extend(found)
+    rejs.extend(rejected)
     if not cands:
         details = "; ".join(f"{r.dataset}: {r.reason} ({r.file})" for r in rejs) or "none configured"
         raise CorpusError(f"the corpus is empty: no usable track in any configured dataset ({details})")

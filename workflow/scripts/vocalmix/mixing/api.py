@@ -19,7 +19,8 @@ from vocalmix import io
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MixError", "load_inputs", "choose_recipe", "mix_files", "DEFAULT_GENRE_STATS"]
+__all__ = ["MixError", "load_inputs", "pick_genre", "choose_recipe", "mix_files",
+           "DEFAULT_GENRE_STATS"]
 
 DEFAULT_GENRE_STATS = Path(__file__).resolve().parent.parent / "data" / "genre_stats_default.tsv"
 SILENCE_DBFS = -80.0
@@ -67,29 +68,83 @@ def _genre_table(path: str | None) -> dict:
         raise MixError(f"{src}: unreadable genre statistics ({exc})") from None
 
 
+def pick_genre(backing: np.ndarray, sample_rate: int, table: dict, *, genre: str | None = None,
+               genre_source: str | None = None, genre_model: str | None = None,
+               genre_threshold: float | None = None) -> tuple[str | None, str, dict]:
+    """The genre the rule-based mixer uses: (genre or None = the overall average, source,
+    details for the recipe).
+
+    ``genre`` with ``genre_source`` None or ``override`` is the user's choice and must be a
+    row of ``table`` (else MixError listing the known genres); with ``metadata`` or
+    ``predicted`` it was resolved elsewhere (e.g. ``results/corpus/genres.tsv``) and is used
+    as it is. Without a genre (and unless ``genre_source`` is ``average``), the backing's
+    genre is predicted with ``genre_model`` (a classifier file or directory; default
+    ``results/genre/model.json`` where it exists, ``"none"`` to skip) and used when its
+    probability reaches ``genre_threshold``; otherwise the overall average.
+    """
+    from vocalmix.features.genre import (DEFAULT_MODEL_PATH, DEFAULT_THRESHOLD, GenreError,
+                                         load_classifier, resolve_genre)
+
+    known = [k for k in table if k != "all"]
+    threshold = DEFAULT_THRESHOLD if genre_threshold is None else float(genre_threshold)
+    if genre is not None and genre_source not in (None, "override", "given"):
+        return genre, genre_source, {}
+    if genre is not None:
+        try:
+            return (*resolve_genre(override=genre, known_genres=known), {})
+        except GenreError as exc:
+            raise MixError(str(exc)) from None
+    if genre_source == "average":
+        return None, "average", {}
+    path = genre_model
+    if path is None and Path(DEFAULT_MODEL_PATH).is_file():
+        path = DEFAULT_MODEL_PATH
+    if path is None or str(path).lower() == "none":
+        return None, "average", {"genre_model": None}
+    try:
+        model = load_classifier(path)
+        prediction = model.predict_audio(backing, sample_rate, name="backing")
+    except (GenreError, ValueError) as exc:
+        raise MixError(str(exc)) from None
+    info: dict = {"genre_model": str(path), "genre_threshold": threshold}
+    if prediction is None:
+        info["genre_model_untrained"] = model.reason
+        return None, "average", info
+    info.update(genre_predicted=prediction.genre, genre_confidence=prediction.confidence,
+                genre_top3=dict(prediction.top(3)))
+    g, source = resolve_genre(None, prediction, threshold, known_genres=known)
+    return g, source, info
+
+
 def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, system: str,
                   model_dir: str | None = None, genre: str | None = None,
-                  genre_stats: str | None = None, pitch_correct: bool = False):
-    """(recipe, pitch-corrected vocal or None) from the named system."""
-    from vocalmix.corpus.adapters import genre_slug
+                  genre_stats: str | None = None, pitch_correct: bool = False,
+                  genre_source: str | None = None, genre_model: str | None = None,
+                  genre_threshold: float | None = None):
+    """(recipe, pitch-corrected vocal or None) from the named system.
 
+    For the rule-based system the genre comes from :func:`pick_genre` (an override, a genre
+    resolved elsewhere, else a confident prediction from the backing, else the average).
+    """
     if system == "preset":
         from vocalmix.mixing.preset import mix_preset
 
         return mix_preset(vocal, backing, sample_rate, pitch_correct=pitch_correct)
     table = _genre_table(genre_stats)
-    genre_source = "given"
-    if genre is not None:
-        g = genre_slug(genre)
-        known = sorted(k for k in table if k != "all")
-        if g not in table or g == "all":
-            raise MixError(f"unknown genre {genre!r}; known genres: {', '.join(known)}")
-        genre = g
-    if system == "rule":
+    if system != "rule":
+        if genre is not None:  # an unknown --genre is an error whatever the system
+            pick_genre(backing, sample_rate, table, genre=genre, genre_source=genre_source)
+    else:
         from vocalmix.mixing.rule_based import mix_rule_based
 
-        return mix_rule_based(vocal, backing, sample_rate, genre_stats=table, genre=genre,
-                              pitch_correct=pitch_correct, genre_source=genre_source)
+        genre, source, info = pick_genre(backing, sample_rate, table, genre=genre,
+                                         genre_source=genre_source, genre_model=genre_model,
+                                         genre_threshold=genre_threshold)
+        recipe, corrected = mix_rule_based(vocal, backing, sample_rate, genre_stats=table,
+                                           genre=genre, pitch_correct=pitch_correct,
+                                           genre_source=source)
+        recipe.analysis.update(info)
+        return recipe, corrected
     if system == "model":
         if not model_dir:
             raise MixError("--system model needs --model DIR (a trained model directory)")
@@ -107,6 +162,7 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule",
               model_dir: str | None = None, genre: str | None = None,
               genre_stats: str | None = None, pitch_correct: bool = False,
               recipe_out: str | None = None, recipe_in: str | None = None,
+              genre_model: str | None = None, genre_threshold: float | None = None,
               warn: Callable[[str], None] = log.warning) -> list[str]:
     """Mix two files; returns a human-readable summary (one line per item)."""
     from vocalmix.features import loudness
@@ -124,7 +180,8 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule",
     else:
         recipe, corrected = choose_recipe(v, b, sr, system=system, model_dir=model_dir,
                                           genre=genre, genre_stats=genre_stats,
-                                          pitch_correct=pitch_correct)
+                                          pitch_correct=pitch_correct, genre_model=genre_model,
+                                          genre_threshold=genre_threshold)
     result = render(v, b, sr, recipe, pitch_corrected=corrected)
     out = Path(output)
     if out.suffix.lower() not in (".wav", ".wave"):
@@ -143,6 +200,12 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule",
                 f"'{a.get('genre_stats_row')}')" if "target_vocal_to_backing_lu" in a else ""),
              f"true peak {result.report['bus']['true_peak_after_dbtp']:.2f} dBTP; "
              f"{time.perf_counter() - t0:.1f} s"]
+    if "genre_source" in a and "genre_stats_row" in a:
+        line = f"genre {a.get('genre', 'unknown')} ({a['genre_source']})"
+        if a.get("genre_predicted"):
+            line += (f"; predicted {a['genre_predicted']} p = {a['genre_confidence']:.2f} "
+                     f"(threshold {a['genre_threshold']:.2f}, {a['genre_model']})")
+        lines.insert(2, line + f"; targets of row '{a['genre_stats_row']}'")
     if "vocal_lra_lu" in a:
         line = (f"vocal loudness range {a['vocal_lra_lu']:.1f} LU (target "
                 f"{a['target_vocal_lra_lu']:.1f} LU)")
