@@ -278,9 +278,7 @@ def plot_metrics(rows: list[dict], path) -> None:
     fig.suptitle(f"Objective comparison with the professional mix ({n_tracks} tracks; "
                  "dots: tracks, squares: mean and 95% CI; lower is better)")
     fig.tight_layout()
-    with io.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    io.save_figure(fig, path, dpi=110)
 
 
 # ---------------------------------------------------------------------------- stage entry

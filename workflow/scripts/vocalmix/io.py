@@ -90,6 +90,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 90) -> None:
+    """Write a matplotlib figure as PNG, atomically, without the "Software" metadata
+    (so the same figure gives the same bytes), and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON with sorted keys (same object, same bytes), atomically.
 

@@ -173,9 +173,7 @@ def plot_summary(rows: list[dict], path) -> None:
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("held-out restoration errors per test track (lower is better)", fontsize=10)
     fig.tight_layout()
-    with io.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png", metadata={"Software": None})
-    plt.close(fig)
+    io.save_figure(fig, path, dpi=90)
 
 
 def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:

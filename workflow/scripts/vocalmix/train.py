@@ -260,9 +260,7 @@ def _write_curve(out: Path, curve: list[dict], task: str) -> None:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    with io.atomic_path(out / "curve.png") as tmp:
-        fig.savefig(tmp, dpi=90, format="png", metadata={"Software": None})
-    plt.close(fig)
+    io.save_figure(fig, out / "curve.png", dpi=90)
 
 
 def evaluate_windows(task: str, pred: np.ndarray, y: np.ndarray, index: list[dict],

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from vocalmix.corpus.manifest import read_manifest, read_rejected
 from vocalmix.features.summary import write_tsv
-from vocalmix.io import atomic_path
+from vocalmix.io import save_figure
 
 __all__ = ["overview_rows", "run"]
 
@@ -73,9 +73,7 @@ def _plot(rows: list[dict], n_rejected: int, path) -> None:
     axes[2].set_title("track durations", fontsize=10)
     fig.suptitle(f"Corpus: {len(rows)} tracks, {sum(dur) / 60:.1f} min; "
                  f"{n_rejected} rejected at ingestion", fontsize=11)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], params: Mapping[str, Any],

@@ -432,9 +432,7 @@ def _plot_confusions(panels: list[tuple[str, list[str], list[str], NDArray]], pa
     fig.suptitle("genre classifier of the backing: confusion (counts; shade = row share)",
                  fontsize=10)
     fig.tight_layout()
-    with io.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png", metadata={"Software": None})
-    plt.close(fig)
+    io.save_figure(fig, path, dpi=90)
 
 
 def _evaluate(model: GenreClassifier, rows: list[dict], train_y: list[str],

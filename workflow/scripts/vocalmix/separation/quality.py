@@ -23,9 +23,7 @@ dataset and estimate, and the separator's mean vocal SI-SDR gain over the mixtur
 
 from __future__ import annotations
 
-import csv
 import logging
-import math
 import sys
 from collections import defaultdict
 
@@ -34,6 +32,7 @@ import numpy as np
 from vocalmix import io
 from vocalmix.corpus.adapters import Candidate, TrackRejected
 from vocalmix.separation import metrics
+from vocalmix.features.summary import write_tsv
 from vocalmix.separation.training import load_stems
 
 log = logging.getLogger(__name__)
@@ -74,22 +73,6 @@ def evaluate_track(vocal: np.ndarray, backing: np.ndarray, mixture: np.ndarray,
         s["vocal_si_sdr_gain_db"] = s["vocal_si_sdr_db"] - mix_vocal_si_sdr
         out[name] = s
     return out
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if not math.isfinite(v) else f"{v:.3f}"
-    return str(v)
-
-
-def _write_tsv(path: str, columns, rows: list[dict]) -> None:
-    with io.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        w.writerow(columns)
-        for r in rows:
-            w.writerow([_fmt(r.get(c)) for c in columns])
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -142,9 +125,7 @@ def _plot(rows: list[dict], label: str, path: str) -> None:
         ax.legend(fontsize=8)
     fig.suptitle("Separation quality on held-out tracks (bars: mean, dots: tracks)", fontsize=10)
     fig.tight_layout()
-    with io.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png", metadata={"Software": None})
-    plt.close(fig)
+    io.save_figure(fig, path, dpi=90)
 
 
 def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
@@ -193,9 +174,9 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
                      "note": ("no ground truth (finished song); vocal energy share "
                               f"{rep['vocal_energy_share']:.3f}" if rep.get("status") == "ok"
                               else f"not separated: {rep.get('problem')}")})
-    _write_tsv(outputs["table"], COLUMNS, rows)
+    write_tsv(outputs["table"], rows, columns=COLUMNS)
     summary = summarise(rows)
-    _write_tsv(outputs["summary"], SUMMARY_COLUMNS, summary)
+    write_tsv(outputs["summary"], summary, columns=SUMMARY_COLUMNS)
     for s in summary:
         log.info("%s / %s: %d track(s), vocal SI-SDR %.2f dB (gain over the mixture %.2f dB), "
                  "backing SI-SDR %.2f dB", s["dataset"], s["estimate"], s["n_tracks"],

@@ -96,9 +96,7 @@ def _plot(curve: list[dict], path: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    with io.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png", metadata={"Software": None})
-    plt.close(fig)
+    io.save_figure(fig, path, dpi=90)
 
 
 def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
