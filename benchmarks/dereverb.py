@@ -32,12 +32,12 @@ import numpy as np
 from scipy import signal
 from scipy.signal import oaconvolve
 
-from vocalmix import io
 from vocalmix.corpus import demo
 from vocalmix.corpus.demo_layout import genre_of, song_ids
-from vocalmix.corruption import WPE, dereverberate, sustained_note_loss_db
-from vocalmix.mixing.effects import (CompressorSettings, EQBand, apply_compressor, apply_eq,
-                                     apply_highpass)
+from vocalmix.dsp.corruption import WPE, dereverberate, sustained_note_loss_db
+from vocalmix.dsp.effects import (CompressorSettings, EQBand, apply_compressor, apply_eq,
+                                  apply_highpass)
+from vocalmix.audio import read_audio
 
 OUT = Path(__file__).resolve().parent / "results"
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
@@ -87,9 +87,9 @@ def cases(n_songs: int, seed: int):
     voices = sorted(glob.glob(str(REAL / "solo_vocals" / "**" / "*.wav"), recursive=True))
     rooms = sorted(glob.glob(str(REAL / "irs" / "*" / "*.wav")))
     for v in voices:
-        dry = io.read_audio(v, sample_rate=SR)[0].mean(axis=0)[: 20 * SR]
+        dry = read_audio(v, sample_rate=SR)[0].mean(axis=0)[: 20 * SR]
         for r in rooms:
-            ir = io.read_audio(r, sample_rate=SR)[0].mean(axis=0)
+            ir = read_audio(r, sample_rate=SR)[0].mean(axis=0)
             onset = int(np.argmax(np.abs(ir)))
             wet = oaconvolve(dry, ir)[: dry.size + onset]
             ref = np.concatenate([np.zeros(onset, np.float32), dry]) * float(ir[onset])

@@ -16,12 +16,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from vocalmix.audio import write_audio
 
 OUT = Path(__file__).resolve().parent / "results"
 
 
 def main() -> None:
-    from vocalmix import io
     from vocalmix.corpus import demo
     from vocalmix.features.extract import extract_track
 
@@ -32,7 +32,7 @@ def main() -> None:
         paths = {}
         for role in ("vocal", "backing", "mixture"):
             paths[role] = f"{tmp}/{role}.wav"
-            io.write_audio(paths[role], audio[role], 44100)
+            write_audio(paths[role], audio[role], 44100)
         extract_track(paths, 44100, {})  # warm-up (first-call costs)
         rows = []
         for rep in range(3):

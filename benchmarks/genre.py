@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from vocalmix.audio import read_audio
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results"
@@ -60,9 +61,9 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import yaml
 
-    from vocalmix import io, seeding
+    from vocalmix import seeding
     from vocalmix.config import validate_config
-    from vocalmix.features import genre as G
+    from vocalmix.models import genre as G
     from vocalmix.features.genre_features import backing_features, feature_names
 
     cfg = validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()))
@@ -142,7 +143,7 @@ def main() -> None:
         hits = 0
         songs_ = sorted(p for p in previews.iterdir() if p.is_dir())
         for song in songs_:
-            parts = [io.read_audio(song / f"{s}.wav", sample_rate=sr)[0]
+            parts = [read_audio(song / f"{s}.wav", sample_rate=sr)[0]
                      for s in ("drums", "bass", "other")]
             n = min(x.shape[1] for x in parts)
             backing = np.sum([x[:, :n] for x in parts], axis=0)
@@ -166,7 +167,7 @@ def main() -> None:
         sources = Counter()
         predicted = Counter()
         for f in clips:
-            x, fsr = io.read_audio(f)
+            x, fsr = read_audio(f)
             pr = model.predict_audio(x[:1], fsr)  # left channel: the accompaniment
             g, src = G.resolve_genre(None, pr, gcfg["confidence_threshold"])
             sources[src] += 1

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as st
 
-from vocalmix.analysis.stats import OUTPUTS, analyse
-from vocalmix.analysis.tables import read_table
+from vocalmix.stats.analysis import OUTPUTS, analyse
+from vocalmix.stats.tables import read_table
 from vocalmix.config import validate_config
 from vocalmix.listening import TEST_XML
 from vocalmix.listening.export import read_key

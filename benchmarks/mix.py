@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from vocalmix.audio import read_audio, write_audio
 
 OUT = Path(__file__).resolve().parent / "results"
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
@@ -31,11 +32,10 @@ SR = 44100
 
 def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from vocalmix import io
     from vocalmix.corpus import demo
-    from vocalmix.features.pitch import midi_to_hz, raw_pitch_accuracy, track_pitch
-    from vocalmix.mixing.chain import render
-    from vocalmix.mixing.recipe import PitchCorrection
+    from vocalmix.measure.pitch import midi_to_hz, raw_pitch_accuracy, track_pitch
+    from vocalmix.dsp.chain import render
+    from vocalmix.dsp.recipe import PitchCorrection
     from vocalmix.mixing.rule_based import mix_rule_based
     from vocalmix.features.summary import read_genre_stats
     from vocalmix.mixing.api import DEFAULT_GENRE_STATS
@@ -62,8 +62,8 @@ def main() -> None:
         rows.append({"measure": label, "seconds": dt, "x_realtime": dur / dt})
     with tempfile.TemporaryDirectory() as tmp:
         v, b = f"{tmp}/vocal.wav", f"{tmp}/backing.wav"
-        io.write_audio(v, vocal, SR)
-        io.write_audio(b, backing, SR)
+        write_audio(v, vocal, SR)
+        write_audio(b, backing, SR)
         vocalmix = str(Path(sys.executable).parent / "vocalmix")
         for system, extra in (("rule", []), ("preset", []), ("rule", ["--pitch-correct"])):
             t0 = time.perf_counter()
@@ -78,7 +78,7 @@ def main() -> None:
         hits = total = 0
         secs = audio_s = 0.0
         for wav in sorted((mir / "Wavfile").glob("*.wav")):
-            x, sr = io.read_audio(wav)
+            x, sr = read_audio(wav)
             labels = np.loadtxt(mir / "PitchLabel" / f"{wav.stem}.pv")
             ref = np.where(labels > 0, midi_to_hz(labels), 0.0)
             t0 = time.perf_counter()

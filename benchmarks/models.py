@@ -20,8 +20,8 @@ from pathlib import Path
 import yaml
 
 from vocalmix.config import validate_config
-from vocalmix.model import MULTITASK, TASKS
-from vocalmix.train import train_task
+from vocalmix.models.nets import MULTITASK, TASKS
+from vocalmix.models.train import train_task
 
 OUT = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import oaconvolve
 
-from vocalmix import io
 from vocalmix.corpus import demo
 from vocalmix.corpus.demo_layout import genre_of, song_ids
-from vocalmix.features.reverb import analyse_ir
-from vocalmix.features.reverb_blind import estimate
+from vocalmix.measure.reverb import analyse_ir
+from vocalmix.measure.reverb_blind import estimate
+from vocalmix.audio import read_audio
 
 OUT = Path(__file__).resolve().parent / "results"
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
@@ -33,7 +33,7 @@ SR = 44100
 
 
 def load(path: str) -> np.ndarray:
-    x, sr = io.read_audio(path, sample_rate=SR)
+    x, sr = read_audio(path, sample_rate=SR)
     return x.mean(axis=0)
 
 
@@ -54,7 +54,7 @@ def main(argv=None) -> None:
     for f in sorted(glob.glob(str(REAL / "solo_vocals" / "**" / "*.wav"), recursive=True)):
         dry_sources[f"real:{Path(f).stem}"] = load(f)
     for f in sorted(glob.glob(str(REAL / "irs" / "*" / "*.wav"))):
-        x, _ = io.read_audio(f, sample_rate=SR)
+        x, _ = read_audio(f, sample_rate=SR)
         rooms[f"measured:{Path(f).parent.name}/{Path(f).stem}"] = x
     rows = []
     for room, ir in rooms.items():

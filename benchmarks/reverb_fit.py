@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vocalmix import io
 from vocalmix.corpus import demo
 from vocalmix.corpus.demo_layout import genre_of, song_ids
-from vocalmix.features.reverb import analyse_ir
+from vocalmix.measure.reverb import analyse_ir
 from vocalmix.features.reverb_fit import fit_ga, fit_wet, random_search
+from vocalmix.audio import read_audio
 
 OUT = Path(__file__).resolve().parent / "results"
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
@@ -57,7 +57,7 @@ def main(argv=None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
     for f in sorted(glob.glob(str(REAL / "irs" / "*" / "*.wav"))):
-        ir, _ = io.read_audio(f, sample_rate=SR)
+        ir, _ = read_audio(f, sample_rate=SR)
         target = analyse_ir(ir, SR)
         name = f"{Path(f).parent.name}/{Path(f).stem}"
         for seed in range(args.seeds):

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from vocalmix.audio import read_audio
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "results"
@@ -55,7 +56,8 @@ def _config(files: list[str]) -> dict:
 
 
 def quality(cfg: dict, model, repet: bool) -> list[dict]:
-    from vocalmix.corpus.adapters import TrackRejected, discover
+    from vocalmix.corpus.tracks import TrackRejected
+    from vocalmix.corpus.adapters import discover
     from vocalmix.separation.api import separate
     from vocalmix.separation.quality import evaluate_track
     from vocalmix.separation.training import load_stems, training_candidates
@@ -96,15 +98,14 @@ def quality(cfg: dict, model, repet: bool) -> list[dict]:
 
 
 def speed(cfg: dict, model, repeats: int, workdir: Path, repet: bool) -> list[dict]:
-    from vocalmix import io
     from vocalmix.separation.api import separate
 
     sr = int(cfg["sample_rate"])
     if FULL_MIX.exists():
-        song, src = io.read_audio(FULL_MIX, sample_rate=sr)[0], FULL_MIX.name
+        song, src = read_audio(FULL_MIX, sample_rate=sr)[0], FULL_MIX.name
     else:
         demo = sorted((workdir / "results" / "demo").glob("demo_*/mixture.wav"))[0]
-        song, src = io.read_audio(demo, sample_rate=sr)[0], str(demo)
+        song, src = read_audio(demo, sample_rate=sr)[0], str(demo)
     n = 240 * sr
     song = np.tile(song, (1, int(np.ceil(n / song.shape[1]))))[:, :n]
     rows = []

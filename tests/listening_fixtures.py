@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vocalmix.conditions import CONDITIONS, REFERENCE
-from vocalmix.io import write_audio
+from vocalmix.audio import write_audio
 
 #: Error scale per condition (multiplies every metric's typical error).
 ERROR_SCALE = {"professional": 0.0, "data_driven": 0.6, "rule_based": 0.9,

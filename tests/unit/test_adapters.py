@@ -8,7 +8,8 @@ import pytest
 import soundfile as sf
 
 from vocalmix.config import validate_config
-from vocalmix.corpus.adapters import CorpusError, assign_splits, discover, load_track
+from vocalmix.corpus.tracks import CorpusError, assign_splits
+from vocalmix.corpus.adapters import discover, load_track
 
 SR = 8000
 LOAD = dict(sample_rate=16000, min_duration_s=1.0, silence_dbfs=-80.0, length_tolerance_s=0.1)
@@ -234,7 +235,7 @@ def test_real_mir1k(real_data):
     assert "resampled 16000 -> 44100 Hz" in notes
     # the right channel is the voice: its f0 follows the reference pitch labels (20 ms hop,
     # semitones), the left channel's does not
-    from vocalmix.features.pitch import midi_to_hz, raw_pitch_accuracy, track_pitch
+    from vocalmix.measure.pitch import midi_to_hz, raw_pitch_accuracy, track_pitch
 
     labels = np.loadtxt(root / "PitchLabel" / "Ani_1_01.pv")
     ref = np.where(labels > 0, midi_to_hz(labels), 0.0)

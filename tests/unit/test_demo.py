@@ -7,8 +7,8 @@ import pytest
 
 from vocalmix.corpus import demo
 from vocalmix.corpus.demo_layout import genre_of, song_ids
-from vocalmix.features import loudness
-from vocalmix.features.pitch import hz_to_midi, track_pitch
+from vocalmix.measure import loudness
+from vocalmix.measure.pitch import hz_to_midi, track_pitch
 
 SR = 44100
 SEED = 7

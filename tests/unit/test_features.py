@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vocalmix import io
-from vocalmix.features import spectrum
+from vocalmix.measure import spectrum
 from vocalmix.features.extract import extract_track
-from vocalmix.features.loudness import integrated_loudness
+from vocalmix.measure.loudness import integrated_loudness
 from vocalmix.features.summary import OVERALL, genre_stats, read_genre_stats, write_tsv
+from vocalmix.audio import AudioError, write_audio
 
 SR = 44100
 
@@ -67,7 +67,7 @@ def synthetic_track(tmp_path, rng):
     paths = {}
     for role, x in (("vocal", vocal), ("backing", backing), ("mixture", mix), ("raw_vocal", raw)):
         paths[role] = str(tmp_path / f"{role}.wav")
-        io.write_audio(paths[role], x.astype(np.float32), SR)
+        write_audio(paths[role], x.astype(np.float32), SR)
     return paths, vocal, backing, on
 
 
@@ -119,7 +119,7 @@ def test_eq_curve_relative_to_backing(synthetic_track):
 
 def test_wrong_sample_rate_is_a_clear_error(synthetic_track):
     paths, *_ = synthetic_track
-    with pytest.raises(io.AudioError, match="expected 48000 Hz"):
+    with pytest.raises(AudioError, match="expected 48000 Hz"):
         extract_track(paths, 48000, {})
 
 

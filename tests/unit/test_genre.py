@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from vocalmix import io
 from vocalmix.corpus import demo
-from vocalmix.features import genre as G
+from vocalmix.models import genre as G
 from vocalmix.features.genre_features import backing_features, feature_names
+from vocalmix.audio import resample, write_audio
+from vocalmix.files import read_json
 
 SR = 22050
 SEED = 4242
@@ -110,7 +111,7 @@ def test_features_ignore_level_and_sample_rate(corpus, model):
     quiet = backing_features(song["backing"] * np.float32(10 ** (-15 / 20)), SR)
     for name, value in song["features"].items():
         assert quiet[name] == pytest.approx(value, rel=1e-3, abs=1e-3), name
-    at44 = io.resample(song["backing"], orig_sample_rate=SR, target_sample_rate=44100)
+    at44 = resample(song["backing"], orig_sample_rate=SR, target_sample_rate=44100)
     a, b = model.predict_audio(song["backing"], SR), model.predict_audio(at44, 44100)
     assert a.genre == b.genre
     for g in GENRES:
@@ -181,9 +182,9 @@ def _write_stats(path):
 def test_rule_based_level_uses_a_confident_prediction_else_the_average(tmp_path, corpus, model):
     """A track without a genre: the level target is the predicted genre's row when the
     prediction is confident, the overall average row when it is not."""
-    from vocalmix.features import loudness
+    from vocalmix.measure import loudness
     from vocalmix.mixing.api import choose_recipe
-    from vocalmix.mixing.chain import render
+    from vocalmix.dsp.chain import render
 
     model.save(tmp_path / "model.json")
     _write_stats(tmp_path / "stats.tsv")
@@ -249,7 +250,7 @@ def test_train_and_predict_stages(tmp_path, corpus):
     params = {"seed": 7, "genre": {"confidence_threshold": 0.5, "excerpt_s": 30.0,
                                    "regularisation_c": 1.0, "cv_folds": 5}}
     G.run_train({"features": str(tmp_path / "features.tsv")}, out, params)
-    metrics = io.read_json(out["metrics"])
+    metrics = read_json(out["metrics"])
     assert metrics["labels"] == sorted(GENRES) and metrics["n_train"] == 12
     test = metrics["splits"]["test"]
     assert test["n"] == 8  # the nameless track is not evaluated
@@ -282,7 +283,7 @@ def test_train_and_predict_stages(tmp_path, corpus):
         r = genres[s["track_id"]]
         assert (r["genre_resolved"], r["genre_resolved_source"]) == (s["genre"], "metadata")
     # the CLI prints the prediction and the top three
-    io.write_audio(tmp_path / "beat.wav", rock["backing"], SR)
+    write_audio(tmp_path / "beat.wav", rock["backing"], SR)
     proc = subprocess.run([sys.executable, "-m", "vocalmix", "genre", str(tmp_path / "beat.wav"),
                            "--model", out["model"]], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

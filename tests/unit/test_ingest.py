@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from vocalmix.config import validate_config
-from vocalmix.corpus.adapters import CorpusError
+from vocalmix.corpus.tracks import CorpusError
 from vocalmix.corpus.ingest import run
 from vocalmix.corpus.manifest import read_manifest, read_rejected
 

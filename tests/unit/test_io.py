@@ -1,18 +1,19 @@
-"""vocalmix.io: layouts, validation, atomic writes, resampling."""
+"""vocalmix.audio and vocalmix.files: layouts, validation, atomic writes, resampling."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import soundfile as sf
+from vocalmix.audio import AudioError, read_audio, resample, to_channels, validate_audio, write_audio
+from vocalmix.files import atomic_path
 
-from vocalmix import io
 
 
 def test_roundtrip_float_wav_is_exact(tmp_path, rng):
     x = (0.1 * rng.standard_normal((2, 4410))).astype(np.float32)
-    io.write_audio(tmp_path / "a.wav", x, 44100)
-    y, sr = io.read_audio(tmp_path / "a.wav")
+    write_audio(tmp_path / "a.wav", x, 44100)
+    y, sr = read_audio(tmp_path / "a.wav")
     assert sr == 44100 and y.shape == (2, 4410) and y.dtype == np.float32
     np.testing.assert_array_equal(x, y)
 
@@ -22,16 +23,16 @@ def test_same_array_same_bytes_even_a_second_later(tmp_path, rng):
     import time
 
     x = (0.1 * rng.standard_normal((1, 1000))).astype(np.float32)
-    io.write_audio(tmp_path / "a.wav", x, 48000)
+    write_audio(tmp_path / "a.wav", x, 48000)
     time.sleep(1.1)
-    io.write_audio(tmp_path / "b.wav", x, 48000)
+    write_audio(tmp_path / "b.wav", x, 48000)
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):
     target = tmp_path / "out.json"
     with pytest.raises(RuntimeError):
-        with io.atomic_path(target) as tmp:
+        with atomic_path(target) as tmp:
             tmp.write_text("half")
             raise RuntimeError("killed")
     assert not target.exists()
@@ -42,8 +43,8 @@ def test_read_rejects_nan(tmp_path):
     x = np.zeros((100, 1), dtype=np.float32)
     x[10] = np.nan
     sf.write(tmp_path / "nan.wav", x, 8000, subtype="FLOAT")
-    with pytest.raises(io.AudioError, match="nan.wav.*NaN"):
-        io.read_audio(tmp_path / "nan.wav")
+    with pytest.raises(AudioError, match="nan.wav.*NaN"):
+        read_audio(tmp_path / "nan.wav")
 
 
 def test_read_detects_truncation(tmp_path, rng):
@@ -52,31 +53,31 @@ def test_read_detects_truncation(tmp_path, rng):
              subtype="FLOAT")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(io.AudioError, match="truncated"):
-        io.read_audio(path)
+    with pytest.raises(AudioError, match="truncated"):
+        read_audio(path)
 
 
 def test_read_unreadable_names_the_file(tmp_path):
     bad = tmp_path / "garbage.wav"
     bad.write_bytes(b"not audio at all" * 10)
-    with pytest.raises(io.AudioError, match="garbage.wav"):
-        io.read_audio(bad)
-    with pytest.raises(io.AudioError, match="does not exist"):
-        io.read_audio(tmp_path / "missing.wav")
+    with pytest.raises(AudioError, match="garbage.wav"):
+        read_audio(bad)
+    with pytest.raises(AudioError, match="does not exist"):
+        read_audio(tmp_path / "missing.wav")
 
 
 def test_validate_refuses_channels_last():
-    with pytest.raises(io.AudioError, match=r"\(channels, samples\)"):
-        io.validate_audio(np.zeros((1000, 2), dtype=np.float32))
+    with pytest.raises(AudioError, match=r"\(channels, samples\)"):
+        validate_audio(np.zeros((1000, 2), dtype=np.float32))
     with pytest.raises(TypeError):
-        io.validate_audio(np.zeros((2, 100), dtype=np.int16))
+        validate_audio(np.zeros((2, 100), dtype=np.int16))
 
 
 @pytest.mark.parametrize("orig,target", [(16000, 44100), (48000, 44100), (44100, 48000)])
 def test_resample_keeps_frequency_and_level(orig, target):
     t = np.arange(orig) / orig
     x = (0.5 * np.sin(2 * np.pi * 1000.0 * t))[None, :].astype(np.float32)
-    y = io.resample(x, orig_sample_rate=orig, target_sample_rate=target)
+    y = resample(x, orig_sample_rate=orig, target_sample_rate=target)
     assert y.shape[1] == target
     seg = y[0, target // 4: 3 * target // 4].astype(np.float64)
     spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size)))
@@ -88,13 +89,13 @@ def test_resample_keeps_frequency_and_level(orig, target):
 
 def test_to_channels():
     mono = np.ones((1, 10), dtype=np.float32)
-    assert io.to_channels(mono, 2).shape == (2, 10)
+    assert to_channels(mono, 2).shape == (2, 10)
     stereo = np.stack([np.ones(10), -np.ones(10)]).astype(np.float32)
-    np.testing.assert_array_equal(io.to_channels(stereo, 1), np.zeros((1, 10)))
+    np.testing.assert_array_equal(to_channels(stereo, 1), np.zeros((1, 10)))
 
 
 def test_a_killed_writers_leftover_is_removed_by_the_next_write(tmp_path):
-    from vocalmix.io import atomic_path, write_json
+    from vocalmix.files import atomic_path, write_json
 
     target = tmp_path / "out[1].json"  # glob metacharacters in the name are literal
     leftover = tmp_path / ".out[1].json.abc123.tmp"

@@ -13,8 +13,8 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from vocalmix.features import loudness as L
-from vocalmix.io import AudioError
+from vocalmix.measure import loudness as L
+from vocalmix.audio import AudioError
 
 
 def test_k_weighting_reproduces_the_48k_coefficients_exactly():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vocalmix.features import loudness as L
+from vocalmix.measure import loudness as L
 
 RATES = [44100, 48000]
 TOL = 0.1

@@ -10,21 +10,20 @@ import sys
 import numpy as np
 import pytest
 
-from vocalmix import io
 from vocalmix.corpus import demo
-from vocalmix.features import loudness
-from vocalmix.features.key import detect_key
-from vocalmix.features.pitch import hz_to_midi, midi_to_hz, raw_pitch_accuracy, track_pitch
-from vocalmix.features.tempo import estimate_tempo
-from vocalmix.mixing import chain
-from vocalmix.mixing.effects import CompressorSettings, EQBand
-from vocalmix.mixing.pitch import correct_pitch, snap
+from vocalmix.measure import loudness
+from vocalmix.measure.key import detect_key
+from vocalmix.measure.pitch import hz_to_midi, midi_to_hz, raw_pitch_accuracy, track_pitch
+from vocalmix.measure.tempo import estimate_tempo
+from vocalmix.dsp import chain
+from vocalmix.dsp.effects import CompressorSettings, EQBand
+from vocalmix.dsp.pitch import correct_pitch, snap
 from vocalmix.mixing.preset import PRESET_BALANCE_LU, mix_preset
-from vocalmix.mixing.recipe import (BackingRecipe, BusRecipe, MixRecipe, PitchCorrection,
-                                    VocalRecipe)
-from vocalmix.mixing.reverb import ReverbSettings
+from vocalmix.dsp.recipe import BackingRecipe, BusRecipe, MixRecipe, PitchCorrection, VocalRecipe
+from vocalmix.dsp.reverb import ReverbSettings
 from vocalmix.mixing.rule_based import (RuleSettings, masking_eq, masking_measure_db,
                                         mix_rule_based)
+from vocalmix.audio import read_audio, resample, write_audio
 
 SR = 44100
 
@@ -290,7 +289,7 @@ def test_f0_tracker_raw_pitch_accuracy_on_mir1k(real_data):
     root = real_data / "mir1k"
     hits = total = 0
     for wav in sorted((root / "Wavfile").glob("*.wav")):
-        x, sr = io.read_audio(wav)
+        x, sr = read_audio(wav)
         labels = np.loadtxt(root / "PitchLabel" / f"{wav.stem}.pv")
         ref = np.where(labels > 0, midi_to_hz(labels), 0.0)
         est = track_pitch(x[1:], sr).f0_at(0.02 + 0.02 * np.arange(labels.size))
@@ -316,12 +315,12 @@ def _cli(*args):
 def files(tmp_path_factory, song):
     audio, _ = song
     d = tmp_path_factory.mktemp("mixcli")
-    io.write_audio(d / "vocal_mono.wav", audio["raw_vocal"], SR)
-    io.write_audio(d / "backing.wav", audio["backing"], SR)
-    io.write_audio(d / "vocal_22k_short.wav",
-                   io.resample(audio["raw_vocal"][:, : 9 * SR], orig_sample_rate=SR,
+    write_audio(d / "vocal_mono.wav", audio["raw_vocal"], SR)
+    write_audio(d / "backing.wav", audio["backing"], SR)
+    write_audio(d / "vocal_22k_short.wav",
+                   resample(audio["raw_vocal"][:, : 9 * SR], orig_sample_rate=SR,
                                target_sample_rate=22050), 22050)
-    io.write_audio(d / "silent.wav", np.zeros((1, SR * 5), dtype=np.float32), SR)
+    write_audio(d / "silent.wav", np.zeros((1, SR * 5), dtype=np.float32), SR)
     (d / "broken.wav").write_bytes(b"RIFF0000WAVEnope")
     return d
 
@@ -330,7 +329,7 @@ def test_cli_mono_vocal_into_stereo_backing(files):
     out = _cli("--vocal", str(files / "vocal_mono.wav"), "--backing", str(files / "backing.wav"),
                "-o", str(files / "mix.wav"), "--genre", "rock")
     assert out.returncode == 0, out.stderr
-    mix, sr = io.read_audio(files / "mix.wav")
+    mix, sr = read_audio(files / "mix.wav")
     assert mix.shape == (2, 12 * SR) and sr == SR
     assert loudness.true_peak_dbtp(mix, SR) <= -1.0 + 0.01
     recipe = json.loads((files / "mix.recipe.json").read_text())
@@ -342,7 +341,7 @@ def test_cli_other_rate_and_length_are_reconciled_with_warnings(files):
                str(files / "backing.wav"), "-o", str(files / "mix2.wav"), "--system", "preset")
     assert out.returncode == 0, out.stderr
     assert "22050 Hz resampled" in out.stderr and "padded with silence" in out.stderr
-    mix, _ = io.read_audio(files / "mix2.wav")
+    mix, _ = read_audio(files / "mix2.wav")
     assert mix.shape == (2, 12 * SR)
 
 

@@ -11,13 +11,15 @@ import sys
 import numpy as np
 import pytest
 
-from vocalmix import io
-from vocalmix.augment import EQResponses, MelEQAugment, correction_shape_db
+from vocalmix.models.augment import EQResponses, MelEQAugment, correction_shape_db
 from vocalmix.corpus import demo
-from vocalmix.corruption import RANGES, corrupt, expand, inverse_eq, random_eq
-from vocalmix.dataset import LogMel, ShardedDataset
-from vocalmix.features.spectrum import THIRD_OCTAVE_HZ, long_term_spectrum
-from vocalmix.mixing.effects import EQBand, apply_eq, eq_response_db
+from vocalmix.dsp.corruption import RANGES, corrupt, expand, inverse_eq, random_eq
+from vocalmix.measure.mel import LogMel
+from vocalmix.models.dataset import ShardedDataset
+from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ, long_term_spectrum
+from vocalmix.dsp.effects import EQBand, apply_eq, eq_response_db
+from vocalmix.audio import read_audio, write_audio
+from vocalmix.files import read_json, write_json
 
 SR = 22050
 SONGS = (("demo_000", "pop", "train"), ("demo_001", "rock", "train"),
@@ -140,7 +142,8 @@ def test_correction_shape_is_mean_free_over_the_voice_bands():
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory):
     """Four 8-s demo songs through features, corruption and dataset (stage entry points)."""
-    from vocalmix import corruption, dataset
+    from vocalmix.dsp import corruption
+    from vocalmix.models import dataset
     from vocalmix.features import extract
 
     root = tmp_path_factory.mktemp("mini")
@@ -153,8 +156,8 @@ def mini(tmp_path_factory):
         paths = {}
         for role in ("vocal", "backing", "mixture", "raw_vocal", "dry_vocal", "room_ir"):
             paths[role] = str(d / f"{role}.wav")
-            io.write_audio(paths[role], audio[role], SR)
-        io.write_json(d / "truth.json", truth)
+            write_audio(paths[role], audio[role], SR)
+        write_json(d / "truth.json", truth)
         row = {"track_id": sid, "split": split, "genre": genre, "dataset": "demo",
                "source": "stems", "weight": 1.0, "backing": paths["backing"],
                "vocal": paths["vocal"]}
@@ -185,15 +188,15 @@ def mini(tmp_path_factory):
 
 def test_corrupt_stage_writes_versions_with_their_parameters(mini):
     d = mini["root"] / "corrupted" / "demo_000"
-    p0, p1 = (io.read_json(d / f"v{v}.json") for v in range(2))
+    p0, p1 = (read_json(d / f"v{v}.json") for v in range(2))
     assert p0["eq"] != p1["eq"]  # versions draw their own EQ
     assert p0["track_id"] == "demo_000" and p0["version"] == 0 and p1["version"] == 1
     for p in (p0, p1):
         assert set(p) >= {"eq", "inverse_eq", "expander", "gain_db", "seed", "dereverb",
                           "wpe_on_dry_notes"}
-    x, sr = io.read_audio(d / "v0.wav")
+    x, sr = read_audio(d / "v0.wav")
     assert sr == SR and x.shape[0] == 1
-    from vocalmix.features import loudness
+    from vocalmix.measure import loudness
 
     assert loudness.integrated_loudness(x, SR) == pytest.approx(-23.0, abs=0.1)
     # WPE on the dry vocal: whatever it removes there is signal; it must stay small
@@ -204,7 +207,7 @@ def test_corrupt_stage_writes_versions_with_their_parameters(mini):
 
 
 def test_corruption_is_seeded_from_the_config(mini, tmp_path):
-    from vocalmix import corruption
+    from vocalmix.dsp import corruption
 
     d = mini["root"] / "audio" / "demo_000"
     out = {"audio": [str(tmp_path / "v0.wav")], "params": [str(tmp_path / "v0.json")]}
@@ -231,7 +234,7 @@ def test_dataset_splits_by_track_never_by_window(mini):
 
 
 def test_dataset_windows_inputs_and_targets(mini):
-    desc = io.read_json(mini["dataset"] / "dataset.json")
+    desc = read_json(mini["dataset"] / "dataset.json")
     ds = ShardedDataset(mini["dataset"], "train")
     x, y, w = ds[0]
     assert x.shape == (2, 32, desc["input"]["frames"]) and x.dtype == np.float32
@@ -254,7 +257,7 @@ def test_dataset_windows_inputs_and_targets(mini):
             assert target[0] == pytest.approx(float(windows[int(r["window"])]
                                                     ["vocal_to_backing_lu"]), abs=1e-3)
     # the EQ target: the recorded inverse's shape, mean-free over the voice bands
-    rec = io.read_json(mini["root"] / "corrupted" / "demo_000" / "v1.json")
+    rec = read_json(mini["root"] / "corrupted" / "demo_000" / "v1.json")
     expected = correction_shape_db(np.where(
         THIRD_OCTAVE_HZ * 2 ** (1 / 6) <= SR / 2,
         eq_response_db([EQBand.from_dict(b) for b in rec["inverse_eq"]], THIRD_OCTAVE_HZ, SR),
@@ -268,8 +271,8 @@ def test_dataset_windows_inputs_and_targets(mini):
 
 @pytest.fixture(scope="module")
 def trained(mini, tmp_path_factory):
-    from vocalmix.model import TASKS
-    from vocalmix.train import train_task
+    from vocalmix.models.nets import TASKS
+    from vocalmix.models.train import train_task
 
     out = tmp_path_factory.mktemp("models")
     metrics = {t: train_task(mini["dataset"], out / t, t, seed=5, settings=TINY_TRAIN)
@@ -285,14 +288,14 @@ def test_tiny_model_trains_for_two_epochs_and_its_loss_falls(trained):
         assert [int(r["epoch"]) for r in curve] == [1, 2]
         assert float(curve[1]["train_loss"]) < float(curve[0]["train_loss"]), task
         assert (out / task / "curve.png").read_bytes()[:4] == b"\x89PNG"
-        saved = io.read_json(out / task / "metrics.json")
+        saved = read_json(out / task / "metrics.json")
         assert saved["epochs"] == 2 and "test" in saved and saved["device"] == "cpu"
 
 
 def test_training_is_deterministic_on_the_cpu(mini, trained, tmp_path):
     import torch
 
-    from vocalmix.train import train_task
+    from vocalmix.models.train import train_task
 
     out, _ = trained
     train_task(mini["dataset"], tmp_path / "eq", "eq", seed=5, settings=TINY_TRAIN)
@@ -307,10 +310,10 @@ def test_eq_augmentation_changes_what_the_eq_model_sees(mini, trained, tmp_path,
 
     import torch
 
-    from vocalmix.train import train_task
+    from vocalmix.models.train import train_task
 
     out, _ = trained
-    with caplog.at_level(logging.INFO, logger="vocalmix.train"):
+    with caplog.at_level(logging.INFO, logger="vocalmix.models.train"):
         train_task(mini["dataset"], tmp_path / "eq", "eq", seed=5,
                    settings={**TINY_TRAIN, "eq_augment": 1.0})
     assert "EQ augmentation on 100% of the training windows" in caplog.text
@@ -327,7 +330,7 @@ def test_vocal_free_models_train_on_one_version_per_window(trained, mini):
 
 
 def test_unknown_model_input_is_a_clear_error(mini, tmp_path):
-    from vocalmix.train import train_task
+    from vocalmix.models.train import train_task
 
     with pytest.raises(ValueError, match="train.inputs.level: unknown input drums"):
         train_task(mini["dataset"], tmp_path, "level", seed=1,
@@ -358,7 +361,7 @@ def test_moving_average_is_centred_and_skips_missing_values():
 
 def test_window_gain_recovers_a_known_offset():
     from vocalmix.mixing.data_driven import window_gain
-    from vocalmix.features import loudness
+    from vocalmix.measure import loudness
     from vocalmix.features.extract import window_table
 
     song, _ = demo.generate_song("demo_002", "hiphop", duration_s=8.0, sample_rate=SR, seed=2)
@@ -375,13 +378,13 @@ def test_window_gain_recovers_a_known_offset():
 
 
 def test_data_driven_mixer_runs_end_to_end_from_checkpoints(trained, mini):
-    from vocalmix.mixing.chain import render
+    from vocalmix.dsp.chain import render
     from vocalmix.mixing.data_driven import mix_data_driven
 
     out, _ = trained
     d = mini["root"] / "corrupted" / "demo_003"
-    vocal, _ = io.read_audio(d / "v0.wav")
-    backing, _ = io.read_audio(mini["root"] / "audio" / "demo_003" / "backing.wav")
+    vocal, _ = read_audio(d / "v0.wav")
+    backing, _ = read_audio(mini["root"] / "audio" / "demo_003" / "backing.wav")
     recipe, corrected = mix_data_driven(vocal, backing, SR, model_dir=out)
     assert recipe.system == "data_driven" and corrected is None
     a = recipe.analysis
@@ -407,7 +410,7 @@ def test_cli_mix_with_the_model_system(trained, mini, tmp_path):
            "--system", "model", "--model", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    mix, sr = io.read_audio(tmp_path / "mix.wav")
+    mix, sr = read_audio(tmp_path / "mix.wav")
     assert sr == SR and mix.shape[0] == 2 and np.isfinite(mix).all()
     recipe = json.loads((tmp_path / "mix.recipe.json").read_text())
     assert recipe["system"] == "data_driven"

@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from vocalmix.evaluation import (balance_lu, centroid_error_hz, compare, mel_distance_db,
-                                 mrstft_distance, summarise)
-from vocalmix.features.loudness import integrated_loudness, true_peak_dbtp
-from vocalmix.render import (choose_excerpt, conditions_for, cut_excerpt,
-                             normalise_for_listening, render_condition, system_input)
+from vocalmix.evaluation.objective import (balance_lu, centroid_error_hz, compare, mel_distance_db,
+                                           mrstft_distance, summarise)
+from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
+from vocalmix.evaluation.render import (choose_excerpt, conditions_for, cut_excerpt,
+                                        normalise_for_listening, render_condition, system_input)
+from vocalmix.audio import write_audio
 
 SR = 44100
 
@@ -150,7 +151,6 @@ def test_conditions_and_inputs_follow_the_dataset():
 
 
 def test_preset_stands_in_for_a_missing_commercial_render_and_says_so(tmp_path):
-    from vocalmix import io
 
     v, b = _sung(6), _backing(6)
     row = {"track_id": "t", "genre": "pop"}
@@ -159,7 +159,7 @@ def test_preset_stands_in_for_a_missing_commercial_render_and_says_so(tmp_path):
     assert info["source"] == "preset" and vs is not None
     np.testing.assert_allclose(mix.shape, b.shape)
     path = tmp_path / "tool.wav"
-    io.write_audio(path, (v + b) * 0.5, SR)
+    write_audio(path, (v + b) * 0.5, SR)
     mix, vs, bs, info = render_condition("commercial", row=row, backing=b, sample_rate=SR,
                                          vocal_in=v, commercial=str(path))
     assert info["source"] == "supplied" and vs is None

@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from vocalmix import io
-from vocalmix.features.reverb import OCTAVE_BANDS_HZ, analyse_ir
-from vocalmix.features.reverb_blind import estimate
+from vocalmix.measure.reverb import OCTAVE_BANDS_HZ, analyse_ir
+from vocalmix.measure.reverb_blind import estimate
 from vocalmix.features.reverb_fit import (GENES, cost, decode, encode, evaluate, fit_ga,
                                           random_search)
-from vocalmix.mixing.reverb import (RANGES, ReverbSettings, expected_t60, impulse_response,
-                                    render_reverb)
+from vocalmix.dsp.reverb import (RANGES, ReverbSettings, expected_t60, impulse_response,
+                                 render_reverb)
+from vocalmix.audio import read_audio, write_audio
 
 SR = 44100
 
@@ -70,7 +70,7 @@ def test_too_little_dynamic_range_is_flagged(rng):
 
 def test_descriptors_round_trip_through_dict(rng):
     d = analyse_ir(exp_decay(rng, 0.8, 0.0, 5.0), SR)
-    from vocalmix.features.reverb import Descriptors
+    from vocalmix.measure.reverb import Descriptors
 
     back = Descriptors.from_dict(json.loads(json.dumps(d.to_dict())))
     assert back.t60_s == d.t60_s and back.c50_db == d.c50_db
@@ -211,7 +211,7 @@ def test_blind_estimate_of_a_dry_signal_is_short_or_absent(rng):
 def test_measured_responses(real_data):
     found = {}
     for path in sorted((real_data / "irs").glob("*/*.wav")):
-        x, sr = io.read_audio(path)
+        x, sr = read_audio(path)
         d = analyse_ir(x, sr)
         found[f"{path.parent.name}/{path.stem}"] = d
         assert d.t60_mid_s is not None and 0.1 < d.t60_mid_s < 6.0, path
@@ -224,7 +224,7 @@ def test_measured_responses(real_data):
 
 def test_cli_reverb_fit_json(tmp_path, rng):
     path = tmp_path / "ir.wav"
-    io.write_audio(path, exp_decay(rng, 0.9, 0.0, 10.0).astype(np.float32), SR)
+    write_audio(path, exp_decay(rng, 0.9, 0.0, 10.0).astype(np.float32), SR)
     out = subprocess.run([sys.executable, "-m", "vocalmix", "reverb-fit", "--ir", str(path),
                           "--json", "--seed", "3", "--evaluations", "64"],
                          capture_output=True, text=True, check=True)

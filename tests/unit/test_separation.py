@@ -15,6 +15,7 @@ import soundfile as sf
 from vocalmix.config import validate_config
 from vocalmix.separation import builtin, classical, external, metrics
 from vocalmix.separation.external import SeparationError
+from vocalmix.audio import read_audio
 
 SR = 16000
 
@@ -333,7 +334,8 @@ def _song(path, seconds=4.0, seed=0, sr=SR):
 
 
 def test_commercial_mixes_become_separated_candidates(tmp_path):
-    from vocalmix.corpus.adapters import CorpusError, discover
+    from vocalmix.corpus.tracks import CorpusError
+    from vocalmix.corpus.adapters import discover
 
     _song(tmp_path / "songs" / "First Song.wav")
     _song(tmp_path / "songs" / "second.flac", seed=1)
@@ -362,7 +364,7 @@ def test_commercial_mixes_become_separated_candidates(tmp_path):
 
 
 def test_ingestion_of_a_separated_track(tmp_path, monkeypatch):
-    from vocalmix.corpus.adapters import TrackRejected
+    from vocalmix.corpus.tracks import TrackRejected
     from vocalmix.corpus.ingest import ingest_track
     from vocalmix.corpus.separated import discover_mixes
 
@@ -390,7 +392,6 @@ def test_ingestion_of_a_separated_track(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------- the stage and the CLI
 def test_separate_stage_writes_stems_and_report(tmp_path):
-    from vocalmix import io
     from vocalmix.separation import stage
 
     song = _song(tmp_path / "song.wav", seconds=6.0)
@@ -399,9 +400,9 @@ def test_separate_stage_writes_stems_and_report(tmp_path):
     params = {"track": "separated_song", "sample_rate": SR,
               "separation": {"backend": "builtin", "builtin": {"method": "repet_sim"}}}
     stage.run({"mix": str(song)}, out, params)
-    v, _ = io.read_audio(out["vocal"])
-    b, _ = io.read_audio(out["backing"])
-    mix, _ = io.read_audio(song)
+    v, _ = read_audio(out["vocal"])
+    b, _ = read_audio(out["backing"])
+    mix, _ = read_audio(song)
     np.testing.assert_allclose(v + b, mix, atol=1e-4)
     rep = json.loads((tmp_path / "out" / "report.json").read_text())
     assert rep["status"] == "ok" and rep["ground_truth"] is False

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vocalmix.analysis.rmanova import orthonormal_contrasts, rm_anova, sphericity
-from vocalmix.analysis.screening import post_screening
-from vocalmix.analysis.stats import (OUTPUTS, analyse, complete_design, descriptives,
-                                     friedman, posthoc)
-from vocalmix.analysis.tables import read_table, write_table
+from vocalmix.stats.rmanova import orthonormal_contrasts, rm_anova, sphericity
+from vocalmix.stats.screening import post_screening
+from vocalmix.stats.analysis import (OUTPUTS, analyse, complete_design, descriptives, friedman,
+                                     posthoc)
+from vocalmix.stats.tables import read_table, write_table
 
 # A fixed example: 6 subjects x 3 conditions (c1-c3) x 2 items (i1, i2); columns are
 # c1i1, c1i2, c2i1, c2i2, c3i1, c3i2.
@@ -268,7 +268,7 @@ def test_analyse_when_every_listener_is_excluded(tmp_path):
 
 
 def test_assumption_checks_by_hand():
-    from vocalmix.analysis.stats import assumption_checks
+    from vocalmix.stats.analysis import assumption_checks
 
     # additive data (listener offsets, cell means) plus residuals that sum to zero in every
     # cell and for every listener: the residuals come back exactly

@@ -6,9 +6,9 @@ import csv
 
 import pytest
 
-from vocalmix import io
 from vocalmix.corpus.manifest import read_manifest
-from vocalmix.features.genre import load_classifier, read_genres
+from vocalmix.models.genre import load_classifier, read_genres
+from vocalmix.files import read_json
 
 pytestmark = pytest.mark.workflow
 
@@ -17,7 +17,7 @@ def test_genre_stage_outputs(tiny_run):
     tracks = read_manifest(tiny_run / "results/corpus/tracks.tsv")
     train_genres = sorted({r["genre"] for r in tracks if r["split"] == "train"})
     model = load_classifier(tiny_run / "results/genre")
-    metrics = io.read_json(tiny_run / "results/genre/metrics.json")
+    metrics = read_json(tiny_run / "results/genre/metrics.json")
     # the tiny corpus has one song per genre: two training genres, no room for CV
     assert model.trained and model.labels == train_genres
     assert metrics["n_train"] == 2 and metrics["cv"] is None

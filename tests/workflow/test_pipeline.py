@@ -8,6 +8,8 @@ import pytest
 
 from tests.workflow.conftest import snakemake
 from vocalmix.corpus.manifest import read_manifest, read_rejected
+from vocalmix.audio import read_audio
+from vocalmix.files import read_json
 
 pytestmark = pytest.mark.workflow
 
@@ -36,12 +38,11 @@ def test_dry_run_lists_nothing_after_a_complete_run(tiny_run):
 
 
 def test_features_stage(tiny_run):
-    from vocalmix import io
     from vocalmix.features.summary import OVERALL, read_genre_stats
 
     rows = read_manifest(tiny_run / "results/corpus/tracks.tsv")
     for r in rows:
-        feats = io.read_json(tiny_run / f"results/features/{r['track_id']}.json")
+        feats = read_json(tiny_run / f"results/features/{r['track_id']}.json")
         assert feats["track_id"] == r["track_id"]
         assert len(feats["vocal"]["eq_db"]) == len(feats["bands_hz"]) == 31
         assert (tiny_run / f"results/features/{r['track_id']}.windows.tsv").is_file()
@@ -66,7 +67,6 @@ def test_demo_ratio_matches_generator_truth_within_half_a_lu(tiny_run):
 def test_corruption_and_dataset_stages(tiny_run):
     import csv
 
-    from vocalmix import io
 
     rows = read_manifest(tiny_run / "results/corpus/tracks.tsv")
     for r in rows:
@@ -79,7 +79,7 @@ def test_corruption_and_dataset_stages(tiny_run):
     assert {r["track_id"] for r in index} == set(split_of)
     for r in index:  # by track, never by window
         assert r["split"] == split_of[r["track_id"]]
-    desc = io.read_json(tiny_run / "results/dataset/dataset.json")
+    desc = read_json(tiny_run / "results/dataset/dataset.json")
     assert desc["counts"]["train"]["tracks"] == 2
     assert desc["input"]["windows"]["hop_s"] == 1.0
 
@@ -87,13 +87,12 @@ def test_corruption_and_dataset_stages(tiny_run):
 def test_models_stage(tiny_run):
     import csv
 
-    from vocalmix import io
 
     for task in ("level", "eq", "compression", "reverb"):
         d = tiny_run / "results/models" / task
         with open(d / "curve.csv", newline="") as fh:
             assert len(list(csv.DictReader(fh))) == 2
-        m = io.read_json(d / "metrics.json")
+        m = read_json(d / "metrics.json")
         assert m["task"] == task and m["epochs"] == 2 and m["device"] == "cpu"
         assert (d / "model.pt").stat().st_size > 1000
         assert (tiny_run / f"results/benchmarks/train_model/{task}.tsv").is_file()
@@ -116,9 +115,8 @@ def test_models_stage(tiny_run):
 def test_render_stage_gives_five_conditions_on_the_listening_loudness(tiny_run):
     import csv
 
-    from vocalmix import io
     from vocalmix.conditions import CONDITIONS
-    from vocalmix.features.loudness import integrated_loudness, true_peak_dbtp
+    from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
 
     rows = read_manifest(tiny_run / "results/corpus/tracks.tsv")
     test_tracks = [r["track_id"] for r in rows if r["split"] == "test"]
@@ -128,11 +126,11 @@ def test_render_stage_gives_five_conditions_on_the_listening_loudness(tiny_run):
         (t, c) for t in test_tracks for c in CONDITIONS]
     lengths = set()
     for r in index:
-        audio, sr = io.read_audio(tiny_run / r["path"])
+        audio, sr = read_audio(tiny_run / r["path"])
         lengths.add(audio.shape[1])
         assert integrated_loudness(audio, sr) == pytest.approx(-23.0, abs=0.1), r["path"]
         assert true_peak_dbtp(audio, sr) <= -1.0, r["path"]
-        info = io.read_json(tiny_run / r["path"].replace(".wav", ".json"))
+        info = read_json(tiny_run / r["path"].replace(".wav", ".json"))
         assert info["condition"] == r["condition"]
     assert len(lengths) == 1  # the same excerpt for every condition
     sources = {r["condition"]: r["source"] for r in index}

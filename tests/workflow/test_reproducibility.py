@@ -121,8 +121,8 @@ def _edited(module: str):
 
 # module -> the rules that must rerun (with their dependants); every other rule must not
 REBUILDS = {
-    "vocalmix/evaluation.py": {"evaluate_track", "evaluate"},
-    "vocalmix/train.py": {"train_model", "evaluate_models", "render", "render_index",
+    "vocalmix/evaluation/objective.py": {"evaluate_track", "evaluate"},
+    "vocalmix/models/train.py": {"train_model", "evaluate_models", "render", "render_index",
                           "export_waet", "evaluate_track", "evaluate"},
 }
 

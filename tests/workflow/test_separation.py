@@ -13,6 +13,7 @@ import soundfile as sf
 
 from tests.workflow.conftest import snakemake
 from vocalmix.corpus.manifest import read_manifest
+from vocalmix.files import read_json
 
 pytestmark = pytest.mark.workflow
 
@@ -63,11 +64,10 @@ def test_separated_song_enters_the_manifest(separation_run):
 def test_separated_track_is_used_downstream(separation_run):
     """Features and corruption take the separated track like any other (the dataset then
     carries its manifest weight into index.tsv and the training loss)."""
-    from vocalmix import io
 
-    feats = io.read_json(separation_run / "results/features/separated_my-song.json")
+    feats = read_json(separation_run / "results/features/separated_my-song.json")
     assert feats["source"] == "separated" and feats["split"] == "train"
-    corrupted = io.read_json(separation_run / "results/corrupted/separated_my-song/v0.json")
+    corrupted = read_json(separation_run / "results/corrupted/separated_my-song/v0.json")
     assert corrupted and (separation_run / "results/corrupted/separated_my-song/v0.wav").is_file()
 
 

@@ -12,10 +12,10 @@ from vocalmix.config import ConfigError, validate_config
 from vocalmix.corpus.adapters import CorpusError, discover
 from vocalmix.corpus.demo_layout import genre_of, song_ids
 from vocalmix.corpus.manifest import read_manifest
-from vocalmix.features.genre import read_genres
-from vocalmix.render import commercial_source, conditions_for, professional_source
-from vocalmix.render import system_input
-from vocalmix.workflow import module_sources
+from vocalmix.models.genre import read_genres
+from vocalmix.evaluation.render import commercial_source, conditions_for, professional_source
+from vocalmix.evaluation.render import system_input
+from vocalmix.stages.runner import module_sources
 
 try:
     validate_config(config)
@@ -225,7 +225,7 @@ def genre_table():
 
 def track_genre(track):
     """(resolved genre or None for the overall average, source) of a track: metadata, else a
-    confident prediction, else average (vocalmix.features.genre.resolve_genre)."""
+    confident prediction, else average (vocalmix.models.genre.resolve_genre)."""
     row = genre_table().get(track)
     if row is None:
         raise WorkflowError(f"track {track!r} is not in results/corpus/genres.tsv")

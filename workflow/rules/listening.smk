@@ -105,7 +105,7 @@ rule analyse_ratings:
     input:
         ratings="results/analysis/ratings.tsv",
         import_summary="results/analysis/import_summary.json",
-        code=pkg("vocalmix.analysis.stats"),
+        code=pkg("vocalmix.stats.analysis"),
     output:
         screening="results/analysis/screening.tsv",
         descriptives="results/analysis/descriptives.tsv",

@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule analyse_ratings -> vocalmix.analysis.stats.run."""
+"""Snakemake wrapper: rule analyse_ratings -> vocalmix.stats.analysis.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.analysis.stats:run")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.stats.analysis:run")  # noqa: F821

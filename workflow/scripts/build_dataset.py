@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule build_dataset -> vocalmix.dataset.run."""
+"""Snakemake wrapper: rule build_dataset -> vocalmix.models.dataset.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.dataset:run")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.models.dataset:run")  # noqa: F821

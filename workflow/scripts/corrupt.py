@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule corrupt -> vocalmix.corruption.run."""
+"""Snakemake wrapper: rule corrupt -> vocalmix.dsp.corruption.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.corruption:run")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.dsp.corruption:run")  # noqa: F821

@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule evaluate -> vocalmix.evaluation.run."""
+"""Snakemake wrapper: rule evaluate -> vocalmix.evaluation.objective.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.evaluation:run")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.evaluation.objective:run")  # noqa: F821

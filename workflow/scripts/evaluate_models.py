@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule evaluate_models -> vocalmix.model_eval.run."""
+"""Snakemake wrapper: rule evaluate_models -> vocalmix.evaluation.systems.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.model_eval:run")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.evaluation.systems:run")  # noqa: F821

@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule evaluate_track -> vocalmix.evaluation.run_track."""
+"""Snakemake wrapper: rule evaluate_track -> vocalmix.evaluation.objective.run_track."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.evaluation:run_track")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.evaluation.objective:run_track")  # noqa: F821

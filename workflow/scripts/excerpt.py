@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule excerpt -> vocalmix.render.run_excerpt."""
+"""Snakemake wrapper: rule excerpt -> vocalmix.evaluation.render.run_excerpt."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.render:run_excerpt")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.evaluation.render:run_excerpt")  # noqa: F821

@@ -1,5 +1,5 @@
 """Snakemake wrapper: rule extract_features -> vocalmix.features.extract.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
 run_from_snakemake(snakemake, "vocalmix.features.extract:run")  # noqa: F821

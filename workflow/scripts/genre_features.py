@@ -1,5 +1,5 @@
 """Snakemake wrapper: rule genre_features -> vocalmix.features.genre_features.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
 run_from_snakemake(snakemake, "vocalmix.features.genre_features:run")  # noqa: F821

@@ -1,5 +1,5 @@
 """Snakemake wrapper: rule import_ratings -> vocalmix.listening.results.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
 run_from_snakemake(snakemake, "vocalmix.listening.results:run")  # noqa: F821

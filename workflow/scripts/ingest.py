@@ -1,5 +1,5 @@
 """Snakemake wrapper: checkpoint ingest -> vocalmix.corpus.ingest.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
 run_from_snakemake(snakemake, "vocalmix.corpus.ingest:run")  # noqa: F821

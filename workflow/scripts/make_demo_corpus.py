@@ -1,5 +1,5 @@
 """Snakemake wrapper: rule make_demo_corpus -> vocalmix.corpus.demo.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
 run_from_snakemake(snakemake, "vocalmix.corpus.demo:run")  # noqa: F821

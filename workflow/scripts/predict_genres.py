@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule predict_genres -> vocalmix.features.genre.run_predict."""
+"""Snakemake wrapper: rule predict_genres -> vocalmix.models.genre.run_predict."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.features.genre:run_predict")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.models.genre:run_predict")  # noqa: F821

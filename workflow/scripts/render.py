@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule render -> vocalmix.render.run."""
+"""Snakemake wrapper: rule render -> vocalmix.evaluation.render.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.render:run")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.evaluation.render:run")  # noqa: F821

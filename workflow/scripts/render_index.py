@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule render_index -> vocalmix.render.run_index."""
+"""Snakemake wrapper: rule render_index -> vocalmix.evaluation.render.run_index."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.render:run_index")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.evaluation.render:run_index")  # noqa: F821

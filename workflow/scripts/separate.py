@@ -1,5 +1,5 @@
 """Snakemake wrapper: rule separate -> vocalmix.separation.stage.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
 run_from_snakemake(snakemake, "vocalmix.separation.stage:run")  # noqa: F821

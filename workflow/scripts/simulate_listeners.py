@@ -1,5 +1,5 @@
 """Snakemake wrapper: rule simulate_listeners -> vocalmix.listening.simulate.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
 run_from_snakemake(snakemake, "vocalmix.listening.simulate:run")  # noqa: F821

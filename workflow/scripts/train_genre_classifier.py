@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule train_genre_classifier -> vocalmix.features.genre.run_train."""
+"""Snakemake wrapper: rule train_genre_classifier -> vocalmix.models.genre.run_train."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.features.genre:run_train")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.models.genre:run_train")  # noqa: F821

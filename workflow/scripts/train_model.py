@@ -1,5 +1,5 @@
-"""Snakemake wrapper: rule train_model -> vocalmix.train.run."""
+"""Snakemake wrapper: rule train_model -> vocalmix.models.train.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
-run_from_snakemake(snakemake, "vocalmix.train:run")  # noqa: F821
+run_from_snakemake(snakemake, "vocalmix.models.train:run")  # noqa: F821

@@ -1,5 +1,5 @@
 """Snakemake wrapper: rule train_separator -> vocalmix.separation.training.run."""
 
-from vocalmix.workflow import run_from_snakemake
+from vocalmix.stages.runner import run_from_snakemake
 
 run_from_snakemake(snakemake, "vocalmix.separation.training:run")  # noqa: F821

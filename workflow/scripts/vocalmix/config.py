@@ -1,6 +1,6 @@
 """Loading and validating the pipeline configuration.
 
-The schema (``workflow/schemas/config.schema.yaml``, JSON Schema draft 2020-12) is the
+The schema (``vocalmix/schemas/config.schema.yaml``, linked as ``workflow/schemas/``, JSON Schema draft 2020-12) is the
 single source of truth for keys, types, allowed values and defaults. Validation fills in
 defaults and, on failure, raises one :class:`ConfigError` listing every problem with the
 dotted key, the offending value and what is allowed (with a spelling suggestion for
@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = ["ConfigError", "SCHEMA_DIR", "load_schema", "validate_config", "load_config"]
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # package data: ships in the wheel
 
 
 class ConfigError(ValueError):

@@ -32,119 +32,23 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix import io, seeding
+from vocalmix.corpus.tracks import (AUDIO_EXTS, Candidate, CorpusError, Rejection,
+                                    TrackRejected, assign_splits, genre_slug, slug)
+from vocalmix.audio import AudioError, read_audio, resample, to_channels
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Candidate", "Rejection", "TrackRejected", "CorpusError", "ADAPTERS", "discover",
            "load_track", "slug", "assign_splits"]
 
-AUDIO_EXTS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
 VOCAL_INSTRUMENTS = ("singer", "rapper", "vocalists", "vocalist", "choir")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-
-
-class CorpusError(RuntimeError):
-    """A configuration or dataset problem that stops the run before any job."""
-
-
-class TrackRejected(Exception):
-    """One track cannot be used; ``file`` and ``reason`` say why."""
-
-    def __init__(self, file: str | None, reason: str):
-        self.file = file or ""
-        self.reason = reason
-        super().__init__(f"{file}: {reason}" if file else reason)
-
-
-@dataclass
-class Candidate:
-    """A track found by discovery, before its audio is read.
-
-    ``files`` maps a role (``vocal``, ``backing``, ``mixture``, ``raw_vocal``) to the files
-    summed for it; layout ``stereo_lr`` means one stereo file whose left channel is the
-    backing and right channel the raw vocal.
-    """
-
-    track_id: str
-    dataset: str
-    adapter: str
-    split: str
-    source: str
-    genre: str | None
-    files: dict[str, list[str]]
-    layout: str = "stems"
-    tempo_bpm: float | None = None
-    room_ir: str | None = None
-    truth: str | None = None
-    origin: str = ""
-    weight: float = 1.0
-
-    def all_files(self) -> list[str]:
-        out = [f for files in self.files.values() for f in files]
-        out += [f for f in (self.room_ir, self.truth) if f]
-        return out
-
-
-@dataclass
-class Rejection:
-    track_id: str
-    dataset: str
-    file: str
-    reason: str
-
-    def as_row(self) -> dict:
-        return {"track_id": self.track_id, "dataset": self.dataset, "file": self.file,
-                "reason": self.reason}
-
-
-def slug(text: str) -> str:
-    """Lower-case identifier safe in file names and Snakemake wildcards."""
-    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return s or "x"
-
-
-def genre_slug(text: str | None) -> str | None:
-    return None if text is None or str(text).strip() == "" else slug(str(text))
-
-
-def assign_splits(ids: list[str], genres: list[str | None], *, seed: int, test_fraction: float,
-                  valid_fraction: float) -> dict[str, str]:
-    """Deterministic split by track, stratified by genre.
-
-    Test slots, then validation slots, are taken round-robin over genres (each genre's
-    tracks in a seeded hash order), so every genre reaches the test split when it can.
-    """
-    n = len(ids)
-    n_test = int(round(test_fraction * n))
-    n_valid = int(round(valid_fraction * n))
-    if test_fraction > 0 and n_test == 0 and n >= 3:
-        n_test = 1
-    if valid_fraction > 0 and n_valid == 0 and n - n_test >= 3:
-        n_valid = 1
-    groups: dict[str, list[str]] = {}
-    for tid, g in zip(ids, genres):
-        groups.setdefault(g or "", []).append(tid)
-    for g in groups:
-        groups[g].sort(key=lambda t: seeding.derive_seed(seed, "split", t))
-    order = sorted(groups, key=lambda g: seeding.derive_seed(seed, "split-genre", g))
-    split = {t: "train" for t in ids}
-    for name, count in (("test", n_test), ("valid", n_valid)):
-        taken = 0
-        while taken < count and any(groups[g] for g in order):
-            for g in order:
-                if taken < count and groups[g]:
-                    split[groups[g].pop(0)] = name
-                    taken += 1
-    return split
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -467,8 +371,8 @@ def discover(config: dict) -> tuple[list[Candidate], list[Rejection]]:
 # --------------------------------------------------------------------------------- loading
 def _read(path: str, sample_rate_hint: list[int]) -> tuple[NDArray, int]:
     try:
-        audio, sr = io.read_audio(path)
-    except io.AudioError as exc:
+        audio, sr = read_audio(path)
+    except AudioError as exc:
         raise TrackRejected(path, exc.problem) from None
     if audio.shape[0] > 2:
         raise TrackRejected(path, f"{audio.shape[0]} channels; only mono or stereo stems are supported")
@@ -482,7 +386,7 @@ def _read(path: str, sample_rate_hint: list[int]) -> tuple[NDArray, int]:
 def _sum_stems(parts: list[NDArray]) -> NDArray:
     channels = max(p.shape[0] for p in parts)
     n = min(p.shape[1] for p in parts)
-    return np.sum([io.to_channels(p[:, :n], channels) for p in parts], axis=0, dtype=np.float32)
+    return np.sum([to_channels(p[:, :n], channels) for p in parts], axis=0, dtype=np.float32)
 
 
 def load_track(c: Candidate, *, sample_rate: int, min_duration_s: float,
@@ -553,7 +457,7 @@ def load_track(c: Candidate, *, sample_rate: int, min_duration_s: float,
             level = "digital silence" if peak == 0 else f"peak {20 * math.log10(peak):.1f} dBFS"
             raise TrackRejected(path, f"{role} is silent ({level}, threshold {silence_dbfs} dBFS)")
         if sr != sample_rate:
-            audio = io.resample(audio, orig_sample_rate=sr, target_sample_rate=sample_rate)
+            audio = resample(audio, orig_sample_rate=sr, target_sample_rate=sample_rate)
         out[role] = audio
     if sr != sample_rate:
         notes.append(f"resampled {sr} -> {sample_rate} Hz")

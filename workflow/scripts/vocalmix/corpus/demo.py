@@ -7,7 +7,7 @@ Each song (deterministic from ``config.seed`` and its id) has
 * a backing (drums, bass, harmony) whose tempo, instrumentation and density depend on
   the genre;
 * a "professional" wet vocal made by a known chain: high-pass, EQ and compression through
-  the project's pedalboard effects (:mod:`vocalmix.mixing.effects`), reverb by
+  the project's pedalboard effects (:mod:`vocalmix.dsp.effects`), reverb by
   *convolution* with a synthetic room response of known T60/DRR/pre-delay (so the reverb
   fitter never sees its own algorithm), and a gain that sets the vocal-to-backing loudness
   ratio from genre priors plus the backing's density (denser backing pushes the vocal up);
@@ -29,16 +29,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix import io, seeding
+from vocalmix import seeding
 from vocalmix.corpus import synth
-from vocalmix.features import loudness
-from vocalmix.mixing.effects import (
-    CompressorSettings,
-    EQBand,
-    apply_compressor,
-    apply_eq,
-    apply_highpass,
-)
+from vocalmix.measure import loudness
+from vocalmix.dsp.effects import (CompressorSettings, EQBand, apply_compressor, apply_eq,
+                                  apply_highpass)
+from vocalmix.audio import write_audio
+from vocalmix.files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -669,7 +666,7 @@ def generate_song(song_id: str, genre: str, *, duration_s: float, sample_rate: i
             "backing_lufs": backing_lufs,
             "vocal_to_backing_lu": vocal_lufs - backing_lufs,
             "vocal_lra_lu": vocal_meas.loudness_range_lu,
-            "measured_with": "vocalmix.features.loudness (BS.1770-4 / EBU Tech 3342)",
+            "measured_with": "vocalmix.measure.loudness (BS.1770-4 / EBU Tech 3342)",
         },
     }
     audio = {
@@ -690,8 +687,8 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
         song_id, params["genre"], duration_s=float(params["duration_s"]),
         sample_rate=int(params["sample_rate"]), seed=int(params["seed"]))
     for name, x in audio.items():
-        io.write_audio(outputs[name], x, int(params["sample_rate"]))
-    io.write_json(outputs["truth"], truth)
+        write_audio(outputs[name], x, int(params["sample_rate"]))
+    write_json(outputs["truth"], truth)
     log.info("%s (%s, %.0f BPM, %s %s): vocal-to-backing %.2f LU, %d notes", song_id,
              truth["genre"], truth["tempo_bpm"], truth["key"], truth["mode"],
              truth["targets"]["vocal_to_backing_lu"], len(truth["notes"]))

@@ -17,10 +17,11 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from vocalmix import io
-from vocalmix.corpus.adapters import (Candidate, CorpusError, Rejection, TrackRejected, discover,
-                                      load_track)
+from vocalmix.corpus.tracks import Candidate, CorpusError, Rejection, TrackRejected
+from vocalmix.corpus.adapters import discover, load_track
 from vocalmix.corpus.manifest import write_manifest, write_rejected
+from vocalmix.audio import to_channels, write_audio
+from vocalmix.files import read_json
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,12 @@ def ingest_track(c: Candidate, audio_dir: str, cfg: dict) -> dict:
         vocal = audio.get("vocal", audio.get("raw_vocal"))
         backing = audio["backing"]
         ch = max(vocal.shape[0], backing.shape[0])
-        audio["mixture"] = io.to_channels(vocal, ch) + io.to_channels(backing, ch)
+        audio["mixture"] = to_channels(vocal, ch) + to_channels(backing, ch)
         notes.append("no mixture file: mixture = vocal + backing")
     tempo = c.tempo_bpm
     if c.truth:
         try:
-            tempo = float(io.read_json(c.truth)["tempo_bpm"])
+            tempo = float(read_json(c.truth)["tempo_bpm"])
         except (OSError, ValueError, KeyError) as exc:
             raise TrackRejected(c.truth, f"unreadable ground-truth JSON ({exc})") from None
     out = Path(audio_dir) / c.track_id
@@ -56,7 +57,7 @@ def ingest_track(c: Candidate, audio_dir: str, cfg: dict) -> dict:
     for role in ROLES:
         if role in audio:
             paths[role] = str(out / f"{role}.wav")
-            io.write_audio(paths[role], audio[role], sample_rate)
+            write_audio(paths[role], audio[role], sample_rate)
     vocal = audio.get("vocal", audio.get("raw_vocal"))
     for note in notes:
         log.info("%s: %s", c.track_id, note)

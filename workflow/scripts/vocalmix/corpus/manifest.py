@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from vocalmix.io import atomic_path
+from vocalmix.files import atomic_path
 
 __all__ = ["COLUMNS", "REJECTED_COLUMNS", "ManifestError", "write_manifest", "read_manifest",
            "write_rejected", "read_rejected", "validate_rows"]

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from vocalmix.corpus.manifest import read_manifest, read_rejected
 from vocalmix.features.summary import write_tsv
-from vocalmix.io import save_figure
+from vocalmix.files import save_figure
 
 __all__ = ["overview_rows", "run"]
 

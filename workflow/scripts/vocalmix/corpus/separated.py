@@ -21,8 +21,8 @@ import glob
 import logging
 from pathlib import Path
 
-from vocalmix.corpus.adapters import (AUDIO_EXTS, Candidate, CorpusError, Rejection,
-                                      assign_splits, genre_slug, slug)
+from vocalmix.corpus.tracks import (AUDIO_EXTS, Candidate, CorpusError, Rejection,
+                                    assign_splits, genre_slug, slug)
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,9 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix import io
-from vocalmix.features import loudness, spectrum
+from vocalmix.measure import loudness, spectrum
+from vocalmix.audio import AudioError, read_audio
+from vocalmix.files import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ def reverb_features(vocal: NDArray | None, sample_rate: int, *, room_ir: str | N
     """Reverb parameters of the track's processed vocal: the project's reverb fitted by the
     genetic algorithm to the known room (``room_ir``, the demo) or, blind, to the wet
     vocal; plus the blind estimate itself (cheap) whenever there is a wet vocal."""
-    from vocalmix.features.reverb import analyse_ir
-    from vocalmix.features.reverb_blind import estimate
+    from vocalmix.measure.reverb import analyse_ir
+    from vocalmix.measure.reverb_blind import estimate
     from vocalmix.features.reverb_fit import fit_ga, fit_wet
 
     out: dict = {"method": "none"}
@@ -49,7 +50,7 @@ def reverb_features(vocal: NDArray | None, sample_rate: int, *, room_ir: str | N
     kw = {"seed": seed, "max_evaluations": int(settings["max_evaluations"]),
           "population": int(settings["population"])}
     if room_ir:
-        ir, sr = io.read_audio(room_ir, sample_rate=sample_rate)
+        ir, sr = read_audio(room_ir, sample_rate=sample_rate)
         fit = fit_ga(analyse_ir(ir, sample_rate), sample_rate, **kw)
         out["method"] = "known_ir"
     elif vocal is not None:
@@ -168,9 +169,9 @@ def extract_track(paths: dict[str, str], sample_rate: int, params: dict, *,
     p["reverb"] = {**DEFAULTS["reverb"], **params.get("reverb", {})}
     audio = {}
     for role, path in paths.items():
-        x, sr = io.read_audio(path)
+        x, sr = read_audio(path)
         if sr != sample_rate:
-            raise io.AudioError(path, f"sample rate {sr} Hz, expected {sample_rate} Hz "
+            raise AudioError(path, f"sample rate {sr} Hz, expected {sample_rate} Hz "
                                       "(ingestion resamples every track)")
         audio[role] = x
     feats: dict = {"sample_rate": sample_rate, "bands_hz": spectrum.THIRD_OCTAVE_HZ,
@@ -222,10 +223,10 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
                                    room_ir=inputs.get("room_ir"),
                                    seed=derive_seed(params["seed"], "reverb_fit", row["track_id"]))
     feats.update({k: row.get(k) for k in ("track_id", "split", "genre", "source", "dataset")})
-    io.write_json(outputs["features"], feats)
+    write_json(outputs["features"], feats)
     cols = ["track_id", "window", "start_s", "end_s", "silent", "vocal_active_fraction",
             "vocal_lufs", "backing_lufs", "vocal_to_backing_lu", "mixture_lufs"]
-    with io.atomic_path(outputs["windows"]) as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_path(outputs["windows"]) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         w.writerow(cols)
         for win in windows:

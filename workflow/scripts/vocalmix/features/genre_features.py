@@ -19,7 +19,7 @@ overall level. Features:
 ``bandwidth_*``     frames within 60 dB of the loudest; bandwidth (log2 Hz), 85 % roll-off
 ``rolloff_*``       (log2 Hz) and flatness (dB, geometric over arithmetic mean power)
 ``flatness_*``
-``tempo_log2``      log2(tempo / 120 BPM) from :mod:`vocalmix.features.tempo` (median over
+``tempo_log2``      log2(tempo / 120 BPM) from :mod:`vocalmix.measure.tempo` (median over
                     the excerpts), and the tempo estimate's confidence (``tempo_conf``)
 ``onset_rate``      peaks of the onset-strength envelope above its mean + 1 SD, per second
 ``onset_cv``        coefficient of variation of the onset envelope (sparse vs busy rhythm)
@@ -39,6 +39,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from numpy.typing import NDArray
+from vocalmix.audio import AudioError, read_audio, resample
+from vocalmix.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +93,9 @@ def mel_filterbank(n_mels: int = N_MELS, fmin: float = 40.0,
 
 
 def _mono(audio: NDArray, sample_rate: int) -> NDArray[np.float32]:
-    from vocalmix import io
 
     x = np.atleast_2d(np.asarray(audio, dtype=np.float32)).mean(axis=0, keepdims=True)
-    return io.resample(x, orig_sample_rate=int(sample_rate), target_sample_rate=ANALYSIS_RATE)[0]
+    return resample(x, orig_sample_rate=int(sample_rate), target_sample_rate=ANALYSIS_RATE)[0]
 
 
 def _power_frames(x: NDArray) -> NDArray[np.float64]:
@@ -133,7 +134,7 @@ def _spectral(power: NDArray, freqs: NDArray) -> dict[str, float]:
 
 
 def _onsets(parts: list[NDArray]) -> dict[str, float]:
-    from vocalmix.features.tempo import HOP_S, estimate_tempo, onset_strength
+    from vocalmix.measure.tempo import HOP_S, estimate_tempo, onset_strength
 
     tempos, confs, peaks, seconds, cvs = [], [], 0, 0.0, []
     for x in parts:
@@ -158,7 +159,7 @@ def _onsets(parts: list[NDArray]) -> dict[str, float]:
 
 
 def _dynamics(x: NDArray) -> dict[str, float]:
-    from vocalmix.features import loudness
+    from vocalmix.measure import loudness
 
     r = loudness.analyse(x[None, :], ANALYSIS_RATE)
     st = r.short_term_lufs[np.isfinite(r.short_term_lufs) & (r.short_term_lufs > -70.0)]
@@ -218,20 +219,18 @@ def backing_features(audio: NDArray, sample_rate: int, *, excerpt_s: float = 30.
 
 
 def file_features(path: str, *, excerpt_s: float = 30.0) -> dict[str, float]:
-    """:func:`backing_features` of an audio file (raises ``vocalmix.io.AudioError`` or
+    """:func:`backing_features` of an audio file (raises ``vocalmix.audio.AudioError`` or
     ValueError naming the file)."""
-    from vocalmix import io
 
-    audio, sr = io.read_audio(path)
+    audio, sr = read_audio(path)
     return backing_features(audio, sr, excerpt_s=excerpt_s, name=str(path))
 
 
 def _one(track: dict, excerpt_s: float) -> tuple[dict | None, str | None]:
-    from vocalmix import io
 
     try:
         feats = file_features(track["backing"], excerpt_s=excerpt_s)
-    except (io.AudioError, ValueError) as exc:
+    except (AudioError, ValueError) as exc:
         return None, str(exc)
     return feats, None
 
@@ -241,7 +240,6 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     then :func:`feature_names`). A track whose backing fails is logged and left out."""
     from tqdm import tqdm
 
-    from vocalmix.features.summary import write_tsv
 
     tracks = sorted(params["tracks"], key=lambda t: t["track_id"])
     excerpt_s = float(params["excerpt_s"])
@@ -281,9 +279,8 @@ def _write_precise(path, rows: list[dict], columns: list[str]) -> None:
     """TSV with floats at full precision (``repr``): training reads back the same numbers."""
     import csv
 
-    from vocalmix import io
 
-    with io.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         w.writerow(columns)
         for r in rows:

@@ -1,9 +1,9 @@
 """Genetic fit of the project's reverb to a target room (after Heise, Hlatky & Loviscach 2009).
 
-A real-coded genetic algorithm searches the parameters of :mod:`vocalmix.mixing.reverb`
+A real-coded genetic algorithm searches the parameters of :mod:`vocalmix.dsp.reverb`
 so that the descriptors of the reverb's impulse response (cheap to render: a few ms) match
 the target's: T60 per octave band, EDT, C50, C80, DRR and pre-delay
-(:mod:`vocalmix.features.reverb`). The target comes from a known impulse response
+(:mod:`vocalmix.measure.reverb`). The target comes from a known impulse response
 (:func:`fit_ir`) or, blind, from a wet recording (:func:`fit_wet`, mid-band T60 and DRR).
 
 Fitness (lower is better): a weighted mean of squared, normalised errors --
@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.features.reverb import (MID_BANDS_HZ, OCTAVE_BANDS_HZ, Descriptors, analyse_binned,
-                                      analyse_ir, band_filter, bands_below_nyquist, bin_factor,
-                                      binned_power, preroll_samples)
-from vocalmix.mixing.reverb import (RANGES, ReverbSettings, expected_t60, impulse_response,
-                                    reverb_return)
+from vocalmix.measure.reverb import (MID_BANDS_HZ, OCTAVE_BANDS_HZ, Descriptors, analyse_binned,
+                                     analyse_ir, band_filter, bands_below_nyquist, bin_factor,
+                                     binned_power, preroll_samples)
+from vocalmix.dsp.reverb import (RANGES, ReverbSettings, expected_t60, impulse_response,
+                                 reverb_return)
 
 __all__ = ["GENES", "FitResult", "cost", "decode", "fit_ga", "random_search", "fit_ir",
            "fit_wet", "evaluate"]
@@ -322,7 +322,7 @@ def fit_ir(ir: NDArray, sample_rate: float, **kwargs) -> FitResult:
 
 def fit_wet(wet: NDArray, sample_rate: float, **kwargs) -> FitResult:
     """Fit the reverb to a wet recording, from blindly estimated mid-band T60 and DRR."""
-    from vocalmix.features.reverb_blind import estimate
+    from vocalmix.measure.reverb_blind import estimate
 
     est = estimate(wet, sample_rate)
     if est.t60_mid_s is None:

@@ -17,8 +17,9 @@ import logging
 import math
 
 import numpy as np
+from vocalmix.audio import read_audio
+from vocalmix.files import atomic_path, read_json
 
-from vocalmix import io
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,8 @@ def pyloudnorm_ratio(vocal_path: str, backing_path: str) -> float:
     """Vocal-to-backing ratio measured with pyloudnorm, independently of vocalmix's meter."""
     import pyloudnorm
 
-    v, sr = io.read_audio(vocal_path)
-    b, _ = io.read_audio(backing_path)
+    v, sr = read_audio(vocal_path)
+    b, _ = read_audio(backing_path)
     meter = pyloudnorm.Meter(sr)
     return float(meter.integrated_loudness(v.T) - meter.integrated_loudness(b.T))
 
@@ -155,7 +156,7 @@ def write_tsv(path, rows: list[dict], columns: list[str] | None = None) -> None:
     import csv
 
     columns = columns or (list(rows[0]) if rows else [])
-    with io.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         w.writerow(columns)
         for r in rows:
@@ -196,10 +197,10 @@ def plot_distributions(rows: list[dict], path) -> None:
 
 def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     """Stage entry: summary, genre statistics, truth check and plot from all features."""
-    features = [io.read_json(p) for p in inputs["features"]]
+    features = [read_json(p) for p in inputs["features"]]
     truths = {}
     for path in inputs.get("truth") or []:
-        t = io.read_json(path)
+        t = read_json(path)
         truths[t["song_id"]] = t
     rows = summary_rows(features)
     write_tsv(outputs["summary"], rows)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from vocalmix.conditions import CONDITIONS, LABELS, REFERENCE
-from vocalmix.io import AudioError, atomic_path, audio_info
+from vocalmix.audio import AudioError, audio_info
+from vocalmix.files import atomic_path
 from vocalmix.listening import LOCAL_URL, MEDIA_DIR, TEST_XML
 from vocalmix.listening.spec import (
     Item,

@@ -28,8 +28,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from vocalmix.analysis.tables import write_table
-from vocalmix.io import atomic_path
+from vocalmix.stats.tables import write_table
+from vocalmix.files import atomic_path
 from vocalmix.listening import SIMULATED_PLATFORM
 
 __all__ = ["WaetResultError", "Session", "parse_result", "import_results", "result_files",

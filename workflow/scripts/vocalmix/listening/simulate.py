@@ -43,7 +43,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from vocalmix.conditions import REFERENCE
-from vocalmix.io import atomic_path, audio_info
+from vocalmix.files import atomic_path
+from vocalmix.audio import audio_info
 from vocalmix.listening import LOCAL_URL, SIMULATED_PLATFORM, TEST_XML
 from vocalmix.seeding import derive_seed, rng
 
@@ -369,7 +370,7 @@ def simulate_panel(
 def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], params: Mapping[str, Any],
         threads: int = 1) -> dict:
     """Snakemake entry: test XML, KEY.tsv, per_track.tsv -> simulated result files."""
-    from vocalmix.io import write_json
+    from vocalmix.files import write_json
 
     sim = params["simulation"]
     model = simulate_panel(

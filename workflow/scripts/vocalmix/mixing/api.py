@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from vocalmix.audio import AudioError, read_audio, resample, write_audio
 
-from vocalmix import io
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,9 @@ def load_inputs(vocal_path: str, backing_path: str,
                 warn: Callable[[str], None] = log.warning) -> tuple[np.ndarray, np.ndarray, int]:
     """Vocal and backing as float32 ``(channels, n)`` at the backing's rate, equal length."""
     try:
-        backing, sr = io.read_audio(backing_path)
-        vocal, vsr = io.read_audio(vocal_path)
-    except io.AudioError as exc:
+        backing, sr = read_audio(backing_path)
+        vocal, vsr = read_audio(vocal_path)
+    except AudioError as exc:
         raise MixError(str(exc)) from None
     for path, x in ((vocal_path, vocal), (backing_path, backing)):
         if x.shape[0] > 2:
@@ -47,7 +47,7 @@ def load_inputs(vocal_path: str, backing_path: str,
                            f"{20 * math.log10(peak) if peak > 0 else -math.inf:.1f} dBFS)")
     if vsr != sr:
         warn(f"{vocal_path}: {vsr} Hz resampled to the backing's {sr} Hz")
-        vocal = io.resample(vocal, orig_sample_rate=vsr, target_sample_rate=sr)
+        vocal = resample(vocal, orig_sample_rate=vsr, target_sample_rate=sr)
     n = backing.shape[1]
     if vocal.shape[1] != n:
         diff = (vocal.shape[1] - n) / sr
@@ -82,8 +82,8 @@ def pick_genre(backing: np.ndarray, sample_rate: int, table: dict, *, genre: str
     ``results/genre/model.json`` where it exists, ``"none"`` to skip) and used when its
     probability reaches ``genre_threshold``; otherwise the overall average.
     """
-    from vocalmix.features.genre import (DEFAULT_MODEL_PATH, DEFAULT_THRESHOLD, GenreError,
-                                         load_classifier, resolve_genre)
+    from vocalmix.models.genre import (DEFAULT_MODEL_PATH, DEFAULT_THRESHOLD, GenreError,
+                                       load_classifier, resolve_genre)
 
     known = [k for k in table if k != "all"]
     threshold = DEFAULT_THRESHOLD if genre_threshold is None else float(genre_threshold)
@@ -165,9 +165,9 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule",
               genre_model: str | None = None, genre_threshold: float | None = None,
               warn: Callable[[str], None] = log.warning) -> list[str]:
     """Mix two files; returns a human-readable summary (one line per item)."""
-    from vocalmix.features import loudness
-    from vocalmix.mixing.chain import render
-    from vocalmix.mixing.recipe import MixRecipe
+    from vocalmix.measure import loudness
+    from vocalmix.dsp.chain import render
+    from vocalmix.dsp.recipe import MixRecipe
 
     t0 = time.perf_counter()
     v, b, sr = load_inputs(vocal, backing, warn)
@@ -186,7 +186,7 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule",
     out = Path(output)
     if out.suffix.lower() not in (".wav", ".wave"):
         warn(f"{output}: written as WAV whatever its extension")
-    io.write_audio(out, result.mix, sr, subtype="PCM_24", clip="clip")
+    write_audio(out, result.mix, sr, subtype="PCM_24", clip="clip")
     rpath = Path(recipe_out) if recipe_out else out.with_suffix(".recipe.json")
     recipe = MixRecipe(system=recipe.system, vocal=recipe.vocal, backing=recipe.backing,
                        bus=recipe.bus, analysis={**recipe.analysis, "render": result.report})

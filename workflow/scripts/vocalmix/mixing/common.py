@@ -12,9 +12,9 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.features import loudness
-from vocalmix.mixing.effects import CompressorSettings, apply_compressor
-from vocalmix.mixing.reverb import RANGES, expected_t60
+from vocalmix.measure import loudness
+from vocalmix.dsp.effects import CompressorSettings, apply_compressor
+from vocalmix.dsp.reverb import RANGES, expected_t60
 
 __all__ = ["COMPRESSOR", "search_threshold", "compress_to_range", "room_for_t60", "gain_for",
            "vocal_highpass_hz"]
@@ -26,7 +26,7 @@ COMPRESSOR = {"ratio": 4.0, "attack_ms": 7.5, "release_ms": 400.0}
 
 def vocal_highpass_hz(vocal: NDArray, sample_rate: int) -> float:
     """0.7 x the singer's low pitch (5th percentile of the voiced f0), within 60-150 Hz."""
-    from vocalmix.features.pitch import track_pitch
+    from vocalmix.measure.pitch import track_pitch
 
     track = track_pitch(vocal, sample_rate)
     low = float(np.percentile(track.f0_hz[track.voiced], 5)) if track.voiced.any() else 150.0
@@ -82,8 +82,8 @@ def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, rever
 
     Returns (threshold or None, range reached, reachable, the wet vocal at that threshold).
     """
-    from vocalmix.mixing.chain import process_vocal
-    from vocalmix.mixing.recipe import VocalRecipe
+    from vocalmix.dsp.chain import process_vocal
+    from vocalmix.dsp.recipe import VocalRecipe
 
     offset = 0.0
     threshold, reached, ok, wet = None, float("nan"), False, None

@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.features import loudness
-from vocalmix.mixing import chain
+from vocalmix.measure import loudness
+from vocalmix.dsp import chain
 from vocalmix.mixing.common import compress_to_range, room_for_t60, vocal_highpass_hz
-from vocalmix.mixing.effects import EQBand, eq_response_db
-from vocalmix.mixing.recipe import MixRecipe, PitchCorrection, VocalRecipe
-from vocalmix.mixing.reverb import RANGES, ReverbSettings
+from vocalmix.dsp.effects import EQBand, eq_response_db
+from vocalmix.dsp.recipe import MixRecipe, PitchCorrection, VocalRecipe
+from vocalmix.dsp.reverb import RANGES, ReverbSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ TASKS = ("level", "eq", "compression", "reverb")
 
 def load_models(model_dir: str | Path) -> dict:
     """The task predictors in ``model_dir`` (one sub-folder per task)."""
-    from vocalmix.model import Predictor
+    from vocalmix.models.nets import Predictor
 
     root = Path(model_dir)
     missing = [t for t in TASKS if not (root / t / "model.pt").exists()]
@@ -60,7 +60,7 @@ def load_models(model_dir: str | Path) -> dict:
 
 def window_settings(spec: dict, hop_s: float | None = None) -> dict:
     """The analysis-window settings the models were trained with (``hop_s`` overrides)."""
-    from vocalmix.dataset import WINDOW_DEFAULTS
+    from vocalmix.models.dataset import WINDOW_DEFAULTS
 
     win = {**WINDOW_DEFAULTS, "window_s": spec["window_s"], **spec.get("windows", {})}
     if hop_s is not None:
@@ -72,7 +72,8 @@ def model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict
                   hop_s: float = 1.0, gate_lu: float = -20.0, min_active: float = 0.25
                   ) -> tuple[NDArray, NDArray, NDArray]:
     """(windows ``(n, 2, n_mels, frames)``, start times, silent flags) as in training."""
-    from vocalmix.dataset import LogMel, normalise_level, window_frames
+    from vocalmix.measure.mel import LogMel
+    from vocalmix.models.dataset import normalise_level, window_frames
     from vocalmix.features.extract import active_blocks
 
     if spec["sample_rate"] != sample_rate:
@@ -209,9 +210,9 @@ def mix_data_driven(vocal: NDArray, backing: NDArray, sample_rate: int, *,
                     pitch_correct: bool = False, hop_s: float | None = None,
                     smooth_windows: int = 5) -> tuple[MixRecipe, NDArray | None]:
     """Choose a recipe with the trained models (see the module docstring)."""
-    from vocalmix.features.key import detect_key
-    from vocalmix.mixing.effects import apply_eq, apply_highpass
-    from vocalmix.mixing.pitch import correct_pitch
+    from vocalmix.measure.key import detect_key
+    from vocalmix.dsp.effects import apply_eq, apply_highpass
+    from vocalmix.dsp.pitch import correct_pitch
 
     models = models if models is not None else load_models(model_dir)
     vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
@@ -239,7 +240,7 @@ def mix_data_driven(vocal: NDArray, backing: NDArray, sample_rate: int, *,
     threshold, reached, reachable, wet = compress_to_range(x_eq, sample_rate, d["vocal_lra_lu"],
                                                            d["reverb"])
     from vocalmix.mixing.common import COMPRESSOR
-    from vocalmix.mixing.effects import CompressorSettings
+    from vocalmix.dsp.effects import CompressorSettings
 
     comp = None if threshold is None else CompressorSettings(threshold, **COMPRESSOR)
     b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system="data_driven"))

@@ -16,11 +16,11 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.features import loudness
-from vocalmix.mixing import chain
-from vocalmix.mixing.effects import CompressorSettings, EQBand
-from vocalmix.mixing.recipe import MixRecipe, PitchCorrection, VocalRecipe
-from vocalmix.mixing.reverb import ReverbSettings
+from vocalmix.measure import loudness
+from vocalmix.dsp import chain
+from vocalmix.dsp.effects import CompressorSettings, EQBand
+from vocalmix.dsp.recipe import MixRecipe, PitchCorrection, VocalRecipe
+from vocalmix.dsp.reverb import ReverbSettings
 
 __all__ = ["PRESET_VOCAL", "PRESET_BALANCE_LU", "mix_preset"]
 
@@ -46,8 +46,8 @@ def mix_preset(vocal: NDArray, backing: NDArray, sample_rate: int, *,
     v = PRESET_VOCAL
     analysis: dict = {"preset": "karaoke-app", "balance_lu": PRESET_BALANCE_LU}
     if pitch_correct:
-        from vocalmix.features.key import detect_key
-        from vocalmix.mixing.pitch import correct_pitch
+        from vocalmix.measure.key import detect_key
+        from vocalmix.dsp.pitch import correct_pitch
 
         key = detect_key(backing, sample_rate)
         pc = PitchCorrection(key=key.key, mode=key.mode, strength=1.0, retune_ms=20.0)

@@ -2,8 +2,8 @@
 
 Order of decisions (each measured on the audio the previous ones produce):
 
-1. **Pitch correction** (optional): key of the backing (:mod:`vocalmix.features.key`), notes
-   snapped to its scale (:mod:`vocalmix.mixing.pitch`), strength 1, retune 40 ms.
+1. **Pitch correction** (optional): key of the backing (:mod:`vocalmix.measure.key`), notes
+   snapped to its scale (:mod:`vocalmix.dsp.pitch`), strength 1, retune 40 ms.
 2. **High-pass**: 0.7 x the singer's low pitch (5th percentile of the voiced f0), within
    60-150 Hz: below the voice, rumble and proximity boom only.
 3. **Compression** (IV.A.3): ratio 4:1, attack 7.5 ms, release 400 ms fixed (the vocal
@@ -41,13 +41,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.features import loudness
-from vocalmix.features.spectrum import frame_power
-from vocalmix.mixing import chain
-from vocalmix.mixing.effects import CompressorSettings, EQBand
-from vocalmix.mixing.recipe import BackingRecipe, MixRecipe, PitchCorrection, VocalRecipe
+from vocalmix.measure import loudness
+from vocalmix.measure.spectrum import frame_power
+from vocalmix.dsp import chain
+from vocalmix.dsp.effects import CompressorSettings, EQBand
+from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, PitchCorrection, VocalRecipe
 from vocalmix.mixing.common import compress_to_range, gain_for, room_for_t60, vocal_highpass_hz
-from vocalmix.mixing.reverb import ReverbSettings, reverb_return
+from vocalmix.dsp.reverb import ReverbSettings, reverb_return
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +188,8 @@ def mix_rule_based(vocal: NDArray, backing: NDArray, sample_rate: int, *,
     Returns the recipe and the pitch-corrected vocal (or None) so that rendering need not
     correct it again.
     """
-    from vocalmix.features.key import detect_key
-    from vocalmix.features.tempo import estimate_tempo
+    from vocalmix.measure.key import detect_key
+    from vocalmix.measure.tempo import estimate_tempo
 
     s = settings
     vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
@@ -207,7 +207,7 @@ def mix_rule_based(vocal: NDArray, backing: NDArray, sample_rate: int, *,
     corrected = None
     x = vocal
     if pitch_correct:
-        from vocalmix.mixing.pitch import correct_pitch
+        from vocalmix.dsp.pitch import correct_pitch
 
         key = detect_key(backing, sample_rate)
         pc = PitchCorrection(key=key.key, mode=key.mode, strength=s.pitch_strength,
@@ -218,7 +218,7 @@ def mix_rule_based(vocal: NDArray, backing: NDArray, sample_rate: int, *,
 
     # 2. high-pass below the voice
     highpass = vocal_highpass_hz(x, sample_rate)
-    from vocalmix.mixing.effects import apply_highpass
+    from vocalmix.dsp.effects import apply_highpass
 
     x_hp = apply_highpass(x, sample_rate, highpass)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix import io
 from vocalmix.separation.external import SeparationError
+from vocalmix.audio import resample, validate_audio
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def separate(mixture: NDArray, sample_rate: int, *, backend: str = "builtin",
         Missing weights or environment, unsupported layout.
     """
     settings = dict(settings or {})
-    mixture = io.validate_audio(mixture, name="mixture")
+    mixture = validate_audio(mixture, name="mixture")
     if mixture.shape[0] > 2:
         raise SeparationError(f"{mixture.shape[0]}-channel mixture; only mono or stereo")
     if backend == "builtin":
@@ -110,7 +110,7 @@ def separate(mixture: NDArray, sample_rate: int, *, backend: str = "builtin",
 
 
 def _resample(x: NDArray, rate: int, target: int) -> NDArray:
-    return x if rate == target else io.resample(x, orig_sample_rate=rate, target_sample_rate=target)
+    return x if rate == target else resample(x, orig_sample_rate=rate, target_sample_rate=target)
 
 
 def _fit(x: NDArray, n: int) -> NDArray:

@@ -315,7 +315,7 @@ def train(train_tracks: list[Stems], valid_tracks: list[Stems], *, sample_rate: 
 
 
 def save_model(path, ckpt: dict) -> None:
-    from vocalmix.io import atomic_path
+    from vocalmix.files import atomic_path
 
     torch = _torch()
     with atomic_path(path) as tmp:

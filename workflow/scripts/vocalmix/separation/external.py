@@ -266,7 +266,7 @@ def run_demucs(mixture: NDArray, sample_rate: int, settings: dict) -> tuple[NDAr
 
 def _match(stem: NDArray, mixture: NDArray) -> NDArray:
     """A stem with the mixture's channel count and length."""
-    from vocalmix.io import to_channels
+    from vocalmix.audio import to_channels
 
     stem = to_channels(np.asarray(stem, dtype=np.float32), mixture.shape[0])
     n = mixture.shape[1]

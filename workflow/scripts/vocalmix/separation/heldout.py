@@ -13,11 +13,11 @@ import logging
 
 import numpy as np
 
-from vocalmix import io
-from vocalmix.corpus.adapters import Candidate, TrackRejected
+from vocalmix.corpus.tracks import Candidate, TrackRejected
 from vocalmix.separation.api import check_backend, separate
 from vocalmix.separation.stage import backend_settings
 from vocalmix.separation.training import load_stems
+from vocalmix.audio import to_channels, write_audio
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def mixture_of(stems):
     mixture = stems.meta.get("mixture")
     if mixture is None:
         return stems.vocal + stems.backing
-    return io.to_channels(mixture, stems.vocal.shape[0])
+    return to_channels(mixture, stems.vocal.shape[0])
 
 
 def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
@@ -45,11 +45,11 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     except TrackRejected as exc:  # reported, skipped by the quality table; the run goes on
         log.warning("%s cannot be scored: %s", c.track_id, exc)
         for key in ("vocal", "backing"):
-            io.write_audio(outputs[key], np.zeros((1, 0), np.float32), sr)
+            write_audio(outputs[key], np.zeros((1, 0), np.float32), sr)
         return
     mixture = mixture_of(stems)
     vocal, backing, info = separate(mixture, sr, backend=sep["backend"], settings=settings,
                                     model=inputs.get("model"), threads=threads)
-    io.write_audio(outputs["vocal"], vocal, sr)
-    io.write_audio(outputs["backing"], backing, sr)
+    write_audio(outputs["vocal"], vocal, sr)
+    write_audio(outputs["backing"], backing, sr)
     log.info("%s: %.1f s separated (%s)", c.track_id, mixture.shape[1] / sr, info)

@@ -29,11 +29,12 @@ from collections import defaultdict
 
 import numpy as np
 
-from vocalmix import io
-from vocalmix.corpus.adapters import Candidate, TrackRejected
+from vocalmix.corpus.tracks import Candidate, TrackRejected
 from vocalmix.separation import metrics
 from vocalmix.features.summary import write_tsv
 from vocalmix.separation.training import load_stems
+from vocalmix.audio import read_audio
+from vocalmix.files import read_json, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def _plot(rows: list[dict], label: str, path: str) -> None:
         ax.legend(fontsize=8)
     fig.suptitle("Separation quality on held-out tracks (bars: mean, dots: tracks)", fontsize=10)
     fig.tight_layout()
-    io.save_figure(fig, path, dpi=90)
+    save_figure(fig, path, dpi=90)
 
 
 def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
@@ -151,8 +152,8 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
             continue
         mixture = mixture_of(stems)
         est = params["estimates"][c.track_id]
-        v_hat, _ = io.read_audio(est["vocal"])
-        b_hat, _ = io.read_audio(est["backing"])
+        v_hat, _ = read_audio(est["vocal"])
+        b_hat, _ = read_audio(est["backing"])
         scores = evaluate_track(stems.vocal, stems.backing, mixture, {label: (v_hat, b_hat)})
         vbr = describe(mixture, stems.vocal, stems.backing, sample_rate)["vocal_to_backing_lu"]
         for name, s in scores.items():
@@ -165,7 +166,7 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
         log.info("%s: vocal SI-SDR %.2f dB with %s, %.2f dB for the mixture", c.track_id,
                  scores[label]["vocal_si_sdr_db"], label, scores["mixture"]["vocal_si_sdr_db"])
     for path in inputs.get("reports") or []:
-        rep = io.read_json(path)
+        rep = read_json(path)
         rows.append({"track_id": rep["track_id"], "dataset": "separated",
                      "split": (params.get("splits") or {}).get(rep["track_id"], ""),
                      "ground_truth": "no", "estimate": label,

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vocalmix import io
 from vocalmix.separation.api import check_backend, separate
+from vocalmix.audio import AudioError, audio_info, read_audio, write_audio
+from vocalmix.files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def backend_settings(separation: dict) -> dict:
 
 
 def _lufs(audio: np.ndarray, sample_rate: int) -> float | None:
-    from vocalmix.features.loudness import integrated_loudness
+    from vocalmix.measure.loudness import integrated_loudness
 
     value = integrated_loudness(audio, sample_rate)
     return float(value) if math.isfinite(value) else None
@@ -71,17 +72,17 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
               "quality": "no ground truth: a finished song comes without stems; see "
                          "results/separated/quality.tsv for SDR/SI-SDR on held-out tracks"}
     try:
-        sr = io.audio_info(inputs["mix"])["sample_rate"]
-        mixture, _ = io.read_audio(inputs["mix"], sample_rate=sample_rate)
+        sr = audio_info(inputs["mix"])["sample_rate"]
+        mixture, _ = read_audio(inputs["mix"], sample_rate=sample_rate)
         if mixture.shape[0] > 2:
-            raise io.AudioError(inputs["mix"], f"{mixture.shape[0]} channels; only mono or "
+            raise AudioError(inputs["mix"], f"{mixture.shape[0]} channels; only mono or "
                                                "stereo songs can be separated")
-    except io.AudioError as exc:
+    except AudioError as exc:
         log.warning("cannot separate %s: %s", track, exc)
         empty = np.zeros((1, 0), np.float32)
-        io.write_audio(outputs["vocal"], empty, sample_rate)
-        io.write_audio(outputs["backing"], empty, sample_rate)
-        io.write_json(outputs["report"], {**report, "status": "unreadable", "problem": str(exc)})
+        write_audio(outputs["vocal"], empty, sample_rate)
+        write_audio(outputs["backing"], empty, sample_rate)
+        write_json(outputs["report"], {**report, "status": "unreadable", "problem": str(exc)})
         return
     start = time.perf_counter()
     model = inputs.get("model") if backend == "builtin" else None
@@ -89,13 +90,13 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
                                     model=model, threads=threads)
     seconds = time.perf_counter() - start
     duration = mixture.shape[1] / sample_rate
-    io.write_audio(outputs["vocal"], vocal, sample_rate)
-    io.write_audio(outputs["backing"], backing, sample_rate)
+    write_audio(outputs["vocal"], vocal, sample_rate)
+    write_audio(outputs["backing"], backing, sample_rate)
     facts = describe(mixture, vocal, backing, sample_rate)
     log.info("%s: %.1f s of audio separated by %s in %.1f s; vocal %.1f LUFS, backing %.1f LUFS",
              track, duration, backend, seconds, facts["vocal_lufs"] or -math.inf,
              facts["backing_lufs"] or -math.inf)
-    io.write_json(outputs["report"], {
+    write_json(outputs["report"], {
         **report, "status": "ok", "run": {**info, "model": str(model) if model else None},
         "duration_s": duration, "channels": int(mixture.shape[0]), "source_sample_rate": sr,
         "source_file": Path(inputs["mix"]).name, **facts,

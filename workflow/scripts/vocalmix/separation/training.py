@@ -19,9 +19,12 @@ import math
 
 import numpy as np
 
-from vocalmix import io, seeding
-from vocalmix.corpus.adapters import Candidate, TrackRejected, load_track
+from vocalmix import seeding
+from vocalmix.corpus.tracks import Candidate, TrackRejected
+from vocalmix.corpus.adapters import load_track
 from vocalmix.separation import builtin
+from vocalmix.audio import to_channels
+from vocalmix.files import atomic_path, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ def load_stems(c: Candidate, cfg: dict, max_seconds: float | None = None) -> bui
         raise TrackRejected(c.origin, "no vocal and backing stems")
     backing = audio["backing"]
     ch = max(vocal.shape[0], backing.shape[0])
-    vocal, backing = io.to_channels(vocal, ch), io.to_channels(backing, ch)
+    vocal, backing = to_channels(vocal, ch), to_channels(backing, ch)
     mixture = audio.get("mixture")
     if max_seconds:
         keep = int(round(max_seconds * int(cfg["sample_rate"])))
@@ -96,7 +99,7 @@ def _plot(curve: list[dict], path: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    io.save_figure(fig, path, dpi=90)
+    save_figure(fig, path, dpi=90)
 
 
 def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
@@ -114,7 +117,7 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     ckpt, curve = builtin.train(train, valid, sample_rate=int(cfg["sample_rate"]),
                                 seed=int(cfg["seed"]), settings=settings)
     builtin.save_model(outputs["model"], ckpt)
-    with io.atomic_path(outputs["curve"]) as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_path(outputs["curve"]) as tmp, open(tmp, "w", newline="") as fh:
         fields = ["step", "train_loss", "valid_loss"]  # no timings: same config, same bytes
         writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
         writer.writeheader()

@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping
 __all__ = ["stage_logging", "as_dict", "run_from_snakemake", "module_sources"]
 
 PACKAGE = "vocalmix"
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@
 
 Undefined results (digital silence, nothing above the gates) are ``-inf`` for loudness
 levels and ``nan`` for the loudness range; they never raise. A signal shorter than one
-400 ms block raises :class:`vocalmix.io.AudioError`.
+400 ms block raises :class:`vocalmix.audio.AudioError`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.io import AudioError
+from vocalmix.audio import AudioError
 
 __all__ = [
     "LoudnessResult",
@@ -376,7 +376,7 @@ def analyse_file(path: str, *, chunk_s: float = 10.0) -> LoudnessResult:
     """Stream a file (any format soundfile reads) through :func:`analyse` in constant memory."""
     import soundfile as sf
 
-    from vocalmix.io import audio_info
+    from vocalmix.audio import audio_info
 
     info = audio_info(path)
     acc = _PowerAccumulator(info["sample_rate"], info["channels"])

@@ -13,6 +13,8 @@ import sys
 from typing import Callable, Sequence
 
 from vocalmix import __version__
+from vocalmix.audio import AudioError, read_audio, write_audio
+from vocalmix.files import write_json
 
 __all__ = ["main", "build_parser"]
 
@@ -55,8 +57,8 @@ def _add_loudness(sub) -> None:
 
 
 def _run_loudness(args: argparse.Namespace) -> int:
-    from vocalmix.features.loudness import analyse_file
-    from vocalmix.io import AudioError
+    from vocalmix.measure.loudness import analyse_file
+    from vocalmix.audio import AudioError
 
     status = 0
     for path in args.files:
@@ -106,7 +108,7 @@ def _add_reverb_fit(sub) -> None:
 
 def _run_reverb_fit(args: argparse.Namespace) -> int:
     from vocalmix.features.reverb_fit import fit_ir, fit_wet
-    from vocalmix.io import AudioError, read_audio
+    from vocalmix.audio import AudioError, read_audio
 
     path = args.ir or args.wet
     try:
@@ -238,9 +240,9 @@ def _add_genre(sub) -> None:
 
 
 def _run_genre(args: argparse.Namespace) -> int:
-    from vocalmix.features.genre import (DEFAULT_MODEL_PATH, DEFAULT_THRESHOLD, GenreError,
-                                         load_classifier)
-    from vocalmix.io import AudioError
+    from vocalmix.models.genre import (DEFAULT_MODEL_PATH, DEFAULT_THRESHOLD, GenreError,
+                                       load_classifier)
+    from vocalmix.audio import AudioError
 
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     try:
@@ -348,7 +350,7 @@ def _run_listening(args: argparse.Namespace) -> int:
     lcfg = defaults["listening"]
     seed = defaults["seed"] if getattr(args, "seed", None) is None else args.seed
     if args.listening_command == "export":
-        from vocalmix.io import AudioError
+        from vocalmix.audio import AudioError
         from vocalmix.listening.export import ExportError, export_test
         from vocalmix.listening.spec import StructureError
 
@@ -391,7 +393,7 @@ def _run_listening(args: argparse.Namespace) -> int:
         write_ratings(args.output, rows, simulated=summary["simulated"],
                       n_files=summary["complete"])
         if args.summary:
-            from vocalmix.io import write_json
+            from vocalmix.files import write_json
 
             write_json(args.summary, summary)
         print(f"{args.output}: {summary['ratings']} ratings from {summary['complete']} "
@@ -454,7 +456,7 @@ def _add_stats(sub) -> None:
 def _run_stats(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from vocalmix.analysis.stats import OUTPUTS, StatsError, analyse
+    from vocalmix.stats.analysis import OUTPUTS, StatsError, analyse
 
     a = _config_defaults()["analysis"]
     out = Path(args.output)
@@ -526,7 +528,6 @@ def _add_separate(sub) -> None:
 def _run_separate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from vocalmix import io
     from vocalmix.config import ConfigError, load_config
     from vocalmix.separation.api import DEFAULT_MODEL, SeparationError, separate
     from vocalmix.separation.stage import describe
@@ -549,17 +550,17 @@ def _run_separate(args: argparse.Namespace) -> int:
                                            ("python", args.python)) if v})
     model = (args.model or DEFAULT_MODEL) if backend == "builtin" else None
     try:
-        mixture, sr = io.read_audio(args.mix)
+        mixture, sr = read_audio(args.mix)
         vocal, backing, info = separate(mixture, sr, backend=backend, settings=settings,
                                         model=model, threads=args.threads)
-    except (io.AudioError, SeparationError) as exc:
+    except (AudioError, SeparationError) as exc:
         _error("separate", str(exc))
         return 2
     out = Path(args.output)
-    io.write_audio(out / "vocal.wav", vocal, sr)
-    io.write_audio(out / "backing.wav", backing, sr)
+    write_audio(out / "vocal.wav", vocal, sr)
+    write_audio(out / "backing.wav", backing, sr)
     facts = describe(mixture, vocal, backing, sr)
-    io.write_json(out / "report.json", {"mixture": args.mix, "run": info, "sample_rate": sr,
+    write_json(out / "report.json", {"mixture": args.mix, "run": info, "sample_rate": sr,
                                         "duration_s": mixture.shape[1] / sr, **facts})
     print(f"{args.mix}: separated by {backend}"
           + (f" ({settings.get('method', 'network')})" if backend == "builtin" else ""))

@@ -1,4 +1,4 @@
-"""Audio input/output with explicit layouts, validation and atomic writes.
+"""Audio input/output with explicit layouts and validation.
 
 Conventions (see DESIGN.md): audio in memory is ``numpy.float32`` of shape
 ``(channels, samples)`` and travels with an explicit ``sample_rate``. soundfile is
@@ -7,18 +7,16 @@ channels-last, so the transpose happens here and nowhere else.
 
 from __future__ import annotations
 
-import json
 import os
 import struct
-import tempfile
-from contextlib import contextmanager
 from fractions import Fraction
-from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+
+from vocalmix.files import atomic_path
 
 __all__ = [
     "AudioError",
@@ -28,13 +26,8 @@ __all__ = [
     "validate_audio",
     "resample",
     "to_channels",
-    "atomic_path",
-    "write_json",
-    "read_json",
     "db_to_gain",
-    "gain_to_db",
 ]
-
 
 class AudioError(ValueError):
     """A file or signal that cannot be used, with the file named in the message."""
@@ -50,92 +43,6 @@ def db_to_gain(db: float | NDArray) -> float | NDArray:
     return np.power(10.0, np.asarray(db, dtype=np.float64) / 20.0)
 
 
-def gain_to_db(gain: float | NDArray, floor_db: float = -300.0) -> float | NDArray:
-    """Level in dB of an amplitude gain, floored at ``floor_db`` for zero."""
-    g = np.abs(np.asarray(gain, dtype=np.float64))
-    return np.maximum(20.0 * np.log10(np.maximum(g, 1e-300)), floor_db)
-
-
-def _read_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # read once, at import (os.umask can only be read by setting it)
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
-
-    A job killed mid-write leaves only a ``.tmp`` file that no later job reads, never a
-    half-written output under the final name; the next write of ``path`` (the rerun)
-    removes such leftovers.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a job killed by SIGKILL cannot clean up: its rerun removes what it left of this file
-    for stale in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp's 0600 -> the usual file mode
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 90) -> None:
-    """Write a matplotlib figure as PNG, atomically, without the "Software" metadata
-    (so the same figure gives the same bytes), and close it."""
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON with sorted keys (same object, same bytes), atomically.
-
-    Non-finite floats (undefined loudness of silence, say) become ``null``: strict JSON.
-    """
-    text = json.dumps(_finite(obj), indent=2, sort_keys=True, allow_nan=False,
-                      default=_json_default)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text + "\n")
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _finite(obj.tolist())
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    return obj
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    with open(path) as fh:
-        return json.load(fh)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def _wav_declared_data_bytes(path: Path) -> tuple[int, int] | None:

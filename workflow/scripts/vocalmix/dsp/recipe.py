@@ -32,8 +32,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from vocalmix.mixing.effects import CompressorSettings, EQBand
-from vocalmix.mixing.reverb import ReverbSettings
+from vocalmix.dsp.effects import CompressorSettings, EQBand
+from vocalmix.dsp.reverb import ReverbSettings
 
 __all__ = ["PitchCorrection", "VocalRecipe", "BackingRecipe", "BusRecipe", "MixRecipe",
            "SCALE_MODES", "NOTE_NAMES"]
@@ -191,14 +191,8 @@ class MixRecipe:
                    bus=BusRecipe.from_dict(d.get("bus", {})),
                    analysis=dict(d.get("analysis", {})))
 
-    def to_json(self) -> str:
-        from vocalmix.io import _finite, _json_default
-
-        return json.dumps(_finite(self.to_dict()), indent=2, sort_keys=True,
-                          default=_json_default)
-
     def save(self, path: str | os.PathLike) -> None:
-        from vocalmix.io import write_json
+        from vocalmix.files import write_json
 
         write_json(path, self.to_dict())
 

@@ -34,6 +34,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+from vocalmix.files import save_figure, write_json
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class GenrePrediction:
 
 
 def _slug(genre: str | None) -> str | None:
-    from vocalmix.corpus.adapters import genre_slug
+    from vocalmix.corpus.tracks import genre_slug
 
     g = genre_slug(genre)
     return None if g in (None, "unknown") else g
@@ -230,9 +231,8 @@ class GenreClassifier:
                 "info": self.info}
 
     def save(self, path: str | os.PathLike) -> None:
-        from vocalmix import io
 
-        io.write_json(path, self.to_dict())
+        write_json(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict, *, path: str = "genre classifier") -> "GenreClassifier":
@@ -409,7 +409,6 @@ def _plot_confusions(panels: list[tuple[str, list[str], list[str], NDArray]], pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vocalmix import io
 
     n = max(1, len(panels))
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.9), squeeze=False)
@@ -432,7 +431,7 @@ def _plot_confusions(panels: list[tuple[str, list[str], list[str], NDArray]], pa
     fig.suptitle("genre classifier of the backing: confusion (counts; shade = row share)",
                  fontsize=10)
     fig.tight_layout()
-    io.save_figure(fig, path, dpi=90)
+    save_figure(fig, path, dpi=90)
 
 
 def _evaluate(model: GenreClassifier, rows: list[dict], train_y: list[str],
@@ -459,7 +458,7 @@ def _evaluate(model: GenreClassifier, rows: list[dict], train_y: list[str],
 
 def run_train(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     """Stage entry (rule ``train_genre_classifier``)."""
-    from vocalmix import io, seeding
+    from vocalmix import seeding
     from vocalmix.features.summary import write_tsv
 
     cfg = params["genre"]
@@ -515,7 +514,7 @@ def run_train(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> No
     write_tsv(outputs["confusion"], table, cols)
     _plot_confusions(panels, outputs["plot"], note=model.reason or None)
     model.save(outputs["model"])
-    io.write_json(outputs["metrics"], metrics)
+    write_json(outputs["metrics"], metrics)
 
 
 def run_predict(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:

@@ -46,8 +46,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix import io
 from vocalmix.conditions import CONDITIONS
+from vocalmix.audio import read_audio, write_audio
+from vocalmix.files import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def choose_excerpt(vocal: NDArray, sample_rate: int, *, excerpt_s: float,
     ``excerpt_s``; else ``start_s`` when given, or the ``excerpt_s`` window (starts on a
     0.5-s grid) in which the vocal's momentary loudness is most often within
     ``ACTIVE_RANGE_LU`` of its loudest (the earliest such window on ties)."""
-    from vocalmix.features import loudness
+    from vocalmix.measure import loudness
 
     duration = vocal.shape[-1] / sample_rate
     if duration <= excerpt_s:
@@ -166,8 +167,8 @@ def normalise_for_listening(mix: NDArray, sample_rate: int, *, target_lufs: floa
     stems), ``limited`` (whether the bus limiter had to shave peaks), the measured
     ``integrated_lufs`` and ``true_peak_dbtp``.
     """
-    from vocalmix.features.loudness import integrated_loudness, true_peak_dbtp
-    from vocalmix.mixing.chain import bus_limit
+    from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
+    from vocalmix.dsp.chain import bus_limit
 
     x = np.asarray(mix, dtype=np.float32)
     level = integrated_loudness(x, sample_rate)
@@ -232,11 +233,11 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
     if condition == "professional":
         if reference is None:
             raise RenderError(f"{row['track_id']}: no reference mix")
-        mix, _ = io.read_audio(reference, sample_rate=sample_rate)
+        mix, _ = read_audio(reference, sample_rate=sample_rate)
         mix = _fit_length(_stereo(mix), n)
         vocal = backing_stem = None
         if row.get("vocal") and reference == row.get("mixture"):
-            vocal = _fit_length(_stereo(io.read_audio(row["vocal"],
+            vocal = _fit_length(_stereo(read_audio(row["vocal"],
                                                       sample_rate=sample_rate)[0]), n)
             backing_stem = backing
             info["source"] = "reference_mix"
@@ -253,10 +254,10 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
         info["source"] = "sum"
         return v + backing, v, backing, info
     if condition == "commercial" and commercial is not None:
-        mix, _ = io.read_audio(commercial, sample_rate=sample_rate)
+        mix, _ = read_audio(commercial, sample_rate=sample_rate)
         info.update(source="supplied", path=commercial)
         return _fit_length(_stereo(mix), n), None, None, info
-    from vocalmix.mixing.chain import render
+    from vocalmix.dsp.chain import render
 
     if condition == "commercial":
         from vocalmix.mixing.preset import mix_preset
@@ -291,12 +292,12 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
 # ---------------------------------------------------------------------------- stage entry
 def run_excerpt(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     """Rule ``excerpt``: ``excerpt.json`` of one track."""
-    audio, sr = io.read_audio(inputs["vocal"])
+    audio, sr = read_audio(inputs["vocal"])
     settings = params["render"]
     ex = choose_excerpt(audio, sr, excerpt_s=float(settings["excerpt_s"]),
                         start_s=settings.get("start_s"), fade_s=float(settings["fade_s"]))
     ex.update(track=params["track"], sample_rate=sr, chosen_from=str(inputs["vocal"]))
-    io.write_json(outputs["excerpt"], ex)
+    write_json(outputs["excerpt"], ex)
     log.info("%s: excerpt %.2f-%.2f s (%s)", params["track"], ex["start_s"],
              ex["start_s"] + ex["duration_s"], ex["method"])
 
@@ -306,10 +307,10 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     row, condition = params["row"], params["condition"]
     settings, listening = params["render"], params["listening"]
     sr = int(params["sample_rate"])
-    backing, _ = io.read_audio(row["backing"], sample_rate=sr)
+    backing, _ = read_audio(row["backing"], sample_rate=sr)
     vocal_in, role = None, None
     if inputs.get("vocal_in"):
-        vocal_in, _ = io.read_audio(inputs["vocal_in"], sample_rate=sr)
+        vocal_in, _ = read_audio(inputs["vocal_in"], sample_rate=sr)
         role = params["input_role"]
     pitch = settings.get("pitch_correct", "auto")
     pitch_correct = (role == "raw") if pitch == "auto" else bool(pitch)
@@ -330,28 +331,28 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
         condition, row=row, backing=backing, sample_rate=sr, vocal_in=vocal_in,
         input_role=role, reference=params.get("reference"),
         commercial=params.get("commercial"), pitch_correct=pitch_correct, **kw)
-    excerpt = io.read_json(inputs["excerpt"])
+    excerpt = read_json(inputs["excerpt"])
     mix_x = cut_excerpt(mix, sr, excerpt)
     out, norm = normalise_for_listening(mix_x, sr, target_lufs=float(listening["loudness_lufs"]),
                                         ceiling_dbtp=float(listening["true_peak_dbtp"]))
     gain = np.float32(10 ** (norm["gain_db"] / 20))
-    io.write_audio(outputs["audio"], out, sr, subtype="PCM_24")
+    write_audio(outputs["audio"], out, sr, subtype="PCM_24")
     stems_known = vocal is not None and back is not None
     for role_name, stem in (("vocal", vocal), ("backing", back)):
         data = (cut_excerpt(stem, sr, excerpt) * gain if stems_known
                 else np.zeros_like(out))
-        io.write_audio(outputs[role_name], data, sr, subtype="FLOAT")
+        write_audio(outputs[role_name], data, sr, subtype="FLOAT")
     # the written file is what listeners hear: measure it back as read
-    from vocalmix.features.loudness import integrated_loudness, true_peak_dbtp
+    from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
 
-    written, _ = io.read_audio(outputs["audio"])
+    written, _ = read_audio(outputs["audio"])
     info.update(track=row["track_id"], split=row.get("split"), genre=params.get("genre"),
                 genre_source=params.get("genre_source"), excerpt=excerpt,
                 stems_known=stems_known, normalisation=norm,
                 integrated_lufs=integrated_loudness(written, sr),
                 true_peak_dbtp=true_peak_dbtp(written, sr), sample_rate=sr,
                 pitch_correct=pitch_correct)
-    io.write_json(outputs["json"], info)
+    write_json(outputs["json"], info)
     log.info("%s/%s (%s): %.2f LUFS, %.2f dBTP%s", row["track_id"], condition,
              info["source"], info["integrated_lufs"], info["true_peak_dbtp"],
              ", limited" if norm["limited"] else "")
@@ -368,7 +369,7 @@ def run_index(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> No
 
     rows = []
     for path in sorted(inputs["json"]):
-        info = io.read_json(path)
+        info = read_json(path)
         rows.append({"track": info["track"], "split": info.get("split"),
                      "genre": info.get("genre"), "condition": info["condition"],
                      "path": str(Path(path).with_suffix(".wav")), "source": info["source"],

@@ -5,14 +5,14 @@ shows the EQ model only a few dozen distinct EQs, far too few to learn what a ra
 looks like on a voice. An EQ is a linear filter, so on a log-mel window its effect is
 (very nearly) an addition: ``mel_db(EQ x) = mel_db(x) + R_m``, with ``R_m`` the EQ's power
 response averaged over mel filter ``m`` (exact for a spectrum flat within the filter; the
-random EQs of :mod:`vocalmix.corruption` are at most Q 3, wider than the mel filters at
+random EQs of :mod:`vocalmix.dsp.corruption` are at most Q 3, wider than the mel filters at
 every frequency). A training window can therefore swap its recorded corruption for a new
 one drawn from the same ranges -- ``x_vocal += R_new - R_recorded``, target = the new
 EQ's inverse -- at no audio cost. The level change of the swap is taken out again as the
 per-track loudness normalisation would (power-weighted over the window's mel spectrum).
 
 The EQ responses come from a seeded bank of random EQs measured through the same
-pedalboard filters as the corruption (:func:`vocalmix.mixing.effects.eq_response_db`).
+pedalboard filters as the corruption (:func:`vocalmix.dsp.effects.eq_response_db`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.features.spectrum import THIRD_OCTAVE_HZ
+from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ
 
 __all__ = ["EQResponses", "correction_shape_db", "MelEQAugment"]
 
@@ -42,7 +42,7 @@ class EQResponses:
     """Responses of EQs at mel-filter and third-octave resolution."""
 
     def __init__(self, spec: dict, bands_hz: NDArray = THIRD_OCTAVE_HZ):
-        from vocalmix.dataset import mel_filterbank
+        from vocalmix.measure.mel import mel_filterbank
 
         self.sample_rate = int(spec["sample_rate"])
         fb = mel_filterbank(self.sample_rate, int(spec["n_fft"]), int(spec["n_mels"])).astype(
@@ -55,7 +55,7 @@ class EQResponses:
     def __call__(self, bands) -> tuple[NDArray, NDArray]:
         """(mel response ``(n_mels,)`` dB, third-octave response ``(n_bands,)`` dB; NaN
         above Nyquist) of the EQ ``bands``."""
-        from vocalmix.mixing.effects import eq_response_db
+        from vocalmix.dsp.effects import eq_response_db
 
         if not bands:
             return np.zeros(self.weights.shape[0]), np.where(self.valid, 0.0, np.nan)
@@ -85,7 +85,7 @@ class MelEQAugment:
 
     def __init__(self, spec: dict, recorded_mel: NDArray, *, seed: int, probability: float = 0.5,
                  bank_size: int = 512):
-        from vocalmix.corruption import random_eq
+        from vocalmix.dsp.corruption import random_eq
 
         self.responses = EQResponses(spec)
         self.recorded = np.asarray(recorded_mel, dtype=np.float32)

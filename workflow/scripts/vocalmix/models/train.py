@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vocalmix import io, seeding
-from vocalmix.dataset import TARGETS, ShardedDataset
-from vocalmix.model import (MULTITASK, TASKS, MixNet, save_checkpoint, select_device, targets_index, task_groups,
-                            task_targets)
+from vocalmix import seeding
+from vocalmix.models.dataset import TARGETS, ShardedDataset
+from vocalmix.models.nets import (MULTITASK, TASKS, MixNet, save_checkpoint, select_device,
+                                  targets_index, task_groups, task_targets)
+from vocalmix.files import atomic_path, save_figure, write_json
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,8 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
     if "vocal" in wanted and float(s["eq_augment"]) > 0:
         eq_cols = [k for k, n in enumerate(names) if n.startswith("eq_")]
     if eq_cols:
-        from vocalmix.augment import EQResponses, MelEQAugment
-        from vocalmix.mixing.effects import EQBand
+        from vocalmix.models.augment import EQResponses, MelEQAugment
+        from vocalmix.dsp.effects import EQBand
 
         vocal_ch = wanted.index("vocal")
         resp = EQResponses(desc["input"])
@@ -220,7 +221,7 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
             "epochs": len(curve), "best_valid_loss": best}
     save_checkpoint(out / "model.pt", model, meta)
     _write_curve(out, curve, task)
-    from vocalmix.model import Predictor
+    from vocalmix.models.nets import Predictor
 
     pred = Predictor(model, meta)
     metrics = {"task": task, "train_windows": len(train), "valid_windows": len(valid),
@@ -233,7 +234,7 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
                                              meta["eq_bands_hz"])
     # the training time goes to the log (and the rule's benchmark), not into the file:
     # same config, same bytes
-    io.write_json(out / "metrics.json", {k: v for k, v in metrics.items() if k != "seconds"})
+    write_json(out / "metrics.json", {k: v for k, v in metrics.items() if k != "seconds"})
     log.info("%s: %d epochs in %.1f s; held-out %s", task, len(curve), metrics["seconds"],
              metrics.get("test"))
     return metrics
@@ -245,7 +246,7 @@ def _write_curve(out: Path, curve: list[dict], task: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with io.atomic_path(out / "curve.csv") as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_path(out / "curve.csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["epoch", "train_loss", "valid_loss"],
                            lineterminator="\n")
         w.writeheader()
@@ -260,7 +261,7 @@ def _write_curve(out: Path, curve: list[dict], task: str) -> None:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    io.save_figure(fig, out / "curve.png", dpi=90)
+    save_figure(fig, out / "curve.png", dpi=90)
 
 
 def evaluate_windows(task: str, pred: np.ndarray, y: np.ndarray, index: list[dict],

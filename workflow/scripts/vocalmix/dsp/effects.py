@@ -1,6 +1,6 @@
 """Insert effects on pedalboard: vocal high-pass, parametric EQ and compressor.
 
-These are the building blocks of the shared effect chain (:mod:`vocalmix.mixing.chain`)
+These are the building blocks of the shared effect chain (:mod:`vocalmix.dsp.chain`)
 and of the demo corpus's "professional" vocal chain, so both process audio identically.
 
 Filter conventions (pedalboard 0.9): ``PeakFilter``/``LowShelfFilter``/``HighShelfFilter``

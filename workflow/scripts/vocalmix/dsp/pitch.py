@@ -1,6 +1,6 @@
 """Pitch correction: sung notes snapped to a scale, vibrato and expression kept.
 
-1. f0 track of the vocal (:func:`vocalmix.features.pitch.track_pitch`, 10 ms frames).
+1. f0 track of the vocal (:func:`vocalmix.measure.pitch.track_pitch`, 10 ms frames).
 2. Note pitch: a running median of the voiced frames' pitch over 150 ms, which follows the
    notes but not the vibrato around them.
 3. Target: the nearest pitch whose class is in the scale; the correction is ``strength``
@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.features.pitch import PitchTrack, hz_to_midi, track_pitch
-from vocalmix.mixing.recipe import PitchCorrection
+from vocalmix.measure.pitch import PitchTrack, hz_to_midi, track_pitch
+from vocalmix.dsp.recipe import PitchCorrection
 
 __all__ = ["note_pitch", "snap", "correction_semitones", "correct_pitch", "scale_deviation_cents"]
 

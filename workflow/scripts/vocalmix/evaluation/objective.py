@@ -38,8 +38,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix import io
 from vocalmix.conditions import CONDITIONS, REFERENCE
+from vocalmix.audio import read_audio
+from vocalmix.files import read_json, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +71,14 @@ def _mono(x: NDArray) -> NDArray[np.float32]:
 
 def balance_lu(vocal: NDArray, backing: NDArray, sample_rate: int) -> float:
     """Vocal-to-backing ratio (LU): integrated loudness of the vocal minus the backing's."""
-    from vocalmix.features.loudness import integrated_loudness
+    from vocalmix.measure.loudness import integrated_loudness
 
     return float(integrated_loudness(vocal, sample_rate)
                  - integrated_loudness(backing, sample_rate))
 
 
 def _mel_db(x: NDArray, sample_rate: int) -> NDArray:
-    from vocalmix.dataset import LogMel
+    from vocalmix.measure.mel import LogMel
 
     return LogMel(sample_rate, **MEL)(_mono(x)).astype(np.float64)
 
@@ -160,7 +161,7 @@ def compare(cond: dict, ref: dict, sample_rate: int) -> dict:
            "mrstft_distance": mrstft_distance(cond["mix"], ref["mix"], sample_rate)}
     stems = cond.get("vocal") is not None and ref.get("vocal") is not None
     if stems:
-        from vocalmix.features.loudness import loudness_range
+        from vocalmix.measure.loudness import loudness_range
 
         out["balance_lu"] = balance_lu(cond["vocal"], cond["backing"], sample_rate)
         out["balance_error_lu"] = abs(out["balance_lu"] - balance_lu(ref["vocal"],
@@ -180,11 +181,11 @@ def compare(cond: dict, ref: dict, sample_rate: int) -> dict:
 
 
 def _load(paths: dict, sample_rate: int) -> dict:
-    info = io.read_json(paths["json"])
-    item = {"mix": io.read_audio(paths["audio"], sample_rate=sample_rate)[0], "info": info}
+    info = read_json(paths["json"])
+    item = {"mix": read_audio(paths["audio"], sample_rate=sample_rate)[0], "info": info}
     if info.get("stems_known"):
-        item["vocal"] = io.read_audio(paths["vocal"], sample_rate=sample_rate)[0]
-        item["backing"] = io.read_audio(paths["backing"], sample_rate=sample_rate)[0]
+        item["vocal"] = read_audio(paths["vocal"], sample_rate=sample_rate)[0]
+        item["backing"] = read_audio(paths["backing"], sample_rate=sample_rate)[0]
     return item
 
 
@@ -278,7 +279,7 @@ def plot_metrics(rows: list[dict], path) -> None:
     fig.suptitle(f"Objective comparison with the professional mix ({n_tracks} tracks; "
                  "dots: tracks, squares: mean and 95% CI; lower is better)")
     fig.tight_layout()
-    io.save_figure(fig, path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 # ---------------------------------------------------------------------------- stage entry

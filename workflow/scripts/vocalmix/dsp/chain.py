@@ -4,7 +4,7 @@
                                                                                   + ─ bus limiter ─ mix
     backing ─────────────────────────────────────────────── EQ ─ gain ─────────────┘
 
-* Effects are pedalboard's (:mod:`vocalmix.mixing.effects`, :mod:`vocalmix.mixing.reverb`);
+* Effects are pedalboard's (:mod:`vocalmix.dsp.effects`, :mod:`vocalmix.dsp.reverb`);
   the reverb is a send (post-gain), so its level follows the vocal's.
 * Both stems are stereo at the bus (a mono vocal is a centred source).
 * The bus limiter keeps the true peak (BS.1770 Annex 2) at or below ``ceiling_dbtp``:
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.features.loudness import true_peak_dbtp
-from vocalmix.mixing.effects import apply_compressor, apply_eq, apply_highpass
-from vocalmix.mixing.recipe import MixRecipe, VocalRecipe
-from vocalmix.mixing.reverb import render_reverb
+from vocalmix.measure.loudness import true_peak_dbtp
+from vocalmix.dsp.effects import apply_compressor, apply_eq, apply_highpass
+from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
+from vocalmix.dsp.reverb import render_reverb
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def process_vocal(vocal: NDArray, sample_rate: int, v: VocalRecipe, *,
     x = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
     if v.pitch_correction is not None:
         if pitch_corrected is None:
-            from vocalmix.mixing.pitch import correct_pitch
+            from vocalmix.dsp.pitch import correct_pitch
 
             x, pc_report = correct_pitch(x, sample_rate, v.pitch_correction)
             if report is not None:

@@ -32,9 +32,10 @@ import math
 
 import numpy as np
 
-from vocalmix import io
-from vocalmix.features import loudness
-from vocalmix.features.spectrum import THIRD_OCTAVE_HZ, curve_difference_db, long_term_spectrum
+from vocalmix.measure import loudness
+from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ, curve_difference_db, long_term_spectrum
+from vocalmix.audio import AudioError, read_audio
+from vocalmix.files import read_json, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def _measure(vocal_stem, backing_stem, sr) -> dict:
 
 
 def _eq_stage(vocal, sr, highpass_hz, eq) -> np.ndarray:
-    from vocalmix.mixing.effects import apply_eq, apply_highpass
+    from vocalmix.dsp.effects import apply_eq, apply_highpass
 
     x = apply_highpass(vocal, sr, highpass_hz) if highpass_hz else vocal
     return apply_eq(x, sr, list(eq))
@@ -66,14 +67,14 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
                    genre_stats: dict, dereverberated: str | None = None,
                    mix_kw: dict | None = None) -> list[dict]:
     """Per-system errors for one track."""
-    from vocalmix.features.reverb_blind import estimate
+    from vocalmix.measure.reverb_blind import estimate
     from vocalmix.features.reverb_fit import evaluate as reverb_descriptors
-    from vocalmix.mixing.chain import render
+    from vocalmix.dsp.chain import render
     from vocalmix.mixing.data_driven import mix_data_driven
     from vocalmix.mixing.rule_based import mix_rule_based
 
-    vocal, sr = io.read_audio(corrupted)
-    backing, _ = io.read_audio(row["backing"])
+    vocal, sr = read_audio(corrupted)
+    backing, _ = read_audio(row["backing"])
     truth = {"ratio": features["vocal_to_backing_lu"],
              "lra": features["vocal"]["loudness_range_lu"],
              "shape": np.array([np.nan if v is None else v
@@ -81,7 +82,7 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
              "t60": ((features.get("reverb") or {}).get("fitted") or {}).get("t60_mid_s")}
     # the EQ reference: the original with its reverb removed as in the corruption (the
     # corrupted input is this, EQ'd and expanded), so only the EQ decision is judged
-    ref_shape = (long_term_spectrum(io.read_audio(dereverberated)[0], sr).shape_db
+    ref_shape = (long_term_spectrum(read_audio(dereverberated)[0], sr).shape_db
                  if dereverberated else truth["shape"])
     out = []
     if "genre_resolved_source" in row:  # resolved by the predict_genres stage
@@ -173,7 +174,7 @@ def plot_summary(rows: list[dict], path) -> None:
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("held-out restoration errors per test track (lower is better)", fontsize=10)
     fig.tight_layout()
-    io.save_figure(fig, path, dpi=90)
+    save_figure(fig, path, dpi=90)
 
 
 def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
@@ -194,10 +195,10 @@ def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     for row in params["tracks"]:
         tid = row["track_id"]
         try:
-            rows.extend(evaluate_track(row, io.read_json(feats[tid]), corrupted[tid],
+            rows.extend(evaluate_track(row, read_json(feats[tid]), corrupted[tid],
                                        models=models, genre_stats=table,
                                        dereverberated=derev.get(tid), mix_kw=mix_kw))
-        except (ValueError, io.AudioError) as exc:  # one bad track is reported, not fatal
+        except (ValueError, AudioError) as exc:  # one bad track is reported, not fatal
             log.error("%s: not evaluated: %s", tid, exc)
             continue
         log.info("%s evaluated", tid)

@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix import io, seeding
-from vocalmix.features import loudness
-from vocalmix.mixing.effects import EQBand, apply_eq
+from vocalmix import seeding
+from vocalmix.measure import loudness
+from vocalmix.dsp.effects import EQBand, apply_eq
+from vocalmix.audio import read_audio, write_audio
+from vocalmix.files import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -160,24 +161,24 @@ def sustained_note_loss_db(dry: NDArray, sample_rate: int, notes: list[dict],
 
 def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
     """Stage entry: ``versions`` corrupted copies of one track's processed vocal."""
-    vocal, sr = io.read_audio(inputs["vocal"])
+    vocal, sr = read_audio(inputs["vocal"])
     track = params["track"]
     if params.get("dereverb", True):
         derev = dereverberate(vocal, sr)
     else:
         derev = vocal.mean(axis=0, keepdims=True).astype(np.float32)
     if outputs.get("dereverberated"):
-        io.write_audio(outputs["dereverberated"], derev, sr)
+        write_audio(outputs["dereverberated"], derev, sr)
     report = {}
     if params.get("dereverb", True) and inputs.get("dry_vocal") and inputs.get("truth"):
-        report = sustained_note_loss_db(io.read_audio(inputs["dry_vocal"])[0], sr,
-                                        io.read_json(inputs["truth"])["notes"])
+        report = sustained_note_loss_db(read_audio(inputs["dry_vocal"])[0], sr,
+                                        read_json(inputs["truth"])["notes"])
     audio_paths, json_paths = list(outputs["audio"]), list(outputs["params"])
     for k, (apath, jpath) in enumerate(zip(audio_paths, json_paths)):
         seed = seeding.derive_seed(params["seed"], "corrupt", track, k)
         x, p = corrupt(derev, sr, np.random.default_rng(seed))
-        io.write_audio(apath, x, sr)
-        io.write_json(jpath, {"track_id": track, "version": k, "seed": seed, **p,
+        write_audio(apath, x, sr)
+        write_json(jpath, {"track_id": track, "version": k, "seed": seed, **p,
                               "wpe_on_dry_notes": report})
         log.info("%s v%d: %d EQ band(s), expander %.1f dB / %.1f:1", track, k, len(p["eq"]),
                  p["expander"]["threshold_db"], p["expander"]["ratio"])

@@ -48,7 +48,7 @@ def chroma(audio: NDArray, sample_rate: float, *, n_fft: int = 8192) -> NDArray:
     """12-bin pitch-class profile of the harmonic part of ``audio``, summed over time."""
     from scipy import ndimage
 
-    from vocalmix.features.spectrum import frame_power
+    from vocalmix.measure.spectrum import frame_power
 
     mono = np.atleast_2d(audio).mean(axis=0)[None, :]
     freqs, power = frame_power(mono, sample_rate, n_fft=n_fft, hop=n_fft // 2)

@@ -27,7 +27,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vocalmix.dataset import REVERB_TARGETS, TARGETS, eq_target_names
+from vocalmix.models.dataset import REVERB_TARGETS, TARGETS, eq_target_names
 
 __all__ = ["TASKS", "MULTITASK", "task_targets", "task_groups", "MixNet", "save_checkpoint", "load_checkpoint", "Predictor",
            "select_device"]
@@ -99,7 +99,7 @@ def select_device(preference: str = "auto") -> torch.device:
 
 
 def save_checkpoint(path: str | Path, model: MixNet, meta: dict) -> None:
-    from vocalmix.io import atomic_path
+    from vocalmix.files import atomic_path
 
     # through a buffer: torch.save names the zip's root folder after the file, and the
     # temporary name would otherwise make the same weights differ in bytes

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from vocalmix.io import atomic_path
+from vocalmix.files import atomic_path
 
 __all__ = ["SIMULATED", "SIMULATED_NOTE", "title_of", "write_table", "read_table",
            "read_title"]

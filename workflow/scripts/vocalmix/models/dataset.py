@@ -18,7 +18,7 @@ Windows are written in shards of ``shard_size`` per split (``<split>_<i>.inputs.
 ``.targets.npy``) with ``index.tsv`` (one row per window: track, split, source, version, window,
 start, silent, weight, shard, row) and ``dataset.json`` (target names, input layout, counts,
 training-split target means and standard deviations, and each corrupted version's EQ, for
-:mod:`vocalmix.augment`). Splits are by track -- every window of
+:mod:`vocalmix.models.augment`). Splits are by track -- every window of
 a track is in the track's split -- and the shards are memory-mapped when read, so training
 on hours of audio needs little RAM.
 """
@@ -31,19 +31,20 @@ import logging
 import math
 import os
 import warnings
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix import io
-from vocalmix.features import loudness
-from vocalmix.features.spectrum import THIRD_OCTAVE_HZ
+from vocalmix.measure import loudness
+from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ
+from vocalmix.measure.mel import LogMel
+from vocalmix.audio import AudioError, read_audio
+from vocalmix.files import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LogMel", "log_mel", "window_frames", "TARGETS", "eq_target_names", "build", "run",
+__all__ = ["window_frames", "TARGETS", "eq_target_names", "build", "run",
            "ShardedDataset", "normalise_level"]
 
 NORMALISED_LUFS = -23.0
@@ -55,54 +56,6 @@ def eq_target_names() -> list[str]:
 
 
 TARGETS = ["level_lu", *eq_target_names(), "lra_lu", *REVERB_TARGETS]
-
-
-@lru_cache(maxsize=8)
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 40.0,
-                   fmax: float = 16000.0) -> NDArray[np.float32]:
-    """Triangular filters equally spaced on the mel scale (2595 log10(1 + f/700)),
-    area-normalised; shape ``(n_mels, n_fft // 2 + 1)``."""
-    fmax = min(fmax, sample_rate / 2)
-    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    inv = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)  # noqa: E731
-    edges = inv(np.linspace(mel(fmin), mel(fmax), n_mels + 2))
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-    fb = np.zeros((n_mels, freqs.size))
-    for m in range(n_mels):
-        lo, c, hi = edges[m], edges[m + 1], edges[m + 2]
-        rise = (freqs - lo) / (c - lo)
-        fall = (hi - freqs) / (hi - c)
-        fb[m] = np.maximum(0.0, np.minimum(rise, fall)) * 2.0 / (hi - lo)
-    return fb.astype(np.float32)
-
-
-class LogMel:
-    """Log-mel spectrogram settings and transform."""
-
-    def __init__(self, sample_rate: int, n_fft: int = 2048, hop: int = 512, n_mels: int = 64):
-        self.sample_rate, self.n_fft, self.hop, self.n_mels = sample_rate, n_fft, hop, n_mels
-        self.fb = mel_filterbank(sample_rate, n_fft, n_mels)
-        self.window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-
-    def __call__(self, mono: NDArray) -> NDArray[np.float32]:
-        """``(n_mels, frames)`` log-mel power (dB) of a mono signal, frame k starting at
-        sample k * hop; the end is zero-padded so that the frames cover the whole signal
-        (``1 + samples // hop`` of them)."""
-        from scipy import fft
-
-        x = np.pad(np.asarray(mono, dtype=np.float32), (0, self.n_fft))
-        frames = np.lib.stride_tricks.sliding_window_view(x, self.n_fft)[:: self.hop]
-        spec = fft.rfft(frames * self.window, axis=1)
-        power = (spec.real ** 2 + spec.imag ** 2) / (self.n_fft * float(np.sum(self.window ** 2)))
-        return (10.0 * np.log10(self.fb @ power.T + 1e-10)).astype(np.float32)
-
-    def spec(self) -> dict:
-        return {"sample_rate": self.sample_rate, "n_fft": self.n_fft, "hop": self.hop,
-                "n_mels": self.n_mels}
-
-
-def log_mel(mono: NDArray, sample_rate: int, **kw) -> NDArray[np.float32]:
-    return LogMel(sample_rate, **kw)(mono)
 
 
 def normalise_level(audio: NDArray, sample_rate: int, target: float = NORMALISED_LUFS
@@ -132,9 +85,9 @@ def _float(v) -> float:
 
 def track_targets(features: dict, corruption: dict, sample_rate: int) -> dict:
     """Per-version targets that are constant over a track's windows."""
-    from vocalmix.mixing.effects import EQBand, eq_response_db
+    from vocalmix.dsp.effects import EQBand, eq_response_db
 
-    from vocalmix.augment import correction_shape_db
+    from vocalmix.models.augment import correction_shape_db
 
     inv = [EQBand.from_dict(b) for b in corruption["inverse_eq"]]
     eq = eq_response_db(inv, THIRD_OCTAVE_HZ, sample_rate)
@@ -174,7 +127,7 @@ class _ShardWriter:
         name = f"{self.split}_{self.shard:03d}"
         for suffix, arrays, dtype in ((".inputs.npy", self.inputs, np.float16),
                                       (".targets.npy", self.targets, np.float32)):
-            with io.atomic_path(self.out_dir / f"{name}{suffix}") as tmp:
+            with atomic_path(self.out_dir / f"{name}{suffix}") as tmp:
                 with open(tmp, "wb") as fh:
                     np.save(fh, np.stack(arrays).astype(dtype))
         self.rows += len(self.inputs)
@@ -206,23 +159,23 @@ def build(tracks: list[dict], out_dir: str | os.PathLike, *, sample_rate: int,
     frames_per_window = None
     for t in tqdm(sorted(tracks, key=lambda t: t["track_id"]), desc="dataset", unit="track",
                   mininterval=1.0):
-        feats = io.read_json(t["features"])
+        feats = read_json(t["features"])
         windows = _windows_table(t["windows"])
         if not windows:
             log.warning("%s: no analysis window (shorter than %.1f s); skipped", t["track_id"],
                         window_s)
             continue
-        backing, sr = io.read_audio(t["backing"])
+        backing, sr = read_audio(t["backing"])
         if sr != sample_rate:
-            raise io.AudioError(t["backing"], f"{sr} Hz, expected {sample_rate} Hz")
+            raise AudioError(t["backing"], f"{sr} Hz, expected {sample_rate} Hz")
         b_mel = mel(normalise_level(backing, sr).mean(axis=0))
         starts = [float(w["start_s"]) for w in windows]
         first, frames_per_window = window_frames(starts, window_s, mel)
         writer = writers.setdefault(t["split"], _ShardWriter(out, t["split"], shard_size))
         for version, (apath, ppath) in enumerate(t["corrupted"]):
-            vocal, _ = io.read_audio(apath)
+            vocal, _ = read_audio(apath)
             v_mel = mel(vocal.mean(axis=0))
-            corruption = io.read_json(ppath)
+            corruption = read_json(ppath)
             corruption_eq[f"{t['track_id']}/{version}"] = corruption["eq"]
             constant = track_targets(feats, corruption, sample_rate)
             for w, f0 in zip(windows, first):
@@ -247,7 +200,7 @@ def build(tracks: list[dict], out_dir: str | os.PathLike, *, sample_rate: int,
         raise ValueError("the dataset is empty: no track with a processed vocal and a window")
     cols = ["track_id", "split", "source", "version", "window", "start_s", "silent", "weight",
             "shard", "row"]
-    with io.atomic_path(out / "index.tsv") as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_path(out / "index.tsv") as tmp, open(tmp, "w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=cols, delimiter="\t", lineterminator="\n")
         wr.writeheader()
         wr.writerows(index_rows)
@@ -272,7 +225,7 @@ def build(tracks: list[dict], out_dir: str | os.PathLike, *, sample_rate: int,
         "train_std": [None if not np.isfinite(s) or s == 0 else float(s) for s in std],
         "corruption_eq": corruption_eq,
     }
-    io.write_json(out / "dataset.json", desc)
+    write_json(out / "dataset.json", desc)
     return desc
 
 
@@ -285,7 +238,7 @@ class ShardedDataset:
             self.index = [r for r in csv.DictReader(fh, delimiter="\t") if r["split"] == split]
         self._inputs: dict[str, NDArray] = {}
         self._targets: dict[str, NDArray] = {}
-        self.description = io.read_json(self.root / "dataset.json") if stats else None
+        self.description = read_json(self.root / "dataset.json") if stats else None
 
     def _load(self, shard: str):
         if shard not in self._inputs:

@@ -128,7 +128,7 @@ def track_pitch(
     -------
     PitchTrack
     """
-    from vocalmix.io import resample
+    from vocalmix.audio import resample
 
     x = np.asarray(audio, dtype=np.float64)
     if x.ndim == 2:

@@ -3,14 +3,14 @@
 From ``ratings.tsv`` (one grade 0-100 per listener, item and condition) to
 ``results/analysis/``:
 
-1. BS.1534-3 post-screening (:mod:`vocalmix.analysis.screening`): ``screening.tsv``;
+1. BS.1534-3 post-screening (:mod:`vocalmix.stats.screening`): ``screening.tsv``;
    excluded listeners are listed there and left out of everything below.
 2. Descriptive statistics per condition and per item x condition: n, mean with its 95 %
    t confidence interval, SD, median, quartiles and IQR (BS.1534 section 10.3):
    ``descriptives.tsv``, ``descriptives_items.tsv``.
 3. Repeated-measures ANOVA, condition x item within listeners, with Greenhouse-Geisser and
    Huynh-Feldt corrected p-values, Mauchly's test and partial eta squared
-   (:mod:`vocalmix.analysis.rmanova`): ``anova.tsv``. The ANOVA, Friedman and post-hoc
+   (:mod:`vocalmix.stats.rmanova`): ``anova.tsv``. The ANOVA, Friedman and post-hoc
    tests use the complete design: items that lack a condition and listeners that lack a
    cell are left out of them (logged).
 4. Friedman test over the conditions with listener x item blocks, Kendall's W:
@@ -44,11 +44,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from vocalmix.analysis.rmanova import ANOVA_COLUMNS, rm_anova
-from vocalmix.analysis.screening import SCREENING_COLUMNS, post_screening
-from vocalmix.analysis.tables import SIMULATED, read_table, title_of, write_table
+from vocalmix.stats.rmanova import ANOVA_COLUMNS, rm_anova
+from vocalmix.stats.screening import SCREENING_COLUMNS, post_screening
+from vocalmix.stats.tables import SIMULATED, read_table, title_of, write_table
 from vocalmix.conditions import CONDITIONS, LABELS, REFERENCE
-from vocalmix.io import atomic_path, write_json
+from vocalmix.files import atomic_path, write_json
 
 __all__ = ["StatsError", "load_ratings", "condition_order", "complete_design",
            "descriptives", "friedman", "posthoc", "assumption_checks", "mixed_model",

@@ -1,0 +1,113 @@
+"""The corpus's data types: a discovered track (:class:`Candidate`), a rejected one, the
+errors, track-id slugs and the seeded, genre-stratified split by track.
+
+Adapters (:mod:`vocalmix.corpus.adapters`) and finished songs for separation
+(:mod:`vocalmix.corpus.separated`) both produce these.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vocalmix import seeding
+
+__all__ = ["AUDIO_EXTS", "Candidate", "Rejection", "TrackRejected", "CorpusError", "slug",
+           "genre_slug", "assign_splits"]
+
+AUDIO_EXTS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
+
+
+class CorpusError(RuntimeError):
+    """A configuration or dataset problem that stops the run before any job."""
+
+
+class TrackRejected(Exception):
+    """One track cannot be used; ``file`` and ``reason`` say why."""
+
+    def __init__(self, file: str | None, reason: str):
+        self.file = file or ""
+        self.reason = reason
+        super().__init__(f"{file}: {reason}" if file else reason)
+
+
+@dataclass
+class Candidate:
+    """A track found by discovery, before its audio is read.
+
+    ``files`` maps a role (``vocal``, ``backing``, ``mixture``, ``raw_vocal``) to the files
+    summed for it; layout ``stereo_lr`` means one stereo file whose left channel is the
+    backing and right channel the raw vocal.
+    """
+
+    track_id: str
+    dataset: str
+    adapter: str
+    split: str
+    source: str
+    genre: str | None
+    files: dict[str, list[str]]
+    layout: str = "stems"
+    tempo_bpm: float | None = None
+    room_ir: str | None = None
+    truth: str | None = None
+    origin: str = ""
+    weight: float = 1.0
+
+    def all_files(self) -> list[str]:
+        out = [f for files in self.files.values() for f in files]
+        out += [f for f in (self.room_ir, self.truth) if f]
+        return out
+
+
+@dataclass
+class Rejection:
+    track_id: str
+    dataset: str
+    file: str
+    reason: str
+
+    def as_row(self) -> dict:
+        return {"track_id": self.track_id, "dataset": self.dataset, "file": self.file,
+                "reason": self.reason}
+
+
+def slug(text: str) -> str:
+    """Lower-case identifier safe in file names and Snakemake wildcards."""
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return s or "x"
+
+
+def genre_slug(text: str | None) -> str | None:
+    return None if text is None or str(text).strip() == "" else slug(str(text))
+
+
+def assign_splits(ids: list[str], genres: list[str | None], *, seed: int, test_fraction: float,
+                  valid_fraction: float) -> dict[str, str]:
+    """Deterministic split by track, stratified by genre.
+
+    Test slots, then validation slots, are taken round-robin over genres (each genre's
+    tracks in a seeded hash order), so every genre reaches the test split when it can.
+    """
+    n = len(ids)
+    n_test = int(round(test_fraction * n))
+    n_valid = int(round(valid_fraction * n))
+    if test_fraction > 0 and n_test == 0 and n >= 3:
+        n_test = 1
+    if valid_fraction > 0 and n_valid == 0 and n - n_test >= 3:
+        n_valid = 1
+    groups: dict[str, list[str]] = {}
+    for tid, g in zip(ids, genres):
+        groups.setdefault(g or "", []).append(tid)
+    for g in groups:
+        groups[g].sort(key=lambda t: seeding.derive_seed(seed, "split", t))
+    order = sorted(groups, key=lambda g: seeding.derive_seed(seed, "split-genre", g))
+    split = {t: "train" for t in ids}
+    for name, count in (("test", n_test), ("valid", n_valid)):
+        taken = 0
+        while taken < count and any(groups[g] for g in order):
+            for g in order:
+                if taken < count and groups[g]:
+                    split[groups[g].pop(0)] = name
+                    taken += 1
+    return split
