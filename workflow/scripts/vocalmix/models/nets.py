@@ -99,27 +99,39 @@ def select_device(preference: str = "auto") -> torch.device:
 
 
 def save_checkpoint(path: str | Path, model: MixNet, meta: dict) -> None:
-    from vocalmix.files import atomic_path
+    """Write ``model``'s weights and ``meta`` as a plain checkpoint (no pickled code), atomically.
 
-    # through a buffer: torch.save names the zip's root folder after the file, and the
-    # temporary name would otherwise make the same weights differ in bytes
-    import io as _io
+    The same weights and meta give the same bytes; see :mod:`vocalmix.models.checkpoint`.
+    """
+    from vocalmix.models.checkpoint import save_plain
 
-    buf = _io.BytesIO()
-    torch.save({"state_dict": model.state_dict(), "meta": meta}, buf)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_bytes(buf.getvalue())
+    save_plain(path, {"state_dict": model.state_dict(), "meta": meta})
 
 
 def load_checkpoint(path: str | Path) -> tuple[MixNet, dict]:
+    """Load a task model saved by :func:`save_checkpoint`, never running code from the file.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    vocalmix.models.checkpoint.ModelFileError
+        The file is corrupt, foreign, or not a vocalmix task model (one line naming it).
+    """
+    from vocalmix.models.checkpoint import ModelFileError, load_plain
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no model checkpoint (train the models first: "
                                 "snakemake results/models/summary.tsv)")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    meta = ckpt["meta"]
-    model = MixNet(len(meta["targets"]), **meta["arch"])
-    model.load_state_dict(ckpt["state_dict"])
+    ckpt = load_plain(path, what="vocalmix task model")
+    try:
+        meta = ckpt["meta"]
+        model = MixNet(len(meta["targets"]), **meta["arch"])
+        model.load_state_dict(ckpt["state_dict"])
+    except (TypeError, KeyError, ValueError, RuntimeError, IndexError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelFileError(f"{path}: not a vocalmix task model ({first[:200]})") from None
     model.eval()
     return model, meta
 

@@ -315,21 +315,30 @@ def train(train_tracks: list[Stems], valid_tracks: list[Stems], *, sample_rate: 
 
 
 def save_model(path, ckpt: dict) -> None:
-    from vocalmix.files import atomic_path
+    """Write a separator checkpoint as a plain torch file (no pickled code), atomically;
+    the same training gives the same bytes (see :mod:`vocalmix.models.checkpoint`)."""
+    from vocalmix.models.checkpoint import save_plain
 
-    torch = _torch()
-    with atomic_path(path) as tmp:
-        torch.save(ckpt, tmp)
+    save_plain(path, ckpt)
 
 
-class SeparatorModelError(SeparationError):
-    """A builtin separator model file that is missing or not one of ours."""
+class SeparatorModelError(SeparationError, ValueError):
+    """A builtin separator model file that is missing, corrupt, or not one of ours."""
 
 
 def load_model(path) -> "BuiltinSeparator":
+    """Load a builtin separator model, never running code from the file.
+
+    Raises
+    ------
+    SeparatorModelError
+        No file, a corrupt or foreign file, or one that asks to run code when loaded
+        (one line naming the file).
+    """
     from pathlib import Path
 
-    torch = _torch()
+    from vocalmix.models.checkpoint import ModelFileError, load_plain
+
     path = Path(path)
     if not path.is_file():
         raise SeparatorModelError(
@@ -337,14 +346,19 @@ def load_model(path) -> "BuiltinSeparator":
             "`snakemake results/separated/model/separator.pt` (it learns from the training "
             "stems of the configured datasets) or pass --model")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise SeparatorModelError(f"{path}: not a readable separator model ({exc})") from None
+        ckpt = load_plain(path, what="separator model")
+    except ModelFileError as exc:
+        raise SeparatorModelError(str(exc)) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != MODEL_FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else None
         raise SeparatorModelError(f"{path}: not a vocalmix builtin separator model "
                                   f"(format {found!r})")
-    return BuiltinSeparator(ckpt)
+    try:
+        return BuiltinSeparator(ckpt)
+    except (TypeError, KeyError, ValueError, RuntimeError, IndexError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SeparatorModelError(f"{path}: not a usable builtin separator model "
+                                  f"({first[:200]})") from None
 
 
 class BuiltinSeparator:
