@@ -13,7 +13,8 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run   - set up .venv and run the demo pipeline (snakemake -j$(JOBS) all) + report"
-	@echo "make test  - set up .venv and run the test suite"
+	@echo "make test  - set up .venv and run the test suite (what CI runs)"
+	@echo "make test-fast - unit tests only: no Snakemake runs, no installs or training (< 60 s)"
 	@echo "make lint  - snakemake --lint and snakefmt --check"
 	@echo "make clean - remove results/ and .snakemake/ (keeps .venv)"
 
@@ -39,7 +40,13 @@ test: setup
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
+test-fast: setup
+	@set +e; $(BIN)/python -m pytest -m "not workflow and not slow" tests/unit $(PYTEST_ARGS); \
+	rc=$$?; if [ $$rc -eq 5 ]; then echo "make test-fast: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
 lint: setup
+	$(BIN)/ruff check workflow tests benchmarks
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check .
 

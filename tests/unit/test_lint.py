@@ -20,3 +20,10 @@ def test_snakefmt_check_is_clean():
                            "workflow/rules"], capture_output=True, text=True, cwd=REPO,
                           timeout=300)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+def test_ruff_finds_no_undefined_or_unused_names():
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "workflow",
+                           "tests", "benchmarks"], capture_output=True, text=True, cwd=REPO,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]

@@ -260,10 +260,12 @@ def resample(
 
 
 def to_channels(audio: NDArray, channels: int) -> NDArray[np.float32]:
-    """Convert ``(c, n)`` audio to ``channels`` channels.
+    """Convert ``(c, n)`` audio (or a 1-D mono signal) to ``channels`` channels.
 
-    Mono to stereo duplicates; stereo to mono averages; other changes raise.
+    Mono to stereo duplicates; stereo to mono averages; other changes raise
+    :class:`AudioError`.
     """
+    audio = np.atleast_2d(audio)
     c = audio.shape[0]
     if c == channels:
         return np.asarray(audio, dtype=np.float32)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from vocalmix.audio import to_channels
 from vocalmix.measure.loudness import true_peak_dbtp
 from vocalmix.dsp.effects import apply_compressor, apply_eq, apply_highpass
 from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
@@ -45,9 +46,6 @@ class MixResult:
     report: dict = field(default_factory=dict)
 
 
-def _stereo(x: NDArray) -> NDArray[np.float32]:
-    x = np.atleast_2d(np.asarray(x, dtype=np.float32))
-    return np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x
 
 
 def process_vocal(vocal: NDArray, sample_rate: int, v: VocalRecipe, *,
@@ -74,11 +72,11 @@ def process_vocal(vocal: NDArray, sample_rate: int, v: VocalRecipe, *,
     x = x * np.float32(10 ** (v.gain_db / 20.0))
     if v.reverb is not None:
         return render_reverb(x, sample_rate, v.reverb)
-    return _stereo(x)
+    return to_channels(x, 2)
 
 
 def process_backing(backing: NDArray, sample_rate: int, recipe: MixRecipe) -> NDArray[np.float32]:
-    b = apply_eq(_stereo(backing), sample_rate, recipe.backing.eq)
+    b = apply_eq(to_channels(backing, 2), sample_rate, recipe.backing.eq)
     return b * np.float32(10 ** (recipe.backing.gain_db / 20.0))
 
 

@@ -36,6 +36,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from vocalmix.audio import to_channels
+
 __all__ = ["ReverbSettings", "RANGES", "render_reverb", "reverb_return", "impulse_response",
            "expected_t60", "latency_samples"]
 
@@ -115,13 +117,6 @@ def latency_samples(sample_rate: float) -> int:
     return int(nz[0]) if nz.size else 0
 
 
-def _stereo(audio: NDArray) -> NDArray[np.float32]:
-    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-    if audio.shape[0] == 1:
-        return np.repeat(audio, 2, axis=0)
-    if audio.shape[0] != 2:
-        raise ValueError(f"reverb input must be mono or stereo, got {audio.shape[0]} channels")
-    return audio
 
 
 def _send_filters(settings: ReverbSettings, sample_rate: float):
@@ -150,7 +145,7 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
     import pedalboard as pb
     from scipy import signal
 
-    x = _stereo(audio)
+    x = to_channels(audio, 2)
     n = x.shape[1]
     lat = latency_samples(float(sample_rate) * settings.size)
     delay = int(round(settings.predelay_ms / 1000.0 * sample_rate))
@@ -181,7 +176,7 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
 def render_reverb(audio: NDArray, sample_rate: float, settings: ReverbSettings,
                   tail_s: float = 0.0) -> NDArray[np.float32]:
     """Dry plus return: ``(2, samples + tail)``; a mono input becomes a centred stereo source."""
-    x = _stereo(audio)
+    x = to_channels(audio, 2)
     out = reverb_return(x, sample_rate, settings, tail_s)
     out[:, : x.shape[1]] += x
     return out

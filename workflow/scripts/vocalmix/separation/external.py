@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from vocalmix.audio import to_channels
+
 log = logging.getLogger(__name__)
 
 __all__ = ["SeparationError", "check_spleeter_checkpoint", "spleeter_model_dir",
@@ -197,12 +199,6 @@ def _run_runner(python: str, script: str, args: list[str], env: dict | None, wha
         raise SeparationError(f"{what} failed (exit {proc.returncode}): " + " | ".join(tail))
 
 
-def _stereo(audio: NDArray) -> NDArray:
-    if audio.shape[0] == 2:
-        return audio
-    if audio.shape[0] == 1:
-        return np.repeat(audio, 2, axis=0)
-    raise SeparationError(f"{audio.shape[0]}-channel mixtures are not supported")
 
 
 def run_spleeter(mixture: NDArray, sample_rate: int, settings: dict) -> tuple[NDArray, NDArray]:
@@ -219,7 +215,7 @@ def run_spleeter(mixture: NDArray, sample_rate: int, settings: dict) -> tuple[ND
             f"{SPLEETER_VENV}/bin/pip install spleeter==2.4.2 (README, 'Source separation')")
     with tempfile.TemporaryDirectory(prefix="vocalmix-spleeter-") as tmp:
         inp, out = Path(tmp) / "mixture.npy", Path(tmp) / "stems.npz"
-        np.save(inp, _stereo(mixture).T.astype(np.float32))  # spleeter: (samples, 2)
+        np.save(inp, to_channels(mixture, 2).T.astype(np.float32))  # spleeter: (samples, 2)
         _run_runner(python, "spleeter_runner.py",
                     ["--input", str(inp), "--output", str(out), "--model", model],
                     env, "spleeter", hint)
@@ -245,7 +241,7 @@ def run_demucs(mixture: NDArray, sample_rate: int, settings: dict) -> tuple[NDAr
             f"{DEMUCS_VENV}/bin/pip install demucs==4.0.1 (README, 'Source separation')")
     with tempfile.TemporaryDirectory(prefix="vocalmix-demucs-") as tmp:
         inp, out = Path(tmp) / "mixture.npy", Path(tmp) / "stems.npz"
-        np.save(inp, _stereo(mixture).astype(np.float32))  # demucs: (2, samples)
+        np.save(inp, to_channels(mixture, 2).astype(np.float32))  # demucs: (2, samples)
         _run_runner(python, "demucs_runner.py",
                     ["--input", str(inp), "--output", str(out), "--repo",
                      str(Path(settings["repo"]).expanduser()), "--name", name,
@@ -266,7 +262,6 @@ def run_demucs(mixture: NDArray, sample_rate: int, settings: dict) -> tuple[NDAr
 
 def _match(stem: NDArray, mixture: NDArray) -> NDArray:
     """A stem with the mixture's channel count and length."""
-    from vocalmix.audio import to_channels
 
     stem = to_channels(np.asarray(stem, dtype=np.float32), mixture.shape[0])
     n = mixture.shape[1]
