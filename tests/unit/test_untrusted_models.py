@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from vocalmix.models.checkpoint import ModelFileError, load_plain, save_plain
-from vocalmix.models.nets import MixNet, Predictor, load_checkpoint, save_checkpoint
+from vocalmix.modelfiles import ModelFileError, read_checkpoint, write_checkpoint
+from vocalmix.models.nets import MixNet, Predictor, load_checkpoint, safe_load, save_checkpoint
 from vocalmix.separation import builtin
 
 
@@ -129,14 +129,17 @@ def test_save_refuses_what_only_pickling_could_store(tmp_path):
 
 
 def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
-    import vocalmix.models.checkpoint as ck
+    import vocalmix.modelfiles as ck
 
     path = tmp_path / "model.pt"
     save_plain(path, {"w": torch.zeros(1000)})
     monkeypatch.setattr(ck, "MAX_CHECKPOINT_BYTES", 100)
-    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("read a too-large file"))
     with pytest.raises(ModelFileError, match="larger than"):
-        load_plain(path)
+        read_checkpoint(path, load=lambda f: pytest.fail("read a too-large file"))
+
+
+def save_plain(path, obj):
+    write_checkpoint(path, obj, save=torch.save, load=safe_load)
 
 
 def test_no_unsafe_torch_load_in_the_package():
@@ -148,7 +151,7 @@ def test_no_unsafe_torch_load_in_the_package():
     offenders = []
     for py in root.rglob("*.py"):
         text = py.read_text()
-        if "weights_only=False" in text or "import pickle" in text and py.name != "checkpoint.py":
+        if "weights_only=False" in text or "import pickle" in text and py.name != "modelfiles.py":
             offenders.append(str(py.relative_to(root)))
         for line in text.splitlines():
             if "torch.load(" in line and "weights_only=True" not in line:

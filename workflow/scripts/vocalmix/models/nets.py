@@ -101,11 +101,17 @@ def select_device(preference: str = "auto") -> torch.device:
 def save_checkpoint(path: str | Path, model: MixNet, meta: dict) -> None:
     """Write ``model``'s weights and ``meta`` as a plain checkpoint (no pickled code), atomically.
 
-    The same weights and meta give the same bytes; see :mod:`vocalmix.models.checkpoint`.
+    The same weights and meta give the same bytes; see :mod:`vocalmix.modelfiles`.
     """
-    from vocalmix.models.checkpoint import save_plain
+    from vocalmix.modelfiles import write_checkpoint
 
-    save_plain(path, {"state_dict": model.state_dict(), "meta": meta})
+    write_checkpoint(path, {"state_dict": model.state_dict(), "meta": meta}, save=torch.save,
+                     load=safe_load)
+
+
+def safe_load(file) -> object:
+    """``torch.load`` that refuses pickled code (``weights_only=True``), onto the CPU."""
+    return torch.load(file, map_location="cpu", weights_only=True)
 
 
 def load_checkpoint(path: str | Path) -> tuple[MixNet, dict]:
@@ -115,16 +121,16 @@ def load_checkpoint(path: str | Path) -> tuple[MixNet, dict]:
     ------
     FileNotFoundError
         No file at ``path``.
-    vocalmix.models.checkpoint.ModelFileError
+    vocalmix.modelfiles.ModelFileError
         The file is corrupt, foreign, or not a vocalmix task model (one line naming it).
     """
-    from vocalmix.models.checkpoint import ModelFileError, load_plain
+    from vocalmix.modelfiles import ModelFileError, read_checkpoint
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no model checkpoint (train the models first: "
                                 "snakemake results/models/summary.tsv)")
-    ckpt = load_plain(path, what="vocalmix task model")
+    ckpt = read_checkpoint(path, load=safe_load, what="vocalmix task model")
     try:
         meta = ckpt["meta"]
         model = MixNet(len(meta["targets"]), **meta["arch"])

@@ -316,10 +316,15 @@ def train(train_tracks: list[Stems], valid_tracks: list[Stems], *, sample_rate: 
 
 def save_model(path, ckpt: dict) -> None:
     """Write a separator checkpoint as a plain torch file (no pickled code), atomically;
-    the same training gives the same bytes (see :mod:`vocalmix.models.checkpoint`)."""
-    from vocalmix.models.checkpoint import save_plain
+    the same training gives the same bytes (see :mod:`vocalmix.modelfiles`)."""
+    from vocalmix.modelfiles import write_checkpoint
 
-    save_plain(path, ckpt)
+    write_checkpoint(path, ckpt, save=_torch().save, load=_safe_load)
+
+
+def _safe_load(file):
+    """``torch.load`` that refuses pickled code (``weights_only=True``), onto the CPU."""
+    return _torch().load(file, map_location="cpu", weights_only=True)
 
 
 class SeparatorModelError(SeparationError, ValueError):
@@ -337,7 +342,7 @@ def load_model(path) -> "BuiltinSeparator":
     """
     from pathlib import Path
 
-    from vocalmix.models.checkpoint import ModelFileError, load_plain
+    from vocalmix.modelfiles import ModelFileError, read_checkpoint
 
     path = Path(path)
     if not path.is_file():
@@ -346,7 +351,7 @@ def load_model(path) -> "BuiltinSeparator":
             "`snakemake results/separated/model/separator.pt` (it learns from the training "
             "stems of the configured datasets) or pass --model")
     try:
-        ckpt = load_plain(path, what="separator model")
+        ckpt = read_checkpoint(path, load=_safe_load, what="separator model")
     except ModelFileError as exc:
         raise SeparatorModelError(str(exc)) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != MODEL_FORMAT:
