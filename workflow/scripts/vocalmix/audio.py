@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import struct
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +21,9 @@ from vocalmix.files import atomic_path
 
 __all__ = [
     "AudioError",
+    "AudioStream",
+    "open_audio",
+    "stream_blocks",
     "read_audio",
     "write_audio",
     "audio_info",
@@ -102,6 +106,101 @@ def audio_info(path: str | os.PathLike) -> dict:
     }
 
 
+class AudioStream:
+    """An opened, validated audio file read in blocks; made by :func:`open_audio`.
+
+    Attributes
+    ----------
+    path : Path
+    sample_rate, channels, frames : int
+        Header facts; ``frames`` is what is on disk (a truncated WAV was refused).
+    """
+
+    def __init__(self, path: Path, handle: Any):
+        self.path = path
+        self._fh = handle
+        self.sample_rate = int(handle.samplerate)
+        self.channels = int(handle.channels)
+        self.frames = int(handle.frames)
+
+    def read(self, frames: int = -1, *, check_finite: bool = True) -> NDArray[np.float32]:
+        """The next ``frames`` samples (all the rest for -1) as float32 ``(channels, n)``.
+
+        Raises
+        ------
+        AudioError
+            A read error (damaged data) or NaN/inf samples; the message names the file.
+        """
+        try:
+            data = self._fh.read(frames, dtype="float32", always_2d=True)
+        except Exception as exc:  # libsndfile raises its own error types
+            raise AudioError(self.path, f"not readable as audio ({exc})") from None
+        block = np.ascontiguousarray(data.T)
+        if check_finite and block.size and not np.all(np.isfinite(block)):
+            bad = int(np.count_nonzero(~np.isfinite(block)))
+            raise AudioError(self.path, f"contains {bad} NaN or infinite samples")
+        return block
+
+    def blocks(self, block_frames: int, *, check_finite: bool = True
+               ) -> Iterator[NDArray[np.float32]]:
+        """Successive ``(channels, <= block_frames)`` float32 blocks to the end of the file."""
+        if block_frames <= 0:
+            raise ValueError(f"block_frames must be positive, got {block_frames}")
+        while True:
+            block = self.read(block_frames, check_finite=check_finite)
+            if block.shape[1] == 0:
+                return
+            yield block
+
+
+@contextmanager
+def open_audio(path: str | os.PathLike) -> Iterator[AudioStream]:
+    """Open an audio file after checking it, for reading in blocks; the one place that does.
+
+    Every reader of audio goes through here (:func:`read_audio`, :func:`stream_blocks`,
+    the streaming loudness meter), so a file refused by one command is refused by all.
+
+    Raises
+    ------
+    AudioError
+        Missing, not readable as audio, truncated (a WAV whose header declares more data
+        than is present: libsndfile alone would silently read the part that is there), or
+        without samples; the message names the file.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "file does not exist")
+    if path.is_dir():
+        raise AudioError(path, "is a folder, not an audio file")
+    sizes = _wav_declared_data_bytes(path)
+    if sizes is not None and sizes[1] < sizes[0]:
+        raise AudioError(
+            path,
+            f"truncated: the header declares {sizes[0]} data bytes but only {sizes[1]} are present",
+        )
+    try:
+        handle = sf.SoundFile(str(path))
+    except Exception as exc:
+        raise AudioError(path, f"not readable as audio ({exc})") from None
+    try:
+        stream = AudioStream(path, handle)
+        if stream.frames == 0:
+            raise AudioError(path, "contains no samples")
+        yield stream
+    finally:
+        handle.close()
+
+
+def stream_blocks(path: str | os.PathLike, block_frames: int, *, check_finite: bool = True
+                  ) -> Iterator[tuple[NDArray[np.float32], int]]:
+    """``(block, sample_rate)`` pairs of a checked file (see :func:`open_audio`), in order."""
+    with open_audio(path) as stream:
+        for block in stream.blocks(block_frames, check_finite=check_finite):
+            yield block, stream.sample_rate
+
+
 def read_audio(
     path: str | os.PathLike,
     *,
@@ -127,29 +226,14 @@ def read_audio(
     Raises
     ------
     AudioError
-        Missing, unreadable, truncated, empty or non-finite audio; the message names the file.
+        Missing, unreadable, truncated, empty or non-finite audio; the message names the file
+        (the checks of :func:`open_audio`).
     """
-    import soundfile as sf
-
-    path = Path(path)
-    if not path.exists():
-        raise AudioError(path, "file does not exist")
-    try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise AudioError(path, f"not readable as audio ({exc})") from None
-    sizes = _wav_declared_data_bytes(path)
-    if sizes is not None and sizes[1] < sizes[0]:
-        raise AudioError(
-            path,
-            f"truncated: the header declares {sizes[0]} data bytes but only {sizes[1]} are present",
-        )
-    audio = np.ascontiguousarray(data.T)
+    with open_audio(path) as stream:
+        audio = stream.read(-1, check_finite=check_finite)
+        sr = stream.sample_rate
     if audio.shape[1] == 0:
         raise AudioError(path, "contains no samples")
-    if check_finite and not np.all(np.isfinite(audio)):
-        bad = int(np.count_nonzero(~np.isfinite(audio)))
-        raise AudioError(path, f"contains {bad} NaN or infinite samples")
     if sample_rate is not None and sr != sample_rate:
         audio = resample(audio, orig_sample_rate=sr, target_sample_rate=sample_rate)
         sr = sample_rate

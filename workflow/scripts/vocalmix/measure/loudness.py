@@ -373,26 +373,21 @@ def analyse(audio: NDArray, sample_rate: float, *, weights: Sequence[float] | No
 
 
 def analyse_file(path: str, *, chunk_s: float = 10.0) -> LoudnessResult:
-    """Stream a file (any format soundfile reads) through :func:`analyse` in constant memory."""
-    import soundfile as sf
+    """Stream a file (any format soundfile reads) through :func:`analyse` in constant memory.
 
-    from vocalmix.audio import audio_info
+    The file is opened through :func:`vocalmix.audio.open_audio`, so a missing, damaged,
+    truncated or empty file raises :class:`~vocalmix.audio.AudioError` naming it, as every
+    other reader of audio does.
+    """
+    from vocalmix.audio import open_audio
 
-    info = audio_info(path)
-    acc = _PowerAccumulator(info["sample_rate"], info["channels"])
-    # whole hops per chunk, so no partial hop is carried between chunks
-    block = max(1, int(chunk_s * info["sample_rate"]) // acc.grid.hop) * acc.grid.hop
-    try:
-        with sf.SoundFile(str(path)) as fh:
-            while True:
-                data = fh.read(block, dtype="float32", always_2d=True)
-                if data.shape[0] == 0:
-                    break
-                acc.add(data.T, str(path))
-    except AudioError:
-        raise
-    except Exception as exc:
-        raise AudioError(path, f"not readable as audio ({exc})") from None
+    with open_audio(path) as stream:
+        acc = _PowerAccumulator(stream.sample_rate, stream.channels)
+        # whole hops per chunk, so no partial hop is carried between chunks
+        block = max(1, int(chunk_s * stream.sample_rate) // acc.grid.hop) * acc.grid.hop
+        # NaN/inf are reported by the accumulator (it sees every sample anyway)
+        for data in stream.blocks(block, check_finite=False):
+            acc.add(data, str(path))
     return _finish(acc, str(path))
 
 
