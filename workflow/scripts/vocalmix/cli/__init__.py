@@ -64,9 +64,9 @@ def _run_loudness(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             result = analyse_file(path)
-        except (AudioError, OSError) as exc:
+        except (AudioError, OSError) as exc:  # the file is named; the others still measured
             _error("loudness", str(exc))
-            status = 1
+            status = 2
             continue
         s = result.summary()
         if args.json:
