@@ -238,6 +238,7 @@ def _features_tsv(path, songs, extra=()):
 
 def test_train_and_predict_stages(tmp_path, corpus):
     from vocalmix.corpus.manifest import write_manifest
+    from vocalmix.stages.genre import predict_genres, train_genre_classifier
 
     # a track without metadata: the rock test song's backing under another id
     rock = next(s for s in corpus if s["split"] == "test" and s["genre"] == "rock")
@@ -249,7 +250,7 @@ def test_train_and_predict_stages(tmp_path, corpus):
                                               ("metrics", "g/metrics.json"))}
     params = {"seed": 7, "genre": {"confidence_threshold": 0.5, "excerpt_s": 30.0,
                                    "regularisation_c": 1.0, "cv_folds": 5}}
-    G.run_train({"features": str(tmp_path / "features.tsv")}, out, params)
+    train_genre_classifier({"features": str(tmp_path / "features.tsv")}, out, params)
     metrics = read_json(out["metrics"])
     assert metrics["labels"] == sorted(GENRES) and metrics["n_train"] == 12
     test = metrics["splits"]["test"]
@@ -269,9 +270,9 @@ def test_train_and_predict_stages(tmp_path, corpus):
              "backing_channels": 2, "weight": 1.0, "backing": "b.wav", "mixture": "m.wav"}
             for s in [*corpus, nameless]]
     write_manifest(tmp_path / "tracks.tsv", rows)
-    G.run_predict({"model": out["model"], "features": str(tmp_path / "features.tsv"),
-                   "tracks": str(tmp_path / "tracks.tsv")},
-                  {"genres": str(tmp_path / "genres.tsv")}, {"confidence_threshold": 0.5})
+    predict_genres({"model": out["model"], "features": str(tmp_path / "features.tsv"),
+                    "tracks": str(tmp_path / "tracks.tsv")},
+                   {"genres": str(tmp_path / "genres.tsv")}, {"confidence_threshold": 0.5})
     genres = G.read_genres(tmp_path / "genres.tsv")
     assert len(genres) == len(corpus) + 1
     beat = genres["user_beat"]

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from vocalmix.config import validate_config
 from vocalmix.corpus.tracks import CorpusError
-from vocalmix.corpus.ingest import run
+from vocalmix.stages.ingest import ingest as ingest_stage
 from vocalmix.corpus.manifest import read_manifest, read_rejected
 
 SR = 16000
@@ -76,7 +76,7 @@ def ingest(tmp_path, *datasets, threads=1, **extra):
     out = {"tracks": str(tmp_path / "corpus" / "tracks.tsv"),
            "rejected": str(tmp_path / "corpus" / "rejected.tsv"),
            "audio": str(tmp_path / "corpus" / "audio")}
-    run({}, out, {"config": cfg}, threads=threads)
+    ingest_stage({}, out, {"config": cfg}, threads=threads)
     return out
 
 

@@ -142,9 +142,9 @@ def test_correction_shape_is_mean_free_over_the_voice_bands():
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory):
     """Four 8-s demo songs through features, corruption and dataset (stage entry points)."""
-    from vocalmix.dsp import corruption
-    from vocalmix.models import dataset
-    from vocalmix.features import extract
+    from vocalmix.stages.corrupt import corrupt
+    from vocalmix.stages.dataset import build_dataset
+    from vocalmix.stages.features import extract_features
 
     root = tmp_path_factory.mktemp("mini")
     features = {"window_s": 3.0, "hop_s": 1.0, "gate_lu": -20.0, "min_active_fraction": 0.25,
@@ -161,28 +161,28 @@ def mini(tmp_path_factory):
         row = {"track_id": sid, "split": split, "genre": genre, "dataset": "demo",
                "source": "stems", "weight": 1.0, "backing": paths["backing"],
                "vocal": paths["vocal"]}
-        extract.run({r: paths[r] for r in ("vocal", "backing", "mixture", "raw_vocal",
-                                           "room_ir")},
-                    {"features": str(root / "features" / f"{sid}.json"),
-                     "windows": str(root / "features" / f"{sid}.windows.tsv")},
-                    {"track": row, "sample_rate": SR, "features": features, "seed": 1})
+        extract_features({r: paths[r] for r in ("vocal", "backing", "mixture", "raw_vocal",
+                                                "room_ir")},
+                         {"features": str(root / "features" / f"{sid}.json"),
+                          "windows": str(root / "features" / f"{sid}.windows.tsv")},
+                         {"track": row, "sample_rate": SR, "features": features, "seed": 1})
         out = root / "corrupted" / sid
-        corruption.run({"vocal": paths["vocal"], "dry_vocal": paths["dry_vocal"],
-                        "truth": str(d / "truth.json")},
-                       {"audio": [str(out / f"v{v}.wav") for v in range(2)],
-                        "params": [str(out / f"v{v}.json") for v in range(2)],
-                        "dereverberated": str(out / "dereverberated.wav")},
-                       {"track": sid, "seed": 1, "dereverb": True})
+        corrupt({"vocal": paths["vocal"], "dry_vocal": paths["dry_vocal"],
+                 "truth": str(d / "truth.json")},
+                {"audio": [str(out / f"v{v}.wav") for v in range(2)],
+                 "params": [str(out / f"v{v}.json") for v in range(2)],
+                 "dereverberated": str(out / "dereverberated.wav")},
+                {"track": sid, "seed": 1, "dereverb": True})
         rows.append(row)
-    dataset.run({"features": [str(root / "features" / f"{s}.json") for s, _, _ in SONGS],
-                 "windows": [str(root / "features" / f"{s}.windows.tsv") for s, _, _ in SONGS],
-                 "corrupted": [str(root / "corrupted" / s / f"v{v}.wav") for s, _, _ in SONGS
-                               for v in range(2)]},
-                {"dataset": str(root / "dataset")},
-                {"tracks": rows, "sample_rate": SR,
-                 "windows": {k: features[k] for k in ("window_s", "hop_s", "gate_lu",
-                                                       "min_active_fraction")},
-                 "dataset": {"n_mels": 32, "n_fft": 1024, "hop": 512, "shard_size": 16}})
+    build_dataset({"features": [str(root / "features" / f"{s}.json") for s, _, _ in SONGS],
+                   "windows": [str(root / "features" / f"{s}.windows.tsv") for s, _, _ in SONGS],
+                   "corrupted": [str(root / "corrupted" / s / f"v{v}.wav") for s, _, _ in SONGS
+                                 for v in range(2)]},
+                  {"dataset": str(root / "dataset")},
+                  {"tracks": rows, "sample_rate": SR,
+                   "windows": {k: features[k] for k in ("window_s", "hop_s", "gate_lu",
+                                                         "min_active_fraction")},
+                   "dataset": {"n_mels": 32, "n_fft": 1024, "hop": 512, "shard_size": 16}})
     return {"root": root, "rows": rows, "dataset": root / "dataset"}
 
 
@@ -207,16 +207,16 @@ def test_corrupt_stage_writes_versions_with_their_parameters(mini):
 
 
 def test_corruption_is_seeded_from_the_config(mini, tmp_path):
-    from vocalmix.dsp import corruption
+    from vocalmix.stages.corrupt import corrupt
 
     d = mini["root"] / "audio" / "demo_000"
     out = {"audio": [str(tmp_path / "v0.wav")], "params": [str(tmp_path / "v0.json")]}
-    corruption.run({"vocal": str(d / "vocal.wav")}, out,
-                   {"track": "demo_000", "seed": 1, "dereverb": True})
+    corrupt({"vocal": str(d / "vocal.wav")}, out,
+            {"track": "demo_000", "seed": 1, "dereverb": True})
     ref = mini["root"] / "corrupted" / "demo_000"
     assert (tmp_path / "v0.wav").read_bytes() == (ref / "v0.wav").read_bytes()
-    corruption.run({"vocal": str(d / "vocal.wav")}, out,
-                   {"track": "demo_000", "seed": 2, "dereverb": True})
+    corrupt({"vocal": str(d / "vocal.wav")}, out,
+            {"track": "demo_000", "seed": 2, "dereverb": True})
     assert (tmp_path / "v0.wav").read_bytes() != (ref / "v0.wav").read_bytes()
 
 

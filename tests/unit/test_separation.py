@@ -392,14 +392,14 @@ def test_ingestion_of_a_separated_track(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------- the stage and the CLI
 def test_separate_stage_writes_stems_and_report(tmp_path):
-    from vocalmix.separation import stage
+    from vocalmix.stages.separate import separate
 
     song = _song(tmp_path / "song.wav", seconds=6.0)
     out = {k: str(tmp_path / "out" / f) for k, f in
            (("vocal", "vocal.wav"), ("backing", "backing.wav"), ("report", "report.json"))}
     params = {"track": "separated_song", "sample_rate": SR,
               "separation": {"backend": "builtin", "builtin": {"method": "repet_sim"}}}
-    stage.run({"mix": str(song)}, out, params)
+    separate({"mix": str(song)}, out, params)
     v, _ = read_audio(out["vocal"])
     b, _ = read_audio(out["backing"])
     mix, _ = read_audio(song)
@@ -410,24 +410,24 @@ def test_separate_stage_writes_stems_and_report(tmp_path):
     assert 0.0 < rep["vocal_energy_share"] < 1.0
     # an unreadable song: empty stems and the problem in the report, no exception
     (tmp_path / "bad.wav").write_bytes(b"RIFF\0\0\0\0WAVEjunk")
-    stage.run({"mix": str(tmp_path / "bad.wav")}, out, params)
+    separate({"mix": str(tmp_path / "bad.wav")}, out, params)
     rep = json.loads((tmp_path / "out" / "report.json").read_text())
     assert rep["status"] == "unreadable" and "bad.wav" in rep["problem"]
     assert sf.info(out["vocal"]).frames == 0
 
 
 def test_separate_stage_refuses_spleeter_without_checkpoint(tmp_path):
-    from vocalmix.separation import stage
+    from vocalmix.stages.separate import separate
 
     song = _song(tmp_path / "song.wav")
     (tmp_path / "models" / "2stems").mkdir(parents=True)
     out = {k: str(tmp_path / "out" / f"{k}.x") for k in ("vocal", "backing", "report")}
     with pytest.raises(SeparationError, match="random weights"):
-        stage.run({"mix": str(song)}, out,
-                  {"track": "separated_song", "sample_rate": SR,
-                   "separation": {"backend": "spleeter",
-                                  "spleeter": {"model_path": str(tmp_path / "models"),
-                                               "model": "2stems", "python": "auto"}}})
+        separate({"mix": str(song)}, out,
+                 {"track": "separated_song", "sample_rate": SR,
+                  "separation": {"backend": "spleeter",
+                                 "spleeter": {"model_path": str(tmp_path / "models"),
+                                              "model": "2stems", "python": "auto"}}})
     assert not (tmp_path / "out").exists()  # refused before any output
 
 

@@ -3,7 +3,7 @@
 
 rule make_demo_corpus:
     input:
-        code=pkg("vocalmix.corpus.demo"),
+        code=pkg("vocalmix.stages.demo"),
     output:
         dry_vocal="results/demo/{song}/dry_vocal.wav",
         vocal="results/demo/{song}/vocal.wav",
@@ -33,7 +33,7 @@ rule make_demo_corpus:
 
 checkpoint ingest:
     input:
-        code=pkg("vocalmix.corpus.ingest"),
+        code=pkg("vocalmix.stages.ingest"),
         genres=pkg_data("musdb18_genres.tsv"),
         files=ingest_inputs(),
     output:

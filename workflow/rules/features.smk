@@ -4,7 +4,7 @@
 rule extract_features:
     input:
         unpack(lambda wc: track_audio(wc, ROLES + ("room_ir",))),
-        code=pkg("vocalmix.features.extract"),
+        code=pkg("vocalmix.stages.features"),
     output:
         features="results/features/{track}.json",
         windows="results/features/{track}.windows.tsv",
@@ -28,7 +28,7 @@ rule extract_features:
 
 rule summarise_features:
     input:
-        code=pkg("vocalmix.features.summary"),
+        code=pkg("vocalmix.stages.summary"),
         features=lambda wildcards: expand("results/features/{track}.json", track=track_ids()),
         truth=lambda wildcards: [r["truth"] for r in truth_tracks()],
         truth_vocal=lambda wildcards: [r["vocal"] for r in truth_tracks()],

@@ -11,7 +11,7 @@
 
 rule genre_features:
     input:
-        code=pkg("vocalmix.features.genre_features"),
+        code=pkg("vocalmix.stages.genre_features"),
         backing=lambda wc: [r["backing"] for r in manifest()],
     output:
         features="results/genre/features.tsv",
@@ -33,7 +33,7 @@ rule genre_features:
 
 rule train_genre_classifier:
     input:
-        code=pkg("vocalmix.models.genre"),
+        code=pkg("vocalmix.stages.genre"),
         features="results/genre/features.tsv",
     output:
         model="results/genre/model.json",
@@ -63,7 +63,7 @@ rule train_genre_classifier:
 
 checkpoint predict_genres:
     input:
-        code=pkg("vocalmix.models.genre"),
+        code=pkg("vocalmix.stages.genre"),
         features="results/genre/features.tsv",
         model="results/genre/model.json",
         tracks="results/corpus/tracks.tsv",

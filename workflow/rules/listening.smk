@@ -23,7 +23,7 @@ SIMULATED_ABANDONED = [
 rule export_waet:
     input:
         renders="results/renders/renders.tsv",
-        code=pkg("vocalmix.listening.export"),
+        code=pkg("vocalmix.stages.export"),
     output:
         test="listening_test/waet/tests/vocalmix.xml",
         key="listening_test/waet/KEY.tsv",
@@ -55,7 +55,7 @@ rule simulate_listeners:
         key="listening_test/waet/KEY.tsv",
         media="listening_test/waet/media/vocalmix",
         metrics="results/evaluation/per_track.tsv",
-        code=pkg("vocalmix.listening.simulate"),
+        code=pkg("vocalmix.stages.simulate"),
     output:
         complete=SIMULATED_COMPLETE,
         abandoned=SIMULATED_ABANDONED,
@@ -80,7 +80,7 @@ rule import_ratings:
     input:
         results=(SIMULATED_COMPLETE + SIMULATED_ABANDONED if SIMULATED_RATINGS else LISTENING_FILES),
         key="listening_test/waet/KEY.tsv",
-        code=pkg("vocalmix.listening.results", "vocalmix.listening.export"),
+        code=pkg("vocalmix.stages.ratings"),
     output:
         ratings="results/analysis/ratings.tsv",
         summary="results/analysis/import_summary.json",
@@ -105,7 +105,7 @@ rule analyse_ratings:
     input:
         ratings="results/analysis/ratings.tsv",
         import_summary="results/analysis/import_summary.json",
-        code=pkg("vocalmix.stats.analysis"),
+        code=pkg("vocalmix.stages.analysis"),
     output:
         screening="results/analysis/screening.tsv",
         descriptives="results/analysis/descriptives.tsv",

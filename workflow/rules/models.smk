@@ -8,7 +8,7 @@ wildcard_constraints:
 rule corrupt:
     input:
         unpack(corrupt_inputs),
-        code=pkg("vocalmix.dsp.corruption"),
+        code=pkg("vocalmix.stages.corrupt"),
     output:
         audio=expand("results/corrupted/{{track}}/v{k}.wav", k=VERSIONS),
         params=expand("results/corrupted/{{track}}/v{k}.json", k=VERSIONS),
@@ -32,7 +32,7 @@ rule corrupt:
 
 rule build_dataset:
     input:
-        code=pkg("vocalmix.models.dataset"),
+        code=pkg("vocalmix.stages.dataset"),
         features=lambda wc: expand(
             "results/features/{track}.json", track=[r["track_id"] for r in vocal_tracks()]
         ),
@@ -70,7 +70,7 @@ rule build_dataset:
 
 rule train_model:
     input:
-        code=pkg("vocalmix.models.train"),
+        code=pkg("vocalmix.stages.train"),
         dataset="results/dataset",
     output:
         model="results/models/{task}/model.pt",
@@ -102,7 +102,7 @@ rule train_model:
 
 rule evaluate_models:
     input:
-        code=pkg("vocalmix.evaluation.systems"),
+        code=pkg("vocalmix.stages.systems"),
         models=expand("results/models/{task}/model.pt", task=TASKS),
         genre_stats="results/features/genre_stats.tsv",
         genres="results/corpus/genres.tsv",

@@ -8,7 +8,7 @@ wildcard_constraints:
 rule excerpt:
     input:
         vocal=lambda wc: track_row(wc.track).get("vocal") or track_row(wc.track)["raw_vocal"],
-        code=pkg("vocalmix.evaluation.render"),
+        code=pkg("vocalmix.stages.render"),
     output:
         excerpt="results/renders/{track}/excerpt.json",
     log:
@@ -31,7 +31,7 @@ rule render:
     input:
         unpack(render_inputs),
         genres="results/corpus/genres.tsv",
-        code=pkg("vocalmix.evaluation.render"),
+        code=pkg("vocalmix.stages.render"),
     output:
         audio="results/renders/{track}/{condition}.wav",
         vocal="results/renders/{track}/{condition}.vocal.wav",
@@ -65,7 +65,7 @@ rule render:
 
 rule render_index:
     input:
-        code=pkg("vocalmix.evaluation.render"),
+        code=pkg("vocalmix.stages.render"),
         json=lambda wc: rendered(".json"),
         audio=lambda wc: rendered(".wav"),
     output:
@@ -91,7 +91,7 @@ rule render_index:
 
 rule evaluate_track:
     input:
-        code=pkg("vocalmix.evaluation.objective"),
+        code=pkg("vocalmix.stages.objective"),
         json=lambda wc: rendered(".json", [wc.track]),
         audio=lambda wc: rendered(".wav", [wc.track]),
         vocal=lambda wc: rendered(".vocal.wav", [wc.track]),
@@ -118,7 +118,7 @@ rule evaluate_track:
 
 rule evaluate:
     input:
-        code=pkg("vocalmix.evaluation.objective"),
+        code=pkg("vocalmix.stages.objective"),
         tables=lambda wc: expand(
             "results/evaluation/tracks/{track}.tsv",
             track=[

@@ -5,7 +5,7 @@ rule corpus_overview:
     input:
         tracks="results/corpus/tracks.tsv",
         rejected="results/corpus/rejected.tsv",
-        code=pkg("vocalmix.corpus.overview"),
+        code=pkg("vocalmix.stages.overview"),
     output:
         table="results/corpus/overview.tsv",
         plot=report(

@@ -8,7 +8,7 @@
 
 rule train_separator:
     input:
-        code=pkg("vocalmix.separation.training"),
+        code=pkg("vocalmix.stages.separator"),
         stems=candidate_files("train", "valid"),
     output:
         model=SEPARATOR_MODEL,
@@ -39,7 +39,7 @@ rule separate:
     input:
         unpack(separator_model),
         mix=lambda wc: SEPARATED[wc.track].origin,
-        code=pkg("vocalmix.separation.stage"),
+        code=pkg("vocalmix.stages.separate"),
         runners=separator_runners(),
     output:
         vocal="results/separated/{track}/vocal.wav",
@@ -82,7 +82,7 @@ rule separate_heldout:
     input:
         unpack(separator_model),
         stems=lambda wc: HELDOUT[wc.track].all_files(),
-        code=pkg("vocalmix.separation.heldout"),
+        code=pkg("vocalmix.stages.heldout"),
         runners=separator_runners(),
     output:
         vocal="results/separated/heldout/{track}/vocal.wav",
@@ -122,7 +122,7 @@ use rule separate_heldout as separate_heldout_demucs with:
 
 rule separation_quality:
     input:
-        code=pkg("vocalmix.separation.quality"),
+        code=pkg("vocalmix.stages.separation_quality"),
         stems=candidate_files("test"),
         estimates=[f for e in heldout_estimates().values() for f in e.values()],
         reports=[separated_paths(t)["report"] for t in SEPARATED],

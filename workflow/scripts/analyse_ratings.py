@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule analyse_ratings -> vocalmix.stats.analysis.run."""
+"""Snakemake wrapper: rule analyse_ratings -> vocalmix.stages.analysis.analyse_ratings."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.analysis import analyse_ratings
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.stats.analysis:run")  # noqa: F821
+run_stage(snakemake, analyse_ratings)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule build_dataset -> vocalmix.models.dataset.run."""
+"""Snakemake wrapper: rule build_dataset -> vocalmix.stages.dataset.build_dataset."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.dataset import build_dataset
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.models.dataset:run")  # noqa: F821
+run_stage(snakemake, build_dataset)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule corpus_overview -> vocalmix.corpus.overview.run."""
+"""Snakemake wrapper: rule corpus_overview -> vocalmix.stages.overview.corpus_overview."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.overview import corpus_overview
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.corpus.overview:run")  # noqa: F821
+run_stage(snakemake, corpus_overview)  # noqa: F821

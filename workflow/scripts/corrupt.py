@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule corrupt -> vocalmix.dsp.corruption.run."""
+"""Snakemake wrapper: rule corrupt -> vocalmix.stages.corrupt.corrupt."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.corrupt import corrupt
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.dsp.corruption:run")  # noqa: F821
+run_stage(snakemake, corrupt)  # noqa: F821

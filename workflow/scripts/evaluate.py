@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule evaluate -> vocalmix.evaluation.objective.run."""
+"""Snakemake wrapper: rule evaluate -> vocalmix.stages.objective.evaluate."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.objective import evaluate
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.evaluation.objective:run")  # noqa: F821
+run_stage(snakemake, evaluate)  # noqa: F821

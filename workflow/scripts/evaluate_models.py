@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule evaluate_models -> vocalmix.evaluation.systems.run."""
+"""Snakemake wrapper: rule evaluate_models -> vocalmix.stages.systems.evaluate_models."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.systems import evaluate_models
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.evaluation.systems:run")  # noqa: F821
+run_stage(snakemake, evaluate_models)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule evaluate_track -> vocalmix.evaluation.objective.run_track."""
+"""Snakemake wrapper: rule evaluate_track -> vocalmix.stages.objective.evaluate_track."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.objective import evaluate_track
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.evaluation.objective:run_track")  # noqa: F821
+run_stage(snakemake, evaluate_track)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule excerpt -> vocalmix.evaluation.render.run_excerpt."""
+"""Snakemake wrapper: rule excerpt -> vocalmix.stages.render.excerpt."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.render import excerpt
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.evaluation.render:run_excerpt")  # noqa: F821
+run_stage(snakemake, excerpt)  # noqa: F821

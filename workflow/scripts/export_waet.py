@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule export_waet -> vocalmix.listening.export.run."""
+"""Snakemake wrapper: rule export_waet -> vocalmix.stages.export.export_waet."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.export import export_waet
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.listening.export:run")  # noqa: F821
+run_stage(snakemake, export_waet)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule extract_features -> vocalmix.features.extract.run."""
+"""Snakemake wrapper: rule extract_features -> vocalmix.stages.features.extract_features."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.features import extract_features
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.features.extract:run")  # noqa: F821
+run_stage(snakemake, extract_features)  # noqa: F821

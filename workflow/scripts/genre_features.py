@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule genre_features -> vocalmix.features.genre_features.run."""
+"""Snakemake wrapper: rule genre_features -> vocalmix.stages.genre_features.genre_features."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.genre_features import genre_features
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.features.genre_features:run")  # noqa: F821
+run_stage(snakemake, genre_features)  # noqa: F821

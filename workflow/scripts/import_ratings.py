@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule import_ratings -> vocalmix.listening.results.run."""
+"""Snakemake wrapper: rule import_ratings -> vocalmix.stages.ratings.import_ratings."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.ratings import import_ratings
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.listening.results:run")  # noqa: F821
+run_stage(snakemake, import_ratings)  # noqa: F821

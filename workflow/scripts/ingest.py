@@ -1,5 +1,6 @@
-"""Snakemake wrapper: checkpoint ingest -> vocalmix.corpus.ingest.run."""
+"""Snakemake wrapper: checkpoint ingest -> vocalmix.stages.ingest.ingest."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.ingest import ingest
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.corpus.ingest:run")  # noqa: F821
+run_stage(snakemake, ingest)  # noqa: F821

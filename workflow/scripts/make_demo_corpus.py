@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule make_demo_corpus -> vocalmix.corpus.demo.run."""
+"""Snakemake wrapper: rule make_demo_corpus -> vocalmix.stages.demo.make_demo_corpus."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.demo import make_demo_corpus
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.corpus.demo:run")  # noqa: F821
+run_stage(snakemake, make_demo_corpus)  # noqa: F821

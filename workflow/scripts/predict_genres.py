@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule predict_genres -> vocalmix.models.genre.run_predict."""
+"""Snakemake wrapper: rule predict_genres -> vocalmix.stages.genre.predict_genres."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.genre import predict_genres
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.models.genre:run_predict")  # noqa: F821
+run_stage(snakemake, predict_genres)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule render -> vocalmix.evaluation.render.run."""
+"""Snakemake wrapper: rule render -> vocalmix.stages.render.render."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.render import render
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.evaluation.render:run")  # noqa: F821
+run_stage(snakemake, render)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule render_index -> vocalmix.evaluation.render.run_index."""
+"""Snakemake wrapper: rule render_index -> vocalmix.stages.render.render_index."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.render import render_index
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.evaluation.render:run_index")  # noqa: F821
+run_stage(snakemake, render_index)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule separate -> vocalmix.separation.stage.run."""
+"""Snakemake wrapper: rule separate -> vocalmix.stages.separate.separate."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.separate import separate
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.separation.stage:run")  # noqa: F821
+run_stage(snakemake, separate)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule separate_heldout -> vocalmix.separation.heldout.run."""
+"""Snakemake wrapper: rule separate_heldout -> vocalmix.stages.heldout.separate_heldout."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.heldout import separate_heldout
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.separation.heldout:run")  # noqa: F821
+run_stage(snakemake, separate_heldout)  # noqa: F821

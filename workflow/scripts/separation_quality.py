@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule separation_quality -> vocalmix.separation.quality.run."""
+"""Snakemake wrapper: rule separation_quality -> vocalmix.stages.separation_quality.separation_quality."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.separation_quality import separation_quality
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.separation.quality:run")  # noqa: F821
+run_stage(snakemake, separation_quality)  # noqa: F821

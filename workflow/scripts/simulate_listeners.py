@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule simulate_listeners -> vocalmix.listening.simulate.run."""
+"""Snakemake wrapper: rule simulate_listeners -> vocalmix.stages.simulate.simulate_listeners."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.simulate import simulate_listeners
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.listening.simulate:run")  # noqa: F821
+run_stage(snakemake, simulate_listeners)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule summarise_features -> vocalmix.features.summary.run."""
+"""Snakemake wrapper: rule summarise_features -> vocalmix.stages.summary.summarise_features."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.summary import summarise_features
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.features.summary:run")  # noqa: F821
+run_stage(snakemake, summarise_features)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule train_genre_classifier -> vocalmix.models.genre.run_train."""
+"""Snakemake wrapper: rule train_genre_classifier -> vocalmix.stages.genre.train_genre_classifier."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.genre import train_genre_classifier
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.models.genre:run_train")  # noqa: F821
+run_stage(snakemake, train_genre_classifier)  # noqa: F821

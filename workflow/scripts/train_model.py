@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule train_model -> vocalmix.models.train.run."""
+"""Snakemake wrapper: rule train_model -> vocalmix.stages.train.train_model."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.train import train_model
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.models.train:run")  # noqa: F821
+run_stage(snakemake, train_model)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Snakemake wrapper: rule train_separator -> vocalmix.separation.training.run."""
+"""Snakemake wrapper: rule train_separator -> vocalmix.stages.separator.train_separator."""
 
-from vocalmix.stages.runner import run_from_snakemake
+from vocalmix.stages.separator import train_separator
+from vocalmix.stages.runner import run_stage
 
-run_from_snakemake(snakemake, "vocalmix.separation.training:run")  # noqa: F821
+run_stage(snakemake, train_separator)  # noqa: F821

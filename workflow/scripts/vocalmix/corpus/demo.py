@@ -34,12 +34,10 @@ from vocalmix.corpus import synth
 from vocalmix.measure import loudness
 from vocalmix.dsp.effects import (CompressorSettings, EQBand, apply_compressor, apply_eq,
                                   apply_highpass)
-from vocalmix.audio import write_audio
-from vocalmix.files import write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GENRES", "GenreStyle", "generate_song", "run"]
+__all__ = ["GENRES", "GenreStyle", "generate_song"]
 
 CONTROL_RATE = 1000.0  # Hz, rate of the voice's control curves
 
@@ -678,17 +676,3 @@ def generate_song(song_id: str, genre: str, *, duration_s: float, sample_rate: i
         "room_ir": ir,
     }
     return {k: v.astype(np.float32) for k, v in audio.items()}, truth
-
-
-def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry (rule ``make_demo_corpus``): write one song's audio and ``truth.json``."""
-    song_id = params["song_id"]
-    audio, truth = generate_song(
-        song_id, params["genre"], duration_s=float(params["duration_s"]),
-        sample_rate=int(params["sample_rate"]), seed=int(params["seed"]))
-    for name, x in audio.items():
-        write_audio(outputs[name], x, int(params["sample_rate"]))
-    write_json(outputs["truth"], truth)
-    log.info("%s (%s, %.0f BPM, %s %s): vocal-to-backing %.2f LU, %d notes", song_id,
-             truth["genre"], truth["tempo_bpm"], truth["key"], truth["mode"],
-             truth["targets"]["vocal_to_backing_lu"], len(truth["notes"]))

@@ -11,21 +11,16 @@ fails with one message summarising why.
 from __future__ import annotations
 
 import logging
-import os
-import sys
-from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from vocalmix.corpus.tracks import Candidate, CorpusError, Rejection, TrackRejected
-from vocalmix.corpus.adapters import discover, load_track
-from vocalmix.corpus.manifest import write_manifest, write_rejected
+from vocalmix.corpus.tracks import Candidate, TrackRejected
+from vocalmix.corpus.adapters import load_track
 from vocalmix.audio import to_channels, write_audio
 from vocalmix.files import read_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ingest_track", "run"]
+__all__ = ["ingest_track"]
 
 ROLES = ("vocal", "backing", "mixture", "raw_vocal")
 
@@ -71,50 +66,3 @@ def ingest_track(c: Candidate, audio_dir: str, cfg: dict) -> dict:
         "weight": c.weight, **paths, "room_ir": c.room_ir, "truth": c.truth, "origin": c.origin,
         "notes": "; ".join(notes) or None,
     }
-
-
-def _worker(c: Candidate, audio_dir: str, cfg: dict) -> tuple[dict | None, Rejection | None]:
-    try:
-        return ingest_track(c, audio_dir, cfg), None
-    except TrackRejected as exc:
-        return None, Rejection(c.track_id, c.dataset, exc.file, exc.reason)
-
-
-def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry: ingest every dataset in ``params['config']``."""
-    from tqdm import tqdm
-
-    cfg = params["config"]
-    candidates, rejected = discover(cfg)
-    audio_dir = outputs["audio"]
-    os.makedirs(audio_dir, exist_ok=True)
-    rows: list[dict] = []
-    progress = tqdm(total=len(candidates), desc="ingest", unit="track", file=sys.stderr,
-                    mininterval=1.0)
-    if threads > 1 and len(candidates) > 1:
-        with ProcessPoolExecutor(max_workers=threads) as pool:
-            futures = [pool.submit(_worker, c, audio_dir, cfg) for c in candidates]
-            for fut in as_completed(futures):
-                row, rej = fut.result()
-                rows.append(row) if row else rejected.append(rej)
-                progress.update()
-    else:
-        for c in candidates:
-            row, rej = _worker(c, audio_dir, cfg)
-            rows.append(row) if row else rejected.append(rej)
-            progress.update()
-    progress.close()
-    for r in sorted(rejected, key=lambda r: (r.dataset, r.track_id)):
-        log.warning("rejected %s (%s): %s: %s", r.track_id or "-", r.dataset, r.file, r.reason)
-    write_rejected(outputs["rejected"], [r.as_row() for r in rejected])
-    if not rows:
-        reasons = Counter(r.reason for r in rejected)
-        summary = "; ".join(f"{n} x {reason}" for reason, n in reasons.most_common(5))
-        raise CorpusError(f"no usable track: all {len(candidates)} candidate(s) were rejected "
-                          f"({summary}); see {outputs['rejected']}")
-    write_manifest(outputs["tracks"], rows)
-    splits = Counter(r["split"] for r in rows)
-    hours = sum(r["duration_s"] for r in rows) / 3600.0
-    log.info("ingested %d track(s) (%s), %.2f h; rejected %d", len(rows),
-             ", ".join(f"{k}: {v}" for k, v in sorted(splits.items())), hours,
-             sum(1 for r in rejected if r.track_id))

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any, Mapping
 
-from vocalmix.corpus.manifest import read_manifest, read_rejected
-from vocalmix.features.summary import write_tsv
 from vocalmix.files import save_figure
 
-__all__ = ["overview_rows", "run"]
+__all__ = ["overview_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +38,8 @@ def overview_rows(rows: list[dict], rejected: list[dict]) -> list[dict]:
     return out
 
 
-def _plot(rows: list[dict], n_rejected: int, path) -> None:
+def plot_overview(rows: list[dict], n_rejected: int, path) -> None:
+    """Tracks per dataset and genre by split, and the duration histogram, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,17 +72,3 @@ def _plot(rows: list[dict], n_rejected: int, path) -> None:
     fig.suptitle(f"Corpus: {len(rows)} tracks, {sum(dur) / 60:.1f} min; "
                  f"{n_rejected} rejected at ingestion", fontsize=11)
     save_figure(fig, path, dpi=110)
-
-
-def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], params: Mapping[str, Any],
-        threads: int = 1) -> None:
-    rows = read_manifest(inputs["tracks"])
-    rejected = read_rejected(inputs["rejected"])
-    table = overview_rows(rows, rejected)
-    write_tsv(outputs["table"], table, columns=["dataset", "split", "genre", "source",
-                                                "tracks", "duration_min", "rejected",
-                                                "reason"])
-    _plot(rows, len(rejected), outputs["plot"])
-    log.info("corpus: %d tracks (%s), %d rejected", len(rows),
-             ", ".join(f"{s} {sum(1 for r in rows if r.get('split') == s)}" for s in SPLITS),
-             len(rejected))

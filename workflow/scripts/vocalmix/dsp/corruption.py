@@ -33,16 +33,13 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix import seeding
 from vocalmix.measure import loudness
 from vocalmix.dsp.effects import EQBand, apply_eq
-from vocalmix.audio import read_audio, write_audio
-from vocalmix.files import read_json, write_json
 
 log = logging.getLogger(__name__)
 
 __all__ = ["RANGES", "dereverberate", "random_eq", "inverse_eq", "expand", "corrupt",
-           "sustained_note_loss_db", "run"]
+           "sustained_note_loss_db"]
 
 NORMALISED_LUFS = -23.0
 RANGES = {
@@ -157,28 +154,3 @@ def sustained_note_loss_db(dry: NDArray, sample_rate: int, notes: list[dict],
         out["sustained" if n["duration_s"] >= min_duration_s else "short"].append(float(change))
     return {k: {"n": len(v), "median_db": float(np.median(v)) if v else None,
                 "min_db": float(np.min(v)) if v else None} for k, v in out.items()}
-
-
-def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry: ``versions`` corrupted copies of one track's processed vocal."""
-    vocal, sr = read_audio(inputs["vocal"])
-    track = params["track"]
-    if params.get("dereverb", True):
-        derev = dereverberate(vocal, sr)
-    else:
-        derev = vocal.mean(axis=0, keepdims=True).astype(np.float32)
-    if outputs.get("dereverberated"):
-        write_audio(outputs["dereverberated"], derev, sr)
-    report = {}
-    if params.get("dereverb", True) and inputs.get("dry_vocal") and inputs.get("truth"):
-        report = sustained_note_loss_db(read_audio(inputs["dry_vocal"])[0], sr,
-                                        read_json(inputs["truth"])["notes"])
-    audio_paths, json_paths = list(outputs["audio"]), list(outputs["params"])
-    for k, (apath, jpath) in enumerate(zip(audio_paths, json_paths)):
-        seed = seeding.derive_seed(params["seed"], "corrupt", track, k)
-        x, p = corrupt(derev, sr, np.random.default_rng(seed))
-        write_audio(apath, x, sr)
-        write_json(jpath, {"track_id": track, "version": k, "seed": seed, **p,
-                              "wpe_on_dry_notes": report})
-        log.info("%s v%d: %d EQ band(s), expander %.1f dB / %.1f:1", track, k, len(p["eq"]),
-                 p["expander"]["threshold_db"], p["expander"]["ratio"])

@@ -34,12 +34,12 @@ import numpy as np
 
 from vocalmix.measure import loudness
 from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ, curve_difference_db, long_term_spectrum
-from vocalmix.audio import AudioError, read_audio
-from vocalmix.files import read_json, save_figure
+from vocalmix.audio import read_audio
+from vocalmix.files import save_figure
 
 log = logging.getLogger(__name__)
 
-__all__ = ["evaluate_track", "summarise", "run", "SYSTEMS"]
+__all__ = ["evaluate_track", "summarise", "SYSTEMS"]
 
 SYSTEMS = ("data_driven", "rule_based", "no_processing")
 VOICE = (THIRD_OCTAVE_HZ >= 100.0) & (THIRD_OCTAVE_HZ <= 10000.0)
@@ -175,41 +175,3 @@ def plot_summary(rows: list[dict], path) -> None:
     fig.suptitle("held-out restoration errors per test track (lower is better)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path, dpi=90)
-
-
-def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry: evaluate every test track; write per-track and summary tables."""
-    from pathlib import Path
-
-    from vocalmix.features.summary import read_genre_stats, write_tsv
-    from vocalmix.mixing.data_driven import load_models
-
-    models = load_models(Path(inputs["models"][0]).parent.parent)
-    table = read_genre_stats(inputs["genre_stats"])
-    feats = {Path(p).name.removesuffix(".json"): p for p in inputs["features"]}
-    corrupted = {Path(p).parent.name: p for p in inputs["corrupted"]}
-    derev = {Path(p).parent.name: p for p in inputs.get("dereverberated", [])}
-    mix_kw = {"smooth_windows": int(params.get("smooth_windows", 5)),
-              "hop_s": float(params.get("features", {}).get("hop_s", 1.0))}
-    rows = []
-    for row in params["tracks"]:
-        tid = row["track_id"]
-        try:
-            rows.extend(evaluate_track(row, read_json(feats[tid]), corrupted[tid],
-                                       models=models, genre_stats=table,
-                                       dereverberated=derev.get(tid), mix_kw=mix_kw))
-        except (ValueError, AudioError) as exc:  # one bad track is reported, not fatal
-            log.error("%s: not evaluated: %s", tid, exc)
-            continue
-        log.info("%s evaluated", tid)
-    if not rows:
-        raise ValueError("no test track could be evaluated (see the log)")
-    write_tsv(outputs["per_track"], rows)
-    summary = summarise(rows)
-    write_tsv(outputs["summary"], summary)
-    if outputs.get("plot"):
-        plot_summary(rows, outputs["plot"])
-    for s in summary:
-        log.info("%-10s %-12s %-38s %s", s["dataset"], s["target"], s["metric"],
-                 "  ".join(f"{k}={s[k]:.2f}" if s[k] is not None else f"{k}=n/a"
-                           for k in SYSTEMS))

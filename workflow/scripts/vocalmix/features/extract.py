@@ -23,11 +23,10 @@ from numpy.typing import NDArray
 
 from vocalmix.measure import loudness, spectrum
 from vocalmix.audio import AudioError, read_audio
-from vocalmix.files import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["signal_features", "active_blocks", "window_table", "extract_track", "run"]
+__all__ = ["signal_features", "active_blocks", "window_table", "extract_track"]
 
 DEFAULTS = {"window_s": 3.0, "hop_s": 1.0, "gate_lu": -20.0, "min_active_fraction": 0.25,
             "reverb": {"enabled": True, "max_evaluations": 320, "population": 16}}
@@ -208,38 +207,3 @@ def extract_track(paths: dict[str, str], sample_rate: int, params: dict, *,
     feats["windows"] = {"count": len(windows), "silent": sum(w["silent"] for w in windows),
                         "window_s": p["window_s"], "hop_s": p["hop_s"]}
     return feats, windows
-
-
-def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry: features JSON and per-window TSV of one track."""
-    import csv
-
-    from vocalmix.seeding import derive_seed
-
-    roles = ("vocal", "backing", "mixture", "raw_vocal")
-    paths = {r: inputs[r] for r in roles if inputs.get(r)}
-    row = params["track"]
-    feats, windows = extract_track(paths, int(params["sample_rate"]), params["features"],
-                                   room_ir=inputs.get("room_ir"),
-                                   seed=derive_seed(params["seed"], "reverb_fit", row["track_id"]))
-    feats.update({k: row.get(k) for k in ("track_id", "split", "genre", "source", "dataset")})
-    write_json(outputs["features"], feats)
-    cols = ["track_id", "window", "start_s", "end_s", "silent", "vocal_active_fraction",
-            "vocal_lufs", "backing_lufs", "vocal_to_backing_lu", "mixture_lufs"]
-    with atomic_path(outputs["windows"]) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        w.writerow(cols)
-        for win in windows:
-            win = {**win, "track_id": row["track_id"]}
-            w.writerow(["" if win[c] is None else (f"{win[c]:.4f}" if isinstance(win[c], float)
-                                                    else win[c]) for c in cols])
-    lar = feats.get("vocal_to_backing_lu", feats.get("raw_vocal_to_backing_lu"))
-    log.info("%s: vocal-to-backing %.2f LU, vocal LRA %s LU, %d/%d windows silent",
-             row["track_id"], lar, feats[feats["lead"]]["loudness_range_lu"],
-             feats["windows"]["silent"], feats["windows"]["count"])
-    rv = feats["reverb"]
-    if rv["method"] != "none":
-        log.info("%s: reverb fitted (%s), %d evaluations: mid T60 %.2f s (target "
-                 "%.2f s), cost %.2f", row["track_id"], rv["method"],
-                 rv["evaluations"], rv["fitted"]["t60_mid_s"] or float("nan"),
-                 rv["target"]["t60_mid_s"] or float("nan"), rv["cost"])

@@ -33,19 +33,16 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from numpy.typing import NDArray
-from vocalmix.audio import AudioError, read_audio, resample
+from vocalmix.audio import read_audio, resample
 from vocalmix.files import atomic_path
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ANALYSIS_RATE", "N_MELS", "FLUX_GROUPS", "feature_names", "excerpt_slices",
-           "mel_filterbank", "backing_features", "file_features", "run"]
+           "mel_filterbank", "backing_features", "file_features"]
 
 ANALYSIS_RATE = 22050
 N_FFT = 1024
@@ -226,56 +223,7 @@ def file_features(path: str, *, excerpt_s: float = 30.0) -> dict[str, float]:
     return backing_features(audio, sr, excerpt_s=excerpt_s, name=str(path))
 
 
-def _one(track: dict, excerpt_s: float) -> tuple[dict | None, str | None]:
-
-    try:
-        feats = file_features(track["backing"], excerpt_s=excerpt_s)
-    except (AudioError, ValueError) as exc:
-        return None, str(exc)
-    return feats, None
-
-
-def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry: ``features.tsv`` with one row per track (id, split, genre, genre source,
-    then :func:`feature_names`). A track whose backing fails is logged and left out."""
-    from tqdm import tqdm
-
-
-    tracks = sorted(params["tracks"], key=lambda t: t["track_id"])
-    excerpt_s = float(params["excerpt_s"])
-    rows, failed = [], []
-    progress = tqdm(total=len(tracks), desc="genre features", unit="track", file=sys.stderr,
-                    mininterval=1.0)
-    if threads > 1 and len(tracks) > 1:
-        with ProcessPoolExecutor(max_workers=min(threads, os.cpu_count() or 1)) as pool:
-            results = []
-            for res in pool.map(_one, tracks, [excerpt_s] * len(tracks)):
-                results.append(res)
-                progress.update()
-    else:
-        results = []
-        for t in tracks:
-            results.append(_one(t, excerpt_s))
-            progress.update()
-    progress.close()
-    for t, (feats, err) in zip(tracks, results):
-        if err:
-            log.error("%s: no genre features: %s", t["track_id"], err)
-            failed.append(t["track_id"])
-            continue
-        rows.append({"track_id": t["track_id"], "dataset": t.get("dataset"),
-                     "split": t["split"], "genre": t.get("genre") or "unknown",
-                     "genre_source": t.get("genre_source") or "unknown", **feats})
-    if not rows:
-        raise ValueError(f"no track's backing could be analysed for the genre classifier "
-                         f"({len(failed)} failed; see the log)")
-    columns = ["track_id", "dataset", "split", "genre", "genre_source", *feature_names()]
-    _write_precise(outputs["features"], rows, columns)
-    log.info("genre features of %d track(s), %d feature(s) each; %d failed", len(rows),
-             len(feature_names()), len(failed))
-
-
-def _write_precise(path, rows: list[dict], columns: list[str]) -> None:
+def write_features_tsv(path, rows: list[dict], columns: list[str]) -> None:
     """TSV with floats at full precision (``repr``): training reads back the same numbers."""
     import csv
 

@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from vocalmix.conditions import CONDITIONS, LABELS, REFERENCE
 from vocalmix.audio import AudioError, audio_info
@@ -37,7 +37,7 @@ from vocalmix.listening.spec import (
 )
 from vocalmix.seeding import rng
 
-__all__ = ["ExportError", "export_test", "read_renders", "read_key", "KEY_COLUMNS", "run"]
+__all__ = ["ExportError", "export_test", "read_renders", "read_key", "KEY_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -270,20 +270,3 @@ def export_test(
              sum(len(i.stimuli) for i in items), interface, out_root / TEST_XML)
     return {"items": len(items), "tracks": tracks, "skipped": skipped,
             "stimuli": sum(len(i.stimuli) for i in items), "test": str(out_root / TEST_XML)}
-
-
-def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], params: Mapping[str, Any],
-        threads: int = 1) -> dict:
-    """Snakemake entry: ``inputs.renders`` -> ``outputs.test/key/readme/media``."""
-    out_root = Path(outputs["test"]).parent.parent
-    expected = {"key": out_root / "KEY.tsv", "readme": out_root / README_NAME,
-                "media": out_root / MEDIA_DIR}
-    for name, path in expected.items():
-        if name in outputs and Path(outputs[name]) != path:
-            raise ValueError(f"output {name} must be {path} (WAET root layout)")
-    return export_test(
-        inputs["renders"], out_root, interface=params.get("interface", "MUSHRA"),
-        open_reference=bool(params.get("open_reference", True)),
-        max_items=params.get("max_items"), seed=int(params["seed"]),
-        loudness_lufs=params.get("loudness_lufs"),
-        true_peak_dbtp=params.get("true_peak_dbtp"))

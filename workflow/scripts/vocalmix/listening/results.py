@@ -19,7 +19,6 @@ condition the element's ``name``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import xml.etree.ElementTree as ET
@@ -29,11 +28,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from vocalmix.stats.tables import write_table
-from vocalmix.files import atomic_path
 from vocalmix.listening import SIMULATED_PLATFORM
 
 __all__ = ["WaetResultError", "Session", "parse_result", "import_results", "result_files",
-           "write_ratings", "BASE_COLUMNS", "run"]
+           "write_ratings", "BASE_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -277,27 +275,3 @@ def write_ratings(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], *,
     src = f" from {n_files} WAET result files" if n_files is not None else ""
     write_table(path, rows, cols, simulated=simulated,
                 title=f"Listening-test ratings (0-100){src}")
-
-
-def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], params: Mapping[str, Any],
-        threads: int = 1) -> dict:
-    """Snakemake entry: ``inputs.results`` (files) + ``inputs.key`` -> ratings, summary."""
-    from vocalmix.listening.export import read_key
-
-    results = inputs["results"]
-    files = [results] if isinstance(results, (str, os.PathLike)) else list(results)
-    key = read_key(inputs["key"]) if inputs.get("key") else None
-    rows, summary = import_results(files, key)
-    summary["source"] = params.get("source", "real")
-    if summary["source"] == "simulated" and not summary["simulated"]:
-        raise ValueError("the simulated panel's files lack the simulation marker")
-    summary["results_dir"] = params.get("results_dir", "")
-    summary["real_files_not_used"] = params.get("real_files_not_used", [])
-    if not rows:
-        raise ValueError(f"no complete WAET result with ratings among {len(files)} files "
-                         f"(skipped: {summary['skipped']})")
-    write_ratings(outputs["ratings"], rows, simulated=summary["simulated"],
-                  n_files=summary["complete"])
-    with atomic_path(outputs["summary"]) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    return summary

@@ -49,7 +49,7 @@ from vocalmix.listening import LOCAL_URL, SIMULATED_PLATFORM, TEST_XML
 from vocalmix.seeding import derive_seed, rng
 
 __all__ = ["METRICS", "KAPPA", "REFERENCE_SD", "deficits", "expected_grades",
-           "simulate_panel", "js_number", "run"]
+           "simulate_panel", "js_number"]
 
 log = logging.getLogger(__name__)
 
@@ -365,20 +365,3 @@ def simulate_panel(
     return {"expected": {f"{t}/{c}": round(v, 3) for (t, c), v in sorted(mu.items())},
             "deficit": {f"{t}/{c}": round(v, 4) for (t, c), v in sorted(d.items())},
             "careless": sorted(f"SIM{i + 1:02d}" for i in careless_set)}
-
-
-def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], params: Mapping[str, Any],
-        threads: int = 1) -> dict:
-    """Snakemake entry: test XML, KEY.tsv, per_track.tsv -> simulated result files."""
-    from vocalmix.files import write_json
-
-    sim = params["simulation"]
-    model = simulate_panel(
-        inputs["test"], inputs["key"], inputs["metrics"], list(outputs["complete"]),
-        list(outputs.get("abandoned", [])), seed=int(params["seed"]),
-        careless=int(sim["careless"]), listener_sd=float(sim["listener_sd"]),
-        item_sd=float(sim["item_sd"]), noise_sd=float(sim["noise_sd"]))
-    if outputs.get("model"):
-        write_json(outputs["model"], {"kappa": KAPPA, "reference_sd": REFERENCE_SD,
-                                      **{k: sim[k] for k in sorted(sim)}, **model})
-    return model

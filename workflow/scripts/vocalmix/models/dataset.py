@@ -26,7 +26,6 @@ on hours of audio needs little RAM.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import os
@@ -44,7 +43,7 @@ from vocalmix.files import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["window_frames", "TARGETS", "eq_target_names", "build", "run",
+__all__ = ["window_frames", "TARGETS", "eq_target_names", "build",
            "ShardedDataset", "normalise_level"]
 
 NORMALISED_LUFS = -23.0
@@ -262,30 +261,3 @@ class ShardedDataset:
 
     def tracks(self) -> list[str]:
         return sorted({r["track_id"] for r in self.index})
-
-
-def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry: build ``results/dataset`` from the tracks in ``params['tracks']``."""
-    features = {Path(p).name.removesuffix(".json"): p for p in inputs["features"]}
-    windows = {Path(p).name.removesuffix(".windows.tsv"): p for p in inputs["windows"]}
-    corrupted: dict[str, dict[int, list[str]]] = {}
-    for audio in inputs["corrupted"]:
-        a = Path(audio)
-        version = int(a.stem.lstrip("v"))
-        corrupted.setdefault(a.parent.name, {})[version] = [str(a), str(a.with_suffix(".json"))]
-    tracks = []
-    for row in params["tracks"]:
-        tid = row["track_id"]
-        versions = corrupted.get(tid, {})
-        weight = row.get("weight")
-        tracks.append({"track_id": tid, "split": row["split"],
-                       "weight": 1.0 if weight is None else weight,  # 0 stays 0
-                       "source": row.get("source") or "stems",
-                       "backing": row["backing"], "features": features[tid],
-                       "windows": windows[tid],
-                       "corrupted": [tuple(versions[k]) for k in sorted(versions)]})
-    ds = params["dataset"]
-    desc = build(tracks, outputs["dataset"], sample_rate=int(params["sample_rate"]),
-                 windows=params["windows"], n_mels=int(ds["n_mels"]),
-                 n_fft=int(ds["n_fft"]), hop=int(ds["hop"]), shard_size=int(ds["shard_size"]))
-    log.info("dataset: %s", json.dumps(desc["counts"]))

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 __all__ = ["DEFAULT_THRESHOLD", "DEFAULT_MODEL_PATH", "SOURCES", "GenreError",
            "GenrePrediction", "GenreClassifier", "train_classifier", "load_classifier",
            "resolve_genre", "known_genre_list", "read_genres", "majority_genre",
-           "cross_validate", "confusion_matrix", "run_train", "run_predict", "GENRES_COLUMNS"]
+           "cross_validate", "confusion_matrix", "GENRES_COLUMNS"]
 
 #: Default of ``genre.confidence_threshold`` (config.yaml and the schema carry the same).
 DEFAULT_THRESHOLD = 0.5
@@ -367,7 +367,8 @@ def confusion_matrix(true: Sequence[str], predicted: Sequence[str],
 
 
 # --------------------------------------------------------------------------- tables
-def _read_features(path) -> tuple[list[dict], list[str]]:
+def read_features(path) -> tuple[list[dict], list[str]]:
+    """The rows of ``features.tsv`` (each with its feature vector ``x``) and the feature names."""
     from vocalmix.features.genre_features import feature_names
 
     names = feature_names()
@@ -402,8 +403,9 @@ def read_genres(path: str | os.PathLike) -> dict[str, dict]:
     return out
 
 
-def _plot_confusions(panels: list[tuple[str, list[str], list[str], NDArray]], path,
+def plot_confusions(panels: list[tuple[str, list[str], list[str], NDArray]], path,
                      note: str | None = None) -> None:
+    """One confusion-matrix panel per ``(title, rows, columns, counts)`` as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -434,8 +436,10 @@ def _plot_confusions(panels: list[tuple[str, list[str], list[str], NDArray]], pa
     save_figure(fig, path, dpi=90)
 
 
-def _evaluate(model: GenreClassifier, rows: list[dict], train_y: list[str],
-              threshold: float) -> dict:
+def evaluate_classifier(model: GenreClassifier, rows: list[dict], train_y: list[str],
+                        threshold: float) -> dict:
+    """Accuracy on held-out ``rows`` beside the majority baseline of ``train_y``, and the
+    share and accuracy of the predictions whose confidence reaches ``threshold``."""
     y = [r["genre"] for r in rows]
     if not rows:
         return {"n": 0}
@@ -454,98 +458,3 @@ def _evaluate(model: GenreClassifier, rows: list[dict], train_y: list[str],
             "mean_confidence": float(conf.mean()),
             "true": y, "predicted": pred, "track_ids": [r["track_id"] for r in rows],
             "confidence": [float(c) for c in conf]}
-
-
-def run_train(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry (rule ``train_genre_classifier``)."""
-    from vocalmix import seeding
-    from vocalmix.features.summary import write_tsv
-
-    cfg = params["genre"]
-    threshold = float(cfg["confidence_threshold"])
-    rows, names = _read_features(inputs["features"])
-    labelled = [r for r in rows if r["genre_source"] == "metadata" and r["genre"] != "unknown"]
-    train = [r for r in labelled if r["split"] == "train"]
-    X = np.stack([r["x"] for r in train]) if train else np.zeros((0, len(names)))
-    y = [r["genre"] for r in train]
-    model = train_classifier(X, y, feature_names=names, c=float(cfg["regularisation_c"]),
-                             excerpt_s=float(cfg["excerpt_s"]))
-    metrics: dict = {"labels": model.labels, "trained": model.trained, "reason": model.reason,
-                     "n_train": len(train), "train_per_genre": dict(sorted(Counter(y).items())),
-                     "confidence_threshold": threshold, "splits": {}, "cv": None}
-    panels = []
-    if model.trained:
-        for split in ("valid", "test"):
-            held = [r for r in labelled if r["split"] == split]
-            metrics["splits"][split] = _evaluate(model, held, y, threshold)
-        cv = cross_validate(X, y, folds=int(cfg["cv_folds"]),
-                            seed=seeding.derive_seed(int(params["seed"]), "genre-cv"),
-                            c=float(cfg["regularisation_c"]), feature_names=names)
-        metrics["cv"] = cv
-        table = []
-        for name, res in (("test", metrics["splits"]["test"]), ("cv", cv)):
-            if not res or not res.get("n"):
-                continue
-            r_, c_, m = confusion_matrix(res["true"], res["predicted"], model.labels)
-            title = ("held-out test split" if name == "test" else
-                     f"{res['folds']}-fold CV over the training split")
-            panels.append((f"{title}\naccuracy {res['accuracy']:.2f}, majority baseline "
-                           f"{res['majority_baseline']:.2f} (n = {res['n']})", r_, c_, m))
-            for i, g in enumerate(r_):
-                table.append({"evaluation": name, "genre": g,
-                              **{f"predicted_{c}": int(m[i, j]) for j, c in enumerate(c_)},
-                              "n": int(m[i].sum()),
-                              "recall": float(m[i, c_.index(g)] / m[i].sum())
-                              if g in c_ and m[i].sum() else None})
-        for split, res in metrics["splits"].items():
-            if res.get("n"):
-                log.info("%s split: accuracy %.3f (majority baseline %.3f, n = %d); %.0f %% at "
-                         "confidence >= %.2f", split, res["accuracy"], res["majority_baseline"],
-                         res["n"], 100 * res["confident_share"], threshold)
-        if cv:
-            log.info("%d-fold CV over %d training tracks: accuracy %.3f (majority baseline %.3f)",
-                     cv["folds"], cv["n"], cv["accuracy"], cv["majority_baseline"])
-        else:
-            log.warning("cross-validation skipped: a genre has fewer than 2 training tracks")
-    else:
-        log.warning("genre classifier not trained: %s", model.reason)
-        table = []
-    cols = (["evaluation", "genre", *[f"predicted_{c}" for c in model.labels], "n", "recall"])
-    write_tsv(outputs["confusion"], table, cols)
-    _plot_confusions(panels, outputs["plot"], note=model.reason or None)
-    model.save(outputs["model"])
-    write_json(outputs["metrics"], metrics)
-
-
-def run_predict(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry (rule ``predict_genres``): every track of ``tracks.tsv`` with its
-    prediction (where its backing could be analysed) and resolved genre."""
-    from vocalmix.corpus.manifest import read_manifest
-    from vocalmix.features.summary import write_tsv
-
-    threshold = float(params["confidence_threshold"])
-    model = load_classifier(inputs["model"])
-    feats, _ = _read_features(inputs["features"])
-    by_id = {r["track_id"]: r for r in feats}
-    out = []
-    for t in read_manifest(inputs["tracks"]):
-        row = {k: t.get(k) for k in ("track_id", "dataset", "split", "genre", "genre_source")}
-        pred = None
-        if model.trained and t["track_id"] in by_id:
-            p = model.predict_proba(by_id[t["track_id"]]["x"][None, :])[0]
-            pred = model._prediction(p)
-            row.update(genre_predicted=pred.genre, genre_confidence=pred.confidence,
-                       genre_top3=pred.describe(3))
-        genre, source = resolve_genre(t.get("genre") if t.get("genre_source") == "metadata"
-                                      else None, pred, threshold)
-        row.update(genre_resolved=genre, genre_resolved_source=source)
-        out.append(row)
-    write_tsv(outputs["genres"], out, list(GENRES_COLUMNS))
-    counts = Counter(r["genre_resolved_source"] for r in out)
-    log.info("genres of %d track(s): %s", len(out),
-             ", ".join(f"{k} {counts[k]}" for k in SOURCES if counts[k]))
-    for r in out:
-        if r["genre_source"] != "metadata":
-            log.info("%s: no metadata genre; predicted %s -> %s (%s)", r["track_id"],
-                     r.get("genre_top3") or "nothing", r["genre_resolved"] or "overall average",
-                     r["genre_resolved_source"])

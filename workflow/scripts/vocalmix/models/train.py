@@ -30,7 +30,7 @@ from vocalmix.files import atomic_path, save_figure, write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULTS", "train_task", "evaluate_windows", "run"]
+__all__ = ["DEFAULTS", "train_task", "evaluate_windows"]
 
 DEFAULTS = {"max_epochs": 40, "patience": 6, "batch_size": 32, "learning_rate": 2e-3,
             "weight_decay": 1e-4, "channels": [16, 32, 64], "hidden": 128, "dropout": 0.2,
@@ -311,9 +311,3 @@ def evaluate_windows(task: str, pred: np.ndarray, y: np.ndarray, index: list[dic
             unit = "lu"
             return {f"window_mae_{unit}": mae_w, f"track_mae_{unit}": mae_t,
                     f"baseline_track_mae_{unit}": mae_b}
-
-
-def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry: train one task model."""
-    train_task(inputs["dataset"], Path(outputs["model"]).parent, params["task"],
-               seed=int(params["seed"]), settings=params["train"])

@@ -24,21 +24,16 @@ dataset and estimate, and the separator's mean vocal SI-SDR gain over the mixtur
 from __future__ import annotations
 
 import logging
-import sys
 from collections import defaultdict
 
 import numpy as np
 
-from vocalmix.corpus.tracks import Candidate, TrackRejected
 from vocalmix.separation import metrics
-from vocalmix.features.summary import write_tsv
-from vocalmix.separation.training import load_stems
-from vocalmix.audio import read_audio
-from vocalmix.files import read_json, save_figure
+from vocalmix.files import save_figure
 
 log = logging.getLogger(__name__)
 
-__all__ = ["COLUMNS", "SUMMARY_COLUMNS", "backend_label", "evaluate_track", "run"]
+__all__ = ["COLUMNS", "SUMMARY_COLUMNS", "backend_label", "evaluate_track"]
 
 METRICS = ("vocal_sdr_db", "vocal_si_sdr_db", "backing_sdr_db", "backing_si_sdr_db")
 COLUMNS = ("track_id", "dataset", "split", "ground_truth", "estimate", "duration_s", *METRICS,
@@ -91,7 +86,8 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _plot(rows: list[dict], label: str, path: str) -> None:
+def plot_quality(rows: list[dict], label: str, path: str) -> None:
+    """SI-SDR per dataset and estimate (bars: mean, dots: tracks) as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -127,60 +123,3 @@ def _plot(rows: list[dict], label: str, path: str) -> None:
     fig.suptitle("Separation quality on held-out tracks (bars: mean, dots: tracks)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path, dpi=90)
-
-
-def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry: score the estimates of rule ``separate_heldout`` for
-    ``params['heldout']`` (candidate dicts; ``params['estimates']`` maps each to its
-    vocal/backing files) and list the separated songs' reports (``inputs['reports']``)."""
-    from tqdm import tqdm
-
-    from vocalmix.separation.heldout import mixture_of
-    from vocalmix.separation.stage import describe
-
-    cfg = params["config"]
-    label = backend_label(params["separation"])
-    sample_rate = int(cfg["sample_rate"])
-    rows: list[dict] = []
-    heldout = [Candidate(**d) for d in params["heldout"]]
-    for c in tqdm(heldout, desc="separation quality", unit="track", file=sys.stderr,
-                  mininterval=2.0):
-        try:
-            stems = load_stems(c, cfg)
-        except TrackRejected as exc:
-            log.warning("quality: skipped %s: %s", c.track_id, exc)
-            continue
-        mixture = mixture_of(stems)
-        est = params["estimates"][c.track_id]
-        v_hat, _ = read_audio(est["vocal"])
-        b_hat, _ = read_audio(est["backing"])
-        scores = evaluate_track(stems.vocal, stems.backing, mixture, {label: (v_hat, b_hat)})
-        vbr = describe(mixture, stems.vocal, stems.backing, sample_rate)["vocal_to_backing_lu"]
-        for name, s in scores.items():
-            rows.append({"track_id": c.track_id, "dataset": c.dataset, "split": c.split,
-                         "ground_truth": "yes", "estimate": name,
-                         "duration_s": mixture.shape[1] / sample_rate, **s,
-                         "vocal_to_backing_lu": vbr,
-                         "note": "oracle: needs the true stems" if name == "ideal_ratio_mask"
-                         else ""})
-        log.info("%s: vocal SI-SDR %.2f dB with %s, %.2f dB for the mixture", c.track_id,
-                 scores[label]["vocal_si_sdr_db"], label, scores["mixture"]["vocal_si_sdr_db"])
-    for path in inputs.get("reports") or []:
-        rep = read_json(path)
-        rows.append({"track_id": rep["track_id"], "dataset": "separated",
-                     "split": (params.get("splits") or {}).get(rep["track_id"], ""),
-                     "ground_truth": "no", "estimate": label,
-                     "duration_s": rep.get("duration_s"),
-                     "vocal_to_backing_lu": rep.get("vocal_to_backing_lu"),
-                     "note": ("no ground truth (finished song); vocal energy share "
-                              f"{rep['vocal_energy_share']:.3f}" if rep.get("status") == "ok"
-                              else f"not separated: {rep.get('problem')}")})
-    write_tsv(outputs["table"], rows, columns=COLUMNS)
-    summary = summarise(rows)
-    write_tsv(outputs["summary"], summary, columns=SUMMARY_COLUMNS)
-    for s in summary:
-        log.info("%s / %s: %d track(s), vocal SI-SDR %.2f dB (gain over the mixture %.2f dB), "
-                 "backing SI-SDR %.2f dB", s["dataset"], s["estimate"], s["n_tracks"],
-                 s["mean_vocal_si_sdr_db"], s["mean_vocal_si_sdr_gain_db"],
-                 s["mean_backing_si_sdr_db"])
-    _plot(rows, label, outputs["plot"])

@@ -13,7 +13,6 @@ Writes ``separator.pt`` (weights and settings), ``curve.csv`` (losses per evalua
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 
@@ -24,11 +23,11 @@ from vocalmix.corpus.tracks import Candidate, TrackRejected
 from vocalmix.corpus.adapters import load_track
 from vocalmix.separation import builtin
 from vocalmix.audio import to_channels
-from vocalmix.files import atomic_path, save_figure
+from vocalmix.files import save_figure
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_stems", "training_candidates", "run"]
+__all__ = ["load_stems", "training_candidates"]
 
 
 def training_candidates(candidates: list[Candidate], split: str) -> list[Candidate]:
@@ -72,7 +71,9 @@ def load_stems(c: Candidate, cfg: dict, max_seconds: float | None = None) -> bui
                           "source": c.source})
 
 
-def _load_all(cands: list[Candidate], cfg: dict, max_seconds: float | None) -> list[builtin.Stems]:
+def load_all_stems(cands: list[Candidate], cfg: dict,
+                   max_seconds: float | None) -> list[builtin.Stems]:
+    """:func:`load_stems` of every candidate; a rejected one is logged and left out."""
     out = []
     for c in cands:
         try:
@@ -82,7 +83,8 @@ def _load_all(cands: list[Candidate], cfg: dict, max_seconds: float | None) -> l
     return out
 
 
-def _plot(curve: list[dict], path: str) -> None:
+def plot_training_curve(curve: list[dict], path: str) -> None:
+    """Training and validation loss per step as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -100,30 +102,3 @@ def _plot(curve: list[dict], path: str) -> None:
     ax.legend()
     fig.tight_layout()
     save_figure(fig, path, dpi=90)
-
-
-def run(inputs: dict, outputs: dict, params: dict, threads: int = 1) -> None:
-    """Stage entry: train on ``params['train']``, select on ``params['valid']`` (candidate
-    dicts), with ``params['config']`` (seed, sample_rate, ingest, separation.builtin)."""
-    cfg = params["config"]
-    settings = dict(cfg["separation"]["builtin"])
-    max_s = float(settings.pop("max_seconds_per_track", 30.0))
-    settings.pop("method", None)
-    train = _load_all([Candidate(**d) for d in params["train"]], cfg, max_s)
-    valid = _load_all([Candidate(**d) for d in params["valid"]], cfg, max_s)
-    log.info("training the builtin separator on %d track(s) (%.1f min), selecting on %d",
-             len(train), sum(t.vocal.shape[1] for t in train) / cfg["sample_rate"] / 60,
-             len(valid))
-    ckpt, curve = builtin.train(train, valid, sample_rate=int(cfg["sample_rate"]),
-                                seed=int(cfg["seed"]), settings=settings)
-    builtin.save_model(outputs["model"], ckpt)
-    with atomic_path(outputs["curve"]) as tmp, open(tmp, "w", newline="") as fh:
-        fields = ["step", "train_loss", "valid_loss"]  # no timings: same config, same bytes
-        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        for r in curve:
-            writer.writerow({k: (f"{r[k]:.6g}" if isinstance(r[k], float) else r[k])
-                             for k in fields})
-    _plot(curve, outputs["plot"])
-    log.info("best step %d of %d (selected on %s); %.1f s", ckpt["best_step"],
-             curve[-1]["step"], ckpt["selected_on"], curve[-1]["seconds"])

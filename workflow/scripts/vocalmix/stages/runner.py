@@ -1,8 +1,9 @@
 """Glue between Snakemake rules and the package.
 
-``run_from_snakemake`` is what every ``workflow/scripts/<stage>.py`` wrapper calls: it
-sends logging and stderr (so tqdm progress) to the rule's log file, converts Snakemake's
-named lists to plain dicts and calls the stage's ``run(inputs, outputs, params, threads)``.
+``run_stage`` is what every ``workflow/scripts/<rule>.py`` wrapper calls with the stage
+function it imports from :mod:`vocalmix.stages`: it sends logging and stderr (so tqdm
+progress) to the rule's log file, converts Snakemake's named lists to plain dicts and calls
+``stage(inputs=, outputs=, params=, threads=)``.
 
 ``module_sources`` lists the package files a stage imports (transitively), so each rule can
 name exactly the code that implements it as inputs: editing one module reruns the stages
@@ -12,16 +13,15 @@ that use it and their dependants, nothing else.
 from __future__ import annotations
 
 import ast
-import importlib
 import logging
 import os
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
-__all__ = ["stage_logging", "as_dict", "run_from_snakemake", "module_sources"]
+__all__ = ["stage_logging", "as_dict", "run_stage", "module_sources"]
 
 PACKAGE = "vocalmix"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -64,15 +64,27 @@ def as_dict(named: Any) -> dict:
     return {k: getattr(named, k) for k in keys}
 
 
-def run_from_snakemake(smk: Any, target: str) -> Any:
-    """Run ``target`` (``"module:function"``) with a Snakemake job's inputs, outputs, params."""
-    module_name, func_name = target.split(":")
+def run_stage(smk: Any, stage: Callable[..., Any]) -> Any:
+    """Run the stage function ``stage`` with a Snakemake job's inputs, outputs and params.
+
+    Parameters
+    ----------
+    smk
+        The ``snakemake`` object of a ``script:`` directive.
+    stage
+        A function of :mod:`vocalmix.stages` taking ``inputs``, ``outputs``, ``params``
+        (plain dicts) and ``threads``.
+
+    Returns
+    -------
+    Any
+        What the stage returns.
+    """
     log_path = smk.log[0] if len(smk.log) else None
     with stage_logging(log_path):
         start = time.perf_counter()
-        log.info("rule %s: %s", smk.rule, target)
-        func = getattr(importlib.import_module(module_name), func_name)
-        result = func(
+        log.info("rule %s: %s.%s", smk.rule, stage.__module__, stage.__qualname__)
+        result = stage(
             inputs=as_dict(smk.input),
             outputs=as_dict(smk.output),
             params=as_dict(smk.params),

@@ -52,7 +52,7 @@ from vocalmix.files import atomic_path, write_json
 
 __all__ = ["StatsError", "load_ratings", "condition_order", "complete_design",
            "descriptives", "friedman", "posthoc", "assumption_checks", "mixed_model",
-           "analyse", "OUTPUTS", "run"]
+           "analyse", "OUTPUTS"]
 
 log = logging.getLogger(__name__)
 
@@ -562,13 +562,3 @@ def analyse(ratings_tsv: str | os.PathLike, outputs: Mapping[str, str | os.PathL
                               for _, r in fe.iterrows()}
     write_json(outputs["summary"], summary)
     return summary
-
-
-def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], params: Mapping[str, Any],
-        threads: int = 1) -> dict:
-    """Snakemake entry: ``inputs.ratings`` (+ ``inputs.import_summary``) -> the tables."""
-    analysis = params["analysis"]
-    return analyse(inputs["ratings"], outputs, alpha=float(analysis["alpha"]),
-                   reference_below=float(analysis["screening"]["reference_below"]),
-                   max_fraction=float(analysis["screening"]["max_fraction"]),
-                   import_summary=inputs.get("import_summary"))

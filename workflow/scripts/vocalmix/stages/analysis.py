@@ -1,0 +1,19 @@
+"""Rule ``analyse_ratings``: the statistics of the listening test."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from vocalmix.stats.analysis import analyse
+
+__all__ = ["analyse_ratings"]
+
+
+def analyse_ratings(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
+                    params: Mapping[str, Any], threads: int = 1) -> dict:
+    """Snakemake entry: ``inputs.ratings`` (+ ``inputs.import_summary``) -> the tables."""
+    analysis = params["analysis"]
+    return analyse(inputs["ratings"], outputs, alpha=float(analysis["alpha"]),
+                   reference_below=float(analysis["screening"]["reference_below"]),
+                   max_fraction=float(analysis["screening"]["max_fraction"]),
+                   import_summary=inputs.get("import_summary"))

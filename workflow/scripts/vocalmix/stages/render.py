@@ -1,0 +1,122 @@
+"""Rules ``excerpt``, ``render`` and ``render_index``: the listening-test conditions."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from vocalmix.audio import read_audio, write_audio
+from vocalmix.conditions import CONDITIONS
+from vocalmix.evaluation.render import (
+    INDEX_COLUMNS,
+    RenderError,
+    choose_excerpt,
+    cut_excerpt,
+    normalise_for_listening,
+    render_condition,
+)
+from vocalmix.files import read_json, write_json
+
+log = logging.getLogger(__name__)
+
+__all__ = ["excerpt", "render", "render_index"]
+
+
+def excerpt(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
+            params: Mapping[str, Any], threads: int = 1) -> None:
+    """Rule ``excerpt``: ``excerpt.json`` of one track."""
+    audio, sr = read_audio(inputs["vocal"])
+    settings = params["render"]
+    ex = choose_excerpt(audio, sr, excerpt_s=float(settings["excerpt_s"]),
+                        start_s=settings.get("start_s"), fade_s=float(settings["fade_s"]))
+    ex.update(track=params["track"], sample_rate=sr, chosen_from=str(inputs["vocal"]))
+    write_json(outputs["excerpt"], ex)
+    log.info("%s: excerpt %.2f-%.2f s (%s)", params["track"], ex["start_s"],
+             ex["start_s"] + ex["duration_s"], ex["method"])
+
+
+def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
+           params: Mapping[str, Any], threads: int = 1) -> None:
+    """Rule ``render``: one condition of one track -> WAV, stems and JSON."""
+    row, condition = params["row"], params["condition"]
+    settings, listening = params["render"], params["listening"]
+    sr = int(params["sample_rate"])
+    backing, _ = read_audio(row["backing"], sample_rate=sr)
+    vocal_in, role = None, None
+    if inputs.get("vocal_in"):
+        vocal_in, _ = read_audio(inputs["vocal_in"], sample_rate=sr)
+        role = params["input_role"]
+    pitch = settings.get("pitch_correct", "auto")
+    pitch_correct = (role == "raw") if pitch == "auto" else bool(pitch)
+    kw: dict = {}
+    if condition == "rule_based":
+        from vocalmix.features.summary import read_genre_stats
+
+        kw["genre_stats"] = read_genre_stats(inputs["genre_stats"])
+        kw["genre"] = params.get("genre")
+        kw["genre_source"] = params.get("genre_source")
+    if condition == "data_driven":
+        from vocalmix.mixing.data_driven import load_models
+
+        kw["models"] = load_models(Path(inputs["models"][0]).parent.parent)
+        kw["model_kw"] = {"smooth_windows": int(params["smooth_windows"]),
+                          "hop_s": float(params["hop_s"])}
+    mix, vocal, back, info = render_condition(
+        condition, row=row, backing=backing, sample_rate=sr, vocal_in=vocal_in,
+        input_role=role, reference=params.get("reference"),
+        commercial=params.get("commercial"), pitch_correct=pitch_correct, **kw)
+    excerpt = read_json(inputs["excerpt"])
+    mix_x = cut_excerpt(mix, sr, excerpt)
+    out, norm = normalise_for_listening(mix_x, sr, target_lufs=float(listening["loudness_lufs"]),
+                                        ceiling_dbtp=float(listening["true_peak_dbtp"]))
+    gain = np.float32(10 ** (norm["gain_db"] / 20))
+    write_audio(outputs["audio"], out, sr, subtype="PCM_24")
+    stems_known = vocal is not None and back is not None
+    for role_name, stem in (("vocal", vocal), ("backing", back)):
+        data = (cut_excerpt(stem, sr, excerpt) * gain if stems_known
+                else np.zeros_like(out))
+        write_audio(outputs[role_name], data, sr, subtype="FLOAT")
+    # the written file is what listeners hear: measure it back as read
+    from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
+
+    written, _ = read_audio(outputs["audio"])
+    info.update(track=row["track_id"], split=row.get("split"), genre=params.get("genre"),
+                genre_source=params.get("genre_source"), excerpt=excerpt,
+                stems_known=stems_known, normalisation=norm,
+                integrated_lufs=integrated_loudness(written, sr),
+                true_peak_dbtp=true_peak_dbtp(written, sr), sample_rate=sr,
+                pitch_correct=pitch_correct)
+    write_json(outputs["json"], info)
+    log.info("%s/%s (%s): %.2f LUFS, %.2f dBTP%s", row["track_id"], condition,
+             info["source"], info["integrated_lufs"], info["true_peak_dbtp"],
+             ", limited" if norm["limited"] else "")
+
+
+def render_index(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
+                 params: Mapping[str, Any], threads: int = 1) -> None:
+    """Rule ``render_index``: ``renders.tsv``, one row per rendered (track, condition);
+    conditions left out (no reference mix) are logged."""
+    from vocalmix.features.summary import write_tsv
+
+    rows = []
+    for path in sorted(inputs["json"]):
+        info = read_json(path)
+        rows.append({"track": info["track"], "split": info.get("split"),
+                     "genre": info.get("genre"), "condition": info["condition"],
+                     "path": str(Path(path).with_suffix(".wav")), "source": info["source"],
+                     "start_s": info["excerpt"]["start_s"],
+                     "duration_s": info["excerpt"]["duration_s"],
+                     "integrated_lufs": info["integrated_lufs"],
+                     "true_peak_dbtp": info["true_peak_dbtp"]})
+    order = {c: i for i, c in enumerate(CONDITIONS)}
+    rows.sort(key=lambda r: (r["track"], order[r["condition"]]))
+    for track, missing in sorted(params.get("left_out", {}).items()):
+        log.warning("%s: %s left out (no reference mix: set render.professional to a path "
+                    "pattern of engineers' mixes)", track, ", ".join(missing))
+    if not rows:
+        raise RenderError("no condition was rendered for any track")
+    write_tsv(outputs["index"], rows, columns=INDEX_COLUMNS)
+    log.info("%d stimuli for %d tracks", len(rows), len({r["track"] for r in rows}))
