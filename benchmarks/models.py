@@ -21,7 +21,7 @@ import yaml
 
 from vocalmix.config import validate_config
 from vocalmix.models.nets import MULTITASK, TASKS
-from vocalmix.models.train import train_task
+from vocalmix.models.train import TrainSettings, train_task
 
 OUT = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent
@@ -41,15 +41,15 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     with open(args.config) as fh:
         config = validate_config(yaml.safe_load(fh))
-    settings = {**config["train"], "device": "cpu"}
+    settings = TrainSettings.from_mapping({
+        **config["train"], "device": "cpu",
+        "inputs": {**config["train"]["inputs"], MULTITASK: ["vocal", "backing"]}})
     rows = []
     runs = [(t, t) for t in TASKS] + [(MULTITASK, "multi-task")]
     for task, design in runs:
         t0 = time.perf_counter()
         m = train_task(args.dataset, Path(args.out) / task, task, seed=config["seed"],
-                       settings={**settings,
-                                 "inputs": {**settings["inputs"],
-                                            MULTITASK: ["vocal", "backing"]}})
+                       settings=settings)
         seconds = time.perf_counter() - t0
         for t in TASKS if task == MULTITASK else [task]:
             row = {"design": "per-task" if task != MULTITASK else "multi-task", "task": t,

@@ -4,6 +4,7 @@ data-driven mixer -- through the stage entry points, on four short demo songs.""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from vocalmix.corpus import demo
 from vocalmix.dsp.corruption import RANGES, corrupt, expand, inverse_eq, random_eq
 from vocalmix.measure.mel import LogMel
 from vocalmix.models.dataset import ShardedDataset
+from vocalmix.models.train import TrainSettings
 from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ, long_term_spectrum
 from vocalmix.dsp.effects import EQBand, apply_eq, eq_response_db
 from vocalmix.audio import read_audio, write_audio
@@ -24,9 +26,8 @@ from vocalmix.files import read_json, write_json
 SR = 22050
 SONGS = (("demo_000", "pop", "train"), ("demo_001", "rock", "train"),
          ("demo_002", "hiphop", "valid"), ("demo_003", "ballad", "test"))
-TINY_TRAIN = {"max_epochs": 2, "patience": 5, "batch_size": 4, "channels": [4, 8],
-              "hidden": 16, "dropout": 0.0, "learning_rate": 3e-3, "device": "cpu",
-              "eq_augment": 0.0}
+TINY_TRAIN = TrainSettings(max_epochs=2, patience=5, batch_size=4, channels=(4, 8), hidden=16,
+                           dropout=0.0, learning_rate=3e-3, device="cpu", eq_augment=0.0)
 VOICE = (THIRD_OCTAVE_HZ >= 100) & (THIRD_OCTAVE_HZ <= 10000) & \
     (THIRD_OCTAVE_HZ * 2 ** (1 / 6) < SR / 2)
 
@@ -315,7 +316,7 @@ def test_eq_augmentation_changes_what_the_eq_model_sees(mini, trained, tmp_path,
     out, _ = trained
     with caplog.at_level(logging.INFO, logger="vocalmix.models.train"):
         train_task(mini["dataset"], tmp_path / "eq", "eq", seed=5,
-                   settings={**TINY_TRAIN, "eq_augment": 1.0})
+                   settings=dataclasses.replace(TINY_TRAIN, eq_augment=1.0))
     assert "EQ augmentation on 100% of the training windows" in caplog.text
     a = torch.load(out / "eq" / "model.pt", weights_only=False)["state_dict"]
     b = torch.load(tmp_path / "eq" / "model.pt", weights_only=False)["state_dict"]
@@ -334,7 +335,7 @@ def test_unknown_model_input_is_a_clear_error(mini, tmp_path):
 
     with pytest.raises(ValueError, match="train.inputs.level: unknown input drums"):
         train_task(mini["dataset"], tmp_path, "level", seed=1,
-                   settings={**TINY_TRAIN, "inputs": {"level": ["drums"]}})
+                   settings=dataclasses.replace(TINY_TRAIN, inputs={"level": ("drums",)}))
 
 
 # ------------------------------------------------------------------ data-driven mixer
@@ -378,20 +379,21 @@ def test_window_gain_recovers_a_known_offset():
 
 
 def test_data_driven_mixer_runs_end_to_end_from_checkpoints(trained, mini):
-    from vocalmix.dsp.chain import render
-    from vocalmix.mixing.data_driven import mix_data_driven
+    from vocalmix.mixing.base import MixContext, get_mixer
 
     out, _ = trained
     d = mini["root"] / "corrupted" / "demo_003"
     vocal, _ = read_audio(d / "v0.wav")
     backing, _ = read_audio(mini["root"] / "audio" / "demo_003" / "backing.wav")
-    recipe, corrected = mix_data_driven(vocal, backing, SR, model_dir=out)
-    assert recipe.system == "data_driven" and corrected is None
+    choice = get_mixer("data_driven").choose(vocal, backing, SR, MixContext(model_dir=out))
+    recipe = choice.recipe
+    assert recipe.system == "data_driven" and choice.pitch_corrected is None
     a = recipe.analysis
+    assert a["models"] == str(out)
     assert a["windows"] == 6 and len(a["level_per_window_lu"]) == 6
     assert np.isfinite(recipe.vocal.gain_db) and recipe.vocal.reverb is not None
     assert all(abs(b.gain_db) <= 12.0 for b in recipe.vocal.eq)
-    res = render(vocal, backing, SR, recipe)
+    res = choice.render(vocal, backing, SR)
     assert np.isfinite(res.mix).all() and res.mix.shape[0] == 2
 
 
@@ -407,7 +409,7 @@ def test_cli_mix_with_the_model_system(trained, mini, tmp_path):
     a = mini["root"] / "audio" / "demo_003"
     cmd = [sys.executable, "-m", "vocalmix", "mix", "--vocal", str(a / "raw_vocal.wav"),
            "--backing", str(a / "backing.wav"), "-o", str(tmp_path / "mix.wav"),
-           "--system", "model", "--model", str(out)]
+           "--system", "data_driven", "--model", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     mix, sr = read_audio(tmp_path / "mix.wav")

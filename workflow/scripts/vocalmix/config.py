@@ -9,14 +9,18 @@ unknown keys), before any job runs.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import math
 import os
 from copy import deepcopy
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, TypeVar
 
-__all__ = ["ConfigError", "SCHEMA_DIR", "load_schema", "validate_config", "load_config"]
+__all__ = ["ConfigError", "SCHEMA_DIR", "load_schema", "validate_config", "load_config",
+           "schema_defaults", "schema_settings"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # package data: ships in the wheel
 
@@ -26,6 +30,7 @@ class ConfigError(ValueError):
 
 
 def load_schema(name: str = "config.schema.yaml") -> dict:
+    """The parsed YAML schema ``name`` shipped in the package (``vocalmix/schemas/``)."""
     import yaml
 
     path = SCHEMA_DIR / name
@@ -176,3 +181,119 @@ def get(config: dict, dotted: str, default: Any = None) -> Any:
             return default
         node = node[part]
     return node
+
+
+@functools.lru_cache(maxsize=None)
+def _config_schema() -> dict:
+    return load_schema()
+
+
+def _filled(schema: dict) -> Any:
+    """A schema node's default; an object's default has its properties' defaults filled in."""
+    value = deepcopy(schema.get("default"))
+    if isinstance(value, dict) and schema.get("type") == "object":
+        for key, sub in schema.get("properties", {}).items():
+            if key not in value and isinstance(sub, dict) and "default" in sub:
+                value[key] = _filled(sub)
+    return value
+
+
+def schema_defaults(section: str) -> dict:
+    """The schema's defaults of one config section, nested sections filled in.
+
+    Parameters
+    ----------
+    section
+        Dotted key of an object in the config schema, e.g. ``"train"`` or
+        ``"listening.simulation"``.
+
+    Returns
+    -------
+    dict
+        Key -> default for every key of the section that has one (keys without a default,
+        such as optional paths, are absent).
+    """
+    node = _config_schema()
+    for part in section.split("."):
+        props = node.get("properties", {}) if isinstance(node, dict) else {}
+        if part not in props:
+            raise KeyError(f"the config schema has no section {section!r}")
+        node = props[part]
+    if node.get("type") != "object":
+        raise KeyError(f"config schema key {section!r} is not a section (an object)")
+    return {key: _filled(sub) for key, sub in node.get("properties", {}).items()
+            if isinstance(sub, dict) and "default" in sub}
+
+
+def _frozen(value: Any) -> Any:
+    """Lists as tuples and dicts as read-only mappings, recursively: settings never change."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    return value
+
+
+S = TypeVar("S")
+
+
+def schema_settings(section: str, *, nested: Mapping[str, type] | None = None,
+             defaults: Mapping[str, Any] | None = None) -> Callable[[type[S]], type[S]]:
+    """Class decorator: a frozen dataclass whose field defaults are the config schema's.
+
+    Every annotated field of the class takes its default from the schema's ``default`` of
+    the same key in ``section``; the class fails to import when one has none, unless it is
+    given in ``defaults`` (for a key the schema leaves optional, with the reason in the class
+    docstring). Fields named in ``nested`` hold the settings class of a sub-section. Lists
+    become tuples and mappings read-only. The class gets ``from_mapping(mapping)``, which
+    builds it from a config section (a Snakemake ``params`` entry), rejecting unknown keys.
+
+    Parameters
+    ----------
+    section
+        Dotted key of the config section, e.g. ``"train"``.
+    nested
+        Field name -> settings class of a sub-section (e.g. ``simulation`` of ``listening``).
+    defaults
+        Defaults for fields whose schema key has no ``default``.
+    """
+    nested = dict(nested or {})
+    explicit = dict(defaults or {})
+
+    def wrap(cls: type[S]) -> type[S]:
+        from_schema = schema_defaults(section)
+        for name in cls.__dict__.get("__annotations__", {}):
+            if name in nested:
+                default: Any = dataclasses.field(default_factory=nested[name])
+            elif name in explicit:
+                default = _frozen(explicit[name])
+            elif name in from_schema:
+                default = _frozen(from_schema[name])
+            else:
+                raise TypeError(f"{cls.__name__}.{name}: config section {section!r} gives "
+                                f"no default for {name!r}")
+            if isinstance(default, MappingProxyType):
+                default = dataclasses.field(default_factory=functools.partial(
+                    MappingProxyType, dict(default)))
+            setattr(cls, name, default)
+        data = dataclasses.dataclass(frozen=True)(cls)
+
+        def from_mapping(klass: type[S], mapping: Mapping[str, Any] | None) -> S:
+            """The settings of a config section given as a mapping; missing keys default."""
+            values = dict(mapping or {})
+            known = {f.name for f in dataclasses.fields(klass)}
+            unknown = sorted(set(values) - known)
+            if unknown:
+                hints = [f"{k} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(
+                    k, sorted(known), n=1)) else k for k in unknown]
+                raise ConfigError(f"{section}: unknown setting(s) {', '.join(hints)}; "
+                                  f"known: {', '.join(sorted(known))}")
+            kwargs = {k: (nested[k].from_mapping(v) if k in nested and isinstance(v, Mapping)
+                          else _frozen(v)) for k, v in values.items()}
+            return klass(**kwargs)
+
+        data.from_mapping = classmethod(from_mapping)
+        data.section = section
+        return data
+
+    return wrap

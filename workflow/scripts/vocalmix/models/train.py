@@ -19,10 +19,12 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
 from vocalmix import seeding
+from vocalmix.config import schema_settings
 from vocalmix.models.dataset import TARGETS, ShardedDataset
 from vocalmix.models.nets import (MULTITASK, TASKS, MixNet, save_checkpoint, select_device,
                                   targets_index, task_groups, task_targets)
@@ -30,14 +32,30 @@ from vocalmix.files import atomic_path, save_figure, write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULTS", "train_task", "evaluate_windows"]
+__all__ = ["TrainSettings", "train_task", "evaluate_windows"]
 
-DEFAULTS = {"max_epochs": 40, "patience": 6, "batch_size": 32, "learning_rate": 2e-3,
-            "weight_decay": 1e-4, "channels": [16, 32, 64], "hidden": 128, "dropout": 0.2,
-            "device": "auto", "valid_fraction": 0.2, "eq_augment": 0.5,
-            "inputs": {"level": ["backing"], "eq": ["vocal", "backing"],
-                       "compression": ["backing"], "reverb": ["backing"],
-                       "all": ["vocal", "backing"]}}
+@schema_settings("train")
+class TrainSettings:
+    """Training of the task models (config section ``train``; defaults from the schema).
+
+    ``inputs`` maps a task to its input channels (``vocal``, ``backing``); a task not named
+    there (the multi-task model) gets every channel of the dataset. ``gpus`` is what the rule
+    asks a cluster for; training itself reads ``device``.
+    """
+
+    max_epochs: int
+    patience: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    channels: tuple[int, ...]
+    hidden: int
+    dropout: float
+    valid_fraction: float
+    device: str
+    eq_augment: float
+    inputs: Mapping[str, tuple[str, ...]]
+    gpus: int
 
 
 class _Split:
@@ -79,18 +97,37 @@ def _loss(pred, y, w, torch, groups=None):
 
 
 def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed: int,
-               settings: dict | None = None) -> dict:
-    """Train the ``task`` model on ``dataset_dir``; write its files to ``out_dir``."""
+               settings: TrainSettings | None = None) -> dict:
+    """Train the ``task`` model on ``dataset_dir``; write its files to ``out_dir``.
+
+    Parameters
+    ----------
+    dataset_dir
+        The windowed dataset of rule ``build_dataset``.
+    out_dir
+        Folder of ``model.pt``, ``curve.csv``, ``curve.png`` and ``metrics.json``.
+    task
+        One of :data:`vocalmix.models.nets.TASKS` or the multi-task model.
+    seed
+        The config seed; every random choice derives from it and the task.
+    settings
+        Training settings (default: the schema's).
+
+    Returns
+    -------
+    dict
+        Window counts, epochs, seconds, device and held-out metrics.
+    """
     import torch
     from tqdm import tqdm
 
-    s = {**DEFAULTS, **(settings or {})}
+    s = settings if settings is not None else TrainSettings()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seeding.derive_seed(seed, "train", task) % (2**31))
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
-    device = select_device(s["device"])
+    device = select_device(s.device)
     names = task_targets(task)
     cols = targets_index(names)
     groups = task_groups(task)
@@ -98,7 +135,7 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
     train_ds = ShardedDataset(dataset_dir, "train")
     desc = train_ds.description
     available = list(desc["input"]["channels"])
-    wanted = list((s.get("inputs") or {}).get(task) or available)
+    wanted = list(s.inputs.get(task) or available)
     unknown = [c for c in wanted if c not in available]
     if unknown:
         raise ValueError(f"train.inputs.{task}: unknown input {', '.join(unknown)}; the dataset "
@@ -115,7 +152,7 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
     if len(valid_ds) == 0:  # carve validation tracks from the training tracks
         tracks = train_ds.tracks()
         order = sorted(tracks, key=lambda t: seeding.derive_seed(seed, "valid", t))
-        n_valid = max(1, int(round(s["valid_fraction"] * len(tracks)))) if len(tracks) > 1 else 0
+        n_valid = max(1, int(round(s.valid_fraction * len(tracks)))) if len(tracks) > 1 else 0
         held = set(order[:n_valid])
         valid = _Split(train_ds, cols, [i for i in train_rows
                                         if train_ds.index[i]["track_id"] in held], chans)
@@ -140,7 +177,7 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
 
     xv, yv, wv = tensors(valid) if len(valid) else (None, None, None)
     augment, eq_cols, vocal_ch = None, [], None
-    if "vocal" in wanted and float(s["eq_augment"]) > 0:
+    if "vocal" in wanted and float(s.eq_augment) > 0:
         eq_cols = [k for k, n in enumerate(names) if n.startswith("eq_")]
     if eq_cols:
         from vocalmix.models.augment import EQResponses, MelEQAugment
@@ -152,10 +189,10 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
                        for key, bands in desc["corruption_eq"].items()}
         recorded = np.stack([per_version[f"{r['track_id']}/{r['version']}"]
                              for r in train.index])
-        augment = MelEQAugment(desc["input"], recorded, probability=float(s["eq_augment"]),
+        augment = MelEQAugment(desc["input"], recorded, probability=float(s.eq_augment),
                                seed=seeding.derive_seed(seed, "augment", task) % (2**31))
         log.info("%s: EQ augmentation on %.0f%% of the training windows per batch", task,
-                 100 * float(s["eq_augment"]))
+                 100 * float(s.eq_augment))
     xm = x_mean[None, :, None, None]
     xs = x_std[None, :, None, None]
 
@@ -169,22 +206,22 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
                 torch.from_numpy(np.ascontiguousarray((y - y_mean) / y_std, dtype=np.float32)),
                 torch.from_numpy(train.w[rows]))
     arch = {"in_channels": int(train.x.shape[1]), "n_mels": int(train.x.shape[2]),
-            "channels": tuple(s["channels"]), "hidden": int(s["hidden"]),
-            "dropout": float(s["dropout"])}
+            "channels": tuple(s.channels), "hidden": int(s.hidden),
+            "dropout": float(s.dropout)}
     model = MixNet(len(names), **arch).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=s["learning_rate"],
-                           weight_decay=s["weight_decay"])
+    opt = torch.optim.Adam(model.parameters(), lr=s.learning_rate,
+                           weight_decay=s.weight_decay)
     gen = torch.Generator().manual_seed(seeding.derive_seed(seed, "batches", task) % (2**31))
     curve, best, best_state, stale = [], math.inf, None, 0
     t0 = time.perf_counter()
-    bar = tqdm(range(int(s["max_epochs"])), desc=f"train {task}", unit="epoch", file=sys.stderr,
+    bar = tqdm(range(int(s.max_epochs)), desc=f"train {task}", unit="epoch", file=sys.stderr,
                mininterval=2.0)
     for epoch in bar:
         model.train()
         perm = torch.randperm(len(train), generator=gen).numpy()
         total, count = 0.0, 0
-        for i in range(0, len(perm), int(s["batch_size"])):
-            b = perm[i: i + int(s["batch_size"])]
+        for i in range(0, len(perm), int(s.batch_size)):
+            b = perm[i: i + int(s.batch_size)]
             if len(b) < 2:
                 continue
             xb, yb, wb = batch(b)
@@ -207,7 +244,7 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
-            if stale >= int(s["patience"]):
+            if stale >= int(s.patience):
                 log.info("%s: early stop after epoch %d (best valid loss %.4f)", task, epoch + 1,
                          best)
                 break

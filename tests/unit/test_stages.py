@@ -1,0 +1,74 @@
+"""The stage adapter layer: settings from the config schema, run functions only in stages/."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+import vocalmix
+from vocalmix.config import ConfigError, schema_defaults, schema_settings, validate_config
+from vocalmix.models.train import TrainSettings
+
+PACKAGE = Path(vocalmix.__file__).parent
+
+#: Every settings class built from a config section.
+SETTINGS = [TrainSettings]
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
+def test_settings_defaults_are_the_schemas(cls):
+    defaults = schema_defaults(cls.section)
+    validated = validate_config({})
+    node = validated
+    for part in cls.section.split("."):
+        node = node[part]
+    for f in dataclasses.fields(cls):
+        value = _plain(getattr(cls(), f.name))
+        assert value == defaults[f.name] == node[f.name], f.name
+    assert {f.name for f in dataclasses.fields(cls)} == set(node)  # the whole section
+
+
+@pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
+def test_settings_reject_unknown_keys_and_are_frozen(cls):
+    with pytest.raises(ConfigError, match="unknown setting"):
+        cls.from_mapping({"no_such_key": 1})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(cls(), dataclasses.fields(cls)[0].name, None)
+
+
+def test_settings_from_mapping_keeps_given_values():
+    s = TrainSettings.from_mapping({"max_epochs": 3, "channels": [4, 8]})
+    assert s.max_epochs == 3 and s.channels == (4, 8) and s.patience == TrainSettings().patience
+
+
+def test_a_field_without_schema_default_fails_at_definition():
+    with pytest.raises(TypeError, match="no default"):
+        @schema_settings("train")
+        class Broken:
+            not_in_the_schema: int
+
+
+def test_no_run_function_outside_stages_and_cli():
+    """Snakemake params reach only vocalmix.stages (and the CLI builds its own settings)."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] in ("stages", "cli"):
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef):
+                args = [a.arg for a in node.args.args]
+                if args[:3] == ["inputs", "outputs", "params"] or node.name == "run":
+                    offenders.append(f"{rel}:{node.lineno} {node.name}")
+    assert not offenders, offenders
