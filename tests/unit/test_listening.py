@@ -16,8 +16,9 @@ from tests.listening_fixtures import make_renders
 from vocalmix.conditions import CONDITIONS, REFERENCE
 from vocalmix.listening import MEDIA_DIR, SIMULATED_PLATFORM, TEST_XML
 from vocalmix.listening.export import ExportError, export_test, read_key
-from vocalmix.listening.results import (WaetResultError, import_results, parse_result,
-                                        scan_results, write_ratings)
+from vocalmix.listening.results import (WaetResultError, import_results, import_sessions,
+                                        parse_result, scan_results, write_ratings,
+                                        write_survey)
 from vocalmix.listening.simulate import (KAPPA, deficits, expected_grades, js_number,
                                          simulate_panel)
 from vocalmix.listening.spec import StructureError, check_structure
@@ -252,8 +253,11 @@ def test_import_real_waet_results():
     ex = [r for r in rows if r["listener"].startswith("d52b35")]
     assert {r["item"] for r in ex} == {"test-0", "test-1"}
     assert {r["axis"] for r in ex if r["item"] == "test-1"} == {"preference"}
-    assert ex[0]["survey_age"] == "0" and ex[0]["survey_checkboxtest"] == "musician"
-    assert ex[0]["survey_rating"] == "bad" and ex[0]["survey_sessionId"] == "waet_check"
+    assert not any(k.startswith("survey_") for r in rows for k in r)  # surveys apart
+    survey = {s["listener"]: s for s in import_sessions(WAET_REF).surveys}
+    sv = survey[ex[0]["listener"]]
+    assert sv["survey_age"] == "0" and sv["survey_checkboxtest"] == "musician"
+    assert sv["survey_rating"] == "bad" and sv["survey_sessionId"] == "waet_check"
     ref = [r for r in ex if r["element"] == "track-6"]
     assert ref[0]["rating"] == 100.0 and ref[0]["type"] == "reference"
 
@@ -295,7 +299,9 @@ def test_import_synthetic_results(tmp_path, caplog):
     assert any("save-5.xml" in r.message for r in caplog.records)
     assert [(r["condition"], r["rating"], r["label"]) for r in rows] == [
         ("a", 7.0, "A"), ("ref", 99.0, "B")]  # exactly, not 7.000000000000001
-    assert rows[0]["survey_age"] == "33" and rows[0]["simulated"] is False
+    assert rows[0]["simulated"] is False and "survey_age" not in rows[0]
+    assert [(x["listener"], x["survey_age"]) for x in import_sessions(d).surveys] == [
+        ("k1", "33")]
     assert scan_results(d)[1] == [str(d / "save-1.xml"), str(d / "save-4.xml"),
                                   str(d / "save-6.xml"), str(d / "save-7.xml")]
 
@@ -367,10 +373,12 @@ def test_simulated_results_import_exactly(simulated):
 
 def test_simulated_grades_follow_the_objective_metrics(simulated):
     d, out, model = simulated
-    rows, _ = import_results(d, read_key(out / "KEY.tsv"))
+    res = import_sessions(d, read_key(out / "KEY.tsv"))
+    rows = res.rows
+    listener_id = {s["listener"]: s["survey_listener_id"] for s in res.surveys}
     careless = set(model["careless"])
     assert len(careless) == 2
-    reliable = [r for r in rows if r["survey_listener_id"] not in careless]
+    reliable = [r for r in rows if listener_id[r["listener"]] not in careless]
     means = {c: np.mean([r["rating"] for r in reliable if r["condition"] == c])
              for c in CONDITIONS}
     # the fixture's errors grow: professional < data_driven < rule_based < commercial < unpr.
@@ -392,14 +400,19 @@ def test_simulated_grades_follow_the_objective_metrics(simulated):
 
 def test_ratings_table_says_simulated(simulated, tmp_path):
     d, out, _ = simulated
-    rows, s = import_results(d, read_key(out / "KEY.tsv"))
+    res = import_sessions(d, read_key(out / "KEY.tsv"))
+    rows, s = res.rows, res.summary
+    assert s["simulated"] and "SIMULATED" in s["note"]
     write_ratings(tmp_path / "ratings.tsv", rows, simulated=s["simulated"], n_files=12)
     lines = (tmp_path / "ratings.tsv").read_text().splitlines()
-    assert lines[0].startswith("# SIMULATED") and "not real ratings" in lines[0]
-    header = lines[1].split("\t")
+    header = lines[0].split("\t")  # no comment line: default readers read it as it is
     assert header[:5] == ["listener", "item", "track", "condition", "rating"]
-    assert "survey_age" in header and "survey_headphones" in header
+    assert not any(h.startswith("survey_") for h in header)
     with open(tmp_path / "ratings.tsv") as fh:
-        fh.readline()
         table = list(csv.DictReader(fh, delimiter="\t"))
-    assert len(table) == len(rows) and table[0]["simulated"] == "true"
+    assert len(table) == len(rows) and {t["simulated"] for t in table} == {"true"}
+    write_survey(tmp_path / "survey.tsv", res.surveys)
+    with open(tmp_path / "survey.tsv") as fh:
+        survey = list(csv.DictReader(fh, delimiter="\t"))
+    assert len(survey) == 12 and {"survey_age", "survey_headphones"} <= set(survey[0])
+    assert {t["listener"] for t in table} == {x["listener"] for x in survey}

@@ -83,6 +83,7 @@ rule import_ratings:
         code=pkg("vocalmix.stages.ratings"),
     output:
         ratings="results/analysis/ratings.tsv",
+        survey="results/analysis/survey.tsv",
         summary="results/analysis/import_summary.json",
     log:
         "results/logs/import_ratings.log",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from vocalmix.conditions import REFERENCE
 from vocalmix.seeding import rng
@@ -32,6 +32,7 @@ __all__ = [
     "open_reference_id",
     "to_bytes",
     "audio_elements",
+    "TestLayout",
     "XSI",
 ]
 
@@ -511,3 +512,63 @@ def audio_elements(root: ET.Element) -> Iterable[tuple[ET.Element, ET.Element]]:
     for page in root.findall("page"):
         for ae in page.findall("audioelement"):
             yield page, ae
+
+
+@dataclass(frozen=True)
+class TestLayout:
+    """Which pages a test has and which elements each page rates: what a result must match.
+
+    Attributes
+    ----------
+    pages : Mapping[str, frozenset[str]]
+        Page id -> ids of its rated elements (every type but ``outside-reference``).
+    unrated : Mapping[str, frozenset[str]]
+        Page id -> ids of its open-reference buttons (``type="outside-reference"``: no grade).
+    """
+
+    __test__ = False  # not a pytest class, despite the name
+
+    pages: Mapping[str, frozenset[str]]
+    unrated: Mapping[str, frozenset[str]]
+
+    def page_of(self, element: str) -> str | None:
+        """The page an element id belongs to, or None when the test has no such element."""
+        for page, ids in self.pages.items():
+            if element in ids or element in self.unrated.get(page, frozenset()):
+                return page
+        return None
+
+    @classmethod
+    def from_test(cls, root: ET.Element) -> "TestLayout":
+        """The layout of a ``<waet>`` test specification (the exported ``vocalmix.xml``)."""
+        pages: dict[str, set[str]] = {}
+        unrated: dict[str, set[str]] = {}
+        for page, ae in audio_elements(root):
+            pid, eid = page.get("id", ""), ae.get("id", "")
+            pages.setdefault(pid, set())
+            unrated.setdefault(pid, set())
+            (unrated if ae.get("type") == "outside-reference" else pages)[pid].add(eid)
+        for page in root.findall("page"):
+            pages.setdefault(page.get("id", ""), set())
+            unrated.setdefault(page.get("id", ""), set())
+        return cls({k: frozenset(v) for k, v in pages.items()},
+                   {k: frozenset(v) for k, v in unrated.items()})
+
+    @classmethod
+    def from_key(cls, key: Mapping[str, Mapping[str, str]]) -> "TestLayout | None":
+        """The layout recorded in the export's ``KEY.tsv`` (element id -> row with
+        ``page_id`` and ``type``); None when the key has no ``page_id`` column."""
+        pages: dict[str, set[str]] = {}
+        unrated: dict[str, set[str]] = {}
+        for eid, row in key.items():
+            pid = row.get("page_id")
+            if not pid:
+                return None
+            pages.setdefault(pid, set())
+            unrated.setdefault(pid, set())
+            (unrated if row.get("type") == "outside-reference" else pages)[pid].add(eid)
+        if not pages:
+            return None
+        return cls({k: frozenset(v) for k, v in pages.items()},
+                   {k: frozenset(v) for k, v in unrated.items()})
+

@@ -7,7 +7,7 @@ import os
 from typing import Any, Mapping
 
 from vocalmix.files import atomic_path
-from vocalmix.listening.results import import_results, write_ratings
+from vocalmix.listening.results import import_sessions, write_ratings, write_survey
 
 __all__ = ["import_ratings"]
 
@@ -20,7 +20,8 @@ def import_ratings(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     results = inputs["results"]
     files = [results] if isinstance(results, (str, os.PathLike)) else list(results)
     key = read_key(inputs["key"]) if inputs.get("key") else None
-    rows, summary = import_results(files, key)
+    imported = import_sessions(files, key)
+    rows, summary = imported.rows, imported.summary
     summary["source"] = params.get("source", "real")
     if summary["source"] == "simulated" and not summary["simulated"]:
         raise ValueError("the simulated panel's files lack the simulation marker")
@@ -31,6 +32,8 @@ def import_ratings(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                          f"(skipped: {summary['skipped']})")
     write_ratings(outputs["ratings"], rows, simulated=summary["simulated"],
                   n_files=summary["complete"])
+    if outputs.get("survey"):
+        write_survey(outputs["survey"], imported.surveys)
     with atomic_path(outputs["summary"]) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
