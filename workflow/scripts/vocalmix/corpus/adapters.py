@@ -326,6 +326,8 @@ def discover(config: dict) -> tuple[list[Candidate], list[Rejection]]:
     ------
     CorpusError
         A dataset root that does not exist, duplicate dataset names, or no track at all.
+        (Two tracks with the same id are no error: the later one is rejected, its row
+        naming both.)
     """
     cands: list[Candidate] = []
     rejs: list[Rejection] = []
@@ -359,13 +361,22 @@ def discover(config: dict) -> tuple[list[Candidate], list[Rejection]]:
     if not cands:
         details = "; ".join(f"{r.dataset}: {r.reason} ({r.file})" for r in rejs) or "none configured"
         raise CorpusError(f"the corpus is empty: no usable track in any configured dataset ({details})")
-    seen = {}
+    # Folder names map to ids (slug: "My Song" and "my_song" both give "my_song"): the
+    # first track keeps the id, a later one with the same id is rejected naming both, and
+    # the run goes on with the rest.
+    seen: dict[str, Candidate] = {}
+    kept: list[Candidate] = []
     for c in cands:
-        if c.track_id in seen:
-            raise CorpusError(f"track id '{c.track_id}' occurs twice ({seen[c.track_id]} and "
-                              f"{c.origin}); rename one folder")
-        seen[c.track_id] = c.origin
-    return cands, rejs
+        first = seen.get(c.track_id)
+        if first is not None:
+            reason = (f"track id '{c.track_id}' collides with {first.origin} (dataset "
+                      f"'{first.dataset}'), which keeps it; rename this folder to import it")
+            log.warning("%s: %s", c.origin, reason)
+            rejs.append(Rejection(c.track_id, c.dataset, str(c.origin), reason))
+            continue
+        seen[c.track_id] = c
+        kept.append(c)
+    return kept, rejs
 
 
 # --------------------------------------------------------------------------------- loading
