@@ -9,7 +9,7 @@ STAMP := $(VENV)/.vocalmix-installed
 JOBS ?= 8
 PYTEST_ARGS ?=
 
-.PHONY: help setup run report test test-fast lint clean
+.PHONY: help setup run report test test-fast lint clean resume
 
 help:
 	@echo "make run   - set up .venv and run the demo pipeline (snakemake -j$(JOBS) all) + report"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-fast - unit tests only: no Snakemake runs, no installs or training (< 60 s)"
 	@echo "make lint  - snakemake --lint and snakefmt --check"
 	@echo "make clean - remove results/ and .snakemake/ (keeps .venv)"
+	@echo "make resume - after a killed run: unlock (only if no snakemake runs here) and rerun"
 
 # Reinstall when the dependency pins change.
 $(STAMP): pyproject.toml
@@ -49,6 +50,17 @@ lint: setup
 	$(BIN)/ruff check workflow tests benchmarks
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check .
+
+# Resume a killed run (crash, SIGKILL, pre-emption) as the README says: Snakemake's stale
+# lock is removed only when no snakemake runs in the run's directory, then the run goes on,
+# redoing the jobs that were cut short. SMK_ARGS: the options of the killed run, if any
+# (e.g. SMK_ARGS="--configfile my.yaml" or "--directory DIR").
+SMK_ARGS ?=
+resume:
+	@test -x $(BIN)/snakemake || { echo "make resume: no $(BIN)/snakemake; run make run" >&2; exit 1; }
+	$(BIN)/python workflow/scripts/resume_guard.py $(SMK_ARGS)
+	$(BIN)/snakemake $(SMK_ARGS) --unlock
+	$(BIN)/snakemake $(SMK_ARGS) -j$(JOBS) all --rerun-incomplete
 
 clean:
 	rm -rf results .snakemake

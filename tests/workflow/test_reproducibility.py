@@ -61,7 +61,9 @@ def _start(workdir: Path) -> subprocess.Popen:
 
 def test_a_killed_run_resumes_to_the_same_bytes(tiny_run, tmp_path):
     """SIGKILL snakemake and all its jobs in the middle of the features stage, then
-    resume with --rerun-incomplete: the results equal an uninterrupted run's."""
+    resume with the README's command, ``make resume`` (it removes the stale lock only when
+    no snakemake runs there, and reruns with --rerun-incomplete): the results equal an
+    uninterrupted run's."""
     proc = _start(tmp_path)
     deadline = time.monotonic() + 600
     try:
@@ -74,9 +76,15 @@ def test_a_killed_run_resumes_to_the_same_bytes(tiny_run, tmp_path):
     finally:
         proc.wait(timeout=60)
     assert not (tmp_path / "results/evaluation/summary.tsv").exists()
+    # the killed run left its lock: a plain rerun would stop with a LockException
+    assert list((tmp_path / ".snakemake/locks").iterdir())
     # no half-written file under a final name: outputs are written to a temporary name
     # and renamed, so every file present is complete or a leftover temporary
-    snakemake(tmp_path, "all", "--rerun-incomplete")
+    resume = subprocess.run(
+        ["make", "-C", str(REPO), "resume", f"VENV={sys.prefix}", "JOBS=2",
+         f"SMK_ARGS=--directory {tmp_path} --configfile {TINY}"],
+        capture_output=True, text=True, timeout=900)
+    assert resume.returncode == 0, f"{resume.stdout[-4000:]}\n{resume.stderr[-6000:]}"
     leftovers = [p for p in (tmp_path / "results").rglob("*") if ".tmp" in p.name]
     assert not leftovers, leftovers[:5]
     assert_same_results(tiny_run, tmp_path)
