@@ -36,7 +36,8 @@ def main() -> None:
     from vocalmix.measure.pitch import midi_to_hz, raw_pitch_accuracy, track_pitch
     from vocalmix.dsp.chain import render
     from vocalmix.dsp.recipe import PitchCorrection
-    from vocalmix.mixing.rule_based import mix_rule_based
+    from vocalmix.mixing.base import MixContext
+    from vocalmix.mixing.registry import get_mixer
     from vocalmix.features.summary import read_genre_stats
     from vocalmix.mixing.api import DEFAULT_GENRE_STATS
     from dataclasses import replace
@@ -48,7 +49,8 @@ def main() -> None:
     dur = vocal.shape[1] / SR
     table = read_genre_stats(DEFAULT_GENRE_STATS)
     t0 = time.perf_counter()
-    recipe, _ = mix_rule_based(vocal, backing, SR, genre_stats=table, genre="pop")
+    recipe = get_mixer("rule_based").choose(vocal, backing, SR,
+                                            MixContext(genre="pop", genre_stats=table)).recipe
     rows.append({"measure": "rule-based analysis (3-min song)", "seconds": time.perf_counter() - t0,
                  "x_realtime": dur / (time.perf_counter() - t0)})
     render(vocal[:, :SR], backing[:, :SR], SR, recipe)  # warm-up
@@ -65,7 +67,8 @@ def main() -> None:
         write_audio(v, vocal, SR)
         write_audio(b, backing, SR)
         vocalmix = str(Path(sys.executable).parent / "vocalmix")
-        for system, extra in (("rule", []), ("preset", []), ("rule", ["--pitch-correct"])):
+        for system, extra in (("rule_based", []), ("preset", []),
+                              ("rule_based", ["--pitch-correct"])):
             t0 = time.perf_counter()
             subprocess.run([vocalmix, "mix", "--vocal", v, "--backing", b, "-o",
                             f"{tmp}/mix.wav", "--system", system, *extra], check=True,

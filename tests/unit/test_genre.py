@@ -184,7 +184,6 @@ def test_rule_based_level_uses_a_confident_prediction_else_the_average(tmp_path,
     prediction is confident, the overall average row when it is not."""
     from vocalmix.measure import loudness
     from vocalmix.mixing.api import choose_recipe
-    from vocalmix.dsp.chain import render
 
     model.save(tmp_path / "model.json")
     _write_stats(tmp_path / "stats.tsv")
@@ -193,15 +192,15 @@ def test_rule_based_level_uses_a_confident_prediction_else_the_average(tmp_path,
     conf = model.predict_audio(backing, SR).confidence
     assert conf > 0.5
     for threshold, row in ((conf - 0.01, "rock"), (min(1.0, conf + 0.01), "all")):
-        recipe, corrected = choose_recipe(vocal, backing, SR, system="rule",
-                                          genre_stats=str(tmp_path / "stats.tsv"),
-                                          genre_model=str(tmp_path), genre_threshold=threshold)
-        a = recipe.analysis
+        choice = choose_recipe(vocal, backing, SR, system="rule_based",
+                               genre_stats=str(tmp_path / "stats.tsv"),
+                               genre_model=str(tmp_path), genre_threshold=threshold)
+        a = choice.recipe.analysis
         assert a["genre_stats_row"] == row
         assert a["genre_source"] == ("predicted" if row == "rock" else "average")
         assert a["genre_predicted"] == "rock" and a["genre_confidence"] == pytest.approx(conf)
         assert a["target_vocal_to_backing_lu"] == STATS[row]["vocal_to_backing_lu"]
-        res = render(vocal, backing, SR, recipe, pitch_corrected=corrected)
+        res = choice.render(vocal, backing, SR)
         ratio = (loudness.integrated_loudness(res.vocal, SR)
                  - loudness.integrated_loudness(res.backing, SR))
         assert ratio == pytest.approx(STATS[row]["vocal_to_backing_lu"], abs=0.5)

@@ -18,11 +18,12 @@ from vocalmix.measure.tempo import estimate_tempo
 from vocalmix.dsp import chain
 from vocalmix.dsp.effects import CompressorSettings, EQBand
 from vocalmix.dsp.pitch import correct_pitch, snap
-from vocalmix.mixing.preset import PRESET_BALANCE_LU, mix_preset
+from vocalmix.mixing.base import MixContext
+from vocalmix.mixing.registry import get_mixer
+from vocalmix.mixing.preset import PRESET_BALANCE_LU
 from vocalmix.dsp.recipe import BackingRecipe, BusRecipe, MixRecipe, PitchCorrection, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings
-from vocalmix.mixing.rule_based import (RuleSettings, masking_eq, masking_measure_db,
-                                        mix_rule_based)
+from vocalmix.mixing.rule_based import RuleSettings, masking_eq, masking_measure_db
 from vocalmix.audio import read_audio, resample, write_audio
 
 SR = 44100
@@ -105,6 +106,10 @@ STATS = {"rock": {"vocal_to_backing_lu": -1.0, "vocal_lra_lu": 5.0, "n_tracks": 
          "all": {"vocal_to_backing_lu": 1.5, "vocal_lra_lu": 6.0, "n_tracks": 9}}
 
 
+def _rule_based(v, b, **context):
+    return get_mixer("rule_based").choose(v, b, SR, MixContext(**context)).recipe
+
+
 def _render_and_measure(recipe, v, b, corrected=None):
     res = chain.render(v, b, SR, recipe, pitch_corrected=corrected)
     ratio = (loudness.integrated_loudness(res.vocal, SR)
@@ -116,7 +121,7 @@ def test_rule_based_hits_the_genre_level_and_loudness_range(song):
     audio, _ = song
     v, b = audio["raw_vocal"], audio["backing"]
     assert loudness.loudness_range(v, SR) > 6.0  # the amateur take is wider than the target
-    recipe, _ = mix_rule_based(v, b, SR, genre_stats=STATS, genre="rock")
+    recipe = _rule_based(v, b, genre_stats=STATS, genre="rock")
     assert recipe.analysis["genre_stats_row"] == "rock"
     _, ratio, lra = _render_and_measure(recipe, v, b)
     assert ratio == pytest.approx(-1.0, abs=0.5)
@@ -130,7 +135,7 @@ def test_rule_based_hits_the_genre_level_and_loudness_range(song):
 def test_unknown_genre_uses_the_overall_median(song):
     audio, _ = song
     v, b = audio["raw_vocal"], audio["backing"]
-    recipe, _ = mix_rule_based(v, b, SR, genre_stats=STATS, genre="polka")
+    recipe = _rule_based(v, b, genre_stats=STATS, genre="polka")
     assert recipe.analysis["genre_stats_row"] == "all"
     _, ratio, _ = _render_and_measure(recipe, v, b)
     assert ratio == pytest.approx(1.5, abs=0.5)
@@ -140,7 +145,7 @@ def test_unreachable_loudness_range_is_the_closest_with_a_warning(song, caplog):
     audio, _ = song
     v, b = audio["raw_vocal"], audio["backing"]
     stats = {"all": {"vocal_to_backing_lu": 0.0, "vocal_lra_lu": 30.0}}
-    recipe, _ = mix_rule_based(v, b, SR, genre_stats=stats)
+    recipe = _rule_based(v, b, genre_stats=stats)
     assert recipe.vocal.compressor is None  # compression cannot widen the range
     assert not recipe.analysis["lra_reachable"]
     assert "not reachable" in caplog.text
@@ -148,7 +153,7 @@ def test_unreachable_loudness_range_is_the_closest_with_a_warning(song, caplog):
 
 def test_reverb_rules_follow_tempo(song):
     audio, truth = song
-    recipe, _ = mix_rule_based(audio["raw_vocal"], audio["backing"], SR, genre_stats=STATS)
+    recipe = _rule_based(audio["raw_vocal"], audio["backing"], genre_stats=STATS)
     rules = recipe.analysis["reverb_rules"]
     ratio = rules["tempo_bpm"] / truth["tempo_bpm"]  # the beat, or its half/double level
     assert min(abs(ratio - r) / r for r in (0.5, 1.0, 2.0)) < 0.04
@@ -184,7 +189,7 @@ def test_masking_reduction_cuts_the_masker_and_the_measure_drops(rng):
 def test_preset_is_fixed_and_balanced(song):
     audio, _ = song
     v, b = audio["raw_vocal"], audio["backing"]
-    recipe, _ = mix_preset(v, b, SR)
+    recipe = get_mixer("preset").choose(v, b, SR, MixContext()).recipe
     assert recipe.system == "preset" and recipe.vocal.eq[1].gain_db == 3.0
     _, ratio, _ = _render_and_measure(recipe, v, b)
     assert ratio == pytest.approx(PRESET_BALANCE_LU, abs=0.5)

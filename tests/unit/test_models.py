@@ -379,7 +379,8 @@ def test_window_gain_recovers_a_known_offset():
 
 
 def test_data_driven_mixer_runs_end_to_end_from_checkpoints(trained, mini):
-    from vocalmix.mixing.base import MixContext, get_mixer
+    from vocalmix.mixing.base import MixContext
+    from vocalmix.mixing.registry import get_mixer
 
     out, _ = trained
     d = mini["root"] / "corrupted" / "demo_003"

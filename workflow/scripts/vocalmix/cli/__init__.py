@@ -161,18 +161,19 @@ def _add_mix(sub) -> None:
             "(a mono vocal is a centred source); a vocal of another length is padded or "
             "trimmed to the backing, with a warning."),
         epilog=(
-            "systems: 'rule' analyses the tracks and applies published mixing rules (level "
-            "from the genre's vocal-to-backing ratio, masking-reduction EQ, compression to the "
-            "genre's loudness range, reverb from tempo and crest factor); 'model' uses a "
-            "trained data-driven model (--model); 'preset' is a karaoke app's fixed template."),
+            "systems: 'rule_based' analyses the tracks and applies published mixing rules "
+            "(level from the genre's vocal-to-backing ratio, masking-reduction EQ, compression "
+            "to the genre's loudness range, reverb from tempo and crest factor); "
+            "'data_driven' uses the trained models (--model); 'preset' is a karaoke app's "
+            "fixed template (the listening test's stand-in for a commercial tool)."),
     )
     p.add_argument("--vocal", required=True, metavar="V", help="the raw vocal take")
     p.add_argument("--backing", required=True, metavar="B", help="the backing track (beat)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the mix to write (WAV)")
-    p.add_argument("--system", choices=("rule", "model", "preset"), default="rule",
-                   help="mixing system (default: rule)")
+    p.add_argument("--system", choices=("rule_based", "data_driven", "preset"),
+                   default="rule_based", help="mixing system (default: rule_based)")
     p.add_argument("--model", metavar="DIR",
-                   help="trained model directory for --system model (results/models)")
+                   help="trained model directory for --system data_driven (results/models)")
     p.add_argument("--genre", metavar="G",
                    help="genre of the song (a row of the genre statistics); default: predicted "
                         "from the backing when a genre classifier is available and its "

@@ -224,7 +224,13 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
                      pitch_correct: bool = False
                      ) -> tuple[NDArray, NDArray | None, NDArray | None, dict]:
     """The full-length mix of ``condition`` for ``row``: (mix, vocal stem, backing stem,
-    provenance). Stems are None where they are unknown (a supplied commercial render)."""
+    provenance). Stems are None where they are unknown (a supplied commercial render).
+
+    The automatic conditions are the mixing systems of :data:`vocalmix.mixing.registry.SYSTEMS`
+    of the same name; ``commercial`` without a supplied render is the ``preset`` system.
+    ``models`` (loaded once by the stage) and ``model_kw`` (``smooth_windows``, ``hop_s``)
+    go to the data-driven system, the genre arguments to the rule-based one.
+    """
     n = backing.shape[1]
     backing = _stereo(backing)
     info: dict = {"condition": condition}
@@ -255,35 +261,22 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
         mix, _ = read_audio(commercial, sample_rate=sample_rate)
         info.update(source="supplied", path=commercial)
         return _fit_length(_stereo(mix), n), None, None, info
-    from vocalmix.dsp.chain import render
+    from vocalmix.mixing.base import MixContext
+    from vocalmix.mixing.registry import SYSTEMS, get_mixer
 
-    if condition == "commercial":
-        from vocalmix.mixing.preset import mix_preset
-
-        recipe, corrected = mix_preset(vocal_in, backing, sample_rate,
-                                       pitch_correct=pitch_correct)
-        info["source"] = "preset"
-    elif condition == "rule_based":
-        from vocalmix.mixing.rule_based import mix_rule_based
-
-        recipe, corrected = mix_rule_based(vocal_in, backing, sample_rate,
-                                           genre_stats=genre_stats or {}, genre=genre,
-                                           pitch_correct=pitch_correct,
-                                           genre_source=genre_source or "metadata")
-        info["source"] = "rule_based"
-    elif condition == "data_driven":
-        from vocalmix.mixing.data_driven import mix_data_driven
-
-        recipe, corrected = mix_data_driven(vocal_in, backing, sample_rate, models=models,
-                                            pitch_correct=pitch_correct, **(model_kw or {}))
-        info["source"] = "data_driven"
-    else:
+    system = "preset" if condition == "commercial" else condition
+    if system not in SYSTEMS:
         raise RenderError(f"unknown condition {condition!r}; one of {', '.join(CONDITIONS)}")
-    result = render(vocal_in, backing, sample_rate, recipe, pitch_corrected=corrected)
-    info["recipe"] = recipe.to_dict()
+    context = MixContext(genre=genre, genre_source=genre_source or "metadata",
+                         genre_stats=genre_stats or {}, pitch_correct=pitch_correct,
+                         models=models, **(model_kw or {}))
+    choice = get_mixer(system).choose(vocal_in, backing, sample_rate, context)
+    info["source"] = system
+    result = choice.render(vocal_in, backing, sample_rate)
+    info["recipe"] = choice.recipe.to_dict()
     info["render_report"] = result.report
-    info["pitch_corrected"] = corrected is not None
-    info["recipe_reverb_t60_mid_s"] = _reverb_t60(recipe, sample_rate)
+    info["pitch_corrected"] = choice.pitch_corrected is not None
+    info["recipe_reverb_t60_mid_s"] = _reverb_t60(choice.recipe, sample_rate)
     return result.mix, result.vocal, result.backing, info
 
 

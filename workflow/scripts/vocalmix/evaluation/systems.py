@@ -66,12 +66,14 @@ def _eq_stage(vocal, sr, highpass_hz, eq) -> np.ndarray:
 def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
                    genre_stats: dict, dereverberated: str | None = None,
                    mix_kw: dict | None = None) -> list[dict]:
-    """Per-system errors for one track."""
+    """Per-system errors for one track. The mixing systems come from
+    :func:`vocalmix.mixing.registry.get_mixer`: ``models`` and ``mix_kw`` (``smooth_windows``,
+    ``hop_s``) for the data-driven one, ``genre_stats`` and the track's genre for the
+    rule-based one."""
     from vocalmix.measure.reverb_blind import estimate
     from vocalmix.features.reverb_fit import evaluate as reverb_descriptors
-    from vocalmix.dsp.chain import render
-    from vocalmix.mixing.data_driven import mix_data_driven
-    from vocalmix.mixing.rule_based import mix_rule_based
+    from vocalmix.mixing.base import MixContext
+    from vocalmix.mixing.registry import get_mixer
 
     vocal, sr = read_audio(corrupted)
     backing, _ = read_audio(row["backing"])
@@ -90,6 +92,8 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
     else:
         genre = row.get("genre") if row.get("genre") not in (None, "unknown") else None
         genre_source = "metadata" if genre else "average"
+    context = MixContext(genre=genre, genre_source=genre_source, genre_stats=genre_stats,
+                         models=models, **(mix_kw or {}))
     for system in SYSTEMS:
         if system == "no_processing":
             stems = (np.repeat(vocal, 2, axis=0) if vocal.shape[0] == 1 else vocal, backing)
@@ -98,13 +102,9 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
             t60 = blind
             eq_shape = long_term_spectrum(vocal, sr).shape_db
         else:
-            if system == "rule_based":
-                recipe, corr = mix_rule_based(vocal, backing, sr, genre_stats=genre_stats,
-                                              genre=genre, genre_source=genre_source)
-            else:
-                recipe, corr = mix_data_driven(vocal, backing, sr, models=models,
-                                               **(mix_kw or {}))
-            res = render(vocal, backing, sr, recipe, pitch_corrected=corr)
+            choice = get_mixer(system).choose(vocal, backing, sr, context)
+            recipe, corr = choice.recipe, choice.pitch_corrected
+            res = choice.render(vocal, backing, sr)
             m = _measure(res.vocal, res.backing, sr)
             t60 = (reverb_descriptors(recipe.vocal.reverb, sr).t60_mid_s
                    if recipe.vocal.reverb is not None else None)

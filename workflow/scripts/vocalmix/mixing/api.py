@@ -1,8 +1,8 @@
 """File-level mixing: what ``vocalmix mix`` does, usable from Python.
 
 Reads a vocal and a backing (any format soundfile reads), reconciles rates, channels and
-lengths, lets a system choose a recipe (or takes one), renders it with the shared chain
-and writes the mix and the recipe.
+lengths, lets a system of :data:`vocalmix.mixing.registry.SYSTEMS` choose a recipe (or takes
+one), renders it with the shared chain and writes the mix and the recipe.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 from vocalmix.audio import AudioError, read_audio, resample, write_audio
+from vocalmix.mixing.base import MixChoice, MixContext
+from vocalmix.mixing.registry import get_mixer
 
 
 log = logging.getLogger(__name__)
@@ -120,45 +122,41 @@ def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, s
                   model_dir: str | None = None, genre: str | None = None,
                   genre_stats: str | None = None, pitch_correct: bool = False,
                   genre_source: str | None = None, genre_model: str | None = None,
-                  genre_threshold: float | None = None):
-    """(recipe, pitch-corrected vocal or None) from the named system.
+                  genre_threshold: float | None = None) -> MixChoice:
+    """The choice of the system named ``system`` (a key of
+    :data:`vocalmix.mixing.registry.SYSTEMS`), errors as :class:`MixError`.
 
-    For the rule-based system the genre comes from :func:`pick_genre` (an override, a genre
-    resolved elsewhere, else a confident prediction from the backing, else the average).
+    For a system that reads the genre (``needs_genre``) the genre comes from
+    :func:`pick_genre` (an override, a genre resolved elsewhere, else a confident prediction
+    from the backing, else the average) and its details go into the recipe's analysis; for
+    the others an unknown ``genre`` is still an error.
     """
-    if system == "preset":
-        from vocalmix.mixing.preset import mix_preset
-
-        return mix_preset(vocal, backing, sample_rate, pitch_correct=pitch_correct)
-    table = _genre_table(genre_stats)
-    if system != "rule":
-        if genre is not None:  # an unknown --genre is an error whatever the system
-            pick_genre(backing, sample_rate, table, genre=genre, genre_source=genre_source)
-    else:
-        from vocalmix.mixing.rule_based import mix_rule_based
-
+    try:
+        mixer = get_mixer(system)
+    except ValueError as exc:
+        raise MixError(str(exc)) from None
+    table, source, info = {}, "given", {}
+    if mixer.needs_genre or genre is not None:
+        table = _genre_table(genre_stats)
+    if mixer.needs_genre:
         genre, source, info = pick_genre(backing, sample_rate, table, genre=genre,
                                          genre_source=genre_source, genre_model=genre_model,
                                          genre_threshold=genre_threshold)
-        recipe, corrected = mix_rule_based(vocal, backing, sample_rate, genre_stats=table,
-                                           genre=genre, pitch_correct=pitch_correct,
-                                           genre_source=source)
-        recipe.analysis.update(info)
-        return recipe, corrected
-    if system == "model":
-        if not model_dir:
-            raise MixError("--system model needs --model DIR (a trained model directory)")
-        from vocalmix.mixing.data_driven import mix_data_driven
-
-        try:
-            return mix_data_driven(vocal, backing, sample_rate, model_dir=model_dir,
-                                   pitch_correct=pitch_correct)
-        except (FileNotFoundError, ValueError) as exc:
-            raise MixError(str(exc)) from None
-    raise MixError(f"unknown system {system!r}; choose rule, model or preset")
+    elif genre is not None:  # an unknown --genre is an error whatever the system
+        genre, source, _ = pick_genre(backing, sample_rate, table, genre=genre,
+                                      genre_source=genre_source)
+    context = MixContext(genre=genre, genre_source=source, genre_stats=table,
+                         pitch_correct=pitch_correct,
+                         model_dir=Path(model_dir) if model_dir else None)
+    try:
+        choice = mixer.choose(vocal, backing, sample_rate, context)
+    except (FileNotFoundError, ValueError) as exc:
+        raise MixError(str(exc)) from None
+    choice.recipe.analysis.update(info)
+    return choice
 
 
-def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule",
+def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_based",
               model_dir: str | None = None, genre: str | None = None,
               genre_stats: str | None = None, pitch_correct: bool = False,
               recipe_out: str | None = None, recipe_in: str | None = None,
@@ -166,23 +164,21 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule",
               warn: Callable[[str], None] = log.warning) -> list[str]:
     """Mix two files; returns a human-readable summary (one line per item)."""
     from vocalmix.measure import loudness
-    from vocalmix.dsp.chain import render
     from vocalmix.dsp.recipe import MixRecipe
 
     t0 = time.perf_counter()
     v, b, sr = load_inputs(vocal, backing, warn)
-    corrected = None
     if recipe_in:
         try:
-            recipe = MixRecipe.load(recipe_in)
+            choice = MixChoice(MixRecipe.load(recipe_in))
         except (OSError, ValueError) as exc:
             raise MixError(str(exc)) from None
     else:
-        recipe, corrected = choose_recipe(v, b, sr, system=system, model_dir=model_dir,
-                                          genre=genre, genre_stats=genre_stats,
-                                          pitch_correct=pitch_correct, genre_model=genre_model,
-                                          genre_threshold=genre_threshold)
-    result = render(v, b, sr, recipe, pitch_corrected=corrected)
+        choice = choose_recipe(v, b, sr, system=system, model_dir=model_dir, genre=genre,
+                               genre_stats=genre_stats, pitch_correct=pitch_correct,
+                               genre_model=genre_model, genre_threshold=genre_threshold)
+    recipe = choice.recipe
+    result = choice.render(v, b, sr)
     out = Path(output)
     if out.suffix.lower() not in (".wav", ".wave"):
         warn(f"{output}: written as WAV whatever its extension")

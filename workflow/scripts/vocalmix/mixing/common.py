@@ -1,5 +1,6 @@
-"""Decision helpers shared by the mixing systems: compression to a target loudness range,
-the reverb for a target decay, the gain for a target level, the vocal high-pass.
+"""Decision helpers shared by the mixing systems: pitch correction to the backing's key,
+compression to a target loudness range, the reverb for a target decay, the gain for a
+target level, the vocal high-pass.
 
 Every system decides *what* to aim for (a genre table, a trained model, a preset); these
 find the settings of the shared chain that get there.
@@ -8,20 +9,66 @@ find the settings of the shared chain that get there.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.measure import loudness
 from vocalmix.dsp.effects import CompressorSettings, apply_compressor
+from vocalmix.dsp.recipe import PitchCorrection
 from vocalmix.dsp.reverb import RANGES, expected_t60
 
-__all__ = ["COMPRESSOR", "search_threshold", "compress_to_range", "room_for_t60", "gain_for",
-           "vocal_highpass_hz"]
+__all__ = ["SearchedCompressor", "VOCAL_COMPRESSOR", "correct_to_key", "search_threshold",
+           "compress_to_range", "room_for_t60", "gain_for", "vocal_highpass_hz"]
 
-#: Fixed compressor of the systems that search its threshold: ratio 4:1, attack 7.5 ms,
-#: release 400 ms (the vocal settings of FxNorm's compression normalisation).
-COMPRESSOR = {"ratio": 4.0, "attack_ms": 7.5, "release_ms": 400.0}
+
+@dataclass(frozen=True)
+class SearchedCompressor:
+    """A compressor whose threshold a system searches: everything but the threshold.
+
+    ratio : 1 to 50; attack_ms : 0.1 to 500; release_ms : 1 to 5000.
+    """
+
+    ratio: float
+    attack_ms: float
+    release_ms: float
+
+    def at(self, threshold_db: float | None) -> CompressorSettings | None:
+        """The compressor at ``threshold_db`` (dBFS); None (no compression) for None."""
+        if threshold_db is None:
+            return None
+        return CompressorSettings(threshold_db, self.ratio, self.attack_ms, self.release_ms)
+
+
+#: The vocal compressor of the systems that search its threshold: ratio 4:1, attack
+#: 7.5 ms, release 400 ms (the vocal settings of FxNorm's compression normalisation).
+VOCAL_COMPRESSOR = SearchedCompressor(ratio=4.0, attack_ms=7.5, release_ms=400.0)
+
+
+def correct_to_key(vocal: NDArray, backing: NDArray, sample_rate: int, *, strength: float,
+                   retune_ms: float) -> tuple[PitchCorrection, NDArray[np.float32], dict, dict]:
+    """Pitch-correct ``vocal`` to the key of ``backing``.
+
+    Returns
+    -------
+    correction : PitchCorrection
+        The recipe's pitch-correction step (key and mode detected from the backing).
+    corrected : ndarray
+        The corrected vocal, ``(channels, samples)`` float32.
+    report : dict
+        :func:`vocalmix.dsp.pitch.correct_pitch`'s report.
+    key : dict
+        The detected key: ``key``, ``mode``, ``confidence``.
+    """
+    from vocalmix.measure.key import detect_key
+    from vocalmix.dsp.pitch import correct_pitch
+
+    key = detect_key(backing, sample_rate)
+    pc = PitchCorrection(key=key.key, mode=key.mode, strength=strength, retune_ms=retune_ms)
+    corrected, report = correct_pitch(vocal, sample_rate, pc)
+    return pc, corrected, report, {"key": key.key, "mode": key.mode,
+                                   "confidence": key.confidence}
 
 
 def vocal_highpass_hz(vocal: NDArray, sample_rate: int) -> float:
@@ -33,21 +80,41 @@ def vocal_highpass_hz(vocal: NDArray, sample_rate: int) -> float:
     return float(np.clip(0.7 * low, 60.0, 150.0))
 
 
+class _RangeMeter:
+    """Loudness range (LU) of ``vocal`` through the compressor at a threshold, each
+    threshold measured once (the searches of :func:`compress_to_range` revisit them)."""
+
+    def __init__(self, vocal: NDArray, sample_rate: int, compressor: SearchedCompressor,
+                 dry_lra_lu: float | None = None):
+        self.vocal, self.sample_rate, self.compressor = vocal, sample_rate, compressor
+        self.peak_dbfs = loudness.sample_peak_dbfs(vocal)
+        self._lra_lu: dict[float | None, float] = {}
+        if dry_lra_lu is not None:
+            self._lra_lu[None] = dry_lra_lu
+
+    def __call__(self, threshold_db: float | None) -> float:
+        if threshold_db not in self._lra_lu:
+            x = (self.vocal if threshold_db is None else
+                 apply_compressor(self.vocal, self.sample_rate, self.compressor.at(threshold_db)))
+            self._lra_lu[threshold_db] = loudness.loudness_range(x, self.sample_rate)
+        return self._lra_lu[threshold_db]
+
+
 def search_threshold(vocal: NDArray, sample_rate: int, target_lra: float, *,
                      tolerance_lu: float = 0.5, offset_lu: float = 0.0, iterations: int = 14,
-                     ratio: float = COMPRESSOR["ratio"], attack_ms: float = COMPRESSOR["attack_ms"],
-                     release_ms: float = COMPRESSOR["release_ms"]
-                     ) -> tuple[float | None, float, bool]:
+                     compressor: SearchedCompressor = VOCAL_COMPRESSOR,
+                     meter: _RangeMeter | None = None) -> tuple[float | None, float, bool]:
     """Bisection on the compressor threshold (dBFS) for ``LRA(compressed) + offset_lu ==
-    target_lra``. Returns (threshold or None for no compression, LRA reached, reachable)."""
-    def lra_at(th):
-        if th is None:
-            return loudness.loudness_range(vocal, sample_rate) + offset_lu
-        comp = CompressorSettings(th, ratio, attack_ms, release_ms)
-        return loudness.loudness_range(apply_compressor(vocal, sample_rate, comp),
-                                       sample_rate) + offset_lu
+    target_lra``. Returns (threshold or None for no compression, LRA reached, reachable).
 
-    top = loudness.sample_peak_dbfs(vocal)
+    ``meter`` (of this ``vocal`` and ``compressor``) carries the ranges measured by an
+    earlier search of the same vocal."""
+    meter = meter if meter is not None else _RangeMeter(vocal, sample_rate, compressor)
+
+    def lra_at(th):
+        return meter(th) + offset_lu
+
+    top = meter.peak_dbfs
     uncompressed = lra_at(None)
     if not math.isfinite(uncompressed):
         return None, uncompressed, False
@@ -73,35 +140,34 @@ def search_threshold(vocal: NDArray, sample_rate: int, target_lra: float, *,
 
 
 def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, reverb, *,
-                      tolerance_lu: float = 0.5, ratio: float = COMPRESSOR["ratio"],
-                      attack_ms: float = COMPRESSOR["attack_ms"],
-                      release_ms: float = COMPRESSOR["release_ms"]):
+                      tolerance_lu: float = 0.5,
+                      compressor: SearchedCompressor = VOCAL_COMPRESSOR,
+                      dry_lra_lu: float | None = None):
     """Compressor threshold for which the *wet* vocal (compressor, then ``reverb``) has the
     target loudness range: searched on the dry vocal, with the reverb's effect on the range
     measured and taken as an offset for a second search when the first misses.
 
+    ``dry_lra_lu`` is the loudness range of ``vocal`` where the caller has measured it.
     Returns (threshold or None, range reached, reachable, the wet vocal at that threshold).
     """
     from vocalmix.dsp.chain import process_vocal
     from vocalmix.dsp.recipe import VocalRecipe
 
+    meter = _RangeMeter(vocal, sample_rate, compressor, dry_lra_lu)
     offset = 0.0
     threshold, reached, ok, wet = None, float("nan"), False, None
-    for _ in range(2):
+    for attempt in range(2):
         threshold, _, _ = search_threshold(vocal, sample_rate, target_lra,
                                            tolerance_lu=tolerance_lu, offset_lu=offset,
-                                           ratio=ratio, attack_ms=attack_ms,
-                                           release_ms=release_ms)
-        comp = (None if threshold is None
-                else CompressorSettings(threshold, ratio, attack_ms, release_ms))
+                                           compressor=compressor, meter=meter)
         wet = process_vocal(vocal, sample_rate,
-                            VocalRecipe(highpass_hz=None, compressor=comp, reverb=reverb))
+                            VocalRecipe(highpass_hz=None, compressor=compressor.at(threshold),
+                                        reverb=reverb))
         reached = loudness.loudness_range(wet, sample_rate)
         ok = abs(reached - target_lra) <= tolerance_lu
-        if ok or not math.isfinite(reached):
+        if ok or not math.isfinite(reached) or attempt == 1:
             break
-        offset = reached - loudness.loudness_range(apply_compressor(vocal, sample_rate, comp),
-                                                   sample_rate)
+        offset = reached - meter(threshold)
     return threshold, reached, ok, wet
 
 
@@ -121,11 +187,9 @@ def room_for_t60(t60_s: float) -> tuple[float, float]:
     return 0.5 * (a + b), 1.0
 
 
-def gain_for(vocal_stem: NDArray, backing_stem: NDArray, sample_rate: int,
-              target: float) -> float:
-    """Gain (dB) that brings the vocal stem's loudness to ``target`` LU over the backing's."""
-    lv = loudness.integrated_loudness(vocal_stem, sample_rate)
-    lb = loudness.integrated_loudness(backing_stem, sample_rate)
-    if not (math.isfinite(lv) and math.isfinite(lb)):
+def gain_for(vocal_lufs: float, backing_lufs: float, target_lu: float) -> float:
+    """Gain (dB) that brings a vocal stem of integrated loudness ``vocal_lufs`` to
+    ``target_lu`` over a backing of ``backing_lufs``, within -60 to +40 dB."""
+    if not (math.isfinite(vocal_lufs) and math.isfinite(backing_lufs)):
         raise ValueError("the vocal or the backing is silent after processing")
-    return float(np.clip(target - (lv - lb), -60.0, 40.0))
+    return float(np.clip(target_lu - (vocal_lufs - backing_lufs), -60.0, 40.0))

@@ -1,4 +1,4 @@
-"""The data-driven mixer (proposal IV.B): trained models choose the recipe.
+"""The data-driven system (proposal IV.B, ``data_driven``): trained models choose the recipe.
 
 1. Windows: the vocal and the backing, each loudness-normalised to -23 LUFS as in training,
    cut into the training's analysis windows (``window_s`` long, every ``hop_s``) of log-mels.
@@ -33,15 +33,17 @@ from numpy.typing import NDArray
 
 from vocalmix.measure import loudness
 from vocalmix.dsp import chain
-from vocalmix.mixing.common import compress_to_range, room_for_t60, vocal_highpass_hz
 from vocalmix.dsp.effects import EQBand, eq_response_db
-from vocalmix.dsp.recipe import MixRecipe, PitchCorrection, VocalRecipe
+from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import RANGES, ReverbSettings
+from vocalmix.mixing.base import MixChoice, MixContext
+from vocalmix.mixing.common import (VOCAL_COMPRESSOR, compress_to_range, correct_to_key,
+                                    room_for_t60, vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["load_models", "model_windows", "moving_average", "predict", "eq_from_curve",
-           "mix_data_driven", "decisions"]
+           "DataDrivenMixer", "decisions"]
 
 TASKS = ("level", "eq", "compression", "reverb")
 
@@ -205,62 +207,81 @@ def decisions(pred_summary: dict, meta_eq_bands: list[float], sample_rate: int) 
             "vocal_to_backing_lu": pred_summary["vocal_to_backing_lu"]}
 
 
-def mix_data_driven(vocal: NDArray, backing: NDArray, sample_rate: int, *,
-                    model_dir: str | Path | None = None, models: dict | None = None,
-                    pitch_correct: bool = False, hop_s: float | None = None,
-                    smooth_windows: int = 5) -> tuple[MixRecipe, NDArray | None]:
-    """Choose a recipe with the trained models (see the module docstring)."""
-    from vocalmix.measure.key import detect_key
-    from vocalmix.dsp.effects import apply_eq, apply_highpass
-    from vocalmix.dsp.pitch import correct_pitch
+class DataDrivenMixer:
+    """The data-driven system (see the module docstring): reads ``context.models`` (or
+    loads them from ``context.model_dir``), ``smooth_windows``, ``hop_s`` and
+    ``pitch_correct``."""
 
-    models = models if models is not None else load_models(model_dir)
-    vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
-    backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
-    analysis: dict = {"models": str(model_dir) if model_dir else "in memory"}
-    pc, corrected, x = None, None, vocal
-    if pitch_correct:
-        key = detect_key(backing, sample_rate)
-        pc = PitchCorrection(key=key.key, mode=key.mode)
-        corrected, analysis["pitch_correction"] = correct_pitch(vocal, sample_rate, pc)
-        x = corrected
-    meta = models["eq"].meta
-    win = window_settings(meta["input"], hop_s)
-    windows, starts, silent = model_windows(x, backing, sample_rate, meta["input"],
-                                            hop_s=win["hop_s"], gate_lu=win["gate_lu"],
-                                            min_active=win["min_active_fraction"])
-    if len(windows) == 0:
-        raise ValueError(f"the song is shorter than one {meta['input']['window_s']} s window")
-    if silent.all():
-        raise ValueError("the vocal is silent in every window")
-    pred = predict(models, windows, silent, smooth_windows)
-    d = decisions(pred["summary"], meta["eq_bands_hz"], sample_rate)
-    highpass = vocal_highpass_hz(x, sample_rate)
-    x_eq = apply_eq(apply_highpass(x, sample_rate, highpass), sample_rate, d["eq"])
-    threshold, reached, reachable, wet = compress_to_range(x_eq, sample_rate, d["vocal_lra_lu"],
-                                                           d["reverb"])
-    from vocalmix.mixing.common import COMPRESSOR
-    from vocalmix.dsp.effects import CompressorSettings
+    name = "data_driven"
+    needs_genre = False
 
-    comp = None if threshold is None else CompressorSettings(threshold, **COMPRESSOR)
-    b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system="data_driven"))
-    gain, level_info = window_gain(wet[:, : backing.shape[1]], b_stem, sample_rate,
-                                   pred["windows"]["level"][:, 0], starts, win)
-    analysis.update(level_info)
-    analysis.update({
-        "windows": int(len(windows)), "silent_windows": int(silent.sum()),
-        "smooth_windows": smooth_windows,
-        "target_vocal_to_backing_lu": d["vocal_to_backing_lu"],
-        "target_vocal_lra_lu": d["vocal_lra_lu"], "vocal_lra_lu": reached,
-        "lra_reachable": bool(reachable), "predicted_t60_s": d["predicted_t60_s"],
-        "predicted_eq_correction_db": [None if not math.isfinite(v) else float(v)
-                                       for v in pred["summary"]["eq_correction_db"]],
-        "level_per_window_lu": [None if not math.isfinite(v) else float(v)
-                                for v in pred["windows"]["level"][:, 0]],
-        "window_starts_s": [float(s) for s in starts],
-    })
-    recipe = MixRecipe(system="data_driven",
-                       vocal=VocalRecipe(highpass_hz=highpass, eq=tuple(d["eq"]), compressor=comp,
-                                         gain_db=gain, reverb=d["reverb"], pitch_correction=pc),
-                       analysis=analysis)
-    return recipe, corrected
+    def choose(self, vocal: NDArray, backing: NDArray, sample_rate: int,
+               context: MixContext) -> MixChoice:
+        """Choose a recipe with the trained models (see the module docstring).
+
+        Raises
+        ------
+        ValueError
+            Without models or a model directory in ``context``, for a song shorter than one
+            analysis window, or a vocal silent in every window.
+        FileNotFoundError
+            For a model directory without a trained model of every task.
+        """
+        from vocalmix.dsp.effects import apply_eq, apply_highpass
+
+        if context.models is not None:
+            models, source = context.models, "in memory"
+        elif context.model_dir is not None:
+            models, source = load_models(context.model_dir), str(context.model_dir)
+        else:
+            raise ValueError("the data_driven system needs a trained model directory "
+                             "(results/models after a pipeline run; --model DIR on the "
+                             "command line)")
+        vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+        backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
+        analysis: dict = {"models": source}
+        pc, corrected, x = None, None, vocal
+        if context.pitch_correct:
+            pc, corrected, analysis["pitch_correction"], _ = correct_to_key(
+                vocal, backing, sample_rate, strength=1.0, retune_ms=40.0)
+            x = corrected
+        meta = models["eq"].meta
+        win = window_settings(meta["input"], context.hop_s)
+        windows, starts, silent = model_windows(x, backing, sample_rate, meta["input"],
+                                                hop_s=win["hop_s"], gate_lu=win["gate_lu"],
+                                                min_active=win["min_active_fraction"])
+        if len(windows) == 0:
+            raise ValueError(f"the song is shorter than one {meta['input']['window_s']} s "
+                             "window")
+        if silent.all():
+            raise ValueError("the vocal is silent in every window")
+        smooth_windows = context.smooth_windows
+        pred = predict(models, windows, silent, smooth_windows)
+        d = decisions(pred["summary"], meta["eq_bands_hz"], sample_rate)
+        highpass = vocal_highpass_hz(x, sample_rate)
+        x_eq = apply_eq(apply_highpass(x, sample_rate, highpass), sample_rate, d["eq"])
+        threshold, reached, reachable, wet = compress_to_range(x_eq, sample_rate,
+                                                               d["vocal_lra_lu"], d["reverb"])
+        b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
+        gain, level_info = window_gain(wet[:, : backing.shape[1]], b_stem, sample_rate,
+                                       pred["windows"]["level"][:, 0], starts, win)
+        analysis.update(level_info)
+        analysis.update({
+            "windows": int(len(windows)), "silent_windows": int(silent.sum()),
+            "smooth_windows": smooth_windows,
+            "target_vocal_to_backing_lu": d["vocal_to_backing_lu"],
+            "target_vocal_lra_lu": d["vocal_lra_lu"], "vocal_lra_lu": reached,
+            "lra_reachable": bool(reachable), "predicted_t60_s": d["predicted_t60_s"],
+            "predicted_eq_correction_db": [None if not math.isfinite(v) else float(v)
+                                           for v in pred["summary"]["eq_correction_db"]],
+            "level_per_window_lu": [None if not math.isfinite(v) else float(v)
+                                    for v in pred["windows"]["level"][:, 0]],
+            "window_starts_s": [float(s) for s in starts],
+        })
+        recipe = MixRecipe(system=self.name,
+                           vocal=VocalRecipe(highpass_hz=highpass, eq=tuple(d["eq"]),
+                                             compressor=VOCAL_COMPRESSOR.at(threshold),
+                                             gain_db=gain, reverb=d["reverb"],
+                                             pitch_correction=pc),
+                           analysis=analysis)
+        return MixChoice(recipe, corrected)

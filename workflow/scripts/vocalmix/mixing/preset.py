@@ -1,5 +1,6 @@
-"""The preset mixer: the fixed template of a karaoke app (the stand-in for the commercial
-condition when no commercial render is supplied).
+"""The preset system (``preset``): the fixed template of a karaoke app. It is what the
+listening test's ``commercial`` condition renders when no commercial tool's render is
+supplied.
 
 No analysis of genre, masking, dynamics or tempo: one vocal preset for every song --
 high-pass 100 Hz; EQ -2 dB at 250 Hz (Q 1), +3 dB at 3 kHz (Q 1), +2 dB high shelf at
@@ -11,7 +12,7 @@ does). Pitch correction only when asked, with the app style of a fast retune (20
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,10 +20,12 @@ from numpy.typing import NDArray
 from vocalmix.measure import loudness
 from vocalmix.dsp import chain
 from vocalmix.dsp.effects import CompressorSettings, EQBand
-from vocalmix.dsp.recipe import MixRecipe, PitchCorrection, VocalRecipe
+from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings
+from vocalmix.mixing.base import MixChoice, MixContext
+from vocalmix.mixing.common import correct_to_key, gain_for
 
-__all__ = ["PRESET_VOCAL", "PRESET_BALANCE_LU", "mix_preset"]
+__all__ = ["PRESET_VOCAL", "PRESET_BALANCE_LU", "PresetMixer"]
 
 PRESET_BALANCE_LU = 1.0
 PRESET_VOCAL = VocalRecipe(
@@ -36,28 +39,28 @@ PRESET_VOCAL = VocalRecipe(
 )
 
 
-def mix_preset(vocal: NDArray, backing: NDArray, sample_rate: int, *,
-               pitch_correct: bool = False) -> tuple[MixRecipe, NDArray | None]:
-    """The preset recipe, with the vocal gain set for the fixed +1 LU balance."""
-    from dataclasses import replace
+class PresetMixer:
+    """The preset system (see the module docstring): reads only ``context.pitch_correct``."""
 
-    vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
-    corrected = None
-    v = PRESET_VOCAL
-    analysis: dict = {"preset": "karaoke-app", "balance_lu": PRESET_BALANCE_LU}
-    if pitch_correct:
-        from vocalmix.measure.key import detect_key
-        from vocalmix.dsp.pitch import correct_pitch
+    name = "preset"
+    needs_genre = False
 
-        key = detect_key(backing, sample_rate)
-        pc = PitchCorrection(key=key.key, mode=key.mode, strength=1.0, retune_ms=20.0)
-        corrected, analysis["pitch_correction"] = correct_pitch(vocal, sample_rate, pc)
-        v = replace(v, pitch_correction=pc)
-    source = corrected if corrected is not None else vocal
-    stem = chain.process_vocal(source, sample_rate, replace(v, pitch_correction=None))
-    lv = loudness.integrated_loudness(stem[:, : np.atleast_2d(backing).shape[1]], sample_rate)
-    lb = loudness.integrated_loudness(np.atleast_2d(backing), sample_rate)
-    if not (math.isfinite(lv) and math.isfinite(lb)):
-        raise ValueError("the vocal or the backing is silent")
-    gain = float(np.clip(PRESET_BALANCE_LU - (lv - lb), -60.0, 40.0))
-    return MixRecipe(system="preset", vocal=replace(v, gain_db=gain), analysis=analysis), corrected
+    def choose(self, vocal: NDArray, backing: NDArray, sample_rate: int,
+               context: MixContext) -> MixChoice:
+        """The preset recipe, with the vocal gain set for the fixed +1 LU balance."""
+        vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+        corrected = None
+        v = PRESET_VOCAL
+        analysis: dict = {"preset": "karaoke-app", "balance_lu": PRESET_BALANCE_LU}
+        if context.pitch_correct:
+            pc, corrected, analysis["pitch_correction"], _ = correct_to_key(
+                vocal, backing, sample_rate, strength=1.0, retune_ms=20.0)
+            v = replace(v, pitch_correction=pc)
+        source = corrected if corrected is not None else vocal
+        stem = chain.process_vocal(source, sample_rate, replace(v, pitch_correction=None))
+        lv = loudness.integrated_loudness(stem[:, : np.atleast_2d(backing).shape[1]],
+                                          sample_rate)
+        lb = loudness.integrated_loudness(np.atleast_2d(backing), sample_rate)
+        gain = gain_for(lv, lb, PRESET_BALANCE_LU)
+        recipe = MixRecipe(system=self.name, vocal=replace(v, gain_db=gain), analysis=analysis)
+        return MixChoice(recipe, corrected)

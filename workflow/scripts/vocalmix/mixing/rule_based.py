@@ -1,4 +1,5 @@
-"""The rule-based baseline (proposal IV.A): analyse, apply published rules, write a recipe.
+"""The rule-based baseline (proposal IV.A, system ``rule_based``): analyse, apply published
+rules, write a recipe.
 
 Order of decisions (each measured on the audio the previous ones produce):
 
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,26 +45,29 @@ from numpy.typing import NDArray
 from vocalmix.measure import loudness
 from vocalmix.measure.spectrum import frame_power
 from vocalmix.dsp import chain
-from vocalmix.dsp.effects import CompressorSettings, EQBand
-from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, PitchCorrection, VocalRecipe
-from vocalmix.mixing.common import compress_to_range, gain_for, room_for_t60, vocal_highpass_hz
+from vocalmix.dsp.effects import EQBand
+from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings, reverb_return
+from vocalmix.mixing.base import MixChoice, MixContext
+from vocalmix.mixing.common import (VOCAL_COMPRESSOR, SearchedCompressor, compress_to_range,
+                                    correct_to_key, gain_for, room_for_t60, vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RuleSettings", "mix_rule_based", "masking_eq", "masking_measure_db", "reverb_rules",
-           "genre_targets"]
+__all__ = ["RuleSettings", "RuleBasedMixer", "masking_eq", "masking_measure_db",
+           "reverb_rules", "genre_targets"]
 
 OCTAVES_HZ = np.array([62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0])
 
 
 @dataclass(frozen=True)
 class RuleSettings:
+    """The constants of the rules (see the module docstring); ``compressor`` is the fixed
+    part of the compressor whose threshold is searched."""
+
     level_tolerance_lu: float = 0.5
     lra_tolerance_lu: float = 0.5
-    comp_ratio: float = 4.0
-    comp_attack_ms: float = 7.5
-    comp_release_ms: float = 400.0
+    compressor: SearchedCompressor = VOCAL_COMPRESSOR
     essential_rank: int = 3
     masker_essential_rank: int = 2
     max_eq_filters: int = 5
@@ -98,7 +102,11 @@ def _band_frames(audio: NDArray, sample_rate: int) -> tuple[NDArray, NDArray]:
 def vocal_activity(vocal: NDArray, sample_rate: int, range_db: float = 25.0) -> NDArray:
     """Frames (of :func:`_band_frames`) in which the vocal sings: within ``range_db`` of its
     loud frames. Judge it on the unprocessed take: compression lifts the noise floor."""
-    _, total = _band_frames(vocal, sample_rate)
+    return _active_frames(_band_frames(vocal, sample_rate)[1], range_db)
+
+
+def _active_frames(total: NDArray, range_db: float = 25.0) -> NDArray:
+    """:func:`vocal_activity` from the per-frame total powers of :func:`_band_frames`."""
     ref = np.percentile(total[total > 0], 95) if np.any(total > 0) else 0.0
     return total >= ref * 10 ** (-range_db / 10)
 
@@ -108,10 +116,15 @@ def masking_measure_db(vocal: NDArray, backing: NDArray, sample_rate: int,
     """Mean dB by which the backing exceeds the vocal in the vocal's essential octave bands,
     over the vocal-active frames (0 = no masking there)."""
     vb, vt = _band_frames(vocal, sample_rate)
-    bb, _ = _band_frames(backing, sample_rate)
+    active = _active_frames(vt) if active is None else active
+    return _masking_db(vb, _band_frames(backing, sample_rate)[0], active, essential_rank)
+
+
+def _masking_db(vb: NDArray, bb: NDArray, active: NDArray, essential_rank: int) -> float:
+    """:func:`masking_measure_db` from the octave-band powers of :func:`_band_frames`."""
     n = min(vb.shape[0], bb.shape[0])
     vb, bb = vb[:n], bb[:n]
-    active = (vocal_activity(vocal, sample_rate) if active is None else active)[:n]
+    active = active[:n]
     if not active.any():
         return 0.0
     v_level = 10 * np.log10(vb[active].mean(axis=0))
@@ -126,9 +139,15 @@ def masking_eq(vocal: NDArray, backing: NDArray, sample_rate: int, s: RuleSettin
     """Hafezi & Reiss masking-reduction cuts for two tracks: (vocal cuts, backing cuts,
     decisions). Levels are long-term octave-band levels over the vocal-active frames."""
     vb, vt = _band_frames(vocal, sample_rate)
-    bb, _ = _band_frames(backing, sample_rate)
+    active = _active_frames(vt) if active is None else active
+    return _masking_cuts(vb, _band_frames(backing, sample_rate)[0], active, sample_rate, s)
+
+
+def _masking_cuts(vb: NDArray, bb: NDArray, active: NDArray, sample_rate: int,
+                  s: RuleSettings) -> tuple[list[EQBand], list[EQBand], list[dict]]:
+    """:func:`masking_eq` from the octave-band powers of :func:`_band_frames`."""
     n = min(vb.shape[0], bb.shape[0])
-    active = (vocal_activity(vocal, sample_rate) if active is None else active)[:n]
+    active = active[:n]
     if not active.any():
         return [], [], []
     xv = 10 * np.log10(vb[:n][active].mean(axis=0))
@@ -158,8 +177,9 @@ def crest_factor_db(audio: NDArray) -> float:
 
 
 def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_db: float,
-                 s: RuleSettings) -> tuple[ReverbSettings, dict]:
-    """Reverb parameters from tempo and crest factor (see the module docstring)."""
+                 dry_lufs: float, s: RuleSettings) -> tuple[ReverbSettings, dict]:
+    """Reverb parameters from tempo and crest factor (see the module docstring);
+    ``dry_lufs`` is the integrated loudness of ``dry_vocal``."""
     beat = 60.0 / tempo_bpm if math.isfinite(tempo_bpm) and tempo_bpm > 0 else 0.5
     predelay = float(np.clip(1000.0 * beat / 16.0, 10.0, 60.0))
     t60 = float(np.clip(2.0 * beat, 0.4, 3.0))
@@ -171,119 +191,118 @@ def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_d
                            lowpass_hz=s.send_lowpass_hz)
     ret = reverb_return(dry_vocal, sample_rate, probe)
     l_ret = loudness.integrated_loudness(ret, sample_rate)
-    l_dry = loudness.integrated_loudness(np.atleast_2d(dry_vocal), sample_rate)
-    wet_db = level - (l_ret - l_dry) if math.isfinite(l_ret) and math.isfinite(l_dry) else -15.0
+    wet_db = (level - (l_ret - dry_lufs) if math.isfinite(l_ret) and math.isfinite(dry_lufs)
+              else -15.0)
     settings = probe.clipped(wet_db=float(wet_db))
     return settings, {"tempo_bpm": tempo_bpm, "beat_s": beat, "target_t60_s": t60,
                       "crest_factor_db": crest_db, "return_level_lu": level}
 
 
 # --------------------------------------------------------------------------- the mixer
-def mix_rule_based(vocal: NDArray, backing: NDArray, sample_rate: int, *,
-                   genre_stats: dict[str, dict], genre: str | None = None,
-                   pitch_correct: bool = False, settings: RuleSettings = RuleSettings(),
-                   genre_source: str = "given") -> tuple[MixRecipe, NDArray | None]:
-    """Choose a recipe for ``vocal`` over ``backing`` by the rules of the module docstring.
+class RuleBasedMixer:
+    """The rule-based system (see the module docstring): reads ``context.genre``,
+    ``genre_source``, ``genre_stats`` and ``pitch_correct``."""
 
-    Returns the recipe and the pitch-corrected vocal (or None) so that rendering need not
-    correct it again.
-    """
-    from vocalmix.measure.key import detect_key
-    from vocalmix.measure.tempo import estimate_tempo
+    name = "rule_based"
+    needs_genre = True
 
-    s = settings
-    vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
-    backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
-    row, targets = genre_targets(genre, genre_stats)
-    analysis: dict = {"genre": genre or "unknown", "genre_source": genre_source,
-                      "genre_stats_row": row,
-                      "target_vocal_to_backing_lu": float(targets["vocal_to_backing_lu"]),
-                      "target_vocal_lra_lu": float(targets["vocal_lra_lu"])}
-    if genre and row != genre:
-        log.info("genre %r not in the genre statistics: using the overall median", genre)
+    def __init__(self, settings: RuleSettings = RuleSettings()):
+        self.settings = settings
 
-    # 1. pitch correction
-    pc = None
-    corrected = None
-    x = vocal
-    if pitch_correct:
-        from vocalmix.dsp.pitch import correct_pitch
+    def choose(self, vocal: NDArray, backing: NDArray, sample_rate: int,
+               context: MixContext) -> MixChoice:
+        """Choose a recipe for ``vocal`` over ``backing`` by the rules of the module
+        docstring; each signal is analysed once."""
+        from vocalmix.measure.tempo import estimate_tempo
+        from vocalmix.dsp.effects import apply_highpass
 
-        key = detect_key(backing, sample_rate)
-        pc = PitchCorrection(key=key.key, mode=key.mode, strength=s.pitch_strength,
-                             retune_ms=s.pitch_retune_ms)
-        corrected, analysis["pitch_correction"] = correct_pitch(vocal, sample_rate, pc)
-        analysis["key"] = {"key": key.key, "mode": key.mode, "confidence": key.confidence}
-        x = corrected
+        s = self.settings
+        vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+        backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
+        genre = context.genre
+        row, targets = genre_targets(genre, context.genre_stats)
+        analysis: dict = {"genre": genre or "unknown", "genre_source": context.genre_source,
+                          "genre_stats_row": row,
+                          "target_vocal_to_backing_lu": float(targets["vocal_to_backing_lu"]),
+                          "target_vocal_lra_lu": float(targets["vocal_lra_lu"])}
+        if genre and row != genre:
+            log.info("genre %r not in the genre statistics: using the overall median", genre)
 
-    # 2. high-pass below the voice
-    highpass = vocal_highpass_hz(x, sample_rate)
-    from vocalmix.dsp.effects import apply_highpass
+        # 1. pitch correction
+        pc = None
+        corrected = None
+        x = vocal
+        if context.pitch_correct:
+            pc, corrected, analysis["pitch_correction"], analysis["key"] = correct_to_key(
+                vocal, backing, sample_rate, strength=s.pitch_strength,
+                retune_ms=s.pitch_retune_ms)
+            x = corrected
 
-    x_hp = apply_highpass(x, sample_rate, highpass)
+        # 2. high-pass below the voice
+        highpass = vocal_highpass_hz(x, sample_rate)
+        x_hp = apply_highpass(x, sample_rate, highpass)
+        dry = loudness.analyse(x_hp, sample_rate)
 
-    # 4. reverb rules (from the uncompressed vocal: the rules need its crest factor and the
-    # return-to-dry loudness, which compression barely moves)
-    tempo, tempo_conf = estimate_tempo(backing, sample_rate)
-    crest = crest_factor_db(x_hp)
-    reverb, reverb_info = reverb_rules(x_hp, sample_rate, tempo, crest, s)
-    analysis["reverb_rules"] = reverb_info
-    analysis["tempo_confidence"] = tempo_conf
+        # 4. reverb rules (from the uncompressed vocal: the rules need its crest factor and
+        # the return-to-dry loudness, which compression barely moves)
+        tempo, tempo_conf = estimate_tempo(backing, sample_rate)
+        crest = crest_factor_db(x_hp)
+        reverb, reverb_info = reverb_rules(x_hp, sample_rate, tempo, crest, dry.integrated_lufs,
+                                           s)
+        analysis["reverb_rules"] = reverb_info
+        analysis["tempo_confidence"] = tempo_conf
 
-    # 3. compression to the target loudness range, measured on the wet vocal: search on the
-    # dry vocal with the reverb's effect on the range as an offset, then check
-    target_lra = float(targets["vocal_lra_lu"])
-    threshold, lra_reached, reachable, wet = compress_to_range(
-        x_hp, sample_rate, target_lra, reverb, tolerance_lu=s.lra_tolerance_lu,
-        ratio=s.comp_ratio, attack_ms=s.comp_attack_ms, release_ms=s.comp_release_ms)
-    if not reachable:
-        log.warning("vocal loudness range: target %.1f LU not reachable by compression; "
-                    "closest %.1f LU", target_lra, lra_reached)
-    analysis.update(compressor_threshold_db=threshold, vocal_lra_lu=lra_reached,
-                    lra_reachable=bool(reachable))
-    compressor = (None if threshold is None else
-                  CompressorSettings(threshold, s.comp_ratio, s.comp_attack_ms, s.comp_release_ms))
-    vocal_recipe = VocalRecipe(highpass_hz=highpass, compressor=compressor, reverb=reverb,
-                               pitch_correction=pc)
+        # 3. compression to the target loudness range, measured on the wet vocal: search on
+        # the dry vocal with the reverb's effect on the range as an offset, then check
+        target_lra = float(targets["vocal_lra_lu"])
+        threshold, lra_reached, reachable, wet = compress_to_range(
+            x_hp, sample_rate, target_lra, reverb, tolerance_lu=s.lra_tolerance_lu,
+            compressor=s.compressor, dry_lra_lu=dry.loudness_range_lu)
+        if not reachable:
+            log.warning("vocal loudness range: target %.1f LU not reachable by compression; "
+                        "closest %.1f LU", target_lra, lra_reached)
+        analysis.update(compressor_threshold_db=threshold, vocal_lra_lu=lra_reached,
+                        lra_reachable=bool(reachable))
+        vocal_recipe = VocalRecipe(highpass_hz=highpass, compressor=s.compressor.at(threshold),
+                                   reverb=reverb, pitch_correction=pc)
 
-    # the vocal branch at 0 dB gain is the last wet render (everything after the gain is
-    # linear, so any gain is a scaling of it)
-    target = float(targets["vocal_to_backing_lu"])
-    stem = wet[:, : backing.shape[1]]
-    b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system="rule_based"))
-    gain = gain_for(stem, b_stem, sample_rate, target)
+        # the vocal branch at 0 dB gain is the last wet render (everything after the gain is
+        # linear, so any gain is a scaling of it)
+        target = float(targets["vocal_to_backing_lu"])
+        stem = wet[:, : backing.shape[1]]
+        b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
+        l_stem = loudness.integrated_loudness(stem, sample_rate)
+        l_backing = loudness.integrated_loudness(b_stem, sample_rate)
+        gain = gain_for(l_stem, l_backing, target)
 
-    # 5. masking-reduction EQ, judged at the balance the mix will have
-    active = vocal_activity(x, sample_rate)
-    g = np.float32(10 ** (gain / 20.0))
-    before = masking_measure_db(g * stem, b_stem, sample_rate, s.essential_rank, active)
-    v_cuts, b_cuts, decisions = masking_eq(g * stem, b_stem, sample_rate, s, active)
-    if v_cuts:
-        vocal_recipe = _replace(vocal_recipe, eq=tuple(v_cuts))
-        stem = chain.process_vocal(x, sample_rate, _replace(vocal_recipe, pitch_correction=None)
-                                   )[:, : backing.shape[1]]
-    backing_recipe = BackingRecipe(eq=tuple(b_cuts))
-    if b_cuts:
-        b_stem = chain.process_backing(backing, sample_rate,
-                                       MixRecipe(system="rule_based", backing=backing_recipe))
+        # 5. masking-reduction EQ, judged at the balance the mix will have
+        active = vocal_activity(x, sample_rate)
+        g = np.float32(10 ** (gain / 20.0))
+        v_bands, b_bands = _band_frames(g * stem, sample_rate)[0], _band_frames(b_stem,
+                                                                                sample_rate)[0]
+        before = _masking_db(v_bands, b_bands, active, s.essential_rank)
+        v_cuts, b_cuts, decisions = _masking_cuts(v_bands, b_bands, active, sample_rate, s)
+        if v_cuts:
+            vocal_recipe = replace(vocal_recipe, eq=tuple(v_cuts))
+            stem = chain.process_vocal(x, sample_rate, replace(vocal_recipe,
+                                                               pitch_correction=None)
+                                       )[:, : backing.shape[1]]
+            l_stem = loudness.integrated_loudness(stem, sample_rate)
+        backing_recipe = BackingRecipe(eq=tuple(b_cuts))
+        if b_cuts:
+            b_stem = chain.process_backing(backing, sample_rate,
+                                           MixRecipe(system=self.name, backing=backing_recipe))
+            l_backing = loudness.integrated_loudness(b_stem, sample_rate)
 
-    # 6. level on the complete chain
-    gain = gain_for(stem, b_stem, sample_rate, target)
-    g = np.float32(10 ** (gain / 20.0))
-    after = masking_measure_db(g * stem, b_stem, sample_rate, s.essential_rank, active)
-    measured = (loudness.integrated_loudness(g * stem, sample_rate)
-                - loudness.integrated_loudness(b_stem, sample_rate))
-    analysis.update(highpass_hz=highpass, masking_before_db=before, masking_after_db=after,
-                    eq_decisions=decisions, measured_vocal_to_backing_lu=measured)
-    if abs(measured - target) > s.level_tolerance_lu:
-        log.warning("level: measured %.2f LU, target %.2f LU", measured, target)
-    return MixRecipe(system="rule_based", vocal=_replace(vocal_recipe, gain_db=gain),
-                     backing=backing_recipe, analysis=analysis), corrected
-
-
-def _replace(v: VocalRecipe, **changes) -> VocalRecipe:
-    from dataclasses import replace
-
-    return replace(v, **changes)
-
-
+        # 6. level on the complete chain
+        gain = gain_for(l_stem, l_backing, target)
+        g = np.float32(10 ** (gain / 20.0))
+        after = masking_measure_db(g * stem, b_stem, sample_rate, s.essential_rank, active)
+        measured = loudness.integrated_loudness(g * stem, sample_rate) - l_backing
+        analysis.update(highpass_hz=highpass, masking_before_db=before, masking_after_db=after,
+                        eq_decisions=decisions, measured_vocal_to_backing_lu=measured)
+        if abs(measured - target) > s.level_tolerance_lu:
+            log.warning("level: measured %.2f LU, target %.2f LU", measured, target)
+        recipe = MixRecipe(system=self.name, vocal=replace(vocal_recipe, gain_db=gain),
+                           backing=backing_recipe, analysis=analysis)
+        return MixChoice(recipe, corrected)
