@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import site
 import subprocess
 import sys
@@ -31,9 +32,17 @@ CONDITIONS = ("professional", "unprocessed", "commercial", "rule_based", "data_d
 @pytest.fixture(scope="module")
 def wheel_env(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("wheel")
+    # build from a copy: setuptools writes build/ and *.egg-info beside the sources
+    source = root / "source"
+    for name in ("pyproject.toml", "README.md"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
+    shutil.copytree(REPO / "workflow" / "scripts" / "vocalmix",
+                    source / "workflow" / "scripts" / "vocalmix",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     dist = root / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--wheel-dir", str(dist), str(REPO)],
+                    "--no-build-isolation", "--wheel-dir", str(dist), str(source)],
                    check=True, cwd=root)
     wheel = next(dist.glob("vocalmix-*.whl"))
     venv = root / "venv"
