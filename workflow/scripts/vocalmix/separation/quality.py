@@ -48,6 +48,8 @@ def backend_label(separation: dict) -> str:
     s = separation.get(backend) or {}
     if backend == "builtin":
         return f"builtin:{s.get('method', 'network')}"
+    if backend == "pretrained":
+        return "pretrained:spleeter-2stems"
     if backend == "spleeter":
         return f"spleeter:{s.get('model', '2stems')}"
     return f"demucs:{s.get('name', 'htdemucs')}"
