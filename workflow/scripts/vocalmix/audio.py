@@ -43,8 +43,13 @@ class AudioError(ValueError):
 
 
 def db_to_gain(db: float | NDArray) -> float | NDArray:
-    """Amplitude gain of a level in dB."""
-    return np.power(10.0, np.asarray(db, dtype=np.float64) / 20.0)
+    """Amplitude gain of a level in dB: ``10 ** (db / 20)``.
+
+    The result has the type of ``db``'s arithmetic (a Python float for a float, a numpy scalar
+    of the same precision for a numpy scalar, an array for an array), so a float32 signal
+    times the gain of a float level stays float32.
+    """
+    return 10.0 ** (db / 20.0)
 
 
 

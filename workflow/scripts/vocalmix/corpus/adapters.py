@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 
 from vocalmix.corpus.tracks import (AUDIO_EXTS, Candidate, CorpusError, Rejection,
                                     TrackRejected, assign_splits, genre_slug, slug)
-from vocalmix.audio import AudioError, read_audio, resample, to_channels
+from vocalmix.audio import AudioError, db_to_gain, read_audio, resample, to_channels
 
 log = logging.getLogger(__name__)
 
@@ -460,7 +460,7 @@ def load_track(c: Candidate, *, sample_rate: int, min_duration_s: float,
         raise TrackRejected(next(iter(raw.values()))[1],
                             f"{n / sr:.2f} s long, shorter than the {min_duration_s} s analysis window")
     out = {}
-    threshold = 10 ** (silence_dbfs / 20.0)
+    threshold = db_to_gain(silence_dbfs)
     for role, (audio, path) in raw.items():
         audio = audio[:, :n]
         peak = float(np.max(np.abs(audio)))

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from vocalmix.audio import db_to_gain
 from vocalmix import seeding
 from vocalmix.corpus import synth
 from vocalmix.measure import loudness
@@ -114,7 +115,7 @@ CONSONANT_P = (0.25, 0.14, 0.14, 0.1, 0.12, 0.1, 0.08, 0.07)
 
 BACKING_LUFS = -20.0  # backing loudness before the master headroom scaling
 DRY_VOCAL_LUFS = -20.0
-PEAK_CEILING = 10 ** (-1.0 / 20.0)  # -1 dBFS sample peak for every written stem
+PEAK_CEILING = db_to_gain(-1.0)  # -1 dBFS sample peak for every written stem
 
 
 # ----------------------------------------------------------------------------------------
@@ -280,7 +281,7 @@ def voice_score(song: Song, singer: Singer, n_ctrl: int, rng: np.random.Generato
         legato = nxt is not None and nxt.phrase == note.phrase
         gate_end = b if legato else max(a + 1, b - int(0.04 * cr))
         midi[a:b] = note.midi + offsets[k] / 100.0
-        gate[a:gate_end] = 10 ** (note.velocity_db / 20.0)
+        gate[a:gate_end] = db_to_gain(note.velocity_db)
         cons_len = 0
         if note.consonant in ("s", "t", "k", "h"):
             cons_len = int({"s": 0.06, "h": 0.05, "t": 0.02, "k": 0.025}[note.consonant] * cr)
@@ -408,7 +409,7 @@ def render_backing(song: Song, n: int, sample_rate: int,
             for s in steps:
                 accent = 0.0 if s % 4 == 0 else -3.0 if inst == "hat" else 0.0
                 onsets.append(step_time(bar, s) + rng.normal(0, 0.003))
-                gains.append(synth.db(level + accent + rng.normal(0, 1.0)))
+                gains.append(float(db_to_gain(level + accent + rng.normal(0, 1.0))))
         drums += synth.pan(synth.place(kit[inst], onsets, gains, n, sample_rate), pans[inst])
     if "crash" in song.parts:
         crash = synth.place(synth.crash(sample_rate, rng), [step_time(b, 0) for b in
@@ -481,7 +482,7 @@ def mix_backing(stems: dict[str, NDArray]) -> NDArray:
     out = None
     for name, stem in stems.items():
         rms = np.sqrt(np.mean(stem**2)) + 1e-12
-        part = stem / rms * synth.db(PART_LEVELS_DB.get(name, -12.0)) * 0.1
+        part = stem / rms * float(db_to_gain(PART_LEVELS_DB.get(name, -12.0))) * 0.1
         out = part if out is None else out + part
     return out
 
@@ -541,7 +542,7 @@ def professional_vocal(dry: NDArray, song: Song, backing: NDArray, sample_rate: 
     lar_target = (style.lar_mean_db + style.lar_density_slope_db * (song.density - 0.5)
                   + float(rng.normal(0.0, style.lar_sd_db)))
     gain_db = lar_target - (_lufs(wet, sample_rate) - _lufs(backing, sample_rate))
-    wet *= 10 ** (gain_db / 20.0)
+    wet *= db_to_gain(gain_db)
     truth = {
         "highpass_hz": highpass_hz,
         "eq": [b.to_dict() for b in eq],
@@ -564,7 +565,7 @@ def amateur_take(song: Song, singer: Singer, n: int, sample_rate: int,
     x /= np.sqrt(np.mean(x**2)) + 1e-12
     # level drift: slow random gain, +/- a few dB
     drift_db = 2.5 * synth.lowpass_noise(rng, n // 441 + 2, 150.0)
-    x *= 10 ** (synth.control_to_audio(drift_db, 100.0, n, sample_rate) / 20.0)
+    x *= db_to_gain(synth.control_to_audio(drift_db, 100.0, n, sample_rate))
     # a small, untreated room
     room_t60 = _u(rng, (0.25, 0.45))
     room = synth.room_impulse_response(
@@ -579,7 +580,7 @@ def amateur_take(song: Song, singer: Singer, n: int, sample_rate: int,
     noise = (synth.sos(rng.standard_normal(n), "low", 1500.0, sample_rate, order=1)
              + 2.0 * synth.sos(rng.standard_normal(n), "low", 150.0, sample_rate))
     sig_rms = np.sqrt(np.mean(x[np.abs(x) > 1e-3 * np.max(np.abs(x))] ** 2))
-    noise *= sig_rms / (np.sqrt(np.mean(noise**2)) * 10 ** (snr_db / 20.0))
+    noise *= sig_rms / (np.sqrt(np.mean(noise**2)) * db_to_gain(snr_db))
     x = x + noise
     # cheap microphone: band limits and a presence bump
     mic_hp, mic_lp = _u(rng, (120.0, 220.0)), _u(rng, (5000.0, 7500.0))
@@ -588,7 +589,7 @@ def amateur_take(song: Song, singer: Singer, n: int, sample_rate: int,
     bump = EQBand("peak", _u(rng, (2000.0, 4000.0)), _u(rng, (3.0, 6.0)), 1.5)
     x = apply_eq(x[None, :].astype(np.float32), sample_rate, [bump])[0].astype(np.float64)
     # and the phone's preamp adds a little white hiss, 25 dB under the room noise
-    x = x + rng.standard_normal(n) * sig_rms * 10 ** (-(snr_db + 25.0) / 20.0)
+    x = x + rng.standard_normal(n) * sig_rms * db_to_gain(-(snr_db + 25.0))
     level_lufs = _u(rng, (-28.0, -22.0))
     x = _to_level(x, level_lufs, sample_rate)
     truth = {
@@ -629,7 +630,7 @@ def generate_song(song_id: str, genre: str, *, duration_s: float, sample_rate: i
 
     stems = render_backing(song, n, sample_rate, rng)
     backing = mix_backing(stems)
-    backing *= 10 ** ((BACKING_LUFS - _lufs(backing, sample_rate)) / 20.0)
+    backing *= db_to_gain(BACKING_LUFS - _lufs(backing, sample_rate))
 
     vocal, ir, chain_truth = professional_vocal(dry, song, backing, sample_rate, rng)
     raw, amateur_truth = amateur_take(song, singer, n, sample_rate, rng)
@@ -638,7 +639,7 @@ def generate_song(song_id: str, genre: str, *, duration_s: float, sample_rate: i
     # one master gain keeps every stem's sample peak under -1 dBFS (ratios unchanged)
     peak = max(np.max(np.abs(mixture)), np.max(np.abs(vocal)), np.max(np.abs(backing)))
     master_db = min(0.0, 20 * np.log10(PEAK_CEILING / peak))
-    g = 10 ** (master_db / 20.0)
+    g = db_to_gain(master_db)
     vocal, backing, mixture = vocal * g, backing * g, mixture * g
 
     vocal_meas = loudness.analyse(vocal, sample_rate)

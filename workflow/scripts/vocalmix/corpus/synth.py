@@ -15,6 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import signal
 
+from vocalmix.audio import db_to_gain
+
 # ----------------------------------------------------------------------------------------
 # basic helpers
 
@@ -22,10 +24,6 @@ from scipy import signal
 def midi_to_hz(midi: float | NDArray) -> float | NDArray:
     return 440.0 * np.power(2.0, (np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
 
-
-def db(x: float) -> float:
-    """Amplitude gain of ``x`` dB."""
-    return float(10.0 ** (x / 20.0))
 
 
 @lru_cache(maxsize=256)
@@ -148,7 +146,7 @@ def _formant_filters(vowel: str, scale: float, sample_rate: int):
     for f, bw, level in VOWEL_FORMANTS[vowel]:
         f = min(f * scale, 0.45 * sample_rate)
         b, a = signal.iirpeak(f, Q=f / (bw * scale), fs=sample_rate)
-        out.append((b, a, db(level)))
+        out.append((b, a, float(db_to_gain(level))))
     return out
 
 
@@ -237,7 +235,7 @@ def consonant(kind: str, sample_rate: int, rng: np.random.Generator) -> NDArray:
     x = sos(rng.standard_normal(m), "band", band, sample_rate, order=2)
     t = np.arange(m) / sample_rate
     env = np.minimum(1.0, t / rise) * np.exp(-t / (dur * 0.45))
-    return x * env * db(level) / (np.std(x) + 1e-12) * 0.25
+    return x * env * float(db_to_gain(level)) / (np.std(x) + 1e-12) * 0.25
 
 
 # ----------------------------------------------------------------------------------------

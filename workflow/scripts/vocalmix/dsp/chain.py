@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.audio import to_channels
+from vocalmix.audio import db_to_gain, to_channels
 from vocalmix.measure.loudness import true_peak_dbtp
 from vocalmix.dsp.effects import apply_compressor, apply_eq, apply_highpass
 from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
@@ -69,7 +69,7 @@ def process_vocal(vocal: NDArray, sample_rate: int, v: VocalRecipe, *,
     x = apply_highpass(x, sample_rate, v.highpass_hz)
     x = apply_eq(x, sample_rate, v.eq)
     x = apply_compressor(x, sample_rate, v.compressor)
-    x = x * np.float32(10 ** (v.gain_db / 20.0))
+    x = x * np.float32(db_to_gain(v.gain_db))
     if v.reverb is not None:
         return render_reverb(x, sample_rate, v.reverb)
     return to_channels(x, 2)
@@ -77,7 +77,7 @@ def process_vocal(vocal: NDArray, sample_rate: int, v: VocalRecipe, *,
 
 def process_backing(backing: NDArray, sample_rate: int, recipe: MixRecipe) -> NDArray[np.float32]:
     b = apply_eq(to_channels(backing, 2), sample_rate, recipe.backing.eq)
-    return b * np.float32(10 ** (recipe.backing.gain_db / 20.0))
+    return b * np.float32(db_to_gain(recipe.backing.gain_db))
 
 
 def bus_limit(mix: NDArray, sample_rate: int, ceiling_dbtp: float,
@@ -96,7 +96,7 @@ def bus_limit(mix: NDArray, sample_rate: int, ceiling_dbtp: float,
     info["limited"] = True
     if after > ceiling_dbtp:
         g = ceiling_dbtp - after - 0.01
-        out = out * np.float32(10 ** (g / 20.0))
+        out = out * np.float32(db_to_gain(g))
         info["safety_gain_db"] = g
         after = true_peak_dbtp(out, sample_rate)
     info["true_peak_after_dbtp"] = after

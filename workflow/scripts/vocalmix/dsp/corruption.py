@@ -33,6 +33,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from vocalmix.audio import db_to_gain
 from vocalmix.measure import loudness
 from vocalmix.dsp.effects import EQBand, apply_eq
 
@@ -129,7 +130,7 @@ def corrupt(dereverberated: NDArray, sample_rate: int, rng: np.random.Generator
     x = expand(x, sample_rate, **exp)
     lufs = loudness.integrated_loudness(x, sample_rate)
     gain_db = NORMALISED_LUFS - lufs if math.isfinite(lufs) else 0.0
-    x = x * np.float32(10 ** (gain_db / 20.0))
+    x = x * np.float32(db_to_gain(gain_db))
     params = {"eq": [b.to_dict() for b in eq], "inverse_eq": [b.to_dict() for b in inverse_eq(eq)],
               "expander": exp, "normalised_lufs": NORMALISED_LUFS, "gain_db": gain_db,
               "dereverb": dict(WPE)}

@@ -36,7 +36,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.audio import to_channels
+from vocalmix.audio import db_to_gain, to_channels
 
 __all__ = ["ReverbSettings", "RANGES", "render_reverb", "reverb_return", "impulse_response",
            "expected_t60", "latency_samples"]
@@ -169,7 +169,7 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
     out = np.zeros((2, n + tail), dtype=np.float32)
     if delay < n + tail:
         out[:, delay:] = wet[:, lat: lat + n + tail - delay]  # latency compensated
-    out *= np.float32(10 ** (settings.wet_db / 20.0))
+    out *= np.float32(db_to_gain(settings.wet_db))
     return out
 
 

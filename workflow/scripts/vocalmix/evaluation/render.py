@@ -47,7 +47,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.conditions import CONDITIONS
-from vocalmix.audio import read_audio
+from vocalmix.audio import db_to_gain, read_audio
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def normalise_for_listening(mix: NDArray, sample_rate: int, *, target_lufs: floa
     total_gain_db, limited = 0.0, False
     for _ in range(max_rounds):
         g = target_lufs - level
-        x = (x * np.float32(10 ** (g / 20))).astype(np.float32)
+        x = (x * np.float32(db_to_gain(g))).astype(np.float32)
         total_gain_db += g
         peak = true_peak_dbtp(x, sample_rate)
         if peak > ceiling_dbtp:
@@ -188,7 +188,7 @@ def normalise_for_listening(mix: NDArray, sample_rate: int, *, target_lufs: floa
     peak = true_peak_dbtp(x, sample_rate)
     if peak > ceiling_dbtp + 1e-6:  # a last resort that gives up loudness, never the ceiling
         g = ceiling_dbtp - peak - 0.01
-        x = (x * np.float32(10 ** (g / 20))).astype(np.float32)
+        x = (x * np.float32(db_to_gain(g))).astype(np.float32)
         total_gain_db += g
         log.warning("true peak %.2f dBTP over the %.1f dBTP ceiling after limiting: "
                     "%.2f dB quieter than the target", peak, ceiling_dbtp, -g)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from vocalmix.audio import AudioError, read_audio, resample, write_audio
+from vocalmix.audio import AudioError, db_to_gain, read_audio, resample, write_audio
 from vocalmix.mixing.base import MixChoice, MixContext
 from vocalmix.mixing.registry import get_mixer
 
@@ -44,7 +44,7 @@ def load_inputs(vocal_path: str, backing_path: str,
         if x.shape[0] > 2:
             raise MixError(f"{path}: {x.shape[0]} channels; mono or stereo expected")
         peak = float(np.max(np.abs(x)))
-        if peak <= 10 ** (SILENCE_DBFS / 20):
+        if peak <= db_to_gain(SILENCE_DBFS):
             raise MixError(f"{path}: the audio is silent (peak "
                            f"{20 * math.log10(peak) if peak > 0 else -math.inf:.1f} dBFS)")
     if vsr != sr:

@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from vocalmix.audio import db_to_gain
 from vocalmix.measure import loudness
 from vocalmix.measure.spectrum import frame_power
 from vocalmix.dsp import chain
@@ -277,7 +278,7 @@ class RuleBasedMixer:
 
         # 5. masking-reduction EQ, judged at the balance the mix will have
         active = vocal_activity(x, sample_rate)
-        g = np.float32(10 ** (gain / 20.0))
+        g = np.float32(db_to_gain(gain))
         v_bands, b_bands = _band_frames(g * stem, sample_rate)[0], _band_frames(b_stem,
                                                                                 sample_rate)[0]
         before = _masking_db(v_bands, b_bands, active, s.essential_rank)
@@ -296,7 +297,7 @@ class RuleBasedMixer:
 
         # 6. level on the complete chain
         gain = gain_for(l_stem, l_backing, target)
-        g = np.float32(10 ** (gain / 20.0))
+        g = np.float32(db_to_gain(gain))
         after = masking_measure_db(g * stem, b_stem, sample_rate, s.essential_rank, active)
         measured = loudness.integrated_loudness(g * stem, sample_rate) - l_backing
         analysis.update(highpass_hz=highpass, masking_before_db=before, masking_after_db=after,

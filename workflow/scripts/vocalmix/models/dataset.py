@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from vocalmix.measure import loudness
 from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ
 from vocalmix.measure.mel import LogMel
-from vocalmix.audio import AudioError, read_audio
+from vocalmix.audio import AudioError, db_to_gain, read_audio
 from vocalmix.files import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def normalise_level(audio: NDArray, sample_rate: int, target: float = NORMALISED
     lufs = loudness.integrated_loudness(np.atleast_2d(audio), sample_rate)
     if not math.isfinite(lufs):
         return np.asarray(audio, dtype=np.float32)
-    return (np.asarray(audio, dtype=np.float32) * np.float32(10 ** ((target - lufs) / 20.0)))
+    return (np.asarray(audio, dtype=np.float32) * np.float32(db_to_gain(target - lufs)))
 
 
 def window_frames(starts_s: list[float], window_s: float, mel: LogMel) -> tuple[NDArray, int]:

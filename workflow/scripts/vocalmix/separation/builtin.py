@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from vocalmix.audio import db_to_gain
 from vocalmix import seeding
 from vocalmix.separation.external import SeparationError
 
@@ -169,7 +170,7 @@ class _Sampler:
             sv = int(r.integers(tv.vocal.shape[1] - self.segment + 1))
             sb = sv if tb is tv else int(r.integers(tb.backing.shape[1] - self.segment + 1))
             channel = int(r.integers(3))  # left, right or mid
-            gv, gb = 10 ** (r.uniform(-self.gain_db, self.gain_db, size=2) / 20.0)
+            gv, gb = db_to_gain(r.uniform(-self.gain_db, self.gain_db, size=2))
             v_out[k] = gv * self._excerpt(tv.vocal, channel, sv)
             b_out[k] = gb * self._excerpt(tb.backing, channel, sb)
         return torch.from_numpy(v_out), torch.from_numpy(b_out)

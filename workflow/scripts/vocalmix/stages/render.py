@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from vocalmix.audio import read_audio, write_audio
+from vocalmix.audio import db_to_gain, read_audio, write_audio
 from vocalmix.conditions import CONDITIONS
 from vocalmix.evaluation.render import (
     INDEX_COLUMNS,
@@ -72,7 +72,7 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     mix_x = cut_excerpt(mix, sr, excerpt)
     out, norm = normalise_for_listening(mix_x, sr, target_lufs=float(listening["loudness_lufs"]),
                                         ceiling_dbtp=float(listening["true_peak_dbtp"]))
-    gain = np.float32(10 ** (norm["gain_db"] / 20))
+    gain = np.float32(db_to_gain(norm["gain_db"]))
     write_audio(outputs["audio"], out, sr, subtype="PCM_24")
     stems_known = vocal is not None and back is not None
     for role_name, stem in (("vocal", vocal), ("backing", back)):
