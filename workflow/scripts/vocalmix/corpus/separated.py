@@ -23,13 +23,14 @@ from pathlib import Path
 
 from vocalmix.corpus.tracks import (AUDIO_EXTS, Candidate, CorpusError, Rejection,
                                     assign_splits, genre_slug, slug)
+from vocalmix.layout import SEPARATED_DIR
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DATASET", "OUT_DIR", "discover_mixes", "mix_entries", "separated_paths"]
 
 DATASET = "separated"
-OUT_DIR = "results/separated"
+OUT_DIR = SEPARATED_DIR
 
 
 def separated_paths(track_id: str) -> dict[str, str]:

@@ -35,6 +35,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 from vocalmix.files import save_figure, write_json
+from vocalmix.layout import GENRE_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ __all__ = ["DEFAULT_THRESHOLD", "DEFAULT_MODEL_PATH", "SOURCES", "GenreError",
 #: Default of ``genre.confidence_threshold`` (config.yaml and the schema carry the same).
 DEFAULT_THRESHOLD = 0.5
 #: Where the pipeline writes the classifier; ``vocalmix mix`` / ``vocalmix genre`` look here.
-DEFAULT_MODEL_PATH = "results/genre/model.json"
+DEFAULT_MODEL_PATH = GENRE_MODEL
 FORMAT = "vocalmix-genre-classifier/1"
 #: Where a resolved genre came from.
 SOURCES = ("override", "metadata", "predicted", "average")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from vocalmix.layout import SEPARATOR_MODEL
 from vocalmix.separation.external import SeparationError
 from vocalmix.audio import resample, validate_audio
 
@@ -21,7 +22,7 @@ __all__ = ["BACKENDS", "METHODS", "SeparationError", "separate", "check_backend"
 BACKENDS = ("pretrained", "builtin", "spleeter", "demucs")
 METHODS = ("network", "repet_sim")
 #: where rule ``train_separator`` writes the builtin network
-DEFAULT_MODEL = "results/separated/model/separator.pt"
+DEFAULT_MODEL = SEPARATOR_MODEL
 EXTERNAL_RATE = 44100
 
 

@@ -1,0 +1,103 @@
+"""``vocalmix separate``: split a finished song into vocal and backing."""
+
+from __future__ import annotations
+
+import argparse
+
+from vocalmix.audio import AudioError, read_audio, write_audio
+from vocalmix.cli._common import config_defaults, error, fmt
+from vocalmix.files import write_json
+from vocalmix.layout import SEPARATOR_MODEL
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "separate",
+        help="split a finished song into vocal and backing (source separation)",
+        description=(
+            "Separate a mixture (any format libsndfile reads) into DIR/vocal.wav and "
+            "DIR/backing.wav (32-bit float WAV at the song's sample rate) and write "
+            "DIR/report.json (what ran; loudness of the parts). Backends: 'pretrained' (the "
+            "default: Spleeter's pretrained 2stems network in PyTorch, weights installed by "
+            "`make setup`; no training), 'builtin' (the "
+            f"pipeline's mask network, {SEPARATOR_MODEL} from `snakemake "
+            f"{SEPARATOR_MODEL}`, or --method repet_sim with no training; "
+            "--method or --model without --backend choose it), "
+            "'spleeter' and 'demucs' (their own environments, local weights only; they refuse "
+            "to run without real weights). Settings not given here come from --config or the "
+            "defaults of config.yaml's 'separation' section."),
+    )
+    p.add_argument("mix", metavar="MIX", help="the finished song")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--backend", choices=("pretrained", "builtin", "spleeter", "demucs"),
+                   default=None, help="separator (default: separation.backend, pretrained)")
+    p.add_argument("--config", metavar="YAML",
+                   help="a pipeline config whose 'separation' section gives the settings")
+    p.add_argument("--method", choices=("network", "repet_sim"), default=None,
+                   help="builtin: the trained network (default) or REPET-SIM")
+    p.add_argument("--model", metavar="FILE", default=None,
+                   help=f"builtin network weights (default {SEPARATOR_MODEL})")
+    p.add_argument("--weights", metavar="NPZ", default=None,
+                   help="pretrained: converted Spleeter 2stems weights (default: the installed "
+                        "<venv>/share/vocalmix/spleeter-2stems.npz)")
+    p.add_argument("--model-path", metavar="DIR", default=None,
+                   help="spleeter: MODEL_PATH, the folder holding 2stems/ (default "
+                        "separation.spleeter.model_path, else $MODEL_PATH)")
+    p.add_argument("--repo", metavar="DIR", default=None,
+                   help="demucs: local weights folder (as demucs --repo)")
+    p.add_argument("--name", metavar="NAME", default=None,
+                   help="spleeter model (2stems, 4stems, 5stems) or demucs model name")
+    p.add_argument("--python", metavar="PY", default=None,
+                   help="spleeter/demucs: interpreter of their environment (default auto)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vocalmix.config import ConfigError, load_config
+    from vocalmix.separation.api import DEFAULT_MODEL, SeparationError, separate
+    from vocalmix.separation.stage import describe
+
+    try:
+        sep = (load_config(args.config) if args.config else config_defaults())["separation"]
+    except (ConfigError, OSError) as exc:
+        error("separate", str(exc))
+        return 2
+    # --method / --model concern only the builtin network: without --backend they choose it
+    backend = args.backend or ("builtin" if (args.method or args.model) else sep["backend"])
+    settings = dict(sep[backend])
+    if backend == "pretrained":
+        if args.weights:
+            settings["weights"] = args.weights
+    elif backend == "builtin":
+        if args.method:
+            settings["method"] = args.method
+    elif backend == "spleeter":
+        settings.update({k: v for k, v in (("model_path", args.model_path), ("model", args.name),
+                                           ("python", args.python)) if v})
+    else:
+        settings.update({k: v for k, v in (("repo", args.repo), ("name", args.name),
+                                           ("python", args.python)) if v})
+    model = (args.model or DEFAULT_MODEL) if backend == "builtin" else None
+    try:
+        mixture, sr = read_audio(args.mix)
+        vocal, backing, info = separate(mixture, sr, backend=backend, settings=settings,
+                                        model=model, threads=args.threads)
+    except (AudioError, SeparationError) as exc:
+        error("separate", str(exc))
+        return 2
+    out = Path(args.output)
+    write_audio(out / "vocal.wav", vocal, sr)
+    write_audio(out / "backing.wav", backing, sr)
+    facts = describe(mixture, vocal, backing, sr)
+    write_json(out / "report.json", {"mixture": args.mix, "run": info, "sample_rate": sr,
+                                        "duration_s": mixture.shape[1] / sr, **facts})
+    print(f"{args.mix}: separated by {backend}"
+          + (f" ({settings.get('method', 'network')})" if backend == "builtin" else ""))
+    print(f"  vocal    {out / 'vocal.wav'}  {fmt(facts['vocal_lufs'], 'LUFS')}")
+    print(f"  backing  {out / 'backing.wav'}  {fmt(facts['backing_lufs'], 'LUFS')}")
+    return 0
