@@ -221,6 +221,28 @@ def test_cli_defaults_to_the_pretrained_backend(tmp_path, installed, capsys):
     assert not (tmp_path / "x").exists()
 
 
+def test_separation_stage_uses_the_pretrained_backend(tmp_path, installed):
+    import soundfile as sf
+
+    from vocalmix.separation.quality import backend_label
+    from vocalmix.stages.separate import separate as stage
+
+    sf.write(tmp_path / "song.wav", _fixture_module().signal().T, 44100, subtype="FLOAT")
+    out = {k: str(tmp_path / "out" / f) for k, f in
+           (("vocal", "vocal.wav"), ("backing", "backing.wav"), ("report", "report.json"))}
+    sep = {"backend": "pretrained", "pretrained": {"weights": ""}}
+    stage({"mix": str(tmp_path / "song.wav")}, out,
+          {"track": "separated_song", "sample_rate": 44100, "separation": sep})
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["status"] == "ok" and report["run"]["backend"] == "pretrained"
+    assert backend_label(sep) == "pretrained:spleeter-2stems"
+    bad = {"backend": "pretrained", "pretrained": {"weights": str(tmp_path / "none.npz")}}
+    with pytest.raises(SeparationError, match="make setup"):
+        stage({"mix": str(tmp_path / "song.wav")}, {k: str(tmp_path / "x" / k) for k in out},
+              {"track": "separated_song", "sample_rate": 44100, "separation": bad})
+    assert not (tmp_path / "x").exists()  # refused before any output
+
+
 # ----------------------------------------------------------------------- real previews
 @pytest.mark.realdata
 @pytest.mark.slow
