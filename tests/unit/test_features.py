@@ -8,7 +8,8 @@ import pytest
 from vocalmix.measure import spectrum
 from vocalmix.features.extract import extract_track
 from vocalmix.measure.loudness import integrated_loudness
-from vocalmix.features.summary import OVERALL, genre_stats, read_genre_stats, write_tsv
+from vocalmix.features.summary import OVERALL, genre_stats, read_genre_stats
+from vocalmix.tables import write_tsv
 from vocalmix.audio import AudioError, write_audio
 
 SR = 44100

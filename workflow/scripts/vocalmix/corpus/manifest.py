@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from vocalmix.files import atomic_path
+from vocalmix.tables import write_table
 
 __all__ = ["COLUMNS", "REJECTED_COLUMNS", "ManifestError", "write_manifest", "read_manifest",
            "write_rejected", "read_rejected", "validate_rows"]
@@ -74,11 +74,7 @@ def write_manifest(path: str | os.PathLike, rows: list[dict]) -> None:
     """Validate and write rows (sorted by track_id) as TSV, atomically."""
     rows = sorted(rows, key=lambda r: r["track_id"])
     validate_rows(rows, path=path)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in COLUMNS])
+    write_table(path, rows, COLUMNS, cell=_cell)
 
 
 def read_manifest(path: str | os.PathLike) -> list[dict]:
@@ -107,12 +103,8 @@ def read_manifest(path: str | os.PathLike) -> list[dict]:
 def write_rejected(path: str | os.PathLike, rows: list[dict]) -> None:
     rows = sorted(rows, key=lambda r: (r.get("dataset") or "", r.get("track_id") or "",
                                        r.get("file") or ""))
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        writer.writerow(REJECTED_COLUMNS)
-        for row in rows:
-            writer.writerow([_cell(row.get(c)).replace("\t", " ").replace("\n", " ")
-                             for c in REJECTED_COLUMNS])
+    write_table(path, rows, REJECTED_COLUMNS,
+                cell=lambda v: _cell(v).replace("\t", " ").replace("\n", " "))
 
 
 def read_rejected(path: str | os.PathLike) -> list[dict]:

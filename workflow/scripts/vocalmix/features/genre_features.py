@@ -37,7 +37,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 from vocalmix.audio import read_audio, resample
-from vocalmix.files import atomic_path
+from vocalmix.tables import exact, write_table
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +225,4 @@ def file_features(path: str, *, excerpt_s: float = 30.0) -> dict[str, float]:
 
 def write_features_tsv(path, rows: list[dict], columns: list[str]) -> None:
     """TSV with floats at full precision (``repr``): training reads back the same numbers."""
-    import csv
-
-
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        w.writerow(columns)
-        for r in rows:
-            w.writerow([repr(float(r[c])) if isinstance(r[c], (float, np.floating)) else
-                        ("" if r[c] is None else str(r[c])) for c in columns])
+    write_table(path, rows, columns, cell=exact)

@@ -14,11 +14,9 @@
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 from vocalmix.audio import read_audio
-from vocalmix.files import atomic_path
 
 
 log = logging.getLogger(__name__)
@@ -150,25 +148,6 @@ def truth_rows(features: list[dict], truths: dict[str, dict],
             row["blind_error_t60_mid_pct"] = 100 * (blind / true_t60 - 1)
         rows.append(row)
     return rows
-
-
-def write_tsv(path, rows: list[dict], columns: list[str] | None = None) -> None:
-    import csv
-
-    columns = columns or (list(rows[0]) if rows else [])
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        w.writerow(columns)
-        for r in rows:
-            w.writerow([_fmt(r.get(c)) for c in columns])
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if not math.isfinite(v) else f"{v:.4f}"
-    return str(v)
 
 
 def plot_distributions(rows: list[dict], path) -> None:

@@ -36,6 +36,7 @@ from vocalmix.listening.spec import (
     to_bytes,
 )
 from vocalmix.seeding import rng
+from vocalmix.tables import write_table
 
 __all__ = ["ExportError", "export_test", "read_renders", "read_key", "KEY_COLUMNS"]
 
@@ -256,12 +257,7 @@ def export_test(
     root = build_test(items, interface=interface, open_reference=open_reference, seed=seed)
     with atomic_path(out_root / TEST_XML) as tmp:
         tmp.write_bytes(to_bytes(root))
-    with atomic_path(out_root / "KEY.tsv") as tmp:
-        with open(tmp, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=KEY_COLUMNS, delimiter="\t",
-                               lineterminator="\n")
-            w.writeheader()
-            w.writerows(key_rows)
+    write_table(out_root / "KEY.tsv", key_rows, KEY_COLUMNS)
     conditions = [c for c in CONDITIONS if any(c in usable[t] for t in tracks)]
     with atomic_path(out_root / README_NAME) as tmp:
         tmp.write_text(_readme(len(items), conditions, interface, open_reference,

@@ -45,10 +45,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from vocalmix.files import atomic_path
 from vocalmix.listening import SIMULATED_PLATFORM
 from vocalmix.listening.spec import TestLayout
-from vocalmix.stats.tables import _cell
+from vocalmix.tables import general, write_table
 
 __all__ = ["WaetResultError", "Session", "ImportedResults", "parse_result", "import_results",
            "import_sessions", "result_files", "write_ratings", "write_survey",
@@ -442,21 +441,9 @@ def survey_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 def _write_tsv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]],
                columns: Sequence[str]) -> None:
     """A plain TSV (header line first, no comment line), every text cell spreadsheet-safe."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter="\t", lineterminator="\n")
-    w.writerow(columns)
-    for r in rows:
-        cells = []
-        for c in columns:
-            v = r.get(c)
-            cell = _cell(v, 10)
-            cells.append(spreadsheet_safe(cell) if isinstance(v, str) else cell)
-        w.writerow(cells)
-    with atomic_path(path) as tmp:
-        tmp.write_text(buf.getvalue())
+    number = general(10)
+    write_table(path, rows, columns,
+                cell=lambda v: spreadsheet_safe(number(v)) if isinstance(v, str) else number(v))
 
 
 def write_ratings(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], *,

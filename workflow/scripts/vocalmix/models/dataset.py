@@ -40,6 +40,7 @@ from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ
 from vocalmix.measure.mel import LogMel
 from vocalmix.audio import AudioError, db_to_gain, read_audio
 from vocalmix.files import atomic_path, read_json, write_json
+from vocalmix.tables import write_table
 
 log = logging.getLogger(__name__)
 
@@ -199,10 +200,7 @@ def build(tracks: list[dict], out_dir: str | os.PathLike, *, sample_rate: int,
         raise ValueError("the dataset is empty: no track with a processed vocal and a window")
     cols = ["track_id", "split", "source", "version", "window", "start_s", "silent", "weight",
             "shard", "row"]
-    with atomic_path(out / "index.tsv") as tmp, open(tmp, "w", newline="") as fh:
-        wr = csv.DictWriter(fh, fieldnames=cols, delimiter="\t", lineterminator="\n")
-        wr.writeheader()
-        wr.writerows(index_rows)
+    write_table(out / "index.tsv", index_rows, cols)
     ds = ShardedDataset(out, split="train", stats=False)
     y = ds.targets_all()
     with warnings.catch_warnings():  # a target with no finite value (a band above Nyquist)

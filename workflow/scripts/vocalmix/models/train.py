@@ -13,7 +13,6 @@ target units, next to a baseline that always predicts the training mean).
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import sys
@@ -28,7 +27,8 @@ from vocalmix.config import schema_settings
 from vocalmix.models.dataset import TARGETS, ShardedDataset
 from vocalmix.models.nets import (MULTITASK, TASKS, MixNet, save_checkpoint, select_device,
                                   targets_index, task_groups, task_targets)
-from vocalmix.files import atomic_path, save_figure, write_json
+from vocalmix.files import save_figure, write_json
+from vocalmix.tables import fixed, write_table
 
 log = logging.getLogger(__name__)
 
@@ -283,12 +283,8 @@ def _write_curve(out: Path, curve: list[dict], task: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with atomic_path(out / "curve.csv") as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["epoch", "train_loss", "valid_loss"],
-                           lineterminator="\n")
-        w.writeheader()
-        for r in curve:
-            w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
+    write_table(out / "curve.csv", curve, ["epoch", "train_loss", "valid_loss"],
+                cell=fixed(6, nonfinite=None), delimiter=",")
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot([r["epoch"] for r in curve], [r["train_loss"] for r in curve], label="train")
     ax.plot([r["epoch"] for r in curve], [r["valid_loss"] for r in curve], label="validation")

@@ -6,7 +6,8 @@ import logging
 from typing import Any, Mapping
 
 from vocalmix.features.extract import extract_track
-from vocalmix.files import atomic_path, write_json
+from vocalmix.files import write_json
+from vocalmix.tables import fixed, write_table
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +17,6 @@ __all__ = ["extract_features"]
 def extract_features(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                      params: Mapping[str, Any], threads: int = 1) -> None:
     """Stage entry: features JSON and per-window TSV of one track."""
-    import csv
 
     from vocalmix.seeding import derive_seed
 
@@ -30,13 +30,8 @@ def extract_features(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     write_json(outputs["features"], feats)
     cols = ["track_id", "window", "start_s", "end_s", "silent", "vocal_active_fraction",
             "vocal_lufs", "backing_lufs", "vocal_to_backing_lu", "mixture_lufs"]
-    with atomic_path(outputs["windows"]) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        w.writerow(cols)
-        for win in windows:
-            win = {**win, "track_id": row["track_id"]}
-            w.writerow(["" if win[c] is None else (f"{win[c]:.4f}" if isinstance(win[c], float)
-                                                    else win[c]) for c in cols])
+    write_table(outputs["windows"], [{**win, "track_id": row["track_id"]} for win in windows],
+                cols, cell=fixed(4, nonfinite=None))
     lar = feats.get("vocal_to_backing_lu", feats.get("raw_vocal_to_backing_lu"))
     log.info("%s: vocal-to-backing %.2f LU, vocal LRA %s LU, %d/%d windows silent",
              row["track_id"], lar, feats[feats["lead"]]["loudness_range_lu"],

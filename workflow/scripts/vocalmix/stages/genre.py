@@ -31,7 +31,7 @@ def train_genre_classifier(inputs: Mapping[str, Any], outputs: Mapping[str, Any]
                            params: Mapping[str, Any], threads: int = 1) -> None:
     """Stage entry (rule ``train_genre_classifier``)."""
     from vocalmix import seeding
-    from vocalmix.features.summary import write_tsv
+    from vocalmix.tables import write_tsv
 
     cfg = params["genre"]
     threshold = float(cfg["confidence_threshold"])
@@ -94,7 +94,7 @@ def predict_genres(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     """Stage entry (rule ``predict_genres``): every track of ``tracks.tsv`` with its
     prediction (where its backing could be analysed) and resolved genre."""
     from vocalmix.corpus.manifest import read_manifest
-    from vocalmix.features.summary import write_tsv
+    from vocalmix.tables import write_tsv
 
     threshold = float(params["confidence_threshold"])
     model = load_classifier(inputs["model"])

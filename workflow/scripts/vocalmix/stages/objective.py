@@ -18,7 +18,7 @@ __all__ = ["evaluate_track", "evaluate"]
 def evaluate_track(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                    params: Mapping[str, Any], threads: int = 1) -> None:
     """Rule ``evaluate_track``: the metrics of one track's conditions."""
-    from vocalmix.features.summary import write_tsv
+    from vocalmix.tables import write_tsv
 
     renders: dict[str, dict] = {}
     for path in inputs["json"]:
@@ -41,7 +41,7 @@ def evaluate(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     track whose table is missing or unreadable is reported and skipped."""
     import csv
 
-    from vocalmix.features.summary import write_tsv
+    from vocalmix.tables import write_tsv
 
     rows: list[dict] = []
     for path in sorted(inputs["tables"]):

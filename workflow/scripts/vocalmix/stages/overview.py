@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from vocalmix.corpus.manifest import read_manifest, read_rejected
 from vocalmix.corpus.overview import SPLITS, overview_rows, plot_overview
-from vocalmix.features.summary import write_tsv
+from vocalmix.tables import write_tsv
 
 log = logging.getLogger(__name__)
 

@@ -99,7 +99,7 @@ def render_index(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                  params: Mapping[str, Any], threads: int = 1) -> None:
     """Rule ``render_index``: ``renders.tsv``, one row per rendered (track, condition);
     conditions left out (no reference mix) are logged."""
-    from vocalmix.features.summary import write_tsv
+    from vocalmix.tables import write_tsv
 
     rows = []
     for path in sorted(inputs["json"]):

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from vocalmix.audio import read_audio
 from vocalmix.corpus.tracks import Candidate, TrackRejected
-from vocalmix.features.summary import write_tsv
+from vocalmix.tables import write_tsv
 from vocalmix.files import read_json
 from vocalmix.separation import quality
 from vocalmix.separation.quality import (

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from typing import Any, Mapping
 
 from vocalmix.corpus.tracks import Candidate
-from vocalmix.files import atomic_path
 from vocalmix.separation import builtin
 from vocalmix.separation.training import load_all_stems, plot_training_curve
+from vocalmix.tables import text, write_table
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +31,9 @@ def train_separator(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     ckpt, curve = builtin.train(train, valid, sample_rate=int(cfg["sample_rate"]),
                                 seed=int(cfg["seed"]), settings=settings)
     builtin.save_model(outputs["model"], ckpt)
-    with atomic_path(outputs["curve"]) as tmp, open(tmp, "w", newline="") as fh:
-        fields = ["step", "train_loss", "valid_loss"]  # no timings: same config, same bytes
-        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        for r in curve:
-            writer.writerow({k: (f"{r[k]:.6g}" if isinstance(r[k], float) else r[k])
-                             for k in fields})
+    # no timings in the curve: same config, same bytes
+    write_table(outputs["curve"], curve, ["step", "train_loss", "valid_loss"],
+                cell=lambda v: f"{v:.6g}" if isinstance(v, float) else text(v), delimiter=",")
     plot_training_curve(curve, outputs["plot"])
     log.info("best step %d of %d (selected on %s); %.1f s", ckpt["best_step"],
              curve[-1]["step"], ckpt["selected_on"], curve[-1]["seconds"])

@@ -20,7 +20,8 @@ def evaluate_models(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     """Stage entry: evaluate every test track; write per-track and summary tables."""
     from pathlib import Path
 
-    from vocalmix.features.summary import read_genre_stats, write_tsv
+    from vocalmix.features.summary import read_genre_stats
+    from vocalmix.tables import write_tsv
     from vocalmix.mixing.data_driven import load_models
 
     models = load_models(Path(inputs["models"][0]).parent.parent)
