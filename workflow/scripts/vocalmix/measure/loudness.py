@@ -47,6 +47,7 @@ __all__ = [
     "sample_peak_dbfs",
     "true_peak_dbtp",
     "lra_from_short_term",
+    "active_span",
 ]
 
 # BS.1770 Table 1 (stage 1, head-related high shelf) and Table 2 (stage 2, RLB high-pass),
@@ -242,19 +243,19 @@ def _to_lufs(mean_square: NDArray | float) -> NDArray | float:
         return -0.691 + 10.0 * np.log10(mean_square)
 
 
-def _gated_integrated(block_ms: NDArray) -> float:
+def _gated_integrated(block_mean_square: NDArray) -> float:
     """BS.1770 eq. 4-7 on the mean squares (channel-weighted) of the gating blocks."""
-    if block_ms.size == 0:
+    if block_mean_square.size == 0:
         return -math.inf
-    lk = _to_lufs(block_ms)
+    lk = _to_lufs(block_mean_square)
     above_abs = lk > ABSOLUTE_GATE_LUFS
     if not np.any(above_abs):
         return -math.inf
-    gamma_r = float(_to_lufs(np.mean(block_ms[above_abs]))) + RELATIVE_GATE_LU
+    gamma_r = float(_to_lufs(np.mean(block_mean_square[above_abs]))) + RELATIVE_GATE_LU
     keep = above_abs & (lk > gamma_r)
     if not np.any(keep):
         return -math.inf
-    return float(_to_lufs(np.mean(block_ms[keep])))
+    return float(_to_lufs(np.mean(block_mean_square[keep])))
 
 
 def lra_from_short_term(short_term_lufs: NDArray) -> float:
@@ -293,12 +294,9 @@ class LoudnessResult:
     sample_peak_dbfs: float
     momentary_lufs: NDArray = field(repr=False)
     short_term_lufs: NDArray = field(repr=False)
-    block_ms: NDArray = field(repr=False)  # channel-weighted mean square of the gating blocks
+    #: channel-weighted mean square of each 400 ms gating block (BS.1770-4 eq. 1-2)
+    block_mean_square: NDArray = field(repr=False)
     block_step_s: float = GATE_STEP_S
-
-    def block_times_s(self) -> NDArray:
-        """Start times of the 400 ms gating blocks (one every ``block_step_s``)."""
-        return self.block_step_s * np.arange(self.block_ms.size)
 
     def momentary_times_s(self) -> NDArray:
         return BLOCK_S + self.hop_s * np.arange(self.momentary_lufs.size)
@@ -322,15 +320,15 @@ def _finish(acc: _PowerAccumulator, name: str | None) -> LoudnessResult:
         raise AudioError(name, f"signal is {acc.n_samples / acc.sample_rate:.3f} s long; a "
                                f"loudness measurement needs at least one {BLOCK_S * 1000:.0f} ms block")
     hops = acc.hop_energy()
-    momentary_ms = _window_sums(hops, grid.block_hops) / grid.block
-    short_ms = _window_sums(hops, grid.short_hops) / grid.short
-    gating_ms = momentary_ms[:: grid.step_hops]
-    integrated = _gated_integrated(gating_ms)
+    momentary_mean_square = _window_sums(hops, grid.block_hops) / grid.block
+    short_mean_square = _window_sums(hops, grid.short_hops) / grid.short
+    gating_mean_square = momentary_mean_square[:: grid.step_hops]
+    integrated = _gated_integrated(gating_mean_square)
     pad = int(round(LRA_PAD_S * acc.sample_rate / grid.hop))
     lra_windows = _window_sums(np.concatenate([hops, np.zeros(pad)]), grid.short_hops)
     lra = lra_from_short_term(_to_lufs(lra_windows[:: grid.step_hops] / grid.short))
-    momentary = np.asarray(_to_lufs(momentary_ms))
-    short = np.asarray(_to_lufs(short_ms))
+    momentary = np.asarray(_to_lufs(momentary_mean_square))
+    short = np.asarray(_to_lufs(short_mean_square))
     return LoudnessResult(
         sample_rate=acc.sample_rate,
         duration_s=acc.n_samples / acc.sample_rate,
@@ -342,7 +340,7 @@ def _finish(acc: _PowerAccumulator, name: str | None) -> LoudnessResult:
         sample_peak_dbfs=float(20.0 * np.log10(acc.peak)) if acc.peak > 0 else -math.inf,
         momentary_lufs=momentary,
         short_term_lufs=short,
-        block_ms=gating_ms,
+        block_mean_square=gating_mean_square,
         block_step_s=grid.step_hops * grid.hop / acc.sample_rate,
     )
 
@@ -389,6 +387,27 @@ def analyse_file(path: str, *, chunk_s: float = 10.0) -> LoudnessResult:
         for data in stream.blocks(block, check_finite=False):
             acc.add(data, str(path))
     return _finish(acc, str(path))
+
+
+def active_span(audio: NDArray, threshold_dbfs: float = ABSOLUTE_GATE_LUFS) -> tuple[int, int]:
+    """``(start, stop)`` samples of the part of ``audio`` between its leading and trailing
+    silence: from the first to just after the last sample whose magnitude (any channel)
+    exceeds ``threshold_dbfs``; ``(0, 0)`` when no sample does.
+
+    The default threshold is BS.1770's absolute gate (-70): what lies outside the span could
+    never pass that gate on its own. The meter itself follows Tech 3342 to the letter, so a
+    signal padded with silence has short-term windows that are partly silent at its edges
+    (above the gates, and counted) and a wider loudness range; an analysis of *a vocal take*
+    that should not depend on how much silence surrounds it (the rule-based mixer's) measures
+    ``audio[:, start:stop]``.
+    """
+    x = np.atleast_2d(np.asarray(audio))
+    if x.size == 0:
+        return 0, 0
+    loud = np.flatnonzero(np.max(np.abs(x), axis=0) > 10.0 ** (threshold_dbfs / 20.0))
+    if loud.size == 0:
+        return 0, 0
+    return int(loud[0]), int(loud[-1]) + 1
 
 
 def integrated_loudness(audio: NDArray, sample_rate: float) -> float:

@@ -19,7 +19,6 @@ task           targets
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -183,5 +182,3 @@ def targets_index(names: list[str]) -> list[int]:
     return [TARGETS.index(n) for n in names]
 
 
-def finite_or(value, default: float) -> float:
-    return float(value) if value is not None and math.isfinite(value) else default

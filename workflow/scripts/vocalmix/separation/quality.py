@@ -40,7 +40,6 @@ COLUMNS = ("track_id", "dataset", "split", "ground_truth", "estimate", "duration
            "vocal_si_sdr_gain_db", "vocal_to_backing_lu", "note")
 SUMMARY_COLUMNS = ("dataset", "estimate", "n_tracks", *(f"mean_{m}" for m in METRICS),
                    "mean_vocal_si_sdr_gain_db", "min_vocal_si_sdr_gain_db")
-REFERENCES = ("mixture", "half_mixture", "ideal_ratio_mask")
 
 
 def backend_label(separation: dict) -> str:
