@@ -23,7 +23,7 @@ OUT = Path(__file__).resolve().parent / "results"
 
 def main() -> None:
     from vocalmix.corpus import demo
-    from vocalmix.features.extract import extract_track
+    from vocalmix.features.extract import FeatureSettings, extract_track
 
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -33,16 +33,17 @@ def main() -> None:
         for role in ("vocal", "backing", "mixture"):
             paths[role] = f"{tmp}/{role}.wav"
             write_audio(paths[role], audio[role], 44100)
-        extract_track(paths, 44100, {})  # warm-up (first-call costs)
+        extract_track(paths, 44100, FeatureSettings())  # warm-up (first-call costs)
         rows = []
         for rep in range(3):
             c0, w0 = time.process_time(), time.perf_counter()
-            extract_track(paths, 44100, {})
+            extract_track(paths, 44100, FeatureSettings())
             rows.append({"measure": "in_process", "rep": rep,
                          "cpu_s": round(time.process_time() - c0, 3),
                          "wall_s": round(time.perf_counter() - w0, 3)})
         code = ("import time; c=time.process_time(); from vocalmix.features.extract import "
-                f"extract_track; extract_track({paths!r}, 44100, {{}}); "
+                f"FeatureSettings, extract_track; extract_track({paths!r}, 44100, "
+                "FeatureSettings()); "
                 "print(time.process_time() - c)")
         for rep in range(3):
             w0 = time.perf_counter()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vocalmix.measure import spectrum
-from vocalmix.features.extract import extract_track
+from vocalmix.features.extract import FeatureSettings, extract_track
 from vocalmix.measure.loudness import integrated_loudness
 from vocalmix.features.summary import OVERALL, genre_stats, read_genre_stats
 from vocalmix.tables import write_tsv
@@ -74,7 +74,7 @@ def synthetic_track(tmp_path, rng):
 
 def test_relative_loudness_ignores_vocal_silence(synthetic_track):
     paths, vocal, backing, on = synthetic_track
-    feats, windows = extract_track(paths, SR, {})
+    feats, windows = extract_track(paths, SR, FeatureSettings())
     import pyloudnorm
 
     # integrated: each signal gated on its own, so the vocal's rests do not count (BS.1770
@@ -109,7 +109,7 @@ def test_relative_loudness_ignores_vocal_silence(synthetic_track):
 
 def test_eq_curve_relative_to_backing(synthetic_track):
     paths, *_ = synthetic_track
-    feats, _ = extract_track(paths, SR, {})
+    feats, _ = extract_track(paths, SR, FeatureSettings())
     bands = np.asarray(feats["bands_hz"])
     k = int(np.argmin(np.abs(bands - 1000)))
     rel = np.asarray(feats["vocal"]["eq_minus_backing_db"], dtype=float)
@@ -121,7 +121,7 @@ def test_eq_curve_relative_to_backing(synthetic_track):
 def test_wrong_sample_rate_is_a_clear_error(synthetic_track):
     paths, *_ = synthetic_track
     with pytest.raises(AudioError, match="expected 48000 Hz"):
-        extract_track(paths, 48000, {})
+        extract_track(paths, 48000, FeatureSettings())
 
 
 def _feats(track, genre, split, lar, lra, source="stems"):

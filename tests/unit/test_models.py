@@ -367,7 +367,9 @@ def test_window_gain_recovers_a_known_offset():
 
     song, _ = demo.generate_song("demo_002", "hiphop", duration_s=8.0, sample_rate=SR, seed=2)
     v, b = song["vocal"], song["backing"]
-    win = {"window_s": 3.0, "hop_s": 1.0, "gate_lu": -20.0, "min_active_fraction": 0.25}
+    from vocalmix.features.extract import WindowSettings
+
+    win = WindowSettings(window_s=3.0, hop_s=1.0, gate_lu=-20.0, min_active_fraction=0.25)
     rows = window_table(loudness.analyse(v, SR), loudness.analyse(b, SR), loudness.analyse(b, SR),
                         window_s=3.0, hop_s=1.0, gate_lu=-20.0, min_active_fraction=0.25)
     starts = np.array([r["start_s"] for r in rows])

@@ -23,17 +23,55 @@ from numpy.typing import NDArray
 
 from vocalmix.measure import loudness, spectrum
 from vocalmix.audio import AudioError, read_audio
+from vocalmix.config import schema_settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["signal_features", "active_blocks", "window_table", "extract_track"]
+__all__ = ["ReverbFitSettings", "WindowSettings", "FeatureSettings", "signal_features",
+           "active_blocks", "window_table", "extract_track"]
 
-DEFAULTS = {"window_s": 3.0, "hop_s": 1.0, "gate_lu": -20.0, "min_active_fraction": 0.25,
-            "reverb": {"enabled": True, "max_evaluations": 320, "population": 16}}
+
+@schema_settings("features.reverb")
+class ReverbFitSettings:
+    """The genetic fit of the project's reverb to each track's room (config section
+    ``features.reverb``; defaults from the schema)."""
+
+    enabled: bool
+    max_evaluations: int
+    population: int
+
+
+@schema_settings("features")
+class WindowSettings:
+    """The analysis windows alone (the window keys of config section ``features``): what the
+    dataset records and the data-driven mixer cuts and judges its windows with."""
+
+    window_s: float
+    hop_s: float
+    gate_lu: float
+    min_active_fraction: float
+
+
+@schema_settings("features", nested={"reverb": ReverbFitSettings})
+class FeatureSettings:
+    """Ground-truth feature extraction (config section ``features``; defaults from the
+    schema): analysis windows, the vocal-activity gate and the reverb fit."""
+
+    window_s: float
+    hop_s: float
+    gate_lu: float
+    min_active_fraction: float
+    reverb: ReverbFitSettings
+
+    @property
+    def windows(self) -> WindowSettings:
+        """The window settings of these features."""
+        return WindowSettings(window_s=self.window_s, hop_s=self.hop_s, gate_lu=self.gate_lu,
+                              min_active_fraction=self.min_active_fraction)
 
 
 def reverb_features(vocal: NDArray | None, sample_rate: int, *, room_ir: str | None,
-                    seed: int, settings: dict) -> dict:
+                    seed: int, settings: ReverbFitSettings) -> dict:
     """Reverb parameters of the track's processed vocal: the project's reverb fitted by the
     genetic algorithm to the known room (``room_ir``, the demo) or, blind, to the wet
     vocal; plus the blind estimate itself (cheap) whenever there is a wet vocal."""
@@ -44,10 +82,10 @@ def reverb_features(vocal: NDArray | None, sample_rate: int, *, room_ir: str | N
     out: dict = {"method": "none"}
     if vocal is not None:
         out["blind_estimate"] = estimate(vocal, sample_rate).to_dict()
-    if not settings.get("enabled", True):
+    if not settings.enabled:
         return out
-    kw = {"seed": seed, "max_evaluations": int(settings["max_evaluations"]),
-          "population": int(settings["population"])}
+    kw = {"seed": seed, "max_evaluations": int(settings.max_evaluations),
+          "population": int(settings.population)}
     if room_ir:
         ir, sr = read_audio(room_ir, sample_rate=sample_rate)
         fit = fit_ga(analyse_ir(ir, sample_rate), sample_rate, **kw)
@@ -75,7 +113,7 @@ def _lufs(ms: float | NDArray) -> float | NDArray:
 
 def active_blocks(result: loudness.LoudnessResult, gate_lu: float) -> NDArray:
     """Gating blocks of ``result`` above -70 LUFS and within ``gate_lu`` of its integrated level."""
-    lk = _lufs(result.block_ms)
+    lk = _lufs(result.block_mean_square)
     if not math.isfinite(result.integrated_lufs):
         return np.zeros(lk.size, dtype=bool)
     return (lk > loudness.ABSOLUTE_GATE_LUFS) & (lk >= result.integrated_lufs + gate_lu)
@@ -141,7 +179,7 @@ def window_table(vocal: loudness.LoudnessResult, backing: loudness.LoudnessResul
     per_window = int(round((window_s - loudness.BLOCK_S) / step)) + 1
     hop_blocks = max(1, int(round(hop_s / step)))
     act = active_blocks(vocal, gate_lu)
-    n_blocks = min(vocal.block_ms.size, backing.block_ms.size, mixture.block_ms.size)
+    n_blocks = min(r.block_mean_square.size for r in (vocal, backing, mixture))
     rows = []
     for k, first in enumerate(range(0, n_blocks - per_window + 1, hop_blocks)):
         sel = slice(first, first + per_window)
@@ -150,22 +188,20 @@ def window_table(vocal: loudness.LoudnessResult, backing: loudness.LoudnessResul
         row = {"window": k, "start_s": round(first * step, 4),
                "end_s": round(first * step + window_s, 4), "vocal_active_fraction": frac,
                "silent": int(frac < min_active_fraction),
-               "mixture_lufs": float(_lufs(np.mean(mixture.block_ms[sel])))}
+               "mixture_lufs": float(_lufs(np.mean(mixture.block_mean_square[sel])))}
         if row["silent"]:
             row.update(vocal_lufs=None, backing_lufs=None, vocal_to_backing_lu=None)
         else:
-            v = float(_lufs(np.mean(vocal.block_ms[sel][a])))
-            b = float(_lufs(np.mean(backing.block_ms[sel][a])))
+            v = float(_lufs(np.mean(vocal.block_mean_square[sel][a])))
+            b = float(_lufs(np.mean(backing.block_mean_square[sel][a])))
             row.update(vocal_lufs=v, backing_lufs=b, vocal_to_backing_lu=v - b)
         rows.append(row)
     return rows
 
 
-def extract_track(paths: dict[str, str], sample_rate: int, params: dict, *,
+def extract_track(paths: dict[str, str], sample_rate: int, settings: FeatureSettings, *,
                   room_ir: str | None = None, seed: int = 0) -> tuple[dict, list[dict]]:
     """All features of one track; ``paths`` maps roles to standardised audio files."""
-    p = {**DEFAULTS, **params}
-    p["reverb"] = {**DEFAULTS["reverb"], **params.get("reverb", {})}
     audio = {}
     for role, path in paths.items():
         x, sr = read_audio(path)
@@ -181,7 +217,8 @@ def extract_track(paths: dict[str, str], sample_rate: int, params: dict, *,
     freqs = None
     for role, x in audio.items():
         feats[role], results[role], frames[role], f, power[role] = signal_features(
-            x, sample_rate, gate_lu=p["gate_lu"], name=paths[role], spectra=role != "mixture")
+            x, sample_rate, gate_lu=settings.gate_lu, name=paths[role],
+            spectra=role != "mixture")
         freqs = f if f is not None else freqs
     feats["duration_s"] = audio["backing"].shape[1] / sample_rate
     # the voice: processed where there is one, else the raw take
@@ -199,11 +236,12 @@ def extract_track(paths: dict[str, str], sample_rate: int, params: dict, *,
         bb = spectrum.band_levels_db(freqs, bpsd, sample_rate=sample_rate)
         feats[role]["eq_minus_backing_db"] = feats[role]["eq_db"] - bb
     windows = window_table(results[lead], results["backing"], results["mixture"],
-                           window_s=p["window_s"], hop_s=p["hop_s"], gate_lu=p["gate_lu"],
-                           min_active_fraction=p["min_active_fraction"])
+                           window_s=settings.window_s, hop_s=settings.hop_s,
+                           gate_lu=settings.gate_lu,
+                           min_active_fraction=settings.min_active_fraction)
     feats["lead"] = lead
     feats["reverb"] = reverb_features(audio.get("vocal"), sample_rate, room_ir=room_ir,
-                                      seed=seed, settings=p["reverb"])
+                                      seed=seed, settings=settings.reverb)
     feats["windows"] = {"count": len(windows), "silent": sum(w["silent"] for w in windows),
-                        "window_s": p["window_s"], "hop_s": p["hop_s"]}
+                        "window_s": settings.window_s, "hop_s": settings.hop_s}
     return feats, windows

@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -36,6 +37,7 @@ from vocalmix.dsp import chain
 from vocalmix.dsp.effects import EQBand, eq_response_db
 from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import RANGES, ReverbSettings
+from vocalmix.features.extract import WindowSettings
 from vocalmix.mixing.base import MixChoice, MixContext
 from vocalmix.mixing.common import (VOCAL_COMPRESSOR, compress_to_range, correct_to_key,
                                     room_for_t60, vocal_highpass_hz)
@@ -60,20 +62,18 @@ def load_models(model_dir: str | Path) -> dict:
     return {t: Predictor.load(root / t / "model.pt") for t in TASKS}
 
 
-def window_settings(spec: dict, hop_s: float | None = None) -> dict:
-    """The analysis-window settings the models were trained with (``hop_s`` overrides)."""
-    from vocalmix.models.dataset import WINDOW_DEFAULTS
-
-    win = {**WINDOW_DEFAULTS, "window_s": spec["window_s"], **spec.get("windows", {})}
-    if hop_s is not None:
-        win["hop_s"] = float(hop_s)
-    return win
+def window_settings(spec: dict, hop_s: float | None = None) -> WindowSettings:
+    """The analysis-window settings the models were trained with (``hop_s`` overrides);
+    keys the model's description lacks take the config schema's defaults."""
+    win = WindowSettings.from_mapping({"window_s": spec["window_s"], **spec.get("windows", {})})
+    return win if hop_s is None else dataclasses.replace(win, hop_s=float(hop_s))
 
 
-def model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict, *,
-                  hop_s: float = 1.0, gate_lu: float = -20.0, min_active: float = 0.25
-                  ) -> tuple[NDArray, NDArray, NDArray]:
-    """(windows ``(n, 2, n_mels, frames)``, start times, silent flags) as in training."""
+def model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict,
+                  win: WindowSettings) -> tuple[NDArray, NDArray, NDArray]:
+    """(windows ``(n, 2, n_mels, frames)``, start times, silent flags) as in training:
+    every ``win.hop_s``, silent as judged by ``win.gate_lu`` and
+    ``win.min_active_fraction``."""
     from vocalmix.measure.mel import LogMel
     from vocalmix.models.dataset import normalise_level, window_frames
     from vocalmix.features.extract import active_blocks
@@ -85,17 +85,18 @@ def model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict
     v = mel(normalise_level(np.atleast_2d(vocal), sample_rate).mean(axis=0))
     b = mel(normalise_level(np.atleast_2d(backing), sample_rate).mean(axis=0))
     duration = np.atleast_2d(backing).shape[1] / sample_rate
-    starts = np.arange(0.0, max(0.0, duration - spec["window_s"]) + 1e-9, hop_s)
+    starts = np.arange(0.0, max(0.0, duration - spec["window_s"]) + 1e-9, win.hop_s)
     first, frames = window_frames(list(starts), spec["window_s"], mel)
     keep = first + frames <= min(v.shape[1], b.shape[1])
     starts, first = starts[keep], first[keep]
     windows = np.stack([np.stack([v[:, f: f + frames], b[:, f: f + frames]]) for f in first]) \
         if len(first) else np.zeros((0, 2, spec["n_mels"], frames), np.float32)
     res = loudness.analyse(np.atleast_2d(vocal), sample_rate)
-    act = active_blocks(res, gate_lu)
+    act = active_blocks(res, win.gate_lu)
     step = res.block_step_s
     per = int(round((spec["window_s"] - loudness.BLOCK_S) / step)) + 1
-    silent = np.array([act[int(round(s / step)): int(round(s / step)) + per].mean() < min_active
+    silent = np.array([act[int(round(s / step)): int(round(s / step)) + per].mean()
+                       < win.min_active_fraction
                        if act.size else True for s in starts], dtype=bool)
     return windows.astype(np.float32), starts, silent
 
@@ -169,7 +170,8 @@ def eq_from_curve(curve_db: NDArray, bands_hz: NDArray, sample_rate: int, *,
 
 
 def window_gain(wet_vocal: NDArray, backing_stem: NDArray, sample_rate: int,
-                predicted: NDArray, starts: NDArray, win: dict) -> tuple[float, dict]:
+                predicted: NDArray, starts: NDArray, win: WindowSettings
+                ) -> tuple[float, dict]:
     """Vocal gain (dB) from per-window predictions of the vocal-to-backing ratio (IV.B.1:
     "the vocal gain will be calculated based on the current relative loudness and the model
     output"): the current ratio of each window is measured exactly as the training targets
@@ -179,8 +181,8 @@ def window_gain(wet_vocal: NDArray, backing_stem: NDArray, sample_rate: int,
 
     res_v = loudness.analyse(wet_vocal, sample_rate)
     res_b = loudness.analyse(backing_stem, sample_rate)
-    rows = window_table(res_v, res_b, res_b, window_s=win["window_s"], hop_s=win["hop_s"],
-                        gate_lu=win["gate_lu"], min_active_fraction=win["min_active_fraction"])
+    rows = window_table(res_v, res_b, res_b, window_s=win.window_s, hop_s=win.hop_s,
+                        gate_lu=win.gate_lu, min_active_fraction=win.min_active_fraction)
     measured = {round(r["start_s"], 3): r["vocal_to_backing_lu"] for r in rows
                 if r["vocal_to_backing_lu"] is not None}
     diffs = [p - measured[round(float(t), 3)] for p, t in zip(predicted, starts)
@@ -247,9 +249,7 @@ class DataDrivenMixer:
             x = corrected
         meta = models["eq"].meta
         win = window_settings(meta["input"], context.hop_s)
-        windows, starts, silent = model_windows(x, backing, sample_rate, meta["input"],
-                                                hop_s=win["hop_s"], gate_lu=win["gate_lu"],
-                                                min_active=win["min_active_fraction"])
+        windows, starts, silent = model_windows(x, backing, sample_rate, meta["input"], win)
         if len(windows) == 0:
             raise ValueError(f"the song is shorter than one {meta['input']['window_s']} s "
                              "window")

@@ -26,6 +26,7 @@ on hours of audio needs little RAM.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import math
 import os
@@ -39,12 +40,14 @@ from vocalmix.measure import loudness
 from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ
 from vocalmix.measure.mel import LogMel
 from vocalmix.audio import AudioError, db_to_gain, read_audio
+from vocalmix.config import schema_settings
+from vocalmix.features.extract import WindowSettings
 from vocalmix.files import atomic_path, read_json, write_json
 from vocalmix.tables import write_table
 
 log = logging.getLogger(__name__)
 
-__all__ = ["window_frames", "TARGETS", "eq_target_names", "build",
+__all__ = ["DatasetSettings", "window_frames", "TARGETS", "eq_target_names", "build",
            "ShardedDataset", "normalise_level"]
 
 NORMALISED_LUFS = -23.0
@@ -135,24 +138,29 @@ class _ShardWriter:
         self.shard += 1
 
 
-WINDOW_DEFAULTS = {"window_s": 3.0, "hop_s": 1.0, "gate_lu": -20.0, "min_active_fraction": 0.25}
+@schema_settings("dataset")
+class DatasetSettings:
+    """The log-mel inputs and the shards of the training dataset (config section
+    ``dataset``; defaults from the schema)."""
+
+    n_mels: int
+    n_fft: int
+    hop: int
+    shard_size: int
 
 
 def build(tracks: list[dict], out_dir: str | os.PathLike, *, sample_rate: int,
-          windows: dict | None = None, n_mels: int = 64, n_fft: int = 2048, hop: int = 512,
-          shard_size: int = 512) -> dict:
+          windows: WindowSettings, settings: DatasetSettings) -> dict:
     """Write the dataset for ``tracks`` (each: track_id, split, weight, backing, features,
     windows, corrupted: list of (audio, params) paths). ``windows``: the features stage's
-    window settings (window_s, hop_s, gate_lu, min_active_fraction), recorded so that the
-    mixer cuts and judges windows the same way. Returns the dataset description."""
-    win = {**WINDOW_DEFAULTS, **{k: v for k, v in (windows or {}).items()
-                                 if k in WINDOW_DEFAULTS}}
-    window_s = float(win["window_s"])
+    window settings, recorded so that the mixer cuts and judges windows the same way.
+    Returns the dataset description."""
+    window_s = float(windows.window_s)
     from tqdm import tqdm
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    mel = LogMel(sample_rate, n_fft, hop, n_mels)
+    mel = LogMel(sample_rate, int(settings.n_fft), int(settings.hop), int(settings.n_mels))
     writers: dict[str, _ShardWriter] = {}
     index_rows: list[dict] = []
     corruption_eq: dict[str, list] = {}
@@ -160,8 +168,8 @@ def build(tracks: list[dict], out_dir: str | os.PathLike, *, sample_rate: int,
     for t in tqdm(sorted(tracks, key=lambda t: t["track_id"]), desc="dataset", unit="track",
                   mininterval=1.0):
         feats = read_json(t["features"])
-        windows = _windows_table(t["windows"])
-        if not windows:
+        track_windows = _windows_table(t["windows"])
+        if not track_windows:
             log.warning("%s: no analysis window (shorter than %.1f s); skipped", t["track_id"],
                         window_s)
             continue
@@ -169,16 +177,17 @@ def build(tracks: list[dict], out_dir: str | os.PathLike, *, sample_rate: int,
         if sr != sample_rate:
             raise AudioError(t["backing"], f"{sr} Hz, expected {sample_rate} Hz")
         b_mel = mel(normalise_level(backing, sr).mean(axis=0))
-        starts = [float(w["start_s"]) for w in windows]
+        starts = [float(w["start_s"]) for w in track_windows]
         first, frames_per_window = window_frames(starts, window_s, mel)
-        writer = writers.setdefault(t["split"], _ShardWriter(out, t["split"], shard_size))
+        writer = writers.setdefault(
+            t["split"], _ShardWriter(out, t["split"], int(settings.shard_size)))
         for version, (apath, ppath) in enumerate(t["corrupted"]):
             vocal, _ = read_audio(apath)
             v_mel = mel(vocal.mean(axis=0))
             corruption = read_json(ppath)
             corruption_eq[f"{t['track_id']}/{version}"] = corruption["eq"]
             constant = track_targets(feats, corruption, sample_rate)
-            for w, f0 in zip(windows, first):
+            for w, f0 in zip(track_windows, first):
                 f1 = f0 + frames_per_window
                 if f1 > min(v_mel.shape[1], b_mel.shape[1]):
                     continue
@@ -212,7 +221,7 @@ def build(tracks: list[dict], out_dir: str | os.PathLike, *, sample_rate: int,
         "targets": TARGETS, "reverb_targets": list(REVERB_TARGETS),
         "eq_bands_hz": [float(f) for f in THIRD_OCTAVE_HZ],
         "input": {"channels": ["vocal", "backing"], **mel.spec(), "window_s": window_s,
-                  "windows": win,
+                  "windows": dataclasses.asdict(windows),
                   "frames": int(frames_per_window), "normalised_lufs": NORMALISED_LUFS,
                   "dtype": "float16"},
         "counts": {s: {"windows": sum(r["split"] == s for r in index_rows),

@@ -7,7 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping
 
-from vocalmix.models.dataset import build
+from vocalmix.features.extract import WindowSettings
+from vocalmix.models.dataset import DatasetSettings, build
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,7 @@ def build_dataset(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                        "backing": row["backing"], "features": features[tid],
                        "windows": windows[tid],
                        "corrupted": [tuple(versions[k]) for k in sorted(versions)]})
-    ds = params["dataset"]
     desc = build(tracks, outputs["dataset"], sample_rate=int(params["sample_rate"]),
-                 windows=params["windows"], n_mels=int(ds["n_mels"]),
-                 n_fft=int(ds["n_fft"]), hop=int(ds["hop"]), shard_size=int(ds["shard_size"]))
+                 windows=WindowSettings.from_mapping(params["windows"]),
+                 settings=DatasetSettings.from_mapping(params["dataset"]))
     log.info("dataset: %s", json.dumps(desc["counts"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from vocalmix.features.extract import extract_track
+from vocalmix.features.extract import FeatureSettings, extract_track
 from vocalmix.files import write_json
 from vocalmix.tables import fixed, write_table
 
@@ -23,7 +23,8 @@ def extract_features(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     roles = ("vocal", "backing", "mixture", "raw_vocal")
     paths = {r: inputs[r] for r in roles if inputs.get(r)}
     row = params["track"]
-    feats, windows = extract_track(paths, int(params["sample_rate"]), params["features"],
+    feats, windows = extract_track(paths, int(params["sample_rate"]),
+                                   FeatureSettings.from_mapping(params["features"]),
                                    room_ir=inputs.get("room_ir"),
                                    seed=derive_seed(params["seed"], "reverb_fit", row["track_id"]))
     feats.update({k: row.get(k) for k in ("track_id", "split", "genre", "source", "dataset")})
