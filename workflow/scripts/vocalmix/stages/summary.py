@@ -12,9 +12,9 @@ from vocalmix.features.summary import (
     plot_distributions,
     summary_rows,
     truth_rows,
-    write_tsv,
 )
 from vocalmix.files import read_json
+from vocalmix.tables import write_tsv
 
 log = logging.getLogger(__name__)
 
