@@ -239,3 +239,23 @@ def test_the_architecture_test_sees_a_planted_upward_import(tmp_path, monkeypatc
     monkeypatch.setitem(MODULES, "vocalmix.measure._planted_for_test", planted)
     with pytest.raises(AssertionError, match="_planted_for_test -> vocalmix.mixing"):
         test_imports_only_go_down_a_floor()
+
+
+def test_every_imported_vocalmix_name_exists():
+    """``from vocalmix.x import name`` names something x has (lazy imports included, which
+    only fail when their function runs)."""
+    import importlib
+
+    missing = []
+    for module in MODULES:
+        tree = ast.parse(MODULES[module].read_text())
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.ImportFrom) and not node.level and node.module
+                    and node.module.split(".")[0] == "vocalmix"):
+                continue
+            target = importlib.import_module(node.module)
+            for alias in node.names:
+                if hasattr(target, alias.name) or f"{node.module}.{alias.name}" in MODULES:
+                    continue
+                missing.append(f"{module}:{node.lineno} {node.module}.{alias.name}")
+    assert missing == []
