@@ -304,7 +304,8 @@ def test_cli_genre_without_a_classifier_is_a_clear_error(tmp_path):
 def test_default_threshold_is_the_config_default():
     from vocalmix.config import validate_config
 
-    assert validate_config({})["genre"]["confidence_threshold"] == G.DEFAULT_THRESHOLD
+    assert validate_config({})["genre"]["confidence_threshold"] == (
+        G.GenreSettings().confidence_threshold)
 
 
 def test_bundled_musdb_genres_name_their_source_and_match_the_track_list():

@@ -12,12 +12,14 @@ import vocalmix
 from vocalmix.config import ConfigError, schema_defaults, schema_settings, validate_config
 from vocalmix.features.extract import FeatureSettings, ReverbFitSettings, WindowSettings
 from vocalmix.models.dataset import DatasetSettings
+from vocalmix.models.genre import GenreSettings
 from vocalmix.models.train import TrainSettings
 
 PACKAGE = Path(vocalmix.__file__).parent
 
 #: Every settings class built from a config section.
-SETTINGS = [TrainSettings, FeatureSettings, ReverbFitSettings, WindowSettings, DatasetSettings]
+SETTINGS = [TrainSettings, FeatureSettings, ReverbFitSettings, WindowSettings, DatasetSettings,
+            GenreSettings]
 #: Classes that hold only some keys of their section (the rest belong to another class).
 PARTIAL = {WindowSettings}
 

@@ -38,10 +38,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vocalmix.models.genre import (DEFAULT_MODEL_PATH, DEFAULT_THRESHOLD, GenreError,
+    from vocalmix.models.genre import (DEFAULT_MODEL_PATH, GenreError, GenreSettings,
                                        load_classifier)
 
-    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    threshold = (GenreSettings().confidence_threshold if args.threshold is None
+                 else args.threshold)
     try:
         model = load_classifier(args.model or DEFAULT_MODEL_PATH)
     except GenreError as exc:

@@ -84,11 +84,12 @@ def pick_genre(backing: np.ndarray, sample_rate: int, table: dict, *, genre: str
     ``results/genre/model.json`` where it exists, ``"none"`` to skip) and used when its
     probability reaches ``genre_threshold``; otherwise the overall average.
     """
-    from vocalmix.models.genre import (DEFAULT_MODEL_PATH, DEFAULT_THRESHOLD, GenreError,
+    from vocalmix.models.genre import (DEFAULT_MODEL_PATH, GenreError, GenreSettings,
                                        load_classifier, resolve_genre)
 
     known = [k for k in table if k != "all"]
-    threshold = DEFAULT_THRESHOLD if genre_threshold is None else float(genre_threshold)
+    threshold = (GenreSettings().confidence_threshold if genre_threshold is None
+                 else float(genre_threshold))
     if genre is not None and genre_source not in (None, "override", "given"):
         return genre, genre_source, {}
     if genre is not None:

@@ -34,18 +34,31 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+from vocalmix.config import schema_settings
 from vocalmix.files import save_figure, write_json
 from vocalmix.layout import GENRE_MODEL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_THRESHOLD", "DEFAULT_MODEL_PATH", "SOURCES", "GenreError",
+__all__ = ["GenreSettings", "DEFAULT_MODEL_PATH", "SOURCES", "GenreError",
            "GenrePrediction", "GenreClassifier", "train_classifier", "load_classifier",
            "resolve_genre", "known_genre_list", "read_genres", "majority_genre",
            "cross_validate", "confusion_matrix", "GENRES_COLUMNS"]
 
-#: Default of ``genre.confidence_threshold`` (config.yaml and the schema carry the same).
-DEFAULT_THRESHOLD = 0.5
+
+
+@schema_settings("genre")
+class GenreSettings:
+    """The genre classifier and when its prediction is used (config section ``genre``;
+    defaults from the schema)."""
+
+    confidence_threshold: float
+    excerpt_s: float
+    regularisation_c: float
+    cv_folds: int
+
+
+_DEFAULTS = GenreSettings()
 #: Where the pipeline writes the classifier; ``vocalmix mix`` / ``vocalmix genre`` look here.
 DEFAULT_MODEL_PATH = GENRE_MODEL
 FORMAT = "vocalmix-genre-classifier/1"
@@ -91,7 +104,7 @@ def known_genre_list(known: Iterable[str]) -> list[str]:
 
 def resolve_genre(metadata: str | Mapping | None = None,
                   prediction: GenrePrediction | tuple[str, float] | None = None,
-                  threshold: float = DEFAULT_THRESHOLD,
+                  threshold: float = _DEFAULTS.confidence_threshold,
                   known_genres: Iterable[str] | None = None,
                   override: str | None = None) -> tuple[str | None, str]:
     """The genre whose targets a track gets, and where it came from.
@@ -288,7 +301,8 @@ def _untrained(labels: list[str], names: list[str], excerpt_s: float, reason: st
 
 
 def train_classifier(X: NDArray, y: Sequence[str], *, feature_names: list[str],
-                     c: float = 1.0, excerpt_s: float = 30.0) -> GenreClassifier:
+                     c: float = _DEFAULTS.regularisation_c,
+                     excerpt_s: float = _DEFAULTS.excerpt_s) -> GenreClassifier:
     """Fit the classifier on rows ``X`` with genres ``y`` (deterministic: L-BFGS, one thread).
 
     Fewer than two genres give an untrained classifier (see :class:`GenreClassifier`).

@@ -12,6 +12,7 @@ from vocalmix.files import write_json
 from vocalmix.models.genre import (
     GENRES_COLUMNS,
     SOURCES,
+    GenreSettings,
     confusion_matrix,
     cross_validate,
     evaluate_classifier,
@@ -33,15 +34,15 @@ def train_genre_classifier(inputs: Mapping[str, Any], outputs: Mapping[str, Any]
     from vocalmix import seeding
     from vocalmix.tables import write_tsv
 
-    cfg = params["genre"]
-    threshold = float(cfg["confidence_threshold"])
+    cfg = GenreSettings.from_mapping(params["genre"])
+    threshold = float(cfg.confidence_threshold)
     rows, names = read_features(inputs["features"])
     labelled = [r for r in rows if r["genre_source"] == "metadata" and r["genre"] != "unknown"]
     train = [r for r in labelled if r["split"] == "train"]
     X = np.stack([r["x"] for r in train]) if train else np.zeros((0, len(names)))
     y = [r["genre"] for r in train]
-    model = train_classifier(X, y, feature_names=names, c=float(cfg["regularisation_c"]),
-                             excerpt_s=float(cfg["excerpt_s"]))
+    model = train_classifier(X, y, feature_names=names, c=float(cfg.regularisation_c),
+                             excerpt_s=float(cfg.excerpt_s))
     metrics: dict = {"labels": model.labels, "trained": model.trained, "reason": model.reason,
                      "n_train": len(train), "train_per_genre": dict(sorted(Counter(y).items())),
                      "confidence_threshold": threshold, "splits": {}, "cv": None}
@@ -50,9 +51,9 @@ def train_genre_classifier(inputs: Mapping[str, Any], outputs: Mapping[str, Any]
         for split in ("valid", "test"):
             held = [r for r in labelled if r["split"] == split]
             metrics["splits"][split] = evaluate_classifier(model, held, y, threshold)
-        cv = cross_validate(X, y, folds=int(cfg["cv_folds"]),
+        cv = cross_validate(X, y, folds=int(cfg.cv_folds),
                             seed=seeding.derive_seed(int(params["seed"]), "genre-cv"),
-                            c=float(cfg["regularisation_c"]), feature_names=names)
+                            c=float(cfg.regularisation_c), feature_names=names)
         metrics["cv"] = cv
         table = []
         for name, res in (("test", metrics["splits"]["test"]), ("cv", cv)):
