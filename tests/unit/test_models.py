@@ -173,7 +173,7 @@ def mini(tmp_path_factory):
                 {"audio": [str(out / f"v{v}.wav") for v in range(2)],
                  "params": [str(out / f"v{v}.json") for v in range(2)],
                  "dereverberated": str(out / "dereverberated.wav")},
-                {"track": sid, "seed": 1, "dereverb": True})
+                {"track": sid, "seed": 1, "corruption": {"dereverb": True}})
         rows.append(row)
     build_dataset({"features": [str(root / "features" / f"{s}.json") for s, _, _ in SONGS],
                    "windows": [str(root / "features" / f"{s}.windows.tsv") for s, _, _ in SONGS],
@@ -213,11 +213,11 @@ def test_corruption_is_seeded_from_the_config(mini, tmp_path):
     d = mini["root"] / "audio" / "demo_000"
     out = {"audio": [str(tmp_path / "v0.wav")], "params": [str(tmp_path / "v0.json")]}
     corrupt({"vocal": str(d / "vocal.wav")}, out,
-            {"track": "demo_000", "seed": 1, "dereverb": True})
+            {"track": "demo_000", "seed": 1, "corruption": {"dereverb": True}})
     ref = mini["root"] / "corrupted" / "demo_000"
     assert (tmp_path / "v0.wav").read_bytes() == (ref / "v0.wav").read_bytes()
     corrupt({"vocal": str(d / "vocal.wav")}, out,
-            {"track": "demo_000", "seed": 2, "dereverb": True})
+            {"track": "demo_000", "seed": 2, "corruption": {"dereverb": True}})
     assert (tmp_path / "v0.wav").read_bytes() != (ref / "v0.wav").read_bytes()
 
 

@@ -10,6 +10,7 @@ import pytest
 
 import vocalmix
 from vocalmix.config import ConfigError, schema_defaults, schema_settings, validate_config
+from vocalmix.dsp.corruption import CorruptionSettings
 from vocalmix.features.extract import FeatureSettings, ReverbFitSettings, WindowSettings
 from vocalmix.models.dataset import DatasetSettings
 from vocalmix.models.genre import GenreSettings
@@ -19,7 +20,7 @@ PACKAGE = Path(vocalmix.__file__).parent
 
 #: Every settings class built from a config section.
 SETTINGS = [TrainSettings, FeatureSettings, ReverbFitSettings, WindowSettings, DatasetSettings,
-            GenreSettings]
+            GenreSettings, CorruptionSettings]
 #: Classes that hold only some keys of their section (the rest belong to another class).
 PARTIAL = {WindowSettings}
 

@@ -25,7 +25,7 @@ rule corrupt:
     params:
         track="{track}",
         seed=lookup(dpath="seed", within=config),
-        dereverb=lookup(dpath="corruption/dereverb", within=config),
+        corruption=lookup(dpath="corruption", within=config),
     script:
         "../scripts/corrupt.py"
 

@@ -34,13 +34,24 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.audio import db_to_gain
+from vocalmix.config import schema_settings
 from vocalmix.measure import loudness
 from vocalmix.dsp.effects import EQBand, apply_eq
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RANGES", "dereverberate", "random_eq", "inverse_eq", "expand", "corrupt",
-           "sustained_note_loss_db"]
+__all__ = ["CorruptionSettings", "RANGES", "dereverberate", "random_eq", "inverse_eq",
+           "expand", "corrupt", "sustained_note_loss_db"]
+
+
+@schema_settings("corruption")
+class CorruptionSettings:
+    """Synthetic corruption of the processed vocals (config section ``corruption``;
+    defaults from the schema): how many versions, and whether WPE dereverberates first."""
+
+    versions: int
+    dereverb: bool
+
 
 NORMALISED_LUFS = -23.0
 RANGES = {

@@ -10,7 +10,7 @@ import numpy as np
 from vocalmix import seeding
 from vocalmix.audio import read_audio, write_audio
 from vocalmix.dsp import corruption
-from vocalmix.dsp.corruption import dereverberate, sustained_note_loss_db
+from vocalmix.dsp.corruption import CorruptionSettings, dereverberate, sustained_note_loss_db
 from vocalmix.files import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -20,17 +20,19 @@ __all__ = ["corrupt"]
 
 def corrupt(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
             params: Mapping[str, Any], threads: int = 1) -> None:
-    """Stage entry: ``versions`` corrupted copies of one track's processed vocal."""
+    """Stage entry: corrupted copies of one track's processed vocal, one per output (the
+    rule asks for ``corruption.versions``)."""
     vocal, sr = read_audio(inputs["vocal"])
     track = params["track"]
-    if params.get("dereverb", True):
+    settings = CorruptionSettings.from_mapping(params["corruption"])
+    if settings.dereverb:
         derev = dereverberate(vocal, sr)
     else:
         derev = vocal.mean(axis=0, keepdims=True).astype(np.float32)
     if outputs.get("dereverberated"):
         write_audio(outputs["dereverberated"], derev, sr)
     report = {}
-    if params.get("dereverb", True) and inputs.get("dry_vocal") and inputs.get("truth"):
+    if settings.dereverb and inputs.get("dry_vocal") and inputs.get("truth"):
         report = sustained_note_loss_db(read_audio(inputs["dry_vocal"])[0], sr,
                                         read_json(inputs["truth"])["notes"])
     audio_paths, json_paths = list(outputs["audio"]), list(outputs["params"])
