@@ -12,11 +12,11 @@ import tempfile
 from contextlib import contextmanager
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_json", "read_json", "save_figure"]
+__all__ = ["atomic_path", "atomic_paths", "write_json", "read_json", "save_figure"]
 
 
 def _read_umask() -> int:
@@ -51,6 +51,36 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextmanager
+def atomic_paths(paths: Iterable[str | os.PathLike]) -> Iterator[list[Path]]:
+    """:func:`atomic_path` for a set of files written together: yield one temporary path
+    beside each; only when the block succeeds are they all renamed onto ``paths``.
+
+    A failure (or a kill) before the renames leaves none of the new files under their
+    final names, so the outputs stay a set (e.g. a separation's two WAVs and the report
+    that describes them).
+    """
+    finals = [Path(p) for p in paths]
+    temps: list[Path] = []
+    try:
+        for path in finals:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for stale in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+                stale.unlink(missing_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            temps.append(Path(tmp))
+        yield list(temps)
+        for tmp, path in zip(temps, finals):
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        for tmp, path in zip(temps, finals):
+            os.replace(tmp, path)
+    finally:
+        for tmp in temps:
+            if tmp.exists():
+                tmp.unlink()
 
 
 def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 90) -> None:

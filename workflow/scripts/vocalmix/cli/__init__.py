@@ -14,7 +14,7 @@ from typing import Sequence
 
 from vocalmix import __version__
 from vocalmix.cli import genre, listening, loudness, mix, reverb_fit, separate, stats
-from vocalmix.cli._common import error
+from vocalmix.cli._common import error, expected_error
 
 __all__ = ["main", "build_parser"]
 
@@ -35,10 +35,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; its exit status.
+
+    Expected errors (:func:`vocalmix.cli._common.expected_error`: the package's own error
+    classes, :class:`~vocalmix.cli._common.CliError`, an OSError naming its file) print one
+    line ``vocalmix CMD: FILE: problem`` and exit 2; any other exception is a bug and keeps
+    its traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    command = " ".join(filter(None, (args.command, getattr(args, "listening_command", None))))
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        error(args.command, "interrupted")
+        error(command, "interrupted")
         return 130
+    except Exception as exc:
+        message = expected_error(exc)
+        if message is None:
+            raise
+        error(command, message)
+        return 2

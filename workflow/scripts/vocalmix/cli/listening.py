@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from vocalmix.cli._common import config_defaults, error
+from vocalmix.cli._common import (Output, add_force, check_outputs, config_defaults, contains,
+                                  error, is_json_with, own_if, starts_with)
 
 from vocalmix.layout import EVALUATION_PER_TRACK, RATINGS, RENDERS_TABLE, WAET_DIR, WAET_KEY
 
@@ -39,6 +40,7 @@ def add_parser(sub) -> None:
                    help="at most N pages (a seeded choice of the tracks)")
     e.add_argument("--seed", type=int, default=None,
                    help="seed of the page and element order (default: config seed)")
+    add_force(e)
     i = lsub.add_parser("import", help="WAET result XMLs -> ratings table",
                         description="Read every WAET result XML in DIR (only sessions with "
                                     "state=\"complete\"; abandoned ones are counted) and write "
@@ -54,6 +56,11 @@ def add_parser(sub) -> None:
     i.add_argument("--no-key", action="store_true", help="do not use any KEY.tsv")
     i.add_argument("--summary", metavar="JSON", default=None,
                    help="also write the import summary (files, complete, abandoned, skipped)")
+    i.add_argument("--survey", metavar="TSV", default=None,
+                   help="the survey table to write: one row per listener (listener, "
+                        "simulated, file, survey_<question>...), joined to the ratings by "
+                        "'listener' (default: survey.tsv beside the ratings table)")
+    add_force(i)
     s = lsub.add_parser("simulate", help="simulated listeners' WAET result files",
                         description="Write simulated listeners' results in WAET's result "
                                     "format for an exported test (the rating model is "
@@ -67,11 +74,13 @@ def add_parser(sub) -> None:
     s.add_argument("-n", "--listeners", type=int, default=None,
                    help="complete sessions (default: config listening.simulation.listeners)")
     s.add_argument("--seed", type=int, default=None, help="seed (default: config seed)")
+    add_force(s)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import os
+    from pathlib import Path
 
     defaults = config_defaults()
     lcfg = defaults["listening"]
@@ -81,6 +90,16 @@ def run(args: argparse.Namespace) -> int:
         from vocalmix.listening.export import ExportError, export_test
         from vocalmix.listening.spec import StructureError
 
+        from vocalmix.listening import MEDIA_DIR, TEST_XML
+        from vocalmix.listening.export import KEY_COLUMNS
+
+        out = Path(args.output)
+        own = own_if(out / "KEY.tsv", starts_with("\t".join(KEY_COLUMNS) + "\n"))
+        check_outputs([args.renders], [Output(out, folder=True), Output(out / "KEY.tsv", own),
+                                       Output(out / TEST_XML, own),
+                                       Output(out / "README-vocalmix.md", own),
+                                       Output(out / MEDIA_DIR, own if (out / "KEY.tsv").exists()
+                                              else None, folder=True)], force=args.force)
         try:
             s = export_test(args.renders, args.output,
                             interface=args.interface or lcfg["interface"],
@@ -99,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.listening_command == "import":
         from vocalmix.listening.export import ExportError, read_key
-        from vocalmix.listening.results import import_results, write_ratings
+        from vocalmix.listening.results import (BASE_COLUMNS, import_sessions, write_ratings,
+                                                write_survey)
 
         key_path = None if args.no_key else (args.key or (
             WAET_KEY if os.path.isfile(WAET_KEY)
@@ -112,13 +132,23 @@ def run(args: argparse.Namespace) -> int:
         if not os.path.isdir(args.directory):
             error("listening import", f"{args.directory}: not a folder")
             return 2
-        rows, summary = import_results(args.directory, key)  # logs each skipped file
+        survey = args.survey or str(Path(args.output).with_name("survey.tsv"))
+        outputs = [Output(args.output, starts_with("\t".join(BASE_COLUMNS) + "\n")),
+                   Output(survey, starts_with("listener\tsimulated\tfile"))]
+        if args.summary:
+            outputs.append(Output(args.summary, is_json_with("complete", "abandoned",
+                                                             "skipped")))
+        inputs = [key_path, *sorted(Path(args.directory).iterdir())]
+        check_outputs(inputs, outputs, force=args.force)
+        imported = import_sessions(args.directory, key)  # logs each skipped file
+        rows, summary = imported.rows, imported.summary
         if not rows:
             error("listening import", f"{args.directory}: no complete WAET result with "
                                        "ratings")
             return 2
         write_ratings(args.output, rows, simulated=summary["simulated"],
                       n_files=summary["complete"])
+        write_survey(survey, imported.surveys)
         if args.summary:
             from vocalmix.files import write_json
 
@@ -127,22 +157,28 @@ def run(args: argparse.Namespace) -> int:
               f"complete sessions ({summary['listeners']} listeners, {summary['items']} items)"
               f"; {len(summary['abandoned'])} abandoned, {len(summary['skipped'])} skipped"
               + (f"; key {key_path}" if key_path else "; no key")
-              + ("; SIMULATED" if summary["simulated"] else ""))
+              + ("; SIMULATED" if summary["simulated"] else "")
+              + f"; survey {survey}")
         return 1 if summary["skipped"] else 0
     if args.listening_command == "simulate":
-        from pathlib import Path
-
         from vocalmix.listening import TEST_XML
         from vocalmix.listening.simulate import simulate_panel
+
+        from vocalmix.listening import SIMULATED_PLATFORM
 
         sim = lcfg["simulation"]
         n = args.listeners or sim["listeners"]
         out = Path(args.output)
+        complete = [out / f"complete-{i:02d}.xml" for i in range(1, n + 1)]
+        abandoned = [out / f"abandoned-{j:02d}.xml" for j in range(1, sim["abandoned"] + 1)]
+        own = contains(SIMULATED_PLATFORM)
+        check_outputs([Path(args.waet) / TEST_XML, Path(args.waet) / "KEY.tsv", args.metrics],
+                      [Output(out, folder=True)] + [Output(f, own) for f in complete + abandoned],
+                      force=args.force)
         try:
             model = simulate_panel(
                 Path(args.waet) / TEST_XML, Path(args.waet) / "KEY.tsv", args.metrics,
-                [out / f"complete-{i:02d}.xml" for i in range(1, n + 1)],
-                [out / f"abandoned-{j:02d}.xml" for j in range(1, sim["abandoned"] + 1)],
+                complete, abandoned,
                 seed=seed, careless=sim["careless"], listener_sd=sim["listener_sd"],
                 item_sd=sim["item_sd"], noise_sd=sim["noise_sd"])
         except (ValueError, OSError) as exc:

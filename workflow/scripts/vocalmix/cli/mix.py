@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vocalmix.cli._common import error
+from vocalmix.cli._common import Output, add_force, check_outputs, error, is_json_with, own_if
 
 from vocalmix.layout import GENRE_MODEL, GENRE_STATS, MODELS_DIR
 
@@ -54,12 +54,23 @@ def add_parser(sub) -> None:
                    help="where to write the recipe (default: OUT with .recipe.json)")
     p.add_argument("--recipe-in", metavar="R.json",
                    help="render this recipe instead of choosing one (edit a value, re-render)")
+    add_force(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from vocalmix.mixing.api import MixError, mix_files
+    from pathlib import Path
 
+    from vocalmix.mixing.api import MixError, mix_files, recipe_path
+
+    # before any work: never over an input; an existing mix is replaced only when it is this
+    # command's own (its vocalmix recipe is beside it), a recipe only when it is a recipe
+    rpath = recipe_path(args.output, args.recipe_out)
+    is_recipe = is_json_with("system", "vocal", "backing", "bus")
+    genre_model = args.genre_model if args.genre_model and args.genre_model != "none" else None
+    check_outputs([args.vocal, args.backing, args.recipe_in, args.genre_stats, genre_model],
+                  [Output(args.output, own_if(Path(rpath), is_recipe)),
+                   Output(rpath, is_recipe)], force=args.force)
     try:
         summary = mix_files(
             vocal=args.vocal, backing=args.backing, output=args.output, system=args.system,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from vocalmix.audio import AudioError, read_audio, write_audio
-from vocalmix.cli._common import config_defaults, error, fmt
-from vocalmix.files import write_json
+from vocalmix.cli._common import (Output, add_force, check_outputs, config_defaults, error, fmt,
+                                  is_json_with, own_if)
+from vocalmix.files import atomic_paths, write_json
 from vocalmix.layout import SEPARATOR_MODEL
 
 __all__ = ["add_parser", "run"]
@@ -52,7 +53,28 @@ def add_parser(sub) -> None:
     p.add_argument("--python", metavar="PY", default=None,
                    help="spleeter/demucs: interpreter of their environment (default auto)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    add_force(p)
     p.set_defaults(run=run)
+
+
+#: Shortest mixture separated (s): the report's loudness needs one 400 ms block, and
+#: a separation of less is no use.
+MIN_DURATION_S = 1.0
+
+
+def _check_mixture(path: str, mixture, sample_rate: int) -> None:
+    """Refuse what cannot be separated (AudioError naming ``path``); warn of silence."""
+    import numpy as np
+
+    if mixture.shape[0] > 2:
+        raise AudioError(path, f"{mixture.shape[0]} channels; a mono or stereo song expected")
+    seconds = mixture.shape[1] / sample_rate
+    if seconds < MIN_DURATION_S:
+        raise AudioError(path, f"{seconds:.3f} s long; at least {MIN_DURATION_S:g} s needed")
+    peak = float(np.max(np.abs(mixture))) if mixture.size else 0.0
+    if peak <= 10.0 ** (-80.0 / 20.0):
+        error("separate", f"warning: {path}: the audio is silent (peak below -80 dBFS); "
+                          "the parts will be silent too")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,19 +105,28 @@ def run(args: argparse.Namespace) -> int:
         settings.update({k: v for k, v in (("repo", args.repo), ("name", args.name),
                                            ("python", args.python)) if v})
     model = (args.model or DEFAULT_MODEL) if backend == "builtin" else None
+    # before any work: the three files are written together, never over an input; existing
+    # ones are replaced when the folder's report.json says vocalmix separate wrote them
+    out = Path(args.output)
+    names = ("vocal.wav", "backing.wav", "report.json")
+    own = own_if(out / "report.json", is_json_with("mixture", "run", "sample_rate"))
+    check_outputs([args.mix, args.model, args.weights, args.config],
+                  [Output(out, folder=True)] + [Output(out / n, own) for n in names],
+                  force=args.force)
     try:
         mixture, sr = read_audio(args.mix)
+        _check_mixture(args.mix, mixture, sr)
         vocal, backing, info = separate(mixture, sr, backend=backend, settings=settings,
                                         model=model, threads=args.threads)
     except (AudioError, SeparationError) as exc:
         error("separate", str(exc))
         return 2
-    out = Path(args.output)
-    write_audio(out / "vocal.wav", vocal, sr)
-    write_audio(out / "backing.wav", backing, sr)
     facts = describe(mixture, vocal, backing, sr)
-    write_json(out / "report.json", {"mixture": args.mix, "run": info, "sample_rate": sr,
-                                        "duration_s": mixture.shape[1] / sr, **facts})
+    with atomic_paths([out / n for n in names]) as (tmp_vocal, tmp_backing, tmp_report):
+        write_audio(tmp_vocal, vocal, sr)
+        write_audio(tmp_backing, backing, sr)
+        write_json(tmp_report, {"mixture": args.mix, "run": info, "sample_rate": sr,
+                                "duration_s": mixture.shape[1] / sr, **facts})
     print(f"{args.mix}: separated by {backend}"
           + (f" ({settings.get('method', 'network')})" if backend == "builtin" else ""))
     print(f"  vocal    {out / 'vocal.wav'}  {fmt(facts['vocal_lufs'], 'LUFS')}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from vocalmix.cli._common import config_defaults, error
+from vocalmix.cli._common import (Output, add_force, check_outputs, config_defaults, error,
+                                  is_json_with, own_if)
 
 from vocalmix.layout import ANALYSIS_DIR
 
@@ -34,6 +35,11 @@ def add_parser(sub) -> None:
     p.add_argument("--max-fraction", type=float, default=None, metavar="F",
                    help="post-screening: lapses on more than this share of items exclude a "
                         "listener (default 0.15)")
+    p.add_argument("--survey", metavar="TSV", default=None,
+                   help="survey table of the import (one row per listener) for the "
+                        "listener ids in screening.tsv (default: survey.tsv beside the "
+                        "ratings table when it exists; 'none' to skip)")
+    add_force(p)
     p.set_defaults(run=run)
 
 
@@ -44,6 +50,19 @@ def run(args: argparse.Namespace) -> int:
 
     a = config_defaults()["analysis"]
     out = Path(args.output)
+    survey = args.survey
+    if survey is None:
+        beside = Path(args.ratings).with_name("survey.tsv")
+        survey = str(beside) if beside.is_file() else None
+    elif survey.lower() == "none":
+        survey = None
+    # before any work: never over the ratings or the survey; the tables of an earlier run
+    # (its stats_summary.json) are replaced, anything else only with --force
+    own = own_if(out / OUTPUTS["summary"], is_json_with("listeners", "listeners_kept",
+                                                         "alpha"))
+    check_outputs([args.ratings, survey],
+                  [Output(out, folder=True)] + [Output(out / v, own) for v in OUTPUTS.values()],
+                  force=args.force)
     out.mkdir(parents=True, exist_ok=True)
     try:
         s = analyse(args.ratings, {k: out / v for k, v in OUTPUTS.items()},
@@ -51,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
                     reference_below=(a["screening"]["reference_below"]
                                      if args.reference_below is None else args.reference_below),
                     max_fraction=(a["screening"]["max_fraction"]
-                                  if args.max_fraction is None else args.max_fraction))
+                                  if args.max_fraction is None else args.max_fraction),
+                    survey_tsv=survey)
     except (StatsError, ValueError, OSError) as exc:
         error("stats", str(exc))
         return 2
