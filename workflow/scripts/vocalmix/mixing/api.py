@@ -15,13 +15,15 @@ from typing import Callable
 
 import numpy as np
 from vocalmix.audio import AudioError, db_to_gain, read_audio, resample, write_audio
+from vocalmix.measure.loudness import active_span
 from vocalmix.mixing.base import MixChoice, MixContext
+from vocalmix.mixing.rule_based import MIN_ACTIVE_S
 from vocalmix.mixing.registry import get_mixer
 
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MixError", "load_inputs", "pick_genre", "choose_recipe", "mix_files",
+__all__ = ["MixError", "load_inputs", "recipe_path", "pick_genre", "choose_recipe", "mix_files",
            "DEFAULT_GENRE_STATS"]
 
 DEFAULT_GENRE_STATS = Path(__file__).resolve().parent.parent / "data" / "genre_stats_default.tsv"
@@ -47,6 +49,10 @@ def load_inputs(vocal_path: str, backing_path: str,
         if peak <= db_to_gain(SILENCE_DBFS):
             raise MixError(f"{path}: the audio is silent (peak "
                            f"{20 * math.log10(peak) if peak > 0 else -math.inf:.1f} dBFS)")
+    start, stop = active_span(vocal)
+    if stop - start < MIN_ACTIVE_S * vsr:
+        raise MixError(f"{vocal_path}: {(stop - start) / vsr:.2f} s of sound (the rest is "
+                       f"silence); a vocal take needs at least {MIN_ACTIVE_S:g} s to be mixed")
     if vsr != sr:
         warn(f"{vocal_path}: {vsr} Hz resampled to the backing's {sr} Hz")
         vocal = resample(vocal, orig_sample_rate=vsr, target_sample_rate=sr)
@@ -58,6 +64,12 @@ def load_inputs(vocal_path: str, backing_path: str,
              f"backing; {what} to its length")
         vocal = vocal[:, :n] if diff > 0 else np.pad(vocal, ((0, 0), (0, n - vocal.shape[1])))
     return vocal, backing, int(sr)
+
+
+def recipe_path(output: str | Path, recipe_out: str | Path | None = None) -> Path:
+    """Where :func:`mix_files` writes the recipe: ``recipe_out``, else ``output`` with the
+    suffix ``.recipe.json``."""
+    return Path(recipe_out) if recipe_out else Path(output).with_suffix(".recipe.json")
 
 
 def _genre_table(path: str | None) -> dict:
@@ -184,7 +196,7 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
     if out.suffix.lower() not in (".wav", ".wave"):
         warn(f"{output}: written as WAV whatever its extension")
     write_audio(out, result.mix, sr, subtype="PCM_24", clip="clip")
-    rpath = Path(recipe_out) if recipe_out else out.with_suffix(".recipe.json")
+    rpath = recipe_path(out, recipe_out)
     recipe = MixRecipe(system=recipe.system, vocal=recipe.vocal, backing=recipe.backing,
                        bus=recipe.bus, analysis={**recipe.analysis, "render": result.report})
     recipe.save(rpath)

@@ -1,6 +1,11 @@
 """The rule-based baseline (proposal IV.A, system ``rule_based``): analyse, apply published
 rules, write a recipe.
 
+Every measurement is of the vocal's *active span* (:func:`vocalmix.measure.loudness.
+active_span`: from its first to its last sample above -70 dBFS) and of the backing under it,
+so a take padded with silence (shorter than the backing, or placed later in it) gets the
+recipe of the take alone; a take with less than :data:`MIN_ACTIVE_S` of sound is refused.
+
 Order of decisions (each measured on the audio the previous ones produce):
 
 1. **Pitch correction** (optional): key of the backing (:mod:`vocalmix.measure.key`), notes
@@ -57,6 +62,10 @@ log = logging.getLogger(__name__)
 
 __all__ = ["RuleSettings", "RuleBasedMixer", "masking_eq", "masking_measure_db",
            "reverb_rules", "genre_targets"]
+
+#: Least sound (s) in a vocal take: one EBU Tech 3342 short-term window; less has no
+#: loudness range and too little for a level.
+MIN_ACTIVE_S = 3.0
 
 OCTAVES_HZ = np.array([62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0])
 
@@ -239,9 +248,24 @@ class RuleBasedMixer:
                 retune_ms=s.pitch_retune_ms)
             x = corrected
 
-        # 2. high-pass below the voice
-        highpass = vocal_highpass_hz(x, sample_rate)
-        x_hp = apply_highpass(x, sample_rate, highpass)
+        # the vocal's active span: every measurement below is of the take there (and of the
+        # backing under it), so the silence around a take changes nothing (a take shorter
+        # than the backing is padded with silence; BS.1770/Tech 3342 windows that are partly
+        # silent would pass the gates and widen the loudness range)
+        start, stop = loudness.active_span(vocal)
+        stop = min(stop, backing.shape[1])
+        if stop - start < MIN_ACTIVE_S * sample_rate:
+            raise ValueError(f"the vocal has {max(0, stop - start) / sample_rate:.2f} s of sound "
+                             f"(the rest is silence); the rule-based mixer needs at least "
+                             f"{MIN_ACTIVE_S:g} s to measure its level and loudness range")
+        span = slice(start, stop)
+        if (start, stop) != (0, vocal.shape[1]):
+            analysis["vocal_active_span_s"] = [start / sample_rate, stop / sample_rate]
+
+        # 2. high-pass below the voice (the filter is causal and starts from rest, so the
+        # span of the filtered vocal is the span filtered alone)
+        highpass = vocal_highpass_hz(x[:, span], sample_rate)
+        x_hp = apply_highpass(x, sample_rate, highpass)[:, span]
         dry = loudness.analyse(x_hp, sample_rate)
 
         # 4. reverb rules (from the uncompressed vocal: the rules need its crest factor and
@@ -268,16 +292,17 @@ class RuleBasedMixer:
                                    reverb=reverb, pitch_correction=pc)
 
         # the vocal branch at 0 dB gain is the last wet render (everything after the gain is
-        # linear, so any gain is a scaling of it)
+        # linear, so any gain is a scaling of it); the backing is measured under the vocal
         target = float(targets["vocal_to_backing_lu"])
-        stem = wet[:, : backing.shape[1]]
+        stem = wet
         b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
+        b_stem = b_stem[:, span]
         l_stem = loudness.integrated_loudness(stem, sample_rate)
         l_backing = loudness.integrated_loudness(b_stem, sample_rate)
         gain = gain_for(l_stem, l_backing, target)
 
         # 5. masking-reduction EQ, judged at the balance the mix will have
-        active = vocal_activity(x, sample_rate)
+        active = vocal_activity(x[:, span], sample_rate)
         g = np.float32(db_to_gain(gain))
         v_bands, b_bands = _band_frames(g * stem, sample_rate)[0], _band_frames(b_stem,
                                                                                 sample_rate)[0]
@@ -287,12 +312,13 @@ class RuleBasedMixer:
             vocal_recipe = replace(vocal_recipe, eq=tuple(v_cuts))
             stem = chain.process_vocal(x, sample_rate, replace(vocal_recipe,
                                                                pitch_correction=None)
-                                       )[:, : backing.shape[1]]
+                                       )[:, span]
             l_stem = loudness.integrated_loudness(stem, sample_rate)
         backing_recipe = BackingRecipe(eq=tuple(b_cuts))
         if b_cuts:
             b_stem = chain.process_backing(backing, sample_rate,
-                                           MixRecipe(system=self.name, backing=backing_recipe))
+                                           MixRecipe(system=self.name, backing=backing_recipe)
+                                           )[:, span]
             l_backing = loudness.integrated_loudness(b_stem, sample_rate)
 
         # 6. level on the complete chain
