@@ -105,6 +105,7 @@ rule import_ratings:
 rule analyse_ratings:
     input:
         ratings="results/analysis/ratings.tsv",
+        survey="results/analysis/survey.tsv",
         import_summary="results/analysis/import_summary.json",
         code=pkg("vocalmix.stages.analysis"),
     output:

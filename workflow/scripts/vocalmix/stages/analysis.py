@@ -11,9 +11,11 @@ __all__ = ["analyse_ratings"]
 
 def analyse_ratings(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                     params: Mapping[str, Any], threads: int = 1) -> dict:
-    """Snakemake entry: ``inputs.ratings`` (+ ``inputs.import_summary``) -> the tables."""
+    """Snakemake entry: ``inputs.ratings`` (+ ``inputs.import_summary``, and
+    ``inputs.survey`` for screening.tsv's listener ids) -> the tables."""
     analysis = params["analysis"]
     return analyse(inputs["ratings"], outputs, alpha=float(analysis["alpha"]),
                    reference_below=float(analysis["screening"]["reference_below"]),
                    max_fraction=float(analysis["screening"]["max_fraction"]),
-                   import_summary=inputs.get("import_summary"))
+                   import_summary=inputs.get("import_summary"),
+                   survey_tsv=inputs.get("survey"))

@@ -52,7 +52,7 @@ from vocalmix.files import atomic_path, write_json
 
 __all__ = ["StatsError", "load_ratings", "condition_order", "complete_design",
            "descriptives", "friedman", "posthoc", "assumption_checks", "mixed_model",
-           "analyse", "OUTPUTS"]
+           "analyse", "load_survey", "OUTPUTS"]
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,18 @@ def load_ratings(path: str | os.PathLike) -> tuple[pd.DataFrame, bool]:
     simulated = (SIMULATED in title) or (
         "simulated" in df and df["simulated"].astype(str).str.lower().eq("true").any())
     return df, bool(simulated)
+
+
+def load_survey(path: str | os.PathLike) -> pd.DataFrame:
+    """``survey.tsv`` (one row per listener, ``listener`` first) as text columns."""
+    path = Path(path)
+    try:
+        survey = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise StatsError(f"{path}: cannot read ({exc})") from None
+    if "listener" not in survey.columns:
+        raise StatsError(f"{path}: not a survey table (no 'listener' column)")
+    return survey
 
 
 def condition_order(conditions) -> list[str]:
@@ -437,15 +449,21 @@ def _html(title: str, sections: list[tuple[str, Any]]) -> str:
 
 def analyse(ratings_tsv: str | os.PathLike, outputs: Mapping[str, str | os.PathLike], *,
             alpha: float = 0.05, reference_below: float = 90.0, max_fraction: float = 0.15,
-            import_summary: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Run the whole analysis; ``outputs`` maps the keys of :data:`OUTPUTS` to paths."""
+            import_summary: str | os.PathLike | None = None,
+            survey_tsv: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Run the whole analysis; ``outputs`` maps the keys of :data:`OUTPUTS` to paths.
+
+    ``survey_tsv`` (``survey.tsv`` of the import: one row per listener) gives
+    ``screening.tsv`` its ``listener_id`` column, joined on ``listener``.
+    """
     df, simulated = load_ratings(ratings_tsv)
+    survey = load_survey(survey_tsv) if survey_tsv else None
     conf = f"{100 * (1 - alpha):g} %"
 
     def t(text: str) -> str:
         return title_of(text, simulated)
 
-    screen = post_screening(df, reference_below, max_fraction)
+    screen = post_screening(df, reference_below, max_fraction, survey)
     excluded = set(screen.loc[screen["excluded"], "listener"])
     for _, r in screen[screen["excluded"]].iterrows():
         log.info("post-screening: listener %s (%s) excluded: %s", r["listener"],

@@ -26,13 +26,24 @@ def reference_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["condition"] == REFERENCE]
 
 
-def post_screening(df: pd.DataFrame, threshold: float = 90.0, max_fraction: float = 0.15
-                   ) -> pd.DataFrame:
+def post_screening(df: pd.DataFrame, threshold: float = 90.0, max_fraction: float = 0.15,
+                   survey: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per listener: hidden-reference items, how many graded below ``threshold``,
-    the fraction, and whether the listener is excluded (fraction > ``max_fraction``)."""
+    the fraction, and whether the listener is excluded (fraction > ``max_fraction``).
+
+    ``listener_id`` is the participant's answer to the survey question ``listener_id``:
+    from ``survey`` (``survey.tsv``, one row per listener, joined on ``listener``) when
+    given, else from a ``survey_listener_id`` column of the ratings (older tables); empty
+    when neither has it.
+    """
     ref = reference_rows(df)
-    ids = (df.groupby("listener")["survey_listener_id"].first()
-           if "survey_listener_id" in df else pd.Series(dtype=str))
+    if survey is not None and {"listener", "survey_listener_id"} <= set(survey.columns):
+        ids = (survey.astype({"listener": str}).groupby("listener")["survey_listener_id"]
+               .first())
+    elif "survey_listener_id" in df:
+        ids = df.groupby("listener")["survey_listener_id"].first()
+    else:
+        ids = pd.Series(dtype=str)
     rows = []
     for listener in pd.unique(df["listener"]):
         r = ref[ref["listener"] == listener]
