@@ -102,9 +102,11 @@ def test_render_stage_calls_the_registered_systems(fakes):
     # the stems are the fake recipe rendered by the shared chain: the vocal 6 dB down
     assert v.shape == b.shape == (2, backing.shape[1])
     models = {"level": object()}
+    from vocalmix.mixing.base import MixingSettings
+
     _, _, _, info = render_condition("data_driven", row=row, backing=backing, sample_rate=SR,
                                      vocal_in=vocal, models=models,
-                                     model_kw={"smooth_windows": 3, "hop_s": 0.5})
+                                     mixing=MixingSettings(smooth_windows=3), hop_s=0.5)
     (context,) = fakes["data_driven"].calls
     assert context.models is models and (context.smooth_windows, context.hop_s) == (3, 0.5)
     _, _, _, info = render_condition("commercial", row=row, backing=backing, sample_rate=SR,
@@ -158,8 +160,10 @@ def test_model_evaluation_calls_the_registered_systems(fakes, tmp_path):
     features = {"vocal_to_backing_lu": 0.0,
                 "vocal": {"loudness_range_lu": 5.0, "eq_shape_db": [0.0] * 31}}
     models = {"level": object()}
+    from vocalmix.mixing.base import MixingSettings
+
     rows = evaluate_track(row, features, str(tmp_path / "v.wav"), models=models,
-                          genre_stats=STATS, mix_kw={"smooth_windows": 3, "hop_s": 0.5})
+                          genre_stats=STATS, mixing=MixingSettings(smooth_windows=3), hop_s=0.5)
     assert [r["system"] for r in rows] == ["data_driven", "rule_based", "no_processing"]
     (dd,) = fakes["data_driven"].calls
     (rb,) = fakes["rule_based"].calls

@@ -10,8 +10,9 @@ import pytest
 from vocalmix.evaluation.objective import (balance_lu, centroid_error_hz, compare, mel_distance_db,
                                            mrstft_distance, summarise)
 from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
-from vocalmix.evaluation.render import (choose_excerpt, conditions_for, cut_excerpt,
-                                        normalise_for_listening, render_condition, system_input)
+from vocalmix.evaluation.render import (RenderSettings, choose_excerpt, conditions_for,
+                                        cut_excerpt, normalise_for_listening, render_condition,
+                                        system_input)
 from vocalmix.audio import write_audio
 
 SR = 44100
@@ -107,15 +108,15 @@ def test_summary_has_mean_median_ci_and_n():
 # ------------------------------------------------------------------------------ excerpts
 def test_excerpt_is_the_whole_short_song_and_where_the_vocal_sings_in_a_long_one():
     short = _sung(12)
-    ex = choose_excerpt(short, SR, excerpt_s=25, fade_s=0.1)
+    ex = choose_excerpt(short, SR, RenderSettings(excerpt_s=25, fade_s=0.1))
     assert ex["start_s"] == 0 and ex["duration_s"] == pytest.approx(12.0)
     # 60 s: silence except a sung passage from 30 to 52 s
     long = np.zeros((2, 60 * SR), dtype=np.float32)
     long[:, 30 * SR: 52 * SR] = _sung(22, gaps=False)
-    ex = choose_excerpt(long, SR, excerpt_s=20)
+    ex = choose_excerpt(long, SR, RenderSettings(excerpt_s=20))
     assert 30.0 <= ex["start_s"] <= 32.0
     assert ex["duration_s"] == 20
-    fixed = choose_excerpt(long, SR, excerpt_s=20, start_s=50.0)
+    fixed = choose_excerpt(long, SR, RenderSettings(excerpt_s=20, start_s=50.0))
     assert fixed["start_s"] == pytest.approx(40.0)  # clamped so that 20 s fit
 
 
@@ -142,12 +143,13 @@ def test_normalised_to_the_listening_loudness_under_the_true_peak_ceiling(peaky)
 def test_conditions_and_inputs_follow_the_dataset():
     stems = {"track_id": "s", "vocal": "v.wav", "backing": "b.wav", "mixture": "m.wav"}
     raw = {"track_id": "r", "raw_vocal": "raw.wav", "backing": "b.wav"}
-    assert conditions_for(stems, {}) == ["professional", "unprocessed", "commercial",
-                                         "rule_based", "data_driven"]
-    assert "professional" not in conditions_for(raw, {"professional": "/nowhere/{track}.wav"})
-    assert system_input(stems, {"corruption_version": 2}) == ("corrupted",
-                                                             "results/corrupted/s/v2.wav")
-    assert system_input(raw, {}) == ("raw", "raw.wav")
+    assert conditions_for(stems, RenderSettings()) == ["professional", "unprocessed",
+                                                        "commercial", "rule_based", "data_driven"]
+    nowhere = RenderSettings(professional="/nowhere/{track}.wav")
+    assert "professional" not in conditions_for(raw, nowhere)
+    assert system_input(stems, RenderSettings(corruption_version=2)) == (
+        "corrupted", "results/corrupted/s/v2.wav")
+    assert system_input(raw, RenderSettings()) == ("raw", "raw.wav")
 
 
 def test_preset_stands_in_for_a_missing_commercial_render_and_says_so(tmp_path):

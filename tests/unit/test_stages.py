@@ -11,7 +11,9 @@ import pytest
 import vocalmix
 from vocalmix.config import ConfigError, schema_defaults, schema_settings, validate_config
 from vocalmix.dsp.corruption import CorruptionSettings
+from vocalmix.evaluation.render import RenderSettings
 from vocalmix.features.extract import FeatureSettings, ReverbFitSettings, WindowSettings
+from vocalmix.mixing.base import MixingSettings
 from vocalmix.models.dataset import DatasetSettings
 from vocalmix.models.genre import GenreSettings
 from vocalmix.models.train import TrainSettings
@@ -20,7 +22,7 @@ PACKAGE = Path(vocalmix.__file__).parent
 
 #: Every settings class built from a config section.
 SETTINGS = [TrainSettings, FeatureSettings, ReverbFitSettings, WindowSettings, DatasetSettings,
-            GenreSettings, CorruptionSettings]
+            GenreSettings, CorruptionSettings, RenderSettings, MixingSettings]
 #: Classes that hold only some keys of their section (the rest belong to another class).
 PARTIAL = {WindowSettings}
 

@@ -14,7 +14,7 @@ from vocalmix.corpus.demo_layout import genre_of, song_ids
 from vocalmix.corpus.manifest import read_manifest
 from vocalmix.models.genre import read_genres
 from vocalmix.evaluation.render import commercial_source, conditions_for, professional_source
-from vocalmix.evaluation.render import system_input
+from vocalmix.evaluation.render import RenderSettings, system_input
 from vocalmix.stages.runner import module_sources
 
 try:
@@ -146,6 +146,7 @@ def corrupted(tracks, versions=VERSIONS):
 # ---- helpers of rendering and evaluation (render.smk)
 
 RENDER = config["render"]
+RENDER_SETTINGS = RenderSettings.from_mapping(RENDER)
 
 
 def render_tracks():
@@ -158,7 +159,7 @@ def render_tracks():
 
 
 def render_conditions(track):
-    return conditions_for(track_row(track), RENDER)
+    return conditions_for(track_row(track), RENDER_SETTINGS)
 
 
 def rendered(suffix, tracks=None):
@@ -166,7 +167,7 @@ def rendered(suffix, tracks=None):
     return [
         f"results/renders/{r['track_id']}/{c}{suffix}"
         for r in rows
-        for c in conditions_for(r, RENDER)
+        for c in conditions_for(r, RENDER_SETTINGS)
     ]
 
 
@@ -190,7 +191,7 @@ def render_inputs(wildcards):
     if wildcards.condition == "professional":
         files["reference"] = professional_source(row, RENDER["professional"])
         return files
-    files["vocal_in"] = system_input(row, RENDER)[1]
+    files["vocal_in"] = system_input(row, RENDER_SETTINGS)[1]
     if wildcards.condition == "rule_based":
         files["genre_stats"] = "results/features/genre_stats.tsv"
     elif wildcards.condition == "data_driven":

@@ -49,7 +49,7 @@ rule render:
     params:
         row=lambda wc: track_row(wc.track),
         condition="{condition}",
-        input_role=lambda wc: system_input(track_row(wc.track), RENDER)[0],
+        input_role=lambda wc: system_input(track_row(wc.track), RENDER_SETTINGS)[0],
         reference=lambda wc: professional_source(track_row(wc.track), RENDER["professional"]),
         commercial=lambda wc: commercial_source(track_row(wc.track), RENDER["commercial"]),
         genre=lambda wc: render_genre(wc)[0],
@@ -81,9 +81,9 @@ rule render_index:
         mem_mb=500,
     params:
         left_out=lambda wc: {
-            r["track_id"]: sorted(set(CONDITIONS) - set(conditions_for(r, RENDER)))
+            r["track_id"]: sorted(set(CONDITIONS) - set(conditions_for(r, RENDER_SETTINGS)))
             for r in render_tracks()
-            if set(CONDITIONS) - set(conditions_for(r, RENDER))
+            if set(CONDITIONS) - set(conditions_for(r, RENDER_SETTINGS))
         },
     script:
         "../scripts/render_index.py"
@@ -124,7 +124,7 @@ rule evaluate:
             track=[
                 r["track_id"]
                 for r in render_tracks()
-                if "professional" in conditions_for(r, RENDER)
+                if "professional" in conditions_for(r, RENDER_SETTINGS)
             ],
         ),
     output:

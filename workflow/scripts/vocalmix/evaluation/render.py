@@ -42,16 +42,21 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.conditions import CONDITIONS
 from vocalmix.audio import db_to_gain, read_audio
+from vocalmix.config import schema_settings
+
+if TYPE_CHECKING:
+    from vocalmix.mixing.base import MixingSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RenderError", "conditions_for", "system_input", "choose_excerpt",
+__all__ = ["RenderSettings", "RenderError", "conditions_for", "system_input", "choose_excerpt",
            "cut_excerpt", "normalise_for_listening", "render_condition"]
 
 #: Momentary loudness within this many LU of the vocal's loudest counts as "active".
@@ -62,6 +67,28 @@ START_GRID_S = 0.5
 
 class RenderError(RuntimeError):
     """A track that cannot be rendered (its inputs are named)."""
+
+
+@schema_settings("render")
+class RenderSettings:
+    """Rendering of the listening-test conditions (config section ``render``; defaults from
+    the schema): the excerpt, the systems' input vocal, pitch correction, the supplied mixes.
+    """
+
+    excerpt_s: float
+    start_s: float | None
+    fade_s: float
+    corruption_version: int
+    pitch_correct: bool | str
+    professional: str | None
+    commercial: str | None
+
+    def pitch_correct_for(self, input_role: str | None) -> bool:
+        """Whether the systems correct pitch for an input vocal of ``input_role``: ``auto``
+        corrects raw takes only (corrupted processed vocals are already in tune)."""
+        if self.pitch_correct == "auto":
+            return input_role == "raw"
+        return bool(self.pitch_correct)
 
 
 # ------------------------------------------------------------------------- what to render
@@ -86,20 +113,20 @@ def commercial_source(row: dict, pattern: str | None) -> str | None:
     return None
 
 
-def conditions_for(row: dict, settings: dict) -> list[str]:
+def conditions_for(row: dict, settings: RenderSettings) -> list[str]:
     """The conditions that can be rendered for ``row`` (all five unless it lacks a
     reference mix, which leaves out ``professional``)."""
     out = list(CONDITIONS)
-    if professional_source(row, settings.get("professional")) is None:
+    if professional_source(row, settings.professional) is None:
         out.remove("professional")
     return out
 
 
-def system_input(row: dict, settings: dict) -> tuple[str, str]:
+def system_input(row: dict, settings: RenderSettings) -> tuple[str, str]:
     """(role, path) of the vocal the systems get: the corrupted processed vocal
     (restoration protocol) or the raw take."""
     if row.get("vocal"):
-        k = int(settings.get("corruption_version", 0))
+        k = int(settings.corruption_version)
         return "corrupted", f"results/corrupted/{row['track_id']}/v{k}.wav"
     if row.get("raw_vocal"):
         return "raw", row["raw_vocal"]
@@ -107,13 +134,16 @@ def system_input(row: dict, settings: dict) -> tuple[str, str]:
 
 
 # ------------------------------------------------------------------------------- excerpts
-def choose_excerpt(vocal: NDArray, sample_rate: int, *, excerpt_s: float,
-                   start_s: float | None = None, fade_s: float = 0.1) -> dict:
+def choose_excerpt(vocal: NDArray, sample_rate: int, settings: RenderSettings) -> dict:
     """Where the stimulus lies in the track: the whole track when it is no longer than
-    ``excerpt_s``; else ``start_s`` when given, or the ``excerpt_s`` window (starts on a
-    0.5-s grid) in which the vocal's momentary loudness is most often within
-    ``ACTIVE_RANGE_LU`` of its loudest (the earliest such window on ties)."""
+    ``settings.excerpt_s``; else ``settings.start_s`` when given, or the ``excerpt_s``
+    window (starts on a 0.5-s grid) in which the vocal's momentary loudness is most often
+    within ``ACTIVE_RANGE_LU`` of its loudest (the earliest such window on ties); faded
+    over ``settings.fade_s`` at both ends."""
     from vocalmix.measure import loudness
+
+    excerpt_s, start_s, fade_s = (float(settings.excerpt_s), settings.start_s,
+                                  float(settings.fade_s))
 
     duration = vocal.shape[-1] / sample_rate
     if duration <= excerpt_s:
@@ -220,7 +250,8 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
                      reference: str | None = None, commercial: str | None = None,
                      genre_stats: dict | None = None, genre: str | None = None,
                      genre_source: str | None = None,
-                     models: dict | None = None, model_kw: dict | None = None,
+                     models: dict | None = None,
+                     mixing: MixingSettings | None = None, hop_s: float | None = None,
                      pitch_correct: bool = False
                      ) -> tuple[NDArray, NDArray | None, NDArray | None, dict]:
     """The full-length mix of ``condition`` for ``row``: (mix, vocal stem, backing stem,
@@ -228,8 +259,8 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
 
     The automatic conditions are the mixing systems of :data:`vocalmix.mixing.registry.SYSTEMS`
     of the same name; ``commercial`` without a supplied render is the ``preset`` system.
-    ``models`` (loaded once by the stage) and ``model_kw`` (``smooth_windows``, ``hop_s``)
-    go to the data-driven system, the genre arguments to the rule-based one.
+    ``models`` (loaded once by the stage), ``mixing`` (None: the schema's defaults) and
+    ``hop_s`` (the analysis hop; None: the models' own) go to the data-driven system, the genre arguments to the rule-based one.
     """
     n = backing.shape[1]
     backing = _stereo(backing)
@@ -261,15 +292,18 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
         mix, _ = read_audio(commercial, sample_rate=sample_rate)
         info.update(source="supplied", path=commercial)
         return _fit_length(_stereo(mix), n), None, None, info
-    from vocalmix.mixing.base import MixContext
+    from vocalmix.mixing.base import MixContext, MixingSettings
     from vocalmix.mixing.registry import SYSTEMS, get_mixer
+
+    mixing = MixingSettings() if mixing is None else mixing
 
     system = "preset" if condition == "commercial" else condition
     if system not in SYSTEMS:
         raise RenderError(f"unknown condition {condition!r}; one of {', '.join(CONDITIONS)}")
     context = MixContext(genre=genre, genre_source=genre_source or "metadata",
                          genre_stats=genre_stats or {}, pitch_correct=pitch_correct,
-                         models=models, **(model_kw or {}))
+                         models=models, smooth_windows=int(mixing.smooth_windows),
+                         hop_s=hop_s)
     choice = get_mixer(system).choose(vocal_in, backing, sample_rate, context)
     info["source"] = system
     result = choice.render(vocal_in, backing, sample_rate)

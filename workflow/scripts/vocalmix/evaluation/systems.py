@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from vocalmix.measure import loudness
 from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ, curve_difference_db, long_term_spectrum
 from vocalmix.audio import read_audio
 from vocalmix.files import save_figure
+
+if TYPE_CHECKING:
+    from vocalmix.mixing.base import MixingSettings
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +69,18 @@ def _eq_stage(vocal, sr, highpass_hz, eq) -> np.ndarray:
 
 def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
                    genre_stats: dict, dereverberated: str | None = None,
-                   mix_kw: dict | None = None) -> list[dict]:
+                   mixing: MixingSettings | None = None,
+                   hop_s: float | None = None) -> list[dict]:
     """Per-system errors for one track. The mixing systems come from
-    :func:`vocalmix.mixing.registry.get_mixer`: ``models`` and ``mix_kw`` (``smooth_windows``,
-    ``hop_s``) for the data-driven one, ``genre_stats`` and the track's genre for the
-    rule-based one."""
+    :func:`vocalmix.mixing.registry.get_mixer`: ``models``, ``mixing`` (None: the schema's
+    defaults) and ``hop_s`` (the analysis hop; None: the models' own) for the data-driven
+    one, ``genre_stats`` and the track's genre for the rule-based one."""
     from vocalmix.measure.reverb_blind import estimate
     from vocalmix.features.reverb_fit import evaluate as reverb_descriptors
-    from vocalmix.mixing.base import MixContext
+    from vocalmix.mixing.base import MixContext, MixingSettings
     from vocalmix.mixing.registry import get_mixer
+
+    mixing = MixingSettings() if mixing is None else mixing
 
     vocal, sr = read_audio(corrupted)
     backing, _ = read_audio(row["backing"])
@@ -93,7 +100,7 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
         genre = row.get("genre") if row.get("genre") not in (None, "unknown") else None
         genre_source = "metadata" if genre else "average"
     context = MixContext(genre=genre, genre_source=genre_source, genre_stats=genre_stats,
-                         models=models, **(mix_kw or {}))
+                         models=models, smooth_windows=int(mixing.smooth_windows), hop_s=hop_s)
     for system in SYSTEMS:
         if system == "no_processing":
             stems = (np.repeat(vocal, 2, axis=0) if vocal.shape[0] == 1 else vocal, backing)

@@ -12,10 +12,18 @@ from typing import Callable, Mapping, Protocol
 
 from numpy.typing import NDArray
 
+from vocalmix.config import schema_settings
 from vocalmix.dsp import chain
 from vocalmix.dsp.recipe import MixRecipe
 
-__all__ = ["MixContext", "MixChoice", "Mixer"]
+__all__ = ["MixingSettings", "MixContext", "MixChoice", "Mixer"]
+
+
+@schema_settings("mixing")
+class MixingSettings:
+    """The mixing systems' settings (config section ``mixing``; defaults from the schema)."""
+
+    smooth_windows: int
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ class MixContext:
     pitch_correct: bool = False
     model_dir: Path | None = None
     models: Mapping[str, Callable] | None = None
-    smooth_windows: int = 5
+    smooth_windows: int = MixingSettings().smooth_windows
     hop_s: float | None = None
 
 

@@ -13,6 +13,7 @@ from vocalmix.conditions import CONDITIONS
 from vocalmix.evaluation.render import (
     INDEX_COLUMNS,
     RenderError,
+    RenderSettings,
     choose_excerpt,
     cut_excerpt,
     normalise_for_listening,
@@ -29,9 +30,7 @@ def excerpt(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
             params: Mapping[str, Any], threads: int = 1) -> None:
     """Rule ``excerpt``: ``excerpt.json`` of one track."""
     audio, sr = read_audio(inputs["vocal"])
-    settings = params["render"]
-    ex = choose_excerpt(audio, sr, excerpt_s=float(settings["excerpt_s"]),
-                        start_s=settings.get("start_s"), fade_s=float(settings["fade_s"]))
+    ex = choose_excerpt(audio, sr, RenderSettings.from_mapping(params["render"]))
     ex.update(track=params["track"], sample_rate=sr, chosen_from=str(inputs["vocal"]))
     write_json(outputs["excerpt"], ex)
     log.info("%s: excerpt %.2f-%.2f s (%s)", params["track"], ex["start_s"],
@@ -42,15 +41,15 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
            params: Mapping[str, Any], threads: int = 1) -> None:
     """Rule ``render``: one condition of one track -> WAV, stems and JSON."""
     row, condition = params["row"], params["condition"]
-    settings, listening = params["render"], params["listening"]
+    settings = RenderSettings.from_mapping(params["render"])
+    listening = params["listening"]
     sr = int(params["sample_rate"])
     backing, _ = read_audio(row["backing"], sample_rate=sr)
     vocal_in, role = None, None
     if inputs.get("vocal_in"):
         vocal_in, _ = read_audio(inputs["vocal_in"], sample_rate=sr)
         role = params["input_role"]
-    pitch = settings.get("pitch_correct", "auto")
-    pitch_correct = (role == "raw") if pitch == "auto" else bool(pitch)
+    pitch_correct = settings.pitch_correct_for(role)
     kw: dict = {}
     if condition == "rule_based":
         from vocalmix.features.summary import read_genre_stats
@@ -59,11 +58,12 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         kw["genre"] = params.get("genre")
         kw["genre_source"] = params.get("genre_source")
     if condition == "data_driven":
+        from vocalmix.mixing.base import MixingSettings
         from vocalmix.mixing.data_driven import load_models
 
         kw["models"] = load_models(Path(inputs["models"][0]).parent.parent)
-        kw["model_kw"] = {"smooth_windows": int(params["smooth_windows"]),
-                          "hop_s": float(params["hop_s"])}
+        kw["mixing"] = MixingSettings.from_mapping({"smooth_windows": params["smooth_windows"]})
+        kw["hop_s"] = float(params["hop_s"])
     mix, vocal, back, info = render_condition(
         condition, row=row, backing=backing, sample_rate=sr, vocal_in=vocal_in,
         input_role=role, reference=params.get("reference"),

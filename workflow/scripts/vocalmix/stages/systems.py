@@ -22,6 +22,8 @@ def evaluate_models(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
 
     from vocalmix.features.summary import read_genre_stats
     from vocalmix.tables import write_tsv
+    from vocalmix.features.extract import FeatureSettings
+    from vocalmix.mixing.base import MixingSettings
     from vocalmix.mixing.data_driven import load_models
 
     models = load_models(Path(inputs["models"][0]).parent.parent)
@@ -29,15 +31,16 @@ def evaluate_models(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     feats = {Path(p).name.removesuffix(".json"): p for p in inputs["features"]}
     corrupted = {Path(p).parent.name: p for p in inputs["corrupted"]}
     derev = {Path(p).parent.name: p for p in inputs.get("dereverberated", [])}
-    mix_kw = {"smooth_windows": int(params.get("smooth_windows", 5)),
-              "hop_s": float(params.get("features", {}).get("hop_s", 1.0))}
+    mixing = MixingSettings.from_mapping({"smooth_windows": params["smooth_windows"]})
+    hop_s = float(FeatureSettings.from_mapping(params["features"]).hop_s)
     rows = []
     for row in params["tracks"]:
         tid = row["track_id"]
         try:
             rows.extend(systems.evaluate_track(row, read_json(feats[tid]), corrupted[tid],
                                        models=models, genre_stats=table,
-                                       dereverberated=derev.get(tid), mix_kw=mix_kw))
+                                       dereverberated=derev.get(tid), mixing=mixing,
+                                       hop_s=hop_s))
         except (ValueError, AudioError) as exc:  # one bad track is reported, not fatal
             log.error("%s: not evaluated: %s", tid, exc)
             continue
