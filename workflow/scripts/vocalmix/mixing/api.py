@@ -15,9 +15,8 @@ from typing import Callable
 
 import numpy as np
 from vocalmix.audio import AudioError, db_to_gain, read_audio, resample, write_audio
-from vocalmix.measure.loudness import active_span
+from vocalmix.measure.loudness import BLOCK_S, active_span
 from vocalmix.mixing.base import MixChoice, MixContext
-from vocalmix.mixing.rule_based import MIN_ACTIVE_S
 from vocalmix.mixing.registry import get_mixer
 
 
@@ -50,9 +49,10 @@ def load_inputs(vocal_path: str, backing_path: str,
             raise MixError(f"{path}: the audio is silent (peak "
                            f"{20 * math.log10(peak) if peak > 0 else -math.inf:.1f} dBFS)")
     start, stop = active_span(vocal)
-    if stop - start < MIN_ACTIVE_S * vsr:
+    if stop - start < BLOCK_S * vsr:
         raise MixError(f"{vocal_path}: {(stop - start) / vsr:.2f} s of sound (the rest is "
-                       f"silence); a vocal take needs at least {MIN_ACTIVE_S:g} s to be mixed")
+                       f"silence); a vocal take needs at least one {BLOCK_S * 1000:.0f} ms "
+                       "loudness block to be mixed")
     if vsr != sr:
         warn(f"{vocal_path}: {vsr} Hz resampled to the backing's {sr} Hz")
         vocal = resample(vocal, orig_sample_rate=vsr, target_sample_rate=sr)

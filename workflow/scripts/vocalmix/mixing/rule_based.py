@@ -63,9 +63,9 @@ log = logging.getLogger(__name__)
 __all__ = ["RuleSettings", "RuleBasedMixer", "masking_eq", "masking_measure_db",
            "reverb_rules", "genre_targets"]
 
-#: Least sound (s) in a vocal take: one EBU Tech 3342 short-term window; less has no
-#: loudness range and too little for a level.
-MIN_ACTIVE_S = 3.0
+#: Least sound (s) in a vocal take: with the 1.5 s of silence EBU Tech 3342 appends, the
+#: shortest take that has one 3 s short-term window, hence a loudness range.
+MIN_ACTIVE_S = 1.5
 
 OCTAVES_HZ = np.array([62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0])
 
