@@ -22,6 +22,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/listening.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/cluster.smk"
 
 
 rule all:
