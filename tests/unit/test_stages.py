@@ -17,12 +17,15 @@ from vocalmix.mixing.base import MixingSettings
 from vocalmix.models.dataset import DatasetSettings
 from vocalmix.models.genre import GenreSettings
 from vocalmix.models.train import TrainSettings
+from vocalmix.stats.analysis import AnalysisSettings
+from vocalmix.stats.screening import ScreeningSettings
 
 PACKAGE = Path(vocalmix.__file__).parent
 
 #: Every settings class built from a config section.
 SETTINGS = [TrainSettings, FeatureSettings, ReverbFitSettings, WindowSettings, DatasetSettings,
-            GenreSettings, CorruptionSettings, RenderSettings, MixingSettings]
+            GenreSettings, CorruptionSettings, RenderSettings, MixingSettings, AnalysisSettings,
+            ScreeningSettings]
 #: Classes that hold only some keys of their section (the rest belong to another class).
 PARTIAL = {WindowSettings}
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from vocalmix.stats.rmanova import orthonormal_contrasts, rm_anova, sphericity
-from vocalmix.stats.screening import post_screening
+from vocalmix.stats.screening import ScreeningSettings, post_screening
 from vocalmix.stats.analysis import (OUTPUTS, analyse, complete_design, descriptives, friedman,
                                      posthoc)
 from vocalmix.stats.tables import read_table, write_table
@@ -163,12 +163,15 @@ def _screen_data(lapses: int, items: int, grade: float = 85.0) -> pd.DataFrame:
 
 
 def test_post_screening_bs1534_rule_1():
+    def excluded(df: pd.DataFrame) -> bool:
+        return bool(post_screening(df, ScreeningSettings())["excluded"].iloc[0])
+
     # one lapse in 6 items = 16.7 % > 15 %: excluded; in 7 items = 14.3 %: kept
-    assert bool(post_screening(_screen_data(1, 6))["excluded"].iloc[0]) is True
-    assert bool(post_screening(_screen_data(1, 7))["excluded"].iloc[0]) is False
+    assert excluded(_screen_data(1, 6)) is True
+    assert excluded(_screen_data(1, 7)) is False
     # a grade of exactly 90 is not below 90
-    assert bool(post_screening(_screen_data(6, 6, grade=90.0))["excluded"].iloc[0]) is False
-    s = post_screening(_screen_data(2, 6, grade=89.99)).iloc[0]
+    assert excluded(_screen_data(6, 6, grade=90.0)) is False
+    s = post_screening(_screen_data(2, 6, grade=89.99), ScreeningSettings()).iloc[0]
     assert (s["reference_items"], s["reference_below"]) == (6, 2)
     assert s["fraction_below"] == pytest.approx(1 / 3) and "2 of 6 items" in s["reason"]
 

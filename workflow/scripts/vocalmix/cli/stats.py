@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from vocalmix.cli._common import (Output, add_force, check_outputs, config_defaults, error,
-                                  is_json_with, own_if)
+from vocalmix.cli._common import (Output, add_force, check_outputs, error, is_json_with,
+                                  own_if)
 
 from vocalmix.layout import ANALYSIS_DIR
 
@@ -46,9 +46,13 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from vocalmix.stats.analysis import OUTPUTS, StatsError, analyse
+    from vocalmix.stats.analysis import OUTPUTS, AnalysisSettings, StatsError, analyse
 
-    a = config_defaults()["analysis"]
+    # options given on the command line; the rest are the config schema's defaults
+    screening = {k: v for k, v in (("reference_below", args.reference_below),
+                                   ("max_fraction", args.max_fraction)) if v is not None}
+    settings = AnalysisSettings.from_mapping(
+        {"screening": screening, **({} if args.alpha is None else {"alpha": args.alpha})})
     out = Path(args.output)
     survey = args.survey
     if survey is None:
@@ -65,12 +69,7 @@ def run(args: argparse.Namespace) -> int:
                   force=args.force)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        s = analyse(args.ratings, {k: out / v for k, v in OUTPUTS.items()},
-                    alpha=a["alpha"] if args.alpha is None else args.alpha,
-                    reference_below=(a["screening"]["reference_below"]
-                                     if args.reference_below is None else args.reference_below),
-                    max_fraction=(a["screening"]["max_fraction"]
-                                  if args.max_fraction is None else args.max_fraction),
+        s = analyse(args.ratings, {k: out / v for k, v in OUTPUTS.items()}, settings=settings,
                     survey_tsv=survey)
     except (StatsError, ValueError, OSError) as exc:
         error("stats", str(exc))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from vocalmix.stats.analysis import analyse
+from vocalmix.stats.analysis import AnalysisSettings, analyse
 
 __all__ = ["analyse_ratings"]
 
@@ -13,9 +13,7 @@ def analyse_ratings(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                     params: Mapping[str, Any], threads: int = 1) -> dict:
     """Snakemake entry: ``inputs.ratings`` (+ ``inputs.import_summary``, and
     ``inputs.survey`` for screening.tsv's listener ids) -> the tables."""
-    analysis = params["analysis"]
-    return analyse(inputs["ratings"], outputs, alpha=float(analysis["alpha"]),
-                   reference_below=float(analysis["screening"]["reference_below"]),
-                   max_fraction=float(analysis["screening"]["max_fraction"]),
+    return analyse(inputs["ratings"], outputs,
+                   settings=AnalysisSettings.from_mapping(params["analysis"]),
                    import_summary=inputs.get("import_summary"),
                    survey_tsv=inputs.get("survey"))

@@ -45,12 +45,13 @@ import pandas as pd
 from scipy import stats as st
 
 from vocalmix.stats.rmanova import ANOVA_COLUMNS, rm_anova
-from vocalmix.stats.screening import SCREENING_COLUMNS, post_screening
+from vocalmix.stats.screening import SCREENING_COLUMNS, ScreeningSettings, post_screening
 from vocalmix.stats.tables import SIMULATED, read_table, title_of, write_table
 from vocalmix.conditions import CONDITIONS, LABELS, REFERENCE
+from vocalmix.config import schema_settings
 from vocalmix.files import atomic_path, write_json
 
-__all__ = ["StatsError", "load_ratings", "condition_order", "complete_design",
+__all__ = ["AnalysisSettings", "StatsError", "load_ratings", "condition_order", "complete_design",
            "descriptives", "friedman", "posthoc", "assumption_checks", "mixed_model",
            "analyse", "load_survey", "OUTPUTS"]
 
@@ -78,6 +79,19 @@ POSTHOC_COLUMNS = ("condition_a", "condition_b", "n", "mean_a", "mean_b", "mean_
                    "wilcoxon_w", "p_wilcoxon", "p_wilcoxon_holm", "rank_biserial",
                    "significant_t", "significant_wilcoxon")
 FRIEDMAN_COLUMNS = ("blocks", "conditions", "chi2", "df", "p", "kendall_w", "note")
+
+
+@schema_settings("analysis", nested={"screening": ScreeningSettings})
+class AnalysisSettings:
+    """The statistics of the listening test (config section ``analysis``; defaults from the
+    schema): the significance level of every test (confidence intervals are ``1 - alpha``)
+    and the listeners' post-screening."""
+
+    alpha: float
+    screening: ScreeningSettings
+
+
+_DEFAULTS = AnalysisSettings()
 
 
 class StatsError(ValueError):
@@ -169,7 +183,7 @@ def _ci(x: np.ndarray, alpha: float) -> tuple[float, float]:
     return float(x.mean() - half), float(x.mean() + half)
 
 
-def descriptives(df: pd.DataFrame, alpha: float = 0.05, by_item: bool = False
+def descriptives(df: pd.DataFrame, alpha: float = _DEFAULTS.alpha, by_item: bool = False
                  ) -> pd.DataFrame:
     """Per condition (or item x condition): n, mean, 95 % t-CI, SD, median, quartiles."""
     keys = (["item", "condition"] if by_item else ["condition"])
@@ -233,7 +247,7 @@ def _holm(p: list[float]) -> list[float]:
     return out.tolist()
 
 
-def posthoc(cell: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+def posthoc(cell: pd.DataFrame, alpha: float = _DEFAULTS.alpha) -> pd.DataFrame:
     """Pairwise paired t and Wilcoxon tests on listener means, Holm-corrected."""
     means = cell.groupby(["listener", "condition"])["rating"].mean().unstack("condition")
     order = condition_order(means.columns)
@@ -448,7 +462,7 @@ def _html(title: str, sections: list[tuple[str, Any]]) -> str:
 
 
 def analyse(ratings_tsv: str | os.PathLike, outputs: Mapping[str, str | os.PathLike], *,
-            alpha: float = 0.05, reference_below: float = 90.0, max_fraction: float = 0.15,
+            settings: AnalysisSettings = _DEFAULTS,
             import_summary: str | os.PathLike | None = None,
             survey_tsv: str | os.PathLike | None = None) -> dict[str, Any]:
     """Run the whole analysis; ``outputs`` maps the keys of :data:`OUTPUTS` to paths.
@@ -456,6 +470,7 @@ def analyse(ratings_tsv: str | os.PathLike, outputs: Mapping[str, str | os.PathL
     ``survey_tsv`` (``survey.tsv`` of the import: one row per listener) gives
     ``screening.tsv`` its ``listener_id`` column, joined on ``listener``.
     """
+    alpha, screening = settings.alpha, settings.screening
     df, simulated = load_ratings(ratings_tsv)
     survey = load_survey(survey_tsv) if survey_tsv else None
     conf = f"{100 * (1 - alpha):g} %"
@@ -463,15 +478,16 @@ def analyse(ratings_tsv: str | os.PathLike, outputs: Mapping[str, str | os.PathL
     def t(text: str) -> str:
         return title_of(text, simulated)
 
-    screen = post_screening(df, reference_below, max_fraction, survey)
+    screen = post_screening(df, screening, survey)
     excluded = set(screen.loc[screen["excluded"], "listener"])
     for _, r in screen[screen["excluded"]].iterrows():
         log.info("post-screening: listener %s (%s) excluded: %s", r["listener"],
                  r["listener_id"], r["reason"])
     write_table(outputs["screening"], screen.to_dict("records"), SCREENING_COLUMNS,
                 simulated=simulated, title=(
-                    f"BS.1534-3 post-screening: hidden reference below {reference_below:g} "
-                    f"on more than {100 * max_fraction:g} % of items excludes a listener "
+                    f"BS.1534-3 post-screening: hidden reference below "
+                    f"{screening.reference_below:g} on more than "
+                    f"{100 * screening.max_fraction:g} % of items excludes a listener "
                     f"({len(excluded)} of {len(screen)} excluded)"))
     kept = df[~df["listener"].isin(excluded)].copy()
     n_listeners = kept["listener"].nunique()

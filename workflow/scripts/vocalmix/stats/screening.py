@@ -1,8 +1,9 @@
 """ITU-R BS.1534-3 post-screening of listeners (section 4.1.2).
 
-Rule 1: a listener who grades the hidden reference below ``threshold`` (90) on more than
-``max_fraction`` (15 %) of the test items that contain a hidden reference is excluded. The
-fraction is over those items; with few items one lapse is enough (1 of 6 items = 16.7 %).
+Rule 1: a listener who grades the hidden reference below ``reference_below`` (90) on more
+than ``max_fraction`` (15 %; config section ``analysis.screening``) of the test items that
+contain a hidden reference is excluded. The fraction is over those items; with few items
+one lapse is enough (1 of 6 items = 16.7 %).
 Rule 2 (the mid-range anchor graded above 90) needs a 7 kHz anchor; this test has none, so
 it is not applied, and the report says so.
 """
@@ -12,11 +13,22 @@ from __future__ import annotations
 import pandas as pd
 
 from vocalmix.conditions import REFERENCE
+from vocalmix.config import schema_settings
 
-__all__ = ["post_screening", "SCREENING_COLUMNS", "reference_rows"]
+__all__ = ["ScreeningSettings", "post_screening", "SCREENING_COLUMNS", "reference_rows"]
 
 SCREENING_COLUMNS = ("listener", "listener_id", "reference_items", "reference_below",
                      "fraction_below", "min_reference_grade", "excluded", "reason")
+
+
+@schema_settings("analysis.screening")
+class ScreeningSettings:
+    """BS.1534-3 post-screening of listeners (config section ``analysis.screening``;
+    defaults from the schema): a hidden-reference grade below ``reference_below`` is a lapse,
+    and lapses on more than ``max_fraction`` of the items exclude a listener."""
+
+    reference_below: float
+    max_fraction: float
 
 
 def reference_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -26,16 +38,18 @@ def reference_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["condition"] == REFERENCE]
 
 
-def post_screening(df: pd.DataFrame, threshold: float = 90.0, max_fraction: float = 0.15,
+def post_screening(df: pd.DataFrame, settings: ScreeningSettings,
                    survey: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per listener: hidden-reference items, how many graded below ``threshold``,
-    the fraction, and whether the listener is excluded (fraction > ``max_fraction``).
+    """One row per listener: hidden-reference items, how many graded below
+    ``settings.reference_below``, the fraction, and whether the listener is excluded
+    (fraction > ``settings.max_fraction``).
 
     ``listener_id`` is the participant's answer to the survey question ``listener_id``:
     from ``survey`` (``survey.tsv``, one row per listener, joined on ``listener``) when
     given, else from a ``survey_listener_id`` column of the ratings (older tables); empty
     when neither has it.
     """
+    threshold, max_fraction = settings.reference_below, settings.max_fraction
     ref = reference_rows(df)
     if survey is not None and {"listener", "survey_listener_id"} <= set(survey.columns):
         ids = (survey.astype({"listener": str}).groupby("listener")["survey_listener_id"]
