@@ -26,11 +26,10 @@ from scipy import stats as st
 
 from vocalmix.stats.analysis import OUTPUTS, analyse
 from vocalmix.stats.tables import read_table
-from vocalmix.config import validate_config
 from vocalmix.listening import TEST_XML
 from vocalmix.listening.export import read_key
 from vocalmix.listening.results import import_results, write_ratings
-from vocalmix.listening.simulate import simulate_panel
+from vocalmix.listening.simulate import SimulationSettings, simulate_panel
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -42,8 +41,8 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--listeners", type=int, default=None)
     args = ap.parse_args(argv)
-    sim = validate_config({})["listening"]["simulation"]
-    n = args.listeners or sim["listeners"]
+    sim = SimulationSettings()
+    n = args.listeners or sim.listeners
     waet = Path(args.waet)
     key = read_key(waet / "KEY.tsv")
     rows = []
@@ -54,9 +53,7 @@ def main(argv=None) -> None:
             model = simulate_panel(
                 waet / TEST_XML, waet / "KEY.tsv", args.metrics,
                 [tmp / f"complete-{i:02d}.xml" for i in range(1, n + 1)],
-                [tmp / "abandoned-01.xml"], seed=seed, careless=sim["careless"],
-                listener_sd=sim["listener_sd"], item_sd=sim["item_sd"],
-                noise_sd=sim["noise_sd"])
+                [tmp / "abandoned-01.xml"], seed=seed, settings=sim)
             t1 = time.perf_counter()
             ratings, summary = import_results(tmp, key)
             write_ratings(tmp / "ratings.tsv", ratings, simulated=True)

@@ -15,12 +15,12 @@ from tests.conftest import REPO
 from tests.listening_fixtures import make_renders
 from vocalmix.conditions import CONDITIONS, REFERENCE
 from vocalmix.listening import MEDIA_DIR, SIMULATED_PLATFORM, TEST_XML
-from vocalmix.listening.export import ExportError, export_test, read_key
+from vocalmix.listening.export import ExportError, ListeningSettings, export_test, read_key
 from vocalmix.listening.results import (WaetResultError, import_results, import_sessions,
                                         parse_result, scan_results, write_ratings,
                                         write_survey)
-from vocalmix.listening.simulate import (KAPPA, deficits, expected_grades, js_number,
-                                         simulate_panel)
+from vocalmix.listening.simulate import (KAPPA, SimulationSettings, deficits, expected_grades,
+                                         js_number, simulate_panel)
 from vocalmix.listening.spec import StructureError, check_structure
 
 WAET_REF = REPO.parent / "shared" / "reference" / "waet"
@@ -34,8 +34,7 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     make_renders(root, missing={"demo_009": ["professional"], "demo_005": ["commercial"]})
     out = root / "listening_test" / "waet"
-    summary = export_test(root / "results/renders/renders.tsv", out, seed=5,
-                          loudness_lufs=-23.0, true_peak_dbtp=-1.0, base=root)
+    summary = export_test(root / "results/renders/renders.tsv", out, seed=5, base=root)
     return root, out, summary
 
 
@@ -133,8 +132,9 @@ def test_export_order_is_seeded(exported, tmp_path):
 
 def test_export_ape_and_max_items(exported, tmp_path):
     root, _, _ = exported
-    s = export_test(root / "results/renders/renders.tsv", tmp_path, interface="APE",
-                    open_reference=False, max_items=1, seed=1, base=root)
+    s = export_test(root / "results/renders/renders.tsv", tmp_path, seed=1, base=root,
+                    settings=ListeningSettings(interface="APE", open_reference=False,
+                                               max_items=1))
     spec = ET.parse(tmp_path / TEST_XML).getroot()
     check_structure(spec)
     assert s["items"] == 1 and spec.find("setup").get("interface") == "APE"
@@ -148,17 +148,18 @@ def test_export_errors_name_the_file(tmp_path):
     bad = tmp_path / "renders.tsv"
     bad.write_text("track\tcondition\tpath\nx\tpro\tx.wav\n")
     with pytest.raises(ExportError, match=r"renders\.tsv, line 2: unknown condition 'pro'"):
-        export_test(bad, tmp_path / "out")
+        export_test(bad, tmp_path / "out", seed=0)
     none = tmp_path / "none.tsv"
     none.write_text("track\tcondition\tpath\nx\tunprocessed\tx.wav\n")
     with pytest.raises(ExportError, match="no track has a readable 'professional'"):
-        export_test(none, tmp_path / "out")
+        export_test(none, tmp_path / "out", seed=0)
 
 
 def test_unreadable_stimulus_skips_its_track(tmp_path):
     make_renders(tmp_path, tracks=("demo_001", "demo_002"))
     (tmp_path / "results/renders/demo_002/rule_based.wav").write_bytes(b"RIFF....WAVEjunk")
-    s = export_test(tmp_path / "results/renders/renders.tsv", tmp_path / "w", base=tmp_path)
+    s = export_test(tmp_path / "results/renders/renders.tsv", tmp_path / "w", seed=0,
+                    base=tmp_path)
     assert s["tracks"] == ["demo_001"]
     assert "demo_002/rule_based.wav" in s["skipped"][0]["reason"]
 
@@ -348,7 +349,8 @@ def simulated(exported, tmp_path_factory):
     outs = [d / f"complete-{i:02d}.xml" for i in range(1, 13)]
     model = simulate_panel(out / TEST_XML, out / "KEY.tsv",
                            root / "results/evaluation/per_track.tsv", outs,
-                           [d / "abandoned-01.xml"], seed=9, careless=2)
+                           [d / "abandoned-01.xml"], seed=9,
+                           settings=SimulationSettings(careless=2))
     return d, out, model
 
 

@@ -11,8 +11,10 @@ import pytest
 import vocalmix
 from vocalmix.config import ConfigError, schema_defaults, schema_settings, validate_config
 from vocalmix.dsp.corruption import CorruptionSettings
-from vocalmix.evaluation.render import RenderSettings
+from vocalmix.evaluation.render import LevelSettings, RenderSettings
 from vocalmix.features.extract import FeatureSettings, ReverbFitSettings, WindowSettings
+from vocalmix.listening.export import ListeningSettings
+from vocalmix.listening.simulate import SimulationSettings
 from vocalmix.mixing.base import MixingSettings
 from vocalmix.models.dataset import DatasetSettings
 from vocalmix.models.genre import GenreSettings
@@ -25,9 +27,9 @@ PACKAGE = Path(vocalmix.__file__).parent
 #: Every settings class built from a config section.
 SETTINGS = [TrainSettings, FeatureSettings, ReverbFitSettings, WindowSettings, DatasetSettings,
             GenreSettings, CorruptionSettings, RenderSettings, MixingSettings, AnalysisSettings,
-            ScreeningSettings]
+            ScreeningSettings, ListeningSettings, SimulationSettings, LevelSettings]
 #: Classes that hold only some keys of their section (the rest belong to another class).
-PARTIAL = {WindowSettings}
+PARTIAL = {WindowSettings, ListeningSettings, LevelSettings}
 
 
 def _plain(value):

@@ -40,11 +40,7 @@ rule export_waet:
         mem_mb=500,
     params:
         seed=lookup(dpath="seed", within=config),
-        interface=lookup(dpath="listening/interface", within=config),
-        open_reference=lookup(dpath="listening/open_reference", within=config),
-        max_items=lookup(dpath="listening/max_items", within=config),
-        loudness_lufs=lookup(dpath="listening/loudness_lufs", within=config),
-        true_peak_dbtp=lookup(dpath="listening/true_peak_dbtp", within=config),
+        listening={k: v for k, v in config["listening"].items() if k != "simulation"},
     script:
         "../scripts/export_waet.py"
 

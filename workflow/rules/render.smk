@@ -55,7 +55,7 @@ rule render:
         genre=lambda wc: render_genre(wc)[0],
         genre_source=lambda wc: render_genre(wc)[1],
         render=RENDER,
-        listening=lookup(dpath="listening", within=config),
+        listening={k: config["listening"][k] for k in ("loudness_lufs", "true_peak_dbtp")},
         sample_rate=lookup(dpath="sample_rate", within=config),
         smooth_windows=lookup(dpath="mixing/smooth_windows", within=config),
         hop_s=lookup(dpath="features/hop_s", within=config),

@@ -205,7 +205,7 @@ def schema_defaults(section: str) -> dict:
     ----------
     section
         Dotted key of an object in the config schema, e.g. ``"train"`` or
-        ``"listening.simulation"``.
+        ``"listening.simulation"``; ``""`` is the top level (``seed``, ``sample_rate``...).
 
     Returns
     -------
@@ -214,7 +214,7 @@ def schema_defaults(section: str) -> dict:
         such as optional paths, are absent).
     """
     node = _config_schema()
-    for part in section.split("."):
+    for part in section.split(".") if section else ():
         props = node.get("properties", {}) if isinstance(node, dict) else {}
         if part not in props:
             raise KeyError(f"the config schema has no section {section!r}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from vocalmix.cli._common import (Output, add_force, check_outputs, config_defaults, contains,
-                                  error, is_json_with, own_if, starts_with)
+from vocalmix.cli._common import (Output, add_force, check_outputs, contains, error,
+                                  is_json_with, own_if, starts_with)
 
 from vocalmix.layout import EVALUATION_PER_TRACK, RATINGS, RENDERS_TABLE, WAET_DIR, WAET_KEY
 
@@ -82,12 +82,12 @@ def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    defaults = config_defaults()
-    lcfg = defaults["listening"]
-    seed = defaults["seed"] if getattr(args, "seed", None) is None else args.seed
+    from vocalmix.config import schema_defaults
+
+    seed = schema_defaults("")["seed"] if getattr(args, "seed", None) is None else args.seed
     if args.listening_command == "export":
         from vocalmix.audio import AudioError
-        from vocalmix.listening.export import ExportError, export_test
+        from vocalmix.listening.export import ExportError, ListeningSettings, export_test
         from vocalmix.listening.spec import StructureError
 
         from vocalmix.listening import MEDIA_DIR, TEST_XML
@@ -101,12 +101,11 @@ def run(args: argparse.Namespace) -> int:
                                        Output(out / MEDIA_DIR, own if (out / "KEY.tsv").exists()
                                               else None, folder=True)], force=args.force)
         try:
-            s = export_test(args.renders, args.output,
-                            interface=args.interface or lcfg["interface"],
-                            open_reference=not args.no_open_reference,
-                            max_items=args.max_items, seed=seed,
-                            loudness_lufs=lcfg["loudness_lufs"],
-                            true_peak_dbtp=lcfg["true_peak_dbtp"])
+            given = {"interface": args.interface, "max_items": args.max_items,
+                     "open_reference": False if args.no_open_reference else None}
+            settings = ListeningSettings.from_mapping(
+                {k: v for k, v in given.items() if v is not None})
+            s = export_test(args.renders, args.output, seed=seed, settings=settings)
         except (ExportError, StructureError, AudioError, ValueError, OSError) as exc:
             error("listening export", str(exc))
             return 2
@@ -162,15 +161,16 @@ def run(args: argparse.Namespace) -> int:
         return 1 if summary["skipped"] else 0
     if args.listening_command == "simulate":
         from vocalmix.listening import TEST_XML
-        from vocalmix.listening.simulate import simulate_panel
+        from vocalmix.listening.simulate import SimulationSettings, simulate_panel
 
         from vocalmix.listening import SIMULATED_PLATFORM
 
-        sim = lcfg["simulation"]
-        n = args.listeners or sim["listeners"]
+        sim = SimulationSettings.from_mapping(
+            {"listeners": args.listeners} if args.listeners else {})
+        n = sim.listeners
         out = Path(args.output)
         complete = [out / f"complete-{i:02d}.xml" for i in range(1, n + 1)]
-        abandoned = [out / f"abandoned-{j:02d}.xml" for j in range(1, sim["abandoned"] + 1)]
+        abandoned = [out / f"abandoned-{j:02d}.xml" for j in range(1, sim.abandoned + 1)]
         own = contains(SIMULATED_PLATFORM)
         check_outputs([Path(args.waet) / TEST_XML, Path(args.waet) / "KEY.tsv", args.metrics],
                       [Output(out, folder=True)] + [Output(f, own) for f in complete + abandoned],
@@ -179,12 +179,11 @@ def run(args: argparse.Namespace) -> int:
             model = simulate_panel(
                 Path(args.waet) / TEST_XML, Path(args.waet) / "KEY.tsv", args.metrics,
                 complete, abandoned,
-                seed=seed, careless=sim["careless"], listener_sd=sim["listener_sd"],
-                item_sd=sim["item_sd"], noise_sd=sim["noise_sd"])
+                seed=seed, settings=sim)
         except (ValueError, OSError) as exc:
             error("listening simulate", str(exc))
             return 2
         print(f"{out}: {n} simulated sessions ({len(model['careless'])} careless) and "
-              f"{sim['abandoned']} abandoned; SIMULATED")
+              f"{sim.abandoned} abandoned; SIMULATED")
         return 0
     return 2

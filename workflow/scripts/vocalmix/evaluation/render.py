@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RenderSettings", "RenderError", "conditions_for", "system_input", "choose_excerpt",
+__all__ = ["RenderSettings", "LevelSettings", "RenderError", "conditions_for", "system_input", "choose_excerpt",
            "cut_excerpt", "normalise_for_listening", "render_condition"]
 
 #: Momentary loudness within this many LU of the vocal's loudest counts as "active".
@@ -89,6 +89,15 @@ class RenderSettings:
         if self.pitch_correct == "auto":
             return input_role == "raw"
         return bool(self.pitch_correct)
+
+
+@schema_settings("listening")
+class LevelSettings:
+    """The level of every stimulus (the keys of config section ``listening`` that rendering
+    uses; defaults from the schema): integrated loudness (BS.1770) and true-peak ceiling."""
+
+    loudness_lufs: float
+    true_peak_dbtp: float
 
 
 # ------------------------------------------------------------------------- what to render

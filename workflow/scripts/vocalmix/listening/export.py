@@ -24,6 +24,7 @@ from typing import Any
 
 from vocalmix.conditions import CONDITIONS, LABELS, REFERENCE
 from vocalmix.audio import AudioError, audio_info
+from vocalmix.config import schema_settings
 from vocalmix.files import atomic_path
 from vocalmix.listening import LOCAL_URL, MEDIA_DIR, TEST_XML
 from vocalmix.listening.spec import (
@@ -38,7 +39,7 @@ from vocalmix.listening.spec import (
 from vocalmix.seeding import rng
 from vocalmix.tables import write_table
 
-__all__ = ["ExportError", "export_test", "read_renders", "read_key", "KEY_COLUMNS"]
+__all__ = ["ListeningSettings", "ExportError", "export_test", "read_renders", "read_key", "KEY_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,20 @@ KEY_COLUMNS = ("element_id", "page_id", "track", "condition", "type", "file", "s
                "split", "genre", "duration_s", "integrated_lufs", "true_peak_dbtp")
 README_NAME = "README-vocalmix.md"
 _LOUDNESS_TOLERANCE_LU = 0.5
+
+
+@schema_settings("listening")
+class ListeningSettings:
+    """The exported listening test (config section ``listening`` without its ``simulation``,
+    which only the simulated panel reads; defaults from the schema): the stimuli's level
+    (checked, not changed: rendering normalised them), the WAET interface, the open
+    reference button and the most pages."""
+
+    loudness_lufs: float
+    true_peak_dbtp: float
+    interface: str
+    open_reference: bool
+    max_items: int | None
 
 
 class ExportError(ValueError):
@@ -100,17 +115,17 @@ def read_key(path: str | os.PathLike) -> dict[str, dict]:
     return {r["element_id"]: r for r in rows}
 
 
-def _check_level(r: dict, target_lufs: float | None, ceiling_dbtp: float | None) -> None:
+def _check_level(r: dict, target_lufs: float, ceiling_dbtp: float) -> None:
     try:
         lufs = float(r.get("integrated_lufs") or "nan")
         tp = float(r.get("true_peak_dbtp") or "nan")
     except ValueError:
         return
-    if target_lufs is not None and abs(lufs - target_lufs) > _LOUDNESS_TOLERANCE_LU:
+    if abs(lufs - target_lufs) > _LOUDNESS_TOLERANCE_LU:
         log.warning("%s: integrated loudness %.2f LUFS differs from the test's %.1f LUFS "
                     "by more than %.1f LU", r["path"], lufs, target_lufs,
                     _LOUDNESS_TOLERANCE_LU)
-    if ceiling_dbtp is not None and tp > ceiling_dbtp + 0.1:
+    if tp > ceiling_dbtp + 0.1:
         log.warning("%s: true peak %.2f dBTP exceeds the %.1f dBTP ceiling", r["path"], tp,
                     ceiling_dbtp)
 
@@ -126,9 +141,9 @@ def _select(tracks: list[str], max_items: int | None, seed: int) -> list[str]:
 
 
 def _readme(n_items: int, conditions: list[str], interface: str, open_reference: bool,
-            target_lufs: float | None) -> str:
+            target_lufs: float) -> str:
     url = f"{LOCAL_URL}test.html?url={TEST_XML}"
-    level = f"{target_lufs:g} LUFS" if target_lufs is not None else "one loudness"
+    level = f"{target_lufs:g} LUFS"
     conds = "\n".join(f"- `{c}`: {LABELS.get(c, c)}" + (" (hidden reference)"
                                                            if c == REFERENCE else "")
                       for c in conditions)
@@ -175,15 +190,17 @@ def export_test(
     renders_tsv: str | os.PathLike,
     out_root: str | os.PathLike,
     *,
-    interface: str = "MUSHRA",
-    open_reference: bool = True,
-    max_items: int | None = None,
-    seed: int = 0,
-    loudness_lufs: float | None = None,
-    true_peak_dbtp: float | None = None,
+    seed: int,
+    settings: ListeningSettings = ListeningSettings(),
     base: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
-    """Write the WAET test under ``out_root``; return a summary (items, skipped tracks)."""
+    """Write the WAET test under ``out_root``; return a summary (items, skipped tracks).
+
+    ``seed`` orders the pages and mixes (and chooses the items when ``settings.max_items``
+    is below the number of tracks); relative paths in the renders table are taken relative
+    to ``base`` (default: the current directory).
+    """
+    interface, open_reference = settings.interface, settings.open_reference
     out_root = Path(out_root)
     rows = read_renders(renders_tsv, base=base)
     by_track: dict[str, dict[str, dict]] = {}
@@ -219,7 +236,7 @@ def export_test(
                         ", ".join(missing), len(conds))
         usable[track] = conds
 
-    tracks = _select(sorted(usable), max_items, seed)
+    tracks = _select(sorted(usable), settings.max_items, seed)
     if not tracks:
         raise ExportError(f"{renders_tsv}: no track has a readable {REFERENCE!r} render; "
                           "nothing to export")
@@ -236,7 +253,7 @@ def export_test(
             if c not in conds:
                 continue
             r = conds[c]
-            _check_level(r, loudness_lufs, true_peak_dbtp)
+            _check_level(r, settings.loudness_lufs, settings.true_peak_dbtp)
             rel = f"{MEDIA_DIR}/{track}/{c}.wav"
             with atomic_path(out_root / rel) as tmp:
                 shutil.copyfile(r["path"], tmp)
@@ -261,7 +278,7 @@ def export_test(
     conditions = [c for c in CONDITIONS if any(c in usable[t] for t in tracks)]
     with atomic_path(out_root / README_NAME) as tmp:
         tmp.write_text(_readme(len(items), conditions, interface, open_reference,
-                               loudness_lufs))
+                               settings.loudness_lufs))
     log.info("WAET test: %d pages, %d stimuli, interface %s -> %s", len(items),
              sum(len(i.stimuli) for i in items), interface, out_root / TEST_XML)
     return {"items": len(items), "tracks": tracks, "skipped": skipped,

@@ -43,12 +43,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from vocalmix.conditions import REFERENCE
+from vocalmix.config import schema_settings
 from vocalmix.files import atomic_path
 from vocalmix.audio import audio_info
 from vocalmix.listening import LOCAL_URL, SIMULATED_PLATFORM, TEST_XML
 from vocalmix.seeding import derive_seed, rng
 
-__all__ = ["METRICS", "KAPPA", "REFERENCE_SD", "deficits", "expected_grades",
+__all__ = ["SimulationSettings", "METRICS", "KAPPA", "REFERENCE_SD", "deficits", "expected_grades",
            "simulate_panel", "js_number"]
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,20 @@ METRICS = ("balance_error_lu", "lra_error_lu", "mel_distance_db", "centroid_erro
            "mrstft_distance", "t60_error_pct")
 KAPPA = math.log(100 / 60)
 REFERENCE_SD = 4.0
+
+
+@schema_settings("listening.simulation")
+class SimulationSettings:
+    """The simulated listener panel (config section ``listening.simulation``; defaults from
+    the schema): complete and abandoned sessions, careless listeners, and the SDs (grade
+    points) of a listener's leniency, an item's difficulty and each grade's residual."""
+
+    listeners: int
+    careless: int
+    abandoned: int
+    listener_sd: float
+    item_sd: float
+    noise_sd: float
 
 
 def js_number(x: float) -> str:
@@ -291,14 +306,18 @@ def simulate_panel(
     abandoned_outputs: Sequence[str | os.PathLike] = (),
     *,
     seed: int,
-    careless: int = 2,
-    listener_sd: float = 5.0,
-    item_sd: float = 4.0,
-    noise_sd: float = 8.0,
+    settings: SimulationSettings = SimulationSettings(),
     waet_root: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Write one complete result per path in ``outputs`` and one abandoned session per path
-    in ``abandoned_outputs``; return the model's expected grades and who was careless."""
+    in ``abandoned_outputs``; return the model's expected grades and who was careless.
+
+    The number of sessions is that of the paths (``settings.listeners`` and
+    ``settings.abandoned`` name them in the workflow); ``settings`` gives the careless
+    listeners and the SDs of the rating model.
+    """
+    careless = settings.careless
+    listener_sd, item_sd, noise_sd = settings.listener_sd, settings.item_sd, settings.noise_sd
     from vocalmix.listening.export import read_key
 
     spec = _spec(test_xml)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from vocalmix.listening import MEDIA_DIR
-from vocalmix.listening.export import README_NAME, export_test
+from vocalmix.listening.export import README_NAME, ListeningSettings, export_test
 
 __all__ = ["export_waet"]
 
@@ -20,9 +20,5 @@ def export_waet(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     for name, path in expected.items():
         if name in outputs and Path(outputs[name]) != path:
             raise ValueError(f"output {name} must be {path} (WAET root layout)")
-    return export_test(
-        inputs["renders"], out_root, interface=params.get("interface", "MUSHRA"),
-        open_reference=bool(params.get("open_reference", True)),
-        max_items=params.get("max_items"), seed=int(params["seed"]),
-        loudness_lufs=params.get("loudness_lufs"),
-        true_peak_dbtp=params.get("true_peak_dbtp"))
+    return export_test(inputs["renders"], out_root, seed=int(params["seed"]),
+                       settings=ListeningSettings.from_mapping(params["listening"]))

@@ -12,6 +12,7 @@ from vocalmix.audio import db_to_gain, read_audio, write_audio
 from vocalmix.conditions import CONDITIONS
 from vocalmix.evaluation.render import (
     INDEX_COLUMNS,
+    LevelSettings,
     RenderError,
     RenderSettings,
     choose_excerpt,
@@ -42,7 +43,7 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     """Rule ``render``: one condition of one track -> WAV, stems and JSON."""
     row, condition = params["row"], params["condition"]
     settings = RenderSettings.from_mapping(params["render"])
-    listening = params["listening"]
+    level = LevelSettings.from_mapping(params["listening"])
     sr = int(params["sample_rate"])
     backing, _ = read_audio(row["backing"], sample_rate=sr)
     vocal_in, role = None, None
@@ -70,8 +71,8 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         commercial=params.get("commercial"), pitch_correct=pitch_correct, **kw)
     excerpt = read_json(inputs["excerpt"])
     mix_x = cut_excerpt(mix, sr, excerpt)
-    out, norm = normalise_for_listening(mix_x, sr, target_lufs=float(listening["loudness_lufs"]),
-                                        ceiling_dbtp=float(listening["true_peak_dbtp"]))
+    out, norm = normalise_for_listening(mix_x, sr, target_lufs=float(level.loudness_lufs),
+                                        ceiling_dbtp=float(level.true_peak_dbtp))
     gain = np.float32(db_to_gain(norm["gain_db"]))
     write_audio(outputs["audio"], out, sr, subtype="PCM_24")
     stems_known = vocal is not None and back is not None

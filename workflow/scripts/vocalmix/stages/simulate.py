@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Mapping
 
-from vocalmix.listening.simulate import KAPPA, REFERENCE_SD, simulate_panel
+from vocalmix.listening.simulate import KAPPA, REFERENCE_SD, SimulationSettings, simulate_panel
 
 __all__ = ["simulate_listeners"]
 
@@ -14,13 +15,11 @@ def simulate_listeners(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     """Snakemake entry: test XML, KEY.tsv, per_track.tsv -> simulated result files."""
     from vocalmix.files import write_json
 
-    sim = params["simulation"]
+    settings = SimulationSettings.from_mapping(params["simulation"])
     model = simulate_panel(
         inputs["test"], inputs["key"], inputs["metrics"], list(outputs["complete"]),
-        list(outputs.get("abandoned", [])), seed=int(params["seed"]),
-        careless=int(sim["careless"]), listener_sd=float(sim["listener_sd"]),
-        item_sd=float(sim["item_sd"]), noise_sd=float(sim["noise_sd"]))
+        list(outputs.get("abandoned", [])), seed=int(params["seed"]), settings=settings)
     if outputs.get("model"):
         write_json(outputs["model"], {"kappa": KAPPA, "reference_sd": REFERENCE_SD,
-                                      **{k: sim[k] for k in sorted(sim)}, **model})
+                                      **asdict(settings), **model})
     return model
