@@ -127,6 +127,7 @@ class AudioStream:
         self.sample_rate = int(handle.samplerate)
         self.channels = int(handle.channels)
         self.frames = int(handle.frames)
+        self.subtype = str(handle.subtype)
 
     def read(self, frames: int = -1, *, check_finite: bool = True) -> NDArray[np.float32]:
         """The next ``frames`` samples (all the rest for -1) as float32 ``(channels, n)``.
@@ -145,6 +146,25 @@ class AudioStream:
             bad = int(np.count_nonzero(~np.isfinite(block)))
             raise AudioError(self.path, f"contains {bad} NaN or infinite samples")
         return block
+
+    def read_into(self, out: NDArray) -> NDArray:
+        """Read the next ``len(out)`` frames into ``out`` ``(frames, channels)``, as the file
+        stores them (interleaved: no transposed copy, no allocation, so a streaming reader
+        reuses its buffers); the filled part ``out[:n]`` (``n`` < ``len(out)`` at the end of
+        the file). ``out`` is float32, float64, int16 or int32 (libsndfile's integer reads
+        are full scale: a ``PCM_16`` file read as int16 is its samples, as float32 they are
+        those divided by 2**15). Not checked for NaN/inf: the caller sees every sample.
+
+        Raises
+        ------
+        AudioError
+            A read error (damaged data); the message names the file.
+        """
+        try:
+            data = self._fh.read(out.shape[0], dtype=out.dtype.name, always_2d=True, out=out)
+        except Exception as exc:  # libsndfile raises its own error types
+            raise AudioError(self.path, f"not readable as audio ({exc})") from None
+        return data
 
     def blocks(self, block_frames: int, *, check_finite: bool = True
                ) -> Iterator[NDArray[np.float32]]:

@@ -24,10 +24,12 @@ levels and ``nan`` for the loudness range; they never raise. A signal shorter th
 
 from __future__ import annotations
 
+import itertools
 import math
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -158,11 +160,51 @@ def _grid(sample_rate: float, max_hop_s: float = 0.01) -> _Grid:
     return _Grid(hop=hop, block=block, short=short, step_hops=max(1, int(round(step / hop))))
 
 
+@lru_cache(maxsize=1)
+def _sosfilt_kernel() -> Callable[[NDArray, NDArray, NDArray], None]:
+    """scipy's compiled second-order-section kernel ``_sosfilt(sos, x, zi)``.
+
+    It filters the C-contiguous float64 rows of ``x`` ``(signals, samples)`` in place,
+    carrying the states ``zi`` ``(signals, sections, 2)`` (also in place), and releases the
+    GIL: it is what :func:`scipy.signal.sosfilt` runs after checking and copying its
+    arguments, so the samples are the same. ``import scipy.signal`` costs 0.7-0.9 s (it
+    loads scipy.stats, interpolate and optimize), three times the start-up of
+    ``vocalmix loudness``; the kernel's extension module only needs numpy, so where
+    ``scipy.signal`` is not loaded yet it is loaded from its file on its own. Any surprise
+    (another scipy layout) falls back to the ordinary import.
+    """
+    if "scipy.signal" not in sys.modules:
+        try:
+            import importlib.machinery
+            import importlib.util
+            from pathlib import Path
+
+            import scipy
+
+            folder = Path(scipy.__file__).parent / "signal"
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = folder / f"_sosfilt{suffix}"
+                if path.is_file():
+                    spec = importlib.util.spec_from_file_location("scipy.signal._sosfilt",
+                                                                  path)
+                    module = importlib.util.module_from_spec(spec)
+                    spec.loader.exec_module(module)
+                    return module._sosfilt
+        except Exception:  # noqa: BLE001 -- any failure: the documented import below
+            pass
+    from scipy.signal._sosfilt import _sosfilt
+
+    return _sosfilt
+
+
 class _PowerAccumulator:
     """Streams audio through the K-filter and sums channel-weighted power per hop.
 
-    Channels are filtered in parallel threads (scipy's ``sosfilt`` releases the GIL) when a
-    chunk is long enough for that to pay off.
+    A chunk's channels are filtered in worker threads (scipy's ``sosfilt`` kernel releases
+    the GIL) when the chunk is long enough for that to pay off, and :meth:`add` returns
+    before they finish: the caller reads the next chunk meanwhile. A chunk must stay
+    unchanged until the next :meth:`add` (or :meth:`hop_energy`) returns; a reader that
+    alternates two buffers does that.
     """
 
     PARALLEL_MIN_SAMPLES = 1 << 17
@@ -177,57 +219,86 @@ class _PowerAccumulator:
         if len(self.weights) != n_channels:
             raise ValueError(f"{len(self.weights)} channel weights for {n_channels} channels")
         self.n_channels = n_channels
-        self.zi = [np.zeros((self.sos.shape[0], 2)) for _ in range(n_channels)]
+        self.zi = [np.zeros((1, self.sos.shape[0], 2)) for _ in range(n_channels)]
+        self._sosfilt = _sosfilt_kernel()
         self.rest = [np.zeros(0) for _ in range(n_channels)]
         self.hops: list[NDArray] = []
         self.n_samples = 0
         self.peak = 0.0
         self.threads = max(1, min(threads, n_channels))
         self._pool = None
+        self._pending: tuple[list, str | None] | None = None
 
-    def _channel(self, c: int, x: NDArray) -> NDArray:
-        """K-filter one channel's chunk; return its whole-hop power sums (unweighted)."""
-        from scipy import signal
-
-        y, self.zi[c] = signal.sosfilt(self.sos, np.ascontiguousarray(x), zi=self.zi[c])
-        power = np.square(y, out=y)
+    def _channel(self, c: int, x: NDArray) -> tuple[NDArray, float]:
+        """K-filter one channel's chunk: its whole-hop power sums (unweighted) and its
+        sample peak (NaN when it holds a NaN or infinity)."""
+        y = np.array(x, dtype=np.float64, order="C", ndmin=2)  # a copy, filtered in place
+        if x.dtype.kind == "i":  # full-scale integers (see analyse_file): exact in float64
+            y *= 2.0 ** (1 - 8 * x.dtype.itemsize)
+        peak = max(float(np.max(y)), -float(np.min(y)))  # NaN/inf propagate
+        if not math.isfinite(peak):
+            return np.zeros(0), math.nan
+        self._sosfilt(self.sos, y, self.zi[c])
+        power = np.square(y[0], out=y[0])
         if self.rest[c].size:
             power = np.concatenate([self.rest[c], power])
         hop = self.grid.hop
         whole = (power.size // hop) * hop
         self.rest[c] = power[whole:].copy()
-        return power[:whole].reshape(-1, hop).sum(axis=1)
+        return power[:whole].reshape(-1, hop).sum(axis=1), peak
+
+    def _collect(self) -> None:
+        """Wait for the chunk in flight and append its weighted hop sums."""
+        if self._pending is None:
+            return
+        results, name = self._pending
+        self._pending = None
+        parts = [r.result() if hasattr(r, "result") else r for r in results]
+        peak = max(p for _, p in parts) if all(math.isfinite(p) for _, p in parts) else math.nan
+        if not math.isfinite(peak):
+            raise AudioError(name, "contains NaN or infinite samples")
+        self.peak = max(self.peak, peak)
+        total = None
+        for w, (part, _) in zip(self.weights, parts):
+            if w:
+                total = w * part if total is None else total + w * part
+        self.hops.append(total if total is not None else np.zeros_like(parts[0][0]))
 
     def add(self, chunk: NDArray, name: str | None = None) -> None:
         """``chunk``: ``(channels, samples)`` of any float dtype (rows may be strided).
 
-        Raises AudioError (naming ``name``) on NaN or infinite samples.
+        Raises AudioError (naming ``name``) on NaN or infinite samples, at the latest when
+        the next chunk is added or the hop energies are taken.
         """
+        self._collect()
         if chunk.shape[1] == 0:
             return
         self.n_samples += chunk.shape[1]
-        peak = max(float(np.max(chunk)), -float(np.min(chunk)))  # NaN/inf propagate
-        if not math.isfinite(peak):
-            raise AudioError(name, "contains NaN or infinite samples")
-        self.peak = max(self.peak, peak)
-        if self.threads > 1 and chunk.shape[1] >= self.PARALLEL_MIN_SAMPLES:
+        if chunk.shape[1] >= self.PARALLEL_MIN_SAMPLES:
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor
 
                 self._pool = ThreadPoolExecutor(self.threads)
-            parts = list(self._pool.map(self._channel, range(self.n_channels), chunk))
+            results = [self._pool.submit(self._channel, c, chunk[c])
+                       for c in range(self.n_channels)]
         else:
-            parts = [self._channel(c, chunk[c]) for c in range(self.n_channels)]
-        total = None
-        for w, part in zip(self.weights, parts):
-            if w:
-                total = w * part if total is None else total + w * part
-        self.hops.append(total if total is not None else np.zeros_like(parts[0]))
+            results = [self._channel(c, chunk[c]) for c in range(self.n_channels)]
+        self._pending = (results, name)
+        if self._pool is None:
+            self._collect()
+
+    def close(self) -> None:
+        """Stop the worker threads (the chunk in flight is abandoned)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+        self._pending = None
 
     def hop_energy(self) -> NDArray[np.float64]:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        try:
+            self._collect()
+        finally:
+            self.close()
         return np.concatenate(self.hops) if self.hops else np.zeros(0)
 
 
@@ -365,9 +436,16 @@ def analyse(audio: NDArray, sample_rate: float, *, weights: Sequence[float] | No
         raise AudioError(name, f"expected (channels, samples), got shape {audio.shape}")
     acc = _PowerAccumulator(sample_rate, audio.shape[0], weights)
     step = max(1, int(chunk_s * sample_rate) // acc.grid.hop) * acc.grid.hop
-    for start in range(0, audio.shape[1], step):
-        acc.add(audio[:, start:start + step], name)
-    return _finish(acc, name)
+    try:
+        for start in range(0, audio.shape[1], step):
+            acc.add(audio[:, start:start + step], name)
+        return _finish(acc, name)
+    finally:
+        acc.close()
+
+
+#: libsndfile subtypes whose samples :func:`analyse_file` reads as (full-scale) integers
+_PCM_READ_DTYPES = {"PCM_16": np.int16, "PCM_24": np.int32}
 
 
 def analyse_file(path: str, *, chunk_s: float = 10.0) -> LoudnessResult:
@@ -383,10 +461,24 @@ def analyse_file(path: str, *, chunk_s: float = 10.0) -> LoudnessResult:
         acc = _PowerAccumulator(stream.sample_rate, stream.channels)
         # whole hops per chunk, so no partial hop is carried between chunks
         block = max(1, int(chunk_s * stream.sample_rate) // acc.grid.hop) * acc.grid.hop
-        # NaN/inf are reported by the accumulator (it sees every sample anyway)
-        for data in stream.blocks(block, check_finite=False):
-            acc.add(data, str(path))
-    return _finish(acc, str(path))
+        # two buffers: the file is read into one while the other's channels are filtered
+        # (a chunk stays untouched until the next add returns); NaN/inf are reported by the
+        # accumulator (it sees every sample anyway)
+        # 16- and 24-bit PCM read as integers (a copy, not libsndfile's float conversion,
+        # which costs as much as the K-filter), scaled in the filter's threads to the same
+        # values: a 16- or 24-bit sample over its full scale is exact in float32 and float64
+        dtype = _PCM_READ_DTYPES.get(stream.subtype, np.float32)
+        buffers = [np.empty((min(block, stream.frames), stream.channels), dtype=dtype)
+                   for _ in range(2)]
+        try:
+            for k in itertools.count():
+                data = stream.read_into(buffers[k % 2])
+                if data.shape[0] == 0:
+                    break
+                acc.add(data.T, str(path))
+            return _finish(acc, str(path))
+        finally:
+            acc.close()
 
 
 def active_span(audio: NDArray, threshold_dbfs: float = ABSOLUTE_GATE_LUFS) -> tuple[int, int]:

@@ -1,0 +1,92 @@
+"""The fast paths of issue 20 against the reference computations they replace.
+
+The loudness meter runs scipy's ``sosfilt`` kernel without importing ``scipy.signal`` and
+reads 16/24-bit PCM as integers; the results must be the very same numbers.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vocalmix.measure import loudness as L
+
+
+def _reference_hop_energy(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    from scipy import signal
+
+    sos = L.k_weighting_sos(sample_rate)
+    hop = L._grid(float(sample_rate)).hop
+    total = 0.0
+    for w, ch in zip(L.channel_weights(audio.shape[0]), audio):
+        y = signal.sosfilt(sos, ch.astype(np.float64))
+        whole = (y.size // hop) * hop
+        total = total + w * np.square(y[:whole]).reshape(-1, hop).sum(axis=1)
+    return total
+
+
+def test_the_kernel_filters_exactly_as_scipy_signal_sosfilt():
+    from scipy import signal
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 50_000))
+    sos = L.k_weighting_sos(44100)
+    y = x.copy()
+    zi = np.zeros((2, sos.shape[0], 2))
+    L._sosfilt_kernel()(sos, y, zi)
+    assert np.array_equal(y, signal.sosfilt(sos, x, axis=-1))
+
+
+def test_streamed_hop_energies_equal_the_whole_signal_filtered_at_once():
+    rng = np.random.default_rng(1)
+    sr = 44100
+    x = (0.1 * rng.standard_normal((2, 25 * sr))).astype(np.float32)
+    acc = L._PowerAccumulator(sr, 2)
+    step = 3 * sr + 17  # not a whole number of hops: the remainder is carried
+    for start in range(0, x.shape[1], step):
+        acc.add(x[:, start:start + step])
+    got = acc.hop_energy()
+    want = _reference_hop_energy(x, sr)
+    assert np.array_equal(got[: want.size], want)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32", "FLOAT"])
+def test_a_file_reads_the_same_numbers_as_the_array(tmp_path, subtype):
+    from vocalmix.audio import read_audio
+
+    rng = np.random.default_rng(2)
+    sr = 48000
+    x = np.clip(0.2 * rng.standard_normal((12 * sr, 2)), -1, 1)
+    path = tmp_path / f"x_{subtype}.wav"
+    sf.write(path, x, sr, subtype=subtype)
+    audio, _ = read_audio(path)
+    a = L.analyse(audio, sr)
+    f = L.analyse_file(str(path), chunk_s=2.5)
+    assert f.summary() == a.summary()
+    assert np.array_equal(f.short_term_lufs, a.short_term_lufs)
+
+
+def test_nan_in_a_file_is_still_reported(tmp_path):
+    from vocalmix.audio import AudioError
+
+    x = np.zeros((5 * 44100, 2), dtype=np.float32)
+    x[100_000, 1] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, x, 44100, subtype="FLOAT")
+    with pytest.raises(AudioError, match="NaN"):
+        L.analyse_file(str(path), chunk_s=1.0)
+
+
+def test_the_loudness_command_does_not_import_scipy_signal(tmp_path):
+    path = tmp_path / "tone.wav"
+    t = np.arange(44100 * 2) / 44100
+    sf.write(path, 0.1 * np.sin(2 * np.pi * 1000 * t), 44100)
+    code = ("import sys; from vocalmix.cli import main; main(['loudness', sys.argv[1]]); "
+            "print('LOADED' if 'scipy.signal' in sys.modules else 'NOT LOADED')")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip().endswith("NOT LOADED")
