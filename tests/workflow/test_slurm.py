@@ -1,0 +1,136 @@
+"""The SLURM profile against a real Slurm controller: a throw-away one-node cluster
+(tests/workflow/slurm_cluster.py: munged, slurmctld, slurmd under a temporary directory),
+the tiny workflow submitted with ``--profile profiles/slurm`` through real sbatch, and the
+results byte-identical to the local run's.
+
+The command is the README's for a one-node cluster without accounting: the profile as it
+is, the partition named on the command line, ``--slurm-status-command squeue`` (no slurmdbd:
+sacct sees no job finish). One more option is for speed only: status checks every 5 s
+instead of the plugin's 40 s (it changes when Snakemake notices a finished job, nothing
+that is submitted). The node declares the largest job the profile asks for (8 CPUs for
+ingest, 16 GB), as a real cluster node would have; the jobs share this machine's cores.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.workflow.conftest import TINY
+from tests.workflow.slurm_cluster import OneNodeSlurm, SlurmError, missing_binaries
+from tests.workflow.test_reproducibility import assert_same_results
+
+pytestmark = pytest.mark.workflow
+
+PROFILE = REPO / "profiles/slurm"
+RUN_TIMEOUT_S = 900
+
+
+def profile() -> dict:
+    return yaml.safe_load((PROFILE / "config.yaml").read_text())
+
+
+def largest_job(prof: dict) -> tuple[int, int]:
+    """(CPUs, MB) of the biggest job the profile asks for."""
+    sizes = [prof.get("default-resources", {})] + list(prof.get("set-resources", {}).values())
+    cpus = max(int(r.get("cpus_per_task", 1)) for r in sizes)
+    mem = max(int(r.get("mem_mb", 0)) for r in sizes)
+    return cpus, mem
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    missing = missing_binaries()
+    if missing:
+        pytest.skip(f"Slurm is not installed (no {', '.join(missing)}): "
+                    "apt-get install slurm-wlm munge (.ci/run does)")
+    cpus, mem = largest_job(profile())
+    cluster = OneNodeSlurm(cpus=cpus, mem_mb=mem)
+    try:
+        cluster.start()
+    except SlurmError as exc:
+        if "must run as root" in str(exc):
+            pytest.skip(f"a throw-away Slurm cluster needs root: {exc}")
+        pytest.fail(f"the one-node Slurm cluster did not start: {exc}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def snakemake_slurm(slurm: OneNodeSlurm, workdir: Path, *args: str, config: Path = TINY,
+                    timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """``snakemake --profile profiles/slurm`` run from ``workdir`` as a user would, with the
+    cluster's SLURM_CONF in the environment. A timeout is a failed run, not an exception."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--configfile", str(config), "--profile", str(PROFILE),
+           "--slurm-status-command", "squeue", *args]
+    try:
+        return subprocess.run(cmd, cwd=workdir, env=slurm.env, capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else \
+            (exc.stdout or "")
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else \
+            (exc.stderr or "")
+        return subprocess.CompletedProcess(cmd, -9, out, err + f"\n(timed out after "
+                                           f"{timeout:.0f} s)")
+
+
+def report(slurm: OneNodeSlurm, proc: subprocess.CompletedProcess, workdir: Path) -> str:
+    """What to read when the run failed: snakemake's output, the queue, the daemons'
+    logs and the Slurm logs of failed jobs."""
+    queue = slurm.run("squeue", "--states=all", "--noheader", "--format=%i %j %T %r",
+                      check=False).stdout
+    job_logs = sorted((workdir / ".snakemake/slurm_logs").rglob("*.log"))[-3:]
+    tails = "\n".join(
+        f"--- {p.relative_to(workdir)} (error lines, then its end) ---\n"
+        + "\n".join(line for line in p.read_text().splitlines()
+                    if "error" in line.lower() or "fatal" in line.lower())[-3000:]
+        + f"\n...\n{p.read_text()[-800:]}" for p in job_logs)
+    return (f"exit status {proc.returncode}\n--- snakemake stdout ---\n{proc.stdout[-3000:]}"
+            f"\n--- snakemake stderr ---\n{proc.stderr[-6000:]}\n--- squeue ---\n{queue}\n"
+            f"{slurm.log_tails(30)}\n{tails}")
+
+
+def test_the_workflow_runs_through_real_slurm(tiny_run, slurm, tmp_path):
+    """Every job through sbatch on a real controller, with the profile's resources and
+    the partition named as the README says for the command line (it replaces the
+    profile's whole default-resources, so they are given again): same bytes as locally."""
+    defaults = {**profile()["default-resources"], "slurm_partition": slurm.PARTITION}
+    start = time.monotonic()
+    proc = snakemake_slurm(
+        slurm, tmp_path, "--default-resources", *(f"{k}={v}" for k, v in defaults.items()),
+        "--slurm-init-seconds-before-status-checks", "5", "all")
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, report(slurm, proc, tmp_path)
+    submitted = [line for line in proc.stderr.splitlines()
+                 if "has been submitted with SLURM jobid" in line]
+    print(f"real Slurm run: {len(submitted)} jobs through sbatch in {elapsed:.0f} s")
+    # every job but the target rule went through sbatch (38 on the tiny config)
+    assert len(submitted) >= 30, report(slurm, proc, tmp_path)
+    # training too, on the CPU partition: train.gpus is 0 in the tiny config, so no --gpus
+    assert sum("/rule_train_model/" in line for line in submitted) == 4, submitted
+    assert_same_results(tiny_run, tmp_path)
+
+
+def test_gpus_without_a_gpu_partition_stop_before_any_submission(slurm, tmp_path):
+    """train.gpus: 1 and no partition for train_model: a clear error when the DAG is built,
+    not an sbatch rejection (or a job that never starts) after the upstream stages ran."""
+    config = yaml.safe_load(TINY.read_text())
+    config["train"]["gpus"] = 1
+    cfg = tmp_path / "gpus.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    proc = snakemake_slurm(slurm, tmp_path, "all", config=cfg, timeout=300)
+    assert proc.returncode != 0, report(slurm, proc, tmp_path)
+    assert "train.gpus is 1" in proc.stderr and "partition with GPUs" in proc.stderr, \
+        report(slurm, proc, tmp_path)
+    assert "submitted with SLURM jobid" not in proc.stderr
+    queue = slurm.run("squeue", "--noheader", "--format=%i").stdout.strip()
+    assert not queue, f"jobs were submitted: {queue}"
