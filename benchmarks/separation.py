@@ -45,6 +45,14 @@ COLUMNS = ("kind", "dataset", "track", "method", "vocal_sdr_db", "vocal_si_sdr_d
            "threads", "realtime_factor")
 
 
+def _builtin(method: str):
+    """Settings of the builtin backend running ``method`` (network or repet_sim)."""
+    from vocalmix.separation.settings import SeparationSettings
+
+    return SeparationSettings.from_mapping({"backend": "builtin",
+                                            "builtin": {"method": method}})
+
+
 def _config(files: list[str]) -> dict:
     from vocalmix.config import _merge, validate_config
 
@@ -75,13 +83,12 @@ def quality(cfg: dict, model, repet: bool) -> list[dict]:
         mix = stems.vocal + stems.backing if mix is None else mix
         estimates = {}
         t0 = time.perf_counter()
-        v, b, _ = separate(mix, sr, backend="builtin", settings={"method": "network"},
-                           model=model, threads=1)
+        v, b, _ = separate(mix, sr, _builtin("network"), model=model, threads=1)
         estimates["builtin:network"] = (v, b)
         seconds = {"builtin:network": time.perf_counter() - t0}
         if repet:
             t0 = time.perf_counter()
-            v, b, _ = separate(mix, sr, backend="builtin", settings={"method": "repet_sim"})
+            v, b, _ = separate(mix, sr, _builtin("repet_sim"))
             estimates["builtin:repet_sim"] = (v, b)
             seconds["builtin:repet_sim"] = time.perf_counter() - t0
         scores = evaluate_track(stems.vocal, stems.backing, mix, estimates)
@@ -113,8 +120,7 @@ def speed(cfg: dict, model, repeats: int, workdir: Path, repet: bool) -> list[di
         best = float("inf")
         for _ in range(repeats):
             t0 = time.perf_counter()
-            separate(song, sr, backend="builtin", settings={"method": "network"}, model=model,
-                     threads=threads)
+            separate(song, sr, _builtin("network"), model=model, threads=threads)
             best = min(best, time.perf_counter() - t0)
         rows.append({"kind": "speed", "dataset": "4-minute song", "track": src,
                      "method": "builtin:network", "audio_s": 240.0, "seconds": best,
@@ -123,7 +129,7 @@ def speed(cfg: dict, model, repeats: int, workdir: Path, repet: bool) -> list[di
               f"({240.0 / best:.0f}x real time)")
     if repet:  # numpy/scipy; one run (it is slow)
         t0 = time.perf_counter()
-        separate(song, sr, backend="builtin", settings={"method": "repet_sim"})
+        separate(song, sr, _builtin("repet_sim"))
         seconds = time.perf_counter() - t0
         rows.append({"kind": "speed", "dataset": "4-minute song", "track": src,
                      "method": "builtin:repet_sim", "audio_s": 240.0, "seconds": seconds,

@@ -7,6 +7,7 @@ import json
 import struct
 import sys
 import textwrap
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import soundfile as sf
 from vocalmix.config import validate_config
 from vocalmix.separation import builtin, classical, external, metrics
 from vocalmix.separation.external import SeparationError
+from vocalmix.separation.settings import BuiltinSettings, DemucsSettings, SpleeterSettings
 from vocalmix.audio import read_audio
 
 SR = 16000
@@ -106,15 +108,18 @@ def test_oracle_mask_and_repet_sim_beat_the_mixture():
 
 
 # --------------------------------------------------------------- the builtin network
-TINY = {"n_fft": 512, "hop": 128, "steps": 120, "batch_size": 8, "hidden": 32, "blocks": 2,
-        "learning_rate": 5e-3, "segment_s": 0.5, "eval_every": 40}
+TINY = BuiltinSettings(steps=120, batch_size=8, hidden=32, blocks=2, learning_rate=5e-3,
+                       segment_s=0.5)
+#: The STFT and the evaluation interval of the tiny network (the project fixes them).
+TINY_FIXED = {"n_fft": 512, "hop": 128, "eval_every": 40}
 
 
 @pytest.fixture(scope="module")
 def tiny_model():
     train = [builtin.Stems(f"t{i}", *_stems(4.0, 10 + i)) for i in range(4)]
     valid = [builtin.Stems("v0", *_stems(4.0, 30))]
-    ckpt, curve = builtin.train(train, valid, sample_rate=SR, seed=5, settings=TINY)
+    ckpt, curve = builtin.train(train, valid, sample_rate=SR, seed=5, settings=TINY,
+                                **TINY_FIXED)
     return ckpt, curve
 
 
@@ -125,10 +130,10 @@ def test_builtin_training_is_seeded_and_learns(tiny_model):
     assert ckpt["selected_on"] == "valid_loss" and ckpt["train_tracks"] == ["t0", "t1", "t2", "t3"]
     train = [builtin.Stems(f"t{i}", *_stems(4.0, 10 + i)) for i in range(4)]
     again, _ = builtin.train(train, [builtin.Stems("v0", *_stems(4.0, 30))], sample_rate=SR,
-                             seed=5, settings={**TINY, "steps": 40, "eval_every": 40})
+                             seed=5, settings=replace(TINY, steps=40), **TINY_FIXED)
     # the first 40 steps are the same draws: identical weights to the first checkpoint
     first, _ = builtin.train(train, [builtin.Stems("v0", *_stems(4.0, 30))], sample_rate=SR,
-                             seed=5, settings={**TINY, "steps": 40, "eval_every": 40})
+                             seed=5, settings=replace(TINY, steps=40), **TINY_FIXED)
     for k in again["state_dict"]:
         assert np.array_equal(again["state_dict"][k].numpy(), first["state_dict"][k].numpy()), k
 
@@ -286,8 +291,8 @@ def test_spleeter_runner_round_trip(tmp_path, fake_separators):
     _fake_tf_checkpoint(tmp_path / "models" / "2stems")
     ramp = np.linspace(-0.5, 0.5, 44100)
     mix = np.stack([ramp, -ramp]).astype(np.float32)
-    v, b = external.run_spleeter(mix, 44100, {"model_path": str(tmp_path / "models"),
-                                              "model": "2stems", "python": sys.executable})
+    v, b = external.run_spleeter(mix, 44100, SpleeterSettings(
+        model_path=str(tmp_path / "models"), model="2stems", python=sys.executable))
     np.testing.assert_allclose(v, 0.3 * mix, atol=1e-6)
     np.testing.assert_allclose(b, 0.7 * mix, atol=1e-6)
 
@@ -296,8 +301,8 @@ def test_spleeter_runner_is_never_reached_without_a_checkpoint(tmp_path, fake_se
     (tmp_path / "models" / "2stems").mkdir(parents=True)
     mix = np.zeros((2, 44100), np.float32)
     with pytest.raises(SeparationError, match="random weights"):
-        external.run_spleeter(mix, 44100, {"model_path": str(tmp_path / "models"),
-                                           "python": sys.executable})
+        external.run_spleeter(mix, 44100, SpleeterSettings(model_path=str(tmp_path / "models"),
+                                                           python=sys.executable))
 
 
 def test_demucs_runner_round_trip(tmp_path, fake_separators):
@@ -306,8 +311,8 @@ def test_demucs_runner_round_trip(tmp_path, fake_separators):
     (repo / "htdemucs.th").write_bytes(b"PK\x03\x04" + b"\0" * 32)
     rng = np.random.default_rng(0)
     mix = (0.1 * rng.standard_normal((1, 22050))).astype(np.float32)  # mono in, mono out
-    v, b = external.run_demucs(mix, 44100, {"repo": str(repo), "name": "htdemucs",
-                                            "python": sys.executable})
+    v, b = external.run_demucs(mix, 44100, DemucsSettings(repo=str(repo), name="htdemucs",
+                                                          python=sys.executable))
     assert v.shape == mix.shape
     # demucs standardises the mix and restores it: sources = w * mix + w * mean - ... only
     # the mean (about 0 here) separates them from w * mix
@@ -320,7 +325,8 @@ def test_a_missing_backend_environment_is_named(tmp_path, monkeypatch):
     _fake_tf_checkpoint(tmp_path / "models" / "2stems")
     with pytest.raises(SeparationError, match="spleeter is not importable.*venv-spleeter"):
         external.run_spleeter(np.zeros((2, 4410), np.float32), 44100,
-                              {"model_path": str(tmp_path / "models"), "python": sys.executable})
+                              SpleeterSettings(model_path=str(tmp_path / "models"),
+                                               python=sys.executable))
 
 
 # ------------------------------------------------------------- discovery and ingestion

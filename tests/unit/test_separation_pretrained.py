@@ -15,6 +15,13 @@ import pytest
 from tests.conftest import REPO
 from vocalmix.separation import spleeter_weights as sw
 from vocalmix.separation.api import SeparationError, check_backend, separate
+from vocalmix.separation.settings import SeparationSettings
+
+
+def _pretrained(weights: str = "") -> SeparationSettings:
+    """Settings of the pretrained backend with ``weights`` ("" = the installed file)."""
+    return SeparationSettings.from_mapping({"backend": "pretrained",
+                                            "pretrained": {"weights": weights}})
 
 FIXTURES = REPO / "tests" / "fixtures"
 
@@ -131,13 +138,13 @@ def test_convert_refuses_a_wheel_with_another_hash(tmp_path):
 def test_missing_weights_give_the_install_hint(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sw, "default_weights_path", lambda: tmp_path / "none" / sw.WEIGHTS_NAME)
-    for call in (lambda: check_backend("pretrained", {"weights": ""}),
+    for call in (lambda: check_backend(_pretrained()),
                  lambda: separate(np.zeros((2, 44100), np.float32) + 0.1, 44100,
-                                  backend="pretrained", settings={})):
+                                  _pretrained())):
         with pytest.raises(SeparationError, match="not installed.*make setup"):
             call()
     with pytest.raises(SeparationError, match="not found.*make setup"):
-        check_backend("pretrained", {"weights": str(tmp_path / "gone.npz")})
+        check_backend(_pretrained(str(tmp_path / "gone.npz")))
 
 
 def _save(path: Path, arrays: dict) -> Path:
@@ -155,7 +162,7 @@ def test_incomplete_foreign_or_pickled_weights_are_refused(tmp_path):
     with pytest.raises(sw.WeightsError, match="missing"):
         sw.load_weights(p)
     with pytest.raises(SeparationError, match="incomplete"):
-        check_backend("pretrained", {"weights": str(p)})
+        check_backend(_pretrained(str(p)))
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
     for fn in (sw.check_weights, sw.load_weights):
         with pytest.raises(sw.WeightsError, match="not a readable weights file"):
@@ -194,15 +201,14 @@ def test_installed_weights_reproduce_the_known_answer(installed):
 def test_pretrained_backend_through_the_api(installed):
     mod = _fixture_module()
     x = mod.signal()
-    vocal, backing, info = separate(x, 44100, backend="pretrained", settings={"weights": ""},
-                                    threads=1)
+    vocal, backing, info = separate(x, 44100, _pretrained(), threads=1)
     assert info["backend"] == "pretrained" and info["model"] == "spleeter:2stems"
     np.testing.assert_allclose(vocal + backing, x, atol=1e-5)
     # mono and another rate: resampled to 44.1 kHz and back, shapes kept
     mono = x[:1, :22050]
-    v, b, info = separate(mono[:, ::2].copy(), 22050, backend="pretrained", settings={})
+    v, b, info = separate(mono[:, ::2].copy(), 22050, _pretrained())
     assert v.shape == b.shape == (1, 11025) and info["sample_rate"] == 44100
-    check_backend("pretrained", {"weights": str(installed)})
+    check_backend(_pretrained(str(installed)))
 
 
 def test_cli_defaults_to_the_pretrained_backend(tmp_path, installed, capsys):
@@ -235,7 +241,7 @@ def test_separation_stage_uses_the_pretrained_backend(tmp_path, installed):
           {"track": "separated_song", "sample_rate": 44100, "separation": sep})
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["status"] == "ok" and report["run"]["backend"] == "pretrained"
-    assert backend_label(sep) == "pretrained:spleeter-2stems"
+    assert backend_label(SeparationSettings.from_mapping(sep)) == "pretrained:spleeter-2stems"
     bad = {"backend": "pretrained", "pretrained": {"weights": str(tmp_path / "none.npz")}}
     with pytest.raises(SeparationError, match="make setup"):
         stage({"mix": str(tmp_path / "song.wav")}, {k: str(tmp_path / "x" / k) for k in out},

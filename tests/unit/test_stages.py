@@ -15,10 +15,13 @@ from vocalmix.evaluation.render import LevelSettings, RenderSettings
 from vocalmix.features.extract import FeatureSettings, ReverbFitSettings, WindowSettings
 from vocalmix.listening.export import ListeningSettings
 from vocalmix.listening.simulate import SimulationSettings
+from vocalmix.corpus.separated import SeparatedSettings
 from vocalmix.mixing.base import MixingSettings
 from vocalmix.models.dataset import DatasetSettings
 from vocalmix.models.genre import GenreSettings
 from vocalmix.models.train import TrainSettings
+from vocalmix.separation.settings import (BuiltinSettings, DemucsSettings, PretrainedSettings,
+                                          SeparationSettings, SpleeterSettings)
 from vocalmix.stats.analysis import AnalysisSettings
 from vocalmix.stats.screening import ScreeningSettings
 
@@ -27,9 +30,11 @@ PACKAGE = Path(vocalmix.__file__).parent
 #: Every settings class built from a config section.
 SETTINGS = [TrainSettings, FeatureSettings, ReverbFitSettings, WindowSettings, DatasetSettings,
             GenreSettings, CorruptionSettings, RenderSettings, MixingSettings, AnalysisSettings,
-            ScreeningSettings, ListeningSettings, SimulationSettings, LevelSettings]
+            ScreeningSettings, ListeningSettings, SimulationSettings, LevelSettings,
+            SeparationSettings, PretrainedSettings, BuiltinSettings, SpleeterSettings,
+            DemucsSettings, SeparatedSettings]
 #: Classes that hold only some keys of their section (the rest belong to another class).
-PARTIAL = {WindowSettings, ListeningSettings, LevelSettings}
+PARTIAL = {WindowSettings, ListeningSettings, LevelSettings, SeparatedSettings}
 
 
 def _plain(value):

@@ -246,6 +246,7 @@ from dataclasses import asdict
 
 from vocalmix.corpus.separated import separated_paths
 from vocalmix.separation.api import SeparationError, check_backend
+from vocalmix.separation.settings import SeparationSettings
 from vocalmix.separation.training import training_candidates
 
 SEPARATION = config["separation"]
@@ -256,7 +257,7 @@ SEPARATOR_MODEL = "results/separated/model/separator.pt"
 
 if SEPARATED and SEPARATION_BACKEND != "builtin":
     try:  # refuse before any job: spleeter would otherwise run with random weights
-        check_backend(SEPARATION_BACKEND, SEPARATION[SEPARATION_BACKEND])
+        check_backend(SeparationSettings.from_mapping(SEPARATION))
     except SeparationError as exc:
         raise WorkflowError(f"separation.backend {SEPARATION_BACKEND}: {exc}") from None
 

@@ -1,5 +1,5 @@
-"""What the subcommands share: messages, number formatting, the configuration's defaults, the
-expected errors and the check of the outputs.
+"""What the subcommands share: messages, number formatting, the expected errors and the check
+of the outputs (the configuration's defaults are the settings classes' own).
 
 Outputs (:func:`check_outputs`, called by every command that writes, before its work): an
 output that resolves to one of the command's inputs is always refused; an existing output
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-__all__ = ["error", "fmt", "json_number", "config_defaults", "CliError", "expected_error",
+__all__ = ["error", "fmt", "json_number", "CliError", "expected_error",
            "Output", "check_outputs", "is_json_with", "starts_with", "contains", "own_if",
            "add_force"]
 
@@ -40,12 +40,6 @@ def fmt(x: float, unit: str) -> str:
 
 def error(command: str, message: str) -> None:
     print(f"vocalmix {command}: {message}", file=sys.stderr)
-
-
-def config_defaults() -> dict:
-    from vocalmix.config import validate_config
-
-    return validate_config({})
 
 
 # --------------------------------------------------------------------------- expected errors

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from vocalmix.audio import AudioError, read_audio, write_audio
-from vocalmix.cli._common import (Output, add_force, check_outputs, config_defaults, error, fmt,
-                                  is_json_with, own_if)
+from vocalmix.cli._common import (Output, add_force, check_outputs, error, fmt, is_json_with,
+                                  own_if)
 from vocalmix.files import atomic_paths, write_json
 from vocalmix.layout import SEPARATOR_MODEL
 
@@ -78,32 +78,30 @@ def _check_mixture(path: str, mixture, sample_rate: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
     from pathlib import Path
 
     from vocalmix.config import ConfigError, load_config
     from vocalmix.separation.api import DEFAULT_MODEL, SeparationError, separate
+    from vocalmix.separation.settings import SeparationSettings
     from vocalmix.separation.stage import describe
 
     try:
-        sep = (load_config(args.config) if args.config else config_defaults())["separation"]
+        sep = SeparationSettings.from_mapping(
+            load_config(args.config)["separation"] if args.config else None)
     except (ConfigError, OSError) as exc:
         error("separate", str(exc))
         return 2
     # --method / --model concern only the builtin network: without --backend they choose it
-    backend = args.backend or ("builtin" if (args.method or args.model) else sep["backend"])
-    settings = dict(sep[backend])
-    if backend == "pretrained":
-        if args.weights:
-            settings["weights"] = args.weights
-    elif backend == "builtin":
-        if args.method:
-            settings["method"] = args.method
-    elif backend == "spleeter":
-        settings.update({k: v for k, v in (("model_path", args.model_path), ("model", args.name),
-                                           ("python", args.python)) if v})
-    else:
-        settings.update({k: v for k, v in (("repo", args.repo), ("name", args.name),
-                                           ("python", args.python)) if v})
+    backend = args.backend or ("builtin" if (args.method or args.model) else sep.backend)
+    given = {"pretrained": (("weights", args.weights),),
+             "builtin": (("method", args.method),),
+             "spleeter": (("model_path", args.model_path), ("model", args.name),
+                          ("python", args.python)),
+             "demucs": (("repo", args.repo), ("name", args.name), ("python", args.python))}
+    options = {k: v for k, v in given[backend] if v}
+    settings = replace(sep, backend=backend,
+                       **{backend: replace(getattr(sep, backend), **options)})
     model = (args.model or DEFAULT_MODEL) if backend == "builtin" else None
     # before any work: the three files are written together, never over an input; existing
     # ones are replaced when the folder's report.json says vocalmix separate wrote them
@@ -116,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         mixture, sr = read_audio(args.mix)
         _check_mixture(args.mix, mixture, sr)
-        vocal, backing, info = separate(mixture, sr, backend=backend, settings=settings,
-                                        model=model, threads=args.threads)
+        vocal, backing, info = separate(mixture, sr, settings, model=model,
+                                        threads=args.threads)
     except (AudioError, SeparationError) as exc:
         error("separate", str(exc))
         return 2
@@ -128,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         write_json(tmp_report, {"mixture": args.mix, "run": info, "sample_rate": sr,
                                 "duration_s": mixture.shape[1] / sr, **facts})
     print(f"{args.mix}: separated by {backend}"
-          + (f" ({settings.get('method', 'network')})" if backend == "builtin" else ""))
+          + (f" ({settings.builtin.method})" if backend == "builtin" else ""))
     print(f"  vocal    {out / 'vocal.wav'}  {fmt(facts['vocal_lufs'], 'LUFS')}")
     print(f"  backing  {out / 'backing.wav'}  {fmt(facts['backing_lufs'], 'LUFS')}")
     return 0

@@ -19,18 +19,30 @@ from __future__ import annotations
 
 import glob
 import logging
+from dataclasses import fields
 from pathlib import Path
 
+from vocalmix.config import schema_settings
 from vocalmix.corpus.tracks import (AUDIO_EXTS, Candidate, CorpusError, Rejection,
                                     assign_splits, genre_slug, slug)
 from vocalmix.layout import SEPARATED_DIR
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DATASET", "OUT_DIR", "discover_mixes", "mix_entries", "separated_paths"]
+__all__ = ["SeparatedSettings", "DATASET", "OUT_DIR", "discover_mixes", "mix_entries", "separated_paths"]
 
 DATASET = "separated"
 OUT_DIR = SEPARATED_DIR
+
+
+@schema_settings("separation")
+class SeparatedSettings:
+    """The separated tracks in the corpus (the keys of config section ``separation`` that
+    discovery reads; the rest belong to :mod:`vocalmix.separation`; defaults from the
+    schema): their split and the weight of their windows in training."""
+
+    split: str
+    train_weight: float
 
 
 def separated_paths(track_id: str) -> dict[str, str]:
@@ -66,7 +78,9 @@ def _files(pattern: str) -> list[Path]:
 def discover_mixes(config: dict) -> tuple[list[Candidate], list[Rejection]]:
     """Candidates for every song listed under ``commercial_mixes``."""
     sep = config.get("separation") or {}
-    weight = float(sep.get("train_weight", 0.5))
+    settings = SeparatedSettings.from_mapping(
+        {f.name: sep[f.name] for f in fields(SeparatedSettings) if f.name in sep})
+    weight = float(settings.train_weight)
     cands: list[Candidate] = []
     rejs: list[Rejection] = []
     seen: dict[str, str] = {}
@@ -90,7 +104,7 @@ def discover_mixes(config: dict) -> tuple[list[Candidate], list[Rejection]]:
                 # mixture first: an unreadable song is reported with its own file and reason
                 files={"mixture": [str(f)], "vocal": [out["vocal"]], "backing": [out["backing"]]},
                 origin=str(f), weight=weight))
-    split = sep.get("split", "train")
+    split = settings.split
     if split == "auto" and cands:
         ing = config["ingest"]
         splits = assign_splits([c.track_id for c in cands], [c.genre for c in cands],

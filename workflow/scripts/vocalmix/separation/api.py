@@ -1,4 +1,4 @@
-"""One call for every backend: ``separate(mixture, sample_rate, backend=...)``."""
+"""One call for every backend: ``separate(mixture, sample_rate, settings)``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from vocalmix.layout import SEPARATOR_MODEL
 from vocalmix.separation.external import SeparationError
+from vocalmix.separation.settings import BACKENDS, METHODS, SeparationSettings
 from vocalmix.audio import resample, validate_audio
 
 log = logging.getLogger(__name__)
@@ -17,50 +18,49 @@ log = logging.getLogger(__name__)
 __all__ = ["BACKENDS", "METHODS", "SeparationError", "separate", "check_backend",
            "DEFAULT_MODEL"]
 
-#: ``pretrained`` (the default): Spleeter's 2stems network in PyTorch with Deezer's weights
-#: (:mod:`vocalmix.separation.spleeter_net`); ``builtin``: the project's trainable network
-BACKENDS = ("pretrained", "builtin", "spleeter", "demucs")
-METHODS = ("network", "repet_sim")
 #: where rule ``train_separator`` writes the builtin network
 DEFAULT_MODEL = SEPARATOR_MODEL
 EXTERNAL_RATE = 44100
 
 
-def check_backend(backend: str, settings: dict) -> None:
-    """Refuse early (before any audio is read) when a backend's weights are missing."""
-    from vocalmix.separation import external
-
-    if backend == "pretrained":
-        from vocalmix.separation.spleeter_weights import WeightsError, check_weights, find_weights
-
-        try:
-            check_weights(find_weights(settings.get("weights")))
-        except WeightsError as exc:
-            raise SeparationError(str(exc)) from None
-    elif backend == "spleeter":
-        model_dir = external.spleeter_model_dir(settings.get("model_path"),
-                                                settings.get("model", "2stems"))
-        external.check_spleeter_checkpoint(model_dir)
-    elif backend == "demucs":
-        external.check_demucs_repo(settings.get("repo"), settings.get("name", "htdemucs"))
-    elif backend != "builtin":
+def _known(backend: str) -> None:
+    if backend not in BACKENDS:
         raise SeparationError(f"unknown separation backend {backend!r}; use one of "
                               f"{', '.join(BACKENDS)}")
 
 
-def separate(mixture: NDArray, sample_rate: int, *, backend: str = "builtin",
-             settings: dict | None = None, model=None, threads: int = 1
-             ) -> tuple[NDArray, NDArray, dict]:
+def check_backend(settings: SeparationSettings) -> None:
+    """Refuse early (before any audio is read) when the backend's weights are missing."""
+    from vocalmix.separation import external
+
+    backend = settings.backend
+    _known(backend)
+    if backend == "pretrained":
+        from vocalmix.separation.spleeter_weights import WeightsError, check_weights, find_weights
+
+        try:
+            check_weights(find_weights(settings.pretrained.weights))
+        except WeightsError as exc:
+            raise SeparationError(str(exc)) from None
+    elif backend == "spleeter":
+        model_dir = external.spleeter_model_dir(settings.spleeter.model_path,
+                                                settings.spleeter.model)
+        external.check_spleeter_checkpoint(model_dir)
+    elif backend == "demucs":
+        external.check_demucs_repo(settings.demucs.repo, settings.demucs.name)
+
+
+def separate(mixture: NDArray, sample_rate: int, settings: SeparationSettings, *, model=None,
+             threads: int = 1) -> tuple[NDArray, NDArray, dict]:
     """Split a ``(channels, samples)`` mixture into (vocal, backing) at ``sample_rate``.
 
     Parameters
     ----------
-    backend : {"pretrained", "builtin", "spleeter", "demucs"}
-    settings : dict
-        The backend's section of ``config.separation`` (pretrained: ``weights``, the
-        converted ``.npz``, empty for the installed one; builtin: ``method``; spleeter:
-        ``model_path``, ``model``, ``python``; demucs: ``repo``, ``name``, ``python``,
-        ``shifts``, ``overlap``).
+    settings : SeparationSettings
+        ``backend`` (pretrained, builtin, spleeter or demucs) and its settings (pretrained:
+        ``weights``, the converted ``.npz``, empty for the installed one; builtin:
+        ``method``; spleeter: ``model_path``, ``model``, ``python``; demucs: ``repo``,
+        ``name``, ``python``, ``shifts``, ``overlap``).
     model : BuiltinSeparator or path, optional
         The trained network for ``builtin`` with ``method: network``.
 
@@ -75,7 +75,8 @@ def separate(mixture: NDArray, sample_rate: int, *, backend: str = "builtin",
     SeparationError
         Missing weights or environment, unsupported layout.
     """
-    settings = dict(settings or {})
+    backend = settings.backend
+    _known(backend)
     mixture = validate_audio(mixture, name="mixture")
     if mixture.shape[0] > 2:
         raise SeparationError(f"{mixture.shape[0]}-channel mixture; only mono or stereo")
@@ -84,7 +85,7 @@ def separate(mixture: NDArray, sample_rate: int, *, backend: str = "builtin",
         from vocalmix.separation.spleeter_weights import WeightsError
 
         try:
-            sep = load_separator(settings.get("weights"))
+            sep = load_separator(settings.pretrained.weights)
         except WeightsError as exc:
             raise SeparationError(str(exc)) from None
         rate = SAMPLE_RATE
@@ -93,7 +94,7 @@ def separate(mixture: NDArray, sample_rate: int, *, backend: str = "builtin",
         info = {"backend": backend, "model": "spleeter:2stems", "weights": sep.source,
                 "sample_rate": rate}
     elif backend == "builtin":
-        method = settings.get("method", "network")
+        method = settings.builtin.method
         if method == "repet_sim":
             from vocalmix.separation.classical import repet_sim
 
@@ -113,19 +114,17 @@ def separate(mixture: NDArray, sample_rate: int, *, backend: str = "builtin",
                 "model": str(model) if isinstance(model, (str, Path)) else None,
                 "trained_on": len(sep.ckpt.get("train_tracks", [])),
                 "best_step": sep.ckpt.get("best_step")}
-    elif backend in ("spleeter", "demucs"):
+    else:
         from vocalmix.separation import external
 
         x = _resample(mixture, sample_rate, EXTERNAL_RATE)
-        runner = external.run_spleeter if backend == "spleeter" else external.run_demucs
-        vocal, backing = runner(x, EXTERNAL_RATE, settings)
         rate = EXTERNAL_RATE
-        info = {"backend": backend, "sample_rate": rate,
-                **({"model": settings.get("model", "2stems")} if backend == "spleeter"
-                   else {"model": settings.get("name", "htdemucs")})}
-    else:
-        raise SeparationError(f"unknown separation backend {backend!r}; use one of "
-                              f"{', '.join(BACKENDS)}")
+        if backend == "spleeter":
+            vocal, backing = external.run_spleeter(x, EXTERNAL_RATE, settings.spleeter)
+            info = {"backend": backend, "sample_rate": rate, "model": settings.spleeter.model}
+        else:
+            vocal, backing = external.run_demucs(x, EXTERNAL_RATE, settings.demucs)
+            info = {"backend": backend, "sample_rate": rate, "model": settings.demucs.name}
     if rate != sample_rate:
         vocal = _resample(vocal, rate, sample_rate)
         backing = _resample(backing, rate, sample_rate)

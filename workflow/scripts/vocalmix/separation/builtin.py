@@ -19,15 +19,15 @@ the mixture.
 
 Training
 --------
-Random excerpts (``segment_s``) of a training track's vocal and backing -- half of the time
-the backing of another training track, to multiply the combinations -- with random gains
-(+/-``gain_db``), one random channel or the mid. The loss is the negative SI-SDR (Le Roux
-et al. 2019) of the two time-domain estimates (inverse STFT of the masked mixture, and the
-mixture minus it), averaged: the quality measure itself. (An L1 loss on square-root
-magnitudes, ``loss: magnitude``, reached a 6.5 dB vocal SI-SDR gain on the held-out demo
-songs where this one reaches 9.9 dB, same seed and steps.) Adam with a one-cycle schedule;
-seeded from ``config.seed``, one CPU thread, deterministic algorithms: same config, same
-weights. The validation loss (fixed excerpts of the validation tracks) picks the best of the
+Random excerpts (``segment_s``) of a training track's vocal and backing -- a share
+``REMIX`` (half) of them with the backing of another training track, to multiply the
+combinations -- with random gains (+/-``GAIN_DB``), one random channel or the mid. The loss
+(``LOSS``) is the negative SI-SDR (Le Roux et al. 2019) of the two time-domain estimates
+(inverse STFT of the masked mixture, and the mixture minus it), averaged: the quality
+measure itself. (An L1 loss on square-root magnitudes, ``_loss(kind="magnitude")``, reached
+a 6.5 dB vocal SI-SDR gain on the held-out demo songs where this one reaches 9.9 dB, same
+seed and steps.) Adam with a one-cycle schedule; seeded from ``config.seed``, one CPU
+thread, deterministic algorithms: same config, same weights. The validation loss (fixed excerpts of the validation tracks) picks the best of the
 evaluated checkpoints.
 """
 
@@ -45,18 +45,23 @@ from numpy.typing import NDArray
 from vocalmix.audio import db_to_gain
 from vocalmix import seeding
 from vocalmix.separation.external import SeparationError
+from vocalmix.separation.settings import BuiltinSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["N_FFT", "HOP", "DEFAULTS", "Stems", "train", "BuiltinSeparator", "load_model",
+__all__ = ["N_FFT", "HOP", "EVAL_EVERY", "Stems", "train", "BuiltinSeparator", "load_model",
            "save_model", "SeparatorModelError"]
 
 N_FFT = 2048
 HOP = 512
-DEFAULTS = {"n_fft": N_FFT, "hop": HOP, "steps": 800, "batch_size": 12, "hidden": 128,
-            "blocks": 6, "learning_rate": 2e-3,
-            "segment_s": 2.0, "gain_db": 6.0, "remix": 0.5, "max_seconds_per_track": 30.0,
-            "eval_every": 100, "loss": "si_sdr"}
+#: Steps between evaluations of the training and validation loss.
+EVAL_EVERY = 100
+#: Random gain of each training excerpt's vocal and backing (+/- dB).
+GAIN_DB = 6.0
+#: Share of the excerpts whose backing comes from another training track.
+REMIX = 0.5
+#: The training loss (negative SI-SDR of the two estimates).
+LOSS = "si_sdr"
 MODEL_FORMAT = "vocalmix-builtin-separator/1"
 
 
@@ -144,13 +149,13 @@ def _log_power(spec):
 class _Sampler:
     """Seeded random training excerpts (vocal, backing), mono, as torch tensors."""
 
-    def __init__(self, tracks: list[Stems], segment: int, settings: dict, seed: int):
+    def __init__(self, tracks: list[Stems], segment: int, hyper: dict, seed: int):
         self.tracks = [t for t in tracks if t.vocal.shape[1] >= segment]
         if not self.tracks:
             raise ValueError(f"no training track is at least {segment} samples long")
         self.segment = segment
-        self.gain_db = float(settings["gain_db"])
-        self.remix = float(settings["remix"])
+        self.gain_db = float(hyper["gain_db"])
+        self.remix = float(hyper["remix"])
         self.rng = seeding.rng(seed, "separator", "batches")
 
     def _excerpt(self, audio: NDArray, channel: int, start: int) -> NDArray:
@@ -237,17 +242,33 @@ def _input_stats(tracks: list[Stems], window, hop, max_frames: int = 20000):
     return lp.mean(dim=1), lp.std(dim=1).clamp_min(1e-3)
 
 
+def _hyperparameters(settings: BuiltinSettings, *, n_fft: int, hop: int,
+                     eval_every: int) -> dict:
+    """Everything the training uses, as its checkpoint records it (this key order: the same
+    training writes the same bytes)."""
+    return {"n_fft": n_fft, "hop": hop, "steps": settings.steps,
+            "batch_size": settings.batch_size, "hidden": settings.hidden,
+            "blocks": settings.blocks, "learning_rate": settings.learning_rate,
+            "segment_s": settings.segment_s, "gain_db": GAIN_DB, "remix": REMIX,
+            "max_seconds_per_track": float(settings.max_seconds_per_track),
+            "eval_every": eval_every, "loss": LOSS}
+
+
 def train(train_tracks: list[Stems], valid_tracks: list[Stems], *, sample_rate: int, seed: int,
-          settings: dict | None = None) -> tuple[dict, list[dict]]:
+          settings: BuiltinSettings, n_fft: int = N_FFT, hop: int = HOP,
+          eval_every: int = EVAL_EVERY) -> tuple[dict, list[dict]]:
     """Train the mask network; return (checkpoint dict, learning curve rows).
 
+    ``settings`` are config section ``separation.builtin`` (its ``method`` and
+    ``max_seconds_per_track`` concern the caller); ``n_fft``, ``hop`` (STFT, samples) and
+    ``eval_every`` (steps between evaluations) are fixed by the project, smaller in tests.
     ``valid_tracks`` may be empty: the best checkpoint is then chosen on the training loss
     of the evaluation steps (recorded as such in the curve).
     """
     from tqdm import tqdm
 
     torch = _torch()
-    s = {**DEFAULTS, **(settings or {})}
+    s = _hyperparameters(settings, n_fft=n_fft, hop=hop, eval_every=eval_every)
     if not train_tracks:
         raise ValueError("the builtin separator needs training stems (vocal + backing) and the "
                          "configured datasets have no training-split track with both")

@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.audio import to_channels
+from vocalmix.separation.settings import DemucsSettings, SpleeterSettings
 
 log = logging.getLogger(__name__)
 
@@ -209,14 +210,15 @@ def _run_runner(python: str, script: str, args: list[str], env: dict | None, wha
 
 
 
-def run_spleeter(mixture: NDArray, sample_rate: int, settings: dict) -> tuple[NDArray, NDArray]:
+def run_spleeter(mixture: NDArray, sample_rate: int, settings: SpleeterSettings
+                 ) -> tuple[NDArray, NDArray]:
     """(vocal, backing) by spleeter; ``mixture`` at 44.1 kHz. The checkpoint is checked first."""
-    model = str(settings.get("model", "2stems"))
-    model_dir = spleeter_model_dir(settings.get("model_path"), model)
+    model = str(settings.model)
+    model_dir = spleeter_model_dir(settings.model_path, model)
     check_spleeter_checkpoint(model_dir)
     if sample_rate != 44100:
         raise SeparationError(f"spleeter's {model} model runs at 44100 Hz, got {sample_rate}")
-    python = resolve_python(settings.get("python"), SPLEETER_VENV)
+    python = resolve_python(settings.python, SPLEETER_VENV)
     env = {**os.environ, "MODEL_PATH": str(model_dir.parent)}
     hint = ("install it in its own environment: `make setup-spleeter` (venv "
             f"{SPLEETER_VENV} with spleeter 2.4.2 and the pinned 2stems checkpoint), or "
@@ -237,13 +239,14 @@ def run_spleeter(mixture: NDArray, sample_rate: int, settings: dict) -> tuple[ND
     return _match(vocal, mixture), _match(backing, mixture)
 
 
-def run_demucs(mixture: NDArray, sample_rate: int, settings: dict) -> tuple[NDArray, NDArray]:
+def run_demucs(mixture: NDArray, sample_rate: int, settings: DemucsSettings
+               ) -> tuple[NDArray, NDArray]:
     """(vocal, backing) by demucs from local weights; ``mixture`` at 44.1 kHz."""
-    name = str(settings.get("name", "htdemucs"))
-    info = check_demucs_repo(settings.get("repo"), name)
+    name = str(settings.name)
+    info = check_demucs_repo(settings.repo, name)
     if sample_rate != 44100:
         raise SeparationError(f"demucs models run at 44100 Hz, got {sample_rate}")
-    python = resolve_python(settings.get("python"), DEMUCS_VENV)
+    python = resolve_python(settings.python, DEMUCS_VENV)
     hint = ("install it in its own environment: conda users run with --sdm conda "
             f"(envs/demucs.yaml); venv users: python3.11 -m venv {DEMUCS_VENV} && "
             f"{DEMUCS_VENV}/bin/pip install demucs==4.0.1 (README, 'Source separation')")
@@ -252,9 +255,9 @@ def run_demucs(mixture: NDArray, sample_rate: int, settings: dict) -> tuple[NDAr
         np.save(inp, to_channels(mixture, 2).astype(np.float32))  # demucs: (2, samples)
         _run_runner(python, "demucs_runner.py",
                     ["--input", str(inp), "--output", str(out), "--repo",
-                     str(Path(settings["repo"]).expanduser()), "--name", name,
-                     "--shifts", str(int(settings.get("shifts", 1))),
-                     "--overlap", str(float(settings.get("overlap", 0.25)))],
+                     str(Path(settings.repo).expanduser()), "--name", name,
+                     "--shifts", str(int(settings.shifts)),
+                     "--overlap", str(float(settings.overlap))],
                     None, "demucs", hint)
         log.info("demucs weights: %s", ", ".join(info["files"]))
         with np.load(out) as stems:

@@ -29,6 +29,7 @@ from collections import defaultdict
 import numpy as np
 
 from vocalmix.separation import metrics
+from vocalmix.separation.settings import SeparationSettings
 from vocalmix.files import save_figure
 
 log = logging.getLogger(__name__)
@@ -42,16 +43,16 @@ SUMMARY_COLUMNS = ("dataset", "estimate", "n_tracks", *(f"mean_{m}" for m in MET
                    "mean_vocal_si_sdr_gain_db", "min_vocal_si_sdr_gain_db")
 
 
-def backend_label(separation: dict) -> str:
-    backend = separation.get("backend", "builtin")
-    s = separation.get(backend) or {}
+def backend_label(settings: SeparationSettings) -> str:
+    """The separator's name in the quality table: backend and method or model."""
+    backend = settings.backend
     if backend == "builtin":
-        return f"builtin:{s.get('method', 'network')}"
+        return f"builtin:{settings.builtin.method}"
     if backend == "pretrained":
         return "pretrained:spleeter-2stems"
     if backend == "spleeter":
-        return f"spleeter:{s.get('model', '2stems')}"
-    return f"demucs:{s.get('name', 'htdemucs')}"
+        return f"spleeter:{settings.spleeter.model}"
+    return f"demucs:{settings.demucs.name}"
 
 
 def evaluate_track(vocal: np.ndarray, backing: np.ndarray, mixture: np.ndarray,

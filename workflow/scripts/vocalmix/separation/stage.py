@@ -22,13 +22,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["backend_settings", "describe"]
-
-
-def backend_settings(separation: dict) -> dict:
-    """The settings :func:`vocalmix.separation.api.separate` needs for the configured backend."""
-    backend = separation.get("backend", "builtin")
-    return dict(separation.get(backend) or {})
+__all__ = ["describe"]
 
 
 def _lufs(audio: np.ndarray, sample_rate: int) -> float | None:

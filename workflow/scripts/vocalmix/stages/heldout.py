@@ -11,7 +11,7 @@ from vocalmix.audio import write_audio
 from vocalmix.corpus.tracks import Candidate, TrackRejected
 from vocalmix.separation.api import check_backend, separate
 from vocalmix.separation.heldout import mixture_of
-from vocalmix.separation.stage import backend_settings
+from vocalmix.separation.settings import SeparationSettings
 from vocalmix.separation.training import load_stems
 
 log = logging.getLogger(__name__)
@@ -23,9 +23,8 @@ def separate_heldout(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                      params: Mapping[str, Any], threads: int = 1) -> None:
     """Stage entry: separate ``params['candidate']``'s mixture with ``params['separation']``."""
     cfg = params["config"]
-    sep = params["separation"]
-    settings = backend_settings(sep)
-    check_backend(sep["backend"], settings)
+    settings = SeparationSettings.from_mapping(params["separation"])
+    check_backend(settings)
     c = Candidate(**params["candidate"])
     sr = int(cfg["sample_rate"])
     try:
@@ -36,8 +35,8 @@ def separate_heldout(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
             write_audio(outputs[key], np.zeros((1, 0), np.float32), sr)
         return
     mixture = mixture_of(stems)
-    vocal, backing, info = separate(mixture, sr, backend=sep["backend"], settings=settings,
-                                    model=inputs.get("model"), threads=threads)
+    vocal, backing, info = separate(mixture, sr, settings, model=inputs.get("model"),
+                                    threads=threads)
     write_audio(outputs["vocal"], vocal, sr)
     write_audio(outputs["backing"], backing, sr)
     log.info("%s: %.1f s separated (%s)", c.track_id, mixture.shape[1] / sr, info)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -14,7 +15,8 @@ from vocalmix.audio import AudioError, audio_info, read_audio, write_audio
 from vocalmix.files import write_json
 from vocalmix.separation import api as separation_api
 from vocalmix.separation.api import check_backend
-from vocalmix.separation.stage import backend_settings, describe
+from vocalmix.separation.settings import SeparationSettings
+from vocalmix.separation.stage import describe
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +28,11 @@ def separate(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     """Stage entry: separate ``inputs['mix']`` with ``params['separation']``."""
     track = params["track"]
     sample_rate = int(params["sample_rate"])
-    sep = params["separation"]
-    backend = sep["backend"]
-    settings = backend_settings(sep)
-    check_backend(backend, settings)  # missing weights: refuse before any work
+    settings = SeparationSettings.from_mapping(params["separation"])
+    backend = settings.backend
+    check_backend(settings)  # missing weights: refuse before any work
     report = {"track_id": track, "mixture": str(inputs["mix"]), "backend": backend,
-              "settings": settings, "sample_rate": sample_rate, "ground_truth": False,
+              "settings": asdict(settings.chosen), "sample_rate": sample_rate, "ground_truth": False,
               "quality": "no ground truth: a finished song comes without stems; see "
                          "results/separated/quality.tsv for SDR/SI-SDR on held-out tracks"}
     try:
@@ -49,8 +50,7 @@ def separate(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         return
     start = time.perf_counter()
     model = inputs.get("model") if backend == "builtin" else None
-    vocal, backing, info = separation_api.separate(mixture, sample_rate, backend=backend,
-                                                   settings=settings, model=model,
+    vocal, backing, info = separation_api.separate(mixture, sample_rate, settings, model=model,
                                                    threads=threads)
     seconds = time.perf_counter() - start
     duration = mixture.shape[1] / sample_rate

@@ -18,6 +18,7 @@ from vocalmix.separation.quality import (
     plot_quality,
     summarise,
 )
+from vocalmix.separation.settings import SeparationSettings
 from vocalmix.separation.training import load_stems
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def separation_quality(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     from vocalmix.separation.stage import describe
 
     cfg = params["config"]
-    label = backend_label(params["separation"])
+    label = backend_label(SeparationSettings.from_mapping(params["separation"]))
     sample_rate = int(cfg["sample_rate"])
     rows: list[dict] = []
     heldout = [Candidate(**d) for d in params["heldout"]]

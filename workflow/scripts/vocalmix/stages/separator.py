@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from vocalmix.corpus.tracks import Candidate
 from vocalmix.separation import builtin
+from vocalmix.separation.settings import BuiltinSettings
 from vocalmix.separation.training import load_all_stems, plot_training_curve
 from vocalmix.tables import text, write_table
 
@@ -20,9 +21,8 @@ def train_separator(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     """Stage entry: train on ``params['train']``, select on ``params['valid']`` (candidate
     dicts), with ``params['config']`` (seed, sample_rate, ingest, separation.builtin)."""
     cfg = params["config"]
-    settings = dict(cfg["separation"]["builtin"])
-    max_s = float(settings.pop("max_seconds_per_track", 30.0))
-    settings.pop("method", None)
+    settings = BuiltinSettings.from_mapping(cfg["separation"]["builtin"])
+    max_s = float(settings.max_seconds_per_track)
     train = load_all_stems([Candidate(**d) for d in params["train"]], cfg, max_s)
     valid = load_all_stems([Candidate(**d) for d in params["valid"]], cfg, max_s)
     log.info("training the builtin separator on %d track(s) (%.1f min), selecting on %d",
