@@ -16,6 +16,9 @@ from vocalmix.features.genre_features import backing_features, feature_names
 from vocalmix.audio import resample, write_audio
 from vocalmix.files import read_json
 
+#: Seconds of backing analysed, as the pipeline's default (config ``genre.excerpt_s``).
+EXCERPT_S = G.GenreSettings().excerpt_s
+
 SR = 22050
 SEED = 4242
 GENRES = ("ballad", "hiphop", "pop", "rock")
@@ -39,7 +42,8 @@ def corpus():
         split = "train" if i < TRAIN_PER_GENRE * len(GENRES) else "test"
         songs.append({"track_id": f"demo_{i:03d}", "genre": genre, "split": split,
                       "backing": audio["backing"], "raw_vocal": audio["raw_vocal"],
-                      "features": backing_features(audio["backing"], SR)})
+                      "features": backing_features(audio["backing"], SR,
+                                                   excerpt_s=EXCERPT_S)})
     return songs
 
 
@@ -108,7 +112,8 @@ def test_saved_classifier_is_deterministic_json(tmp_path, corpus, model):
 
 def test_features_ignore_level_and_sample_rate(corpus, model):
     song = corpus[-1]
-    quiet = backing_features(song["backing"] * np.float32(10 ** (-15 / 20)), SR)
+    quiet = backing_features(song["backing"] * np.float32(10 ** (-15 / 20)), SR,
+                             excerpt_s=EXCERPT_S)
     for name, value in song["features"].items():
         assert quiet[name] == pytest.approx(value, rel=1e-3, abs=1e-3), name
     at44 = resample(song["backing"], orig_sample_rate=SR, target_sample_rate=44100)
@@ -128,9 +133,10 @@ def test_prediction_reports_top_three(corpus, model):
 
 def test_too_short_or_silent_backing_is_a_clear_error():
     with pytest.raises(ValueError, match=r"beat\.wav: 0\.50 s of audio"):
-        backing_features(np.ones((2, SR // 2), np.float32), SR, name="beat.wav")
+        backing_features(np.ones((2, SR // 2), np.float32), SR, excerpt_s=EXCERPT_S,
+                         name="beat.wav")
     with pytest.raises(ValueError, match="silence"):
-        backing_features(np.zeros((2, SR * 3), np.float32), SR)
+        backing_features(np.zeros((2, SR * 3), np.float32), SR, excerpt_s=EXCERPT_S)
 
 
 # ----------------------------------------------------------------------------- resolution

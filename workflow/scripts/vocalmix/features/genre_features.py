@@ -167,9 +167,12 @@ def _dynamics(x: NDArray) -> dict[str, float]:
             "plr_db": float(plr)}
 
 
-def backing_features(audio: NDArray, sample_rate: int, *, excerpt_s: float = 30.0,
+def backing_features(audio: NDArray, sample_rate: int, *, excerpt_s: float,
                      name: str | None = None) -> dict[str, float]:
     """The feature vector of a backing track, as an ordered name -> value dict.
+
+    ``excerpt_s`` seconds are analysed (:func:`excerpt_slices`): config ``genre.excerpt_s``
+    in the pipeline, a trained classifier's own when it predicts.
 
     Raises
     ------
@@ -215,7 +218,7 @@ def backing_features(audio: NDArray, sample_rate: int, *, excerpt_s: float = 30.
     return out
 
 
-def file_features(path: str, *, excerpt_s: float = 30.0) -> dict[str, float]:
+def file_features(path: str, *, excerpt_s: float) -> dict[str, float]:
     """:func:`backing_features` of an audio file (raises ``vocalmix.audio.AudioError`` or
     ValueError naming the file)."""
 

@@ -174,9 +174,11 @@ class GenreClassifier:
     """Standardised features -> softmax over ``labels``.
 
     ``coef`` is ``(len(labels), len(feature_names))``; a two-genre logistic regression is
-    stored in the same softmax form (its two rows are -w/2 and +w/2). ``trained`` is False
-    when the training split had fewer than two genres (``reason`` says why); such a
-    classifier predicts nothing and every track without metadata gets the average.
+    stored in the same softmax form (its two rows are -w/2 and +w/2). ``excerpt_s`` is the
+    seconds of backing its features analyse (``genre.excerpt_s`` when it was trained; every
+    saved classifier records it). ``trained`` is False when the training split had fewer than
+    two genres (``reason`` says why); such a classifier predicts nothing and every track
+    without metadata gets the average.
     """
 
     labels: list[str]
@@ -185,7 +187,7 @@ class GenreClassifier:
     scale: NDArray[np.float64]
     coef: NDArray[np.float64]
     intercept: NDArray[np.float64]
-    excerpt_s: float = 30.0
+    excerpt_s: float
     trained: bool = True
     reason: str = ""
     info: dict = field(default_factory=dict)
@@ -266,7 +268,7 @@ class GenreClassifier:
                    mean=np.asarray(d["scaler"]["mean"], dtype=np.float64),
                    scale=np.asarray(d["scaler"]["scale"], dtype=np.float64),
                    coef=coef, intercept=np.asarray(d["intercept"], dtype=np.float64),
-                   excerpt_s=float(d.get("excerpt_s", 30.0)), trained=bool(d.get("trained")),
+                   excerpt_s=float(d["excerpt_s"]), trained=bool(d.get("trained")),
                    reason=str(d.get("reason", "")), info=dict(d.get("info", {})))
 
 
