@@ -104,17 +104,30 @@ def bus_limit(mix: NDArray, sample_rate: int, ceiling_dbtp: float,
 
 
 def render(vocal: NDArray, backing: NDArray, sample_rate: int, recipe: MixRecipe, *,
-           pitch_corrected: NDArray | None = None) -> MixResult:
+           pitch_corrected: NDArray | None = None,
+           vocal_stem_0db: NDArray | None = None) -> MixResult:
     """Render ``recipe`` on ``vocal`` and ``backing`` (both ``(channels, samples)``, equal
-    lengths, ``sample_rate``)."""
+    lengths, ``sample_rate``).
+
+    ``vocal_stem_0db`` passes the vocal branch of this very recipe already rendered at 0 dB
+    gain (``(2, samples)``; a system renders it while choosing): everything after the gain
+    is linear, so the stem is that render scaled by the gain (equal to rendering again up
+    to float32 rounding, about 1e-7 relative) and the vocal branch is not run again.
+    """
     vocal = np.atleast_2d(vocal)
     backing = np.atleast_2d(backing)
     if vocal.shape[1] != backing.shape[1]:
         raise ValueError(f"vocal has {vocal.shape[1]} samples, backing {backing.shape[1]}: "
                          "pad or trim the vocal to the backing first")
     report: dict = {}
-    v = process_vocal(vocal, sample_rate, recipe.vocal, pitch_corrected=pitch_corrected,
-                      report=report)[:, : backing.shape[1]]
+    if vocal_stem_0db is not None:
+        if vocal_stem_0db.shape != (2, backing.shape[1]):
+            raise ValueError(f"vocal_stem_0db has shape {vocal_stem_0db.shape}; expected "
+                             f"(2, {backing.shape[1]})")
+        v = vocal_stem_0db * np.float32(db_to_gain(recipe.vocal.gain_db))
+    else:
+        v = process_vocal(vocal, sample_rate, recipe.vocal, pitch_corrected=pitch_corrected,
+                          report=report)[:, : backing.shape[1]]
     b = process_backing(backing, sample_rate, recipe)
     mix, report["bus"] = bus_limit(v + b, sample_rate, recipe.bus.ceiling_dbtp,
                                    recipe.bus.limiter_release_ms)

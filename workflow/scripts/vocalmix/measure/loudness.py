@@ -375,6 +375,12 @@ class LoudnessResult:
     def short_term_times_s(self) -> NDArray:
         return SHORT_TERM_S + self.hop_s * np.arange(self.short_term_lufs.size)
 
+    def integrated_lufs_at_gain(self, gain_db: float) -> float:
+        """The integrated loudness of this signal scaled by ``gain_db``, from its gating
+        blocks (the gates judge the scaled blocks, as a measurement of the scaled signal
+        would; equal to it up to rounding)."""
+        return _gated_integrated(self.block_mean_square * 10.0 ** (gain_db / 10.0))
+
     def summary(self) -> dict:
         return {
             "integrated_lufs": self.integrated_lufs,

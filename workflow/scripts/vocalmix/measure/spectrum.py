@@ -49,12 +49,16 @@ def frame_power(audio: NDArray, sample_rate: int, *, n_fft: int = N_FFT,
         x = np.pad(x, ((0, 0), (0, n_fft - x.shape[1])))
     win = np.hanning(n_fft + 1)[:-1].astype(np.float32)
     scale = np.float32(2.0 / (x.shape[0] * n_fft * float(np.sum(win.astype(np.float64) ** 2))))
-    power = None
+    n_frames = (x.shape[1] - n_fft) // hop + 1
+    power = np.zeros((n_frames, n_fft // 2 + 1), dtype=np.float32)
+    # frames in blocks of about 4 MB, which stay in cache (the same numbers, faster)
+    per_block = max(1, (1 << 20) // n_fft)
     for c in range(x.shape[0]):
-        frames = np.lib.stride_tricks.sliding_window_view(x[c], n_fft)[::hop] * win
-        spec = fft.rfft(frames, axis=1, overwrite_x=True)  # float32 in, complex64 out
-        p = np.square(spec.real) + np.square(spec.imag)
-        power = p if power is None else power + p
+        view = np.lib.stride_tricks.sliding_window_view(x[c], n_fft)[::hop]
+        for first in range(0, n_frames, per_block):
+            rows = slice(first, min(first + per_block, n_frames))
+            spec = fft.rfft(view[rows] * win, axis=1, overwrite_x=True)  # complex64
+            power[rows] += np.square(spec.real) + np.square(spec.imag)
     power *= scale  # one-sided (x2), Parseval, channel mean
     power[:, 0] *= 0.5
     power[:, -1] *= 0.5

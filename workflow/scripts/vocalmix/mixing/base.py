@@ -6,17 +6,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
+import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.config import schema_settings
 from vocalmix.dsp import chain
-from vocalmix.dsp.recipe import MixRecipe
+from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
 
-__all__ = ["MixingSettings", "MixContext", "MixChoice", "Mixer"]
+__all__ = ["MixingSettings", "MixContext", "MixChoice", "RenderedVocal", "Mixer"]
 
 
 @schema_settings("mixing")
@@ -66,19 +67,54 @@ class MixContext:
     hop_s: float | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class RenderedVocal:
+    """The vocal branch of a recipe, rendered at 0 dB gain by a system while it chose (the
+    searches render it anyway): :meth:`MixChoice.render` scales it by the recipe's gain
+    instead of running the branch (pitch correction, filters, compressor, reverb) again.
+
+    Attributes
+    ----------
+    source : ndarray
+        The vocal the system was given (``(channels, samples)``).
+    recipe : VocalRecipe
+        The branch it is a render of, with ``gain_db`` 0.
+    stem : ndarray [shape=(2, samples), dtype=float32]
+        The branch's output at 0 dB gain.
+    """
+
+    source: NDArray
+    recipe: VocalRecipe
+    stem: NDArray
+
+    def matches(self, vocal: NDArray, recipe: VocalRecipe) -> bool:
+        """Whether :attr:`stem` is ``recipe``'s branch on ``vocal`` but for the gain."""
+        vocal = np.atleast_2d(vocal)
+        return (self.stem.shape == (2, vocal.shape[1])
+                and replace(recipe, gain_db=0.0) == self.recipe
+                and (vocal is self.source or (vocal.shape == self.source.shape
+                                              and np.array_equal(vocal, self.source))))
+
+
 @dataclass(frozen=True)
 class MixChoice:
     """A system's decision: the recipe, and the pitch-corrected vocal when the recipe
     corrects pitch (the system corrected it to analyse it; rendering reuses it rather
-    than correcting twice)."""
+    than correcting twice); ``rendered``, the vocal branch the system already rendered."""
 
     recipe: MixRecipe
     pitch_corrected: NDArray | None = None
+    rendered: RenderedVocal | None = None
 
     def render(self, vocal: NDArray, backing: NDArray, sample_rate: int) -> chain.MixResult:
-        """The mix and its stems, rendered by the shared chain (:func:`vocalmix.dsp.chain.render`)."""
+        """The mix and its stems, rendered by the shared chain (:func:`vocalmix.dsp.chain.render`;
+        the vocal branch from :attr:`rendered` where it is a render of this recipe on this
+        vocal)."""
+        stem = None
+        if self.rendered is not None and self.rendered.matches(vocal, self.recipe.vocal):
+            stem = self.rendered.stem
         return chain.render(vocal, backing, sample_rate, self.recipe,
-                            pitch_corrected=self.pitch_corrected)
+                            pitch_corrected=self.pitch_corrected, vocal_stem_0db=stem)
 
 
 class Mixer(Protocol):

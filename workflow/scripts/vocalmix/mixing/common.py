@@ -142,17 +142,25 @@ def search_threshold(vocal: NDArray, sample_rate: int, target_lra: float, *,
 def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, reverb, *,
                       tolerance_lu: float = 0.5,
                       compressor: SearchedCompressor = VOCAL_COMPRESSOR,
-                      dry_lra_lu: float | None = None):
+                      dry_lra_lu: float | None = None, whole: NDArray | None = None,
+                      span: slice | None = None):
     """Compressor threshold for which the *wet* vocal (compressor, then ``reverb``) has the
     target loudness range: searched on the dry vocal, with the reverb's effect on the range
     measured and taken as an offset for a second search when the first misses.
 
     ``dry_lra_lu`` is the loudness range of ``vocal`` where the caller has measured it.
-    Returns (threshold or None, range reached, reachable, the wet vocal at that threshold).
+    ``whole`` and ``span``: ``vocal`` is ``whole[:, span]`` (a take's active span); the wet
+    vocal is then rendered from the whole take and measured over the span, and returned
+    whole (the mix's vocal branch at 0 dB, which the mix scales instead of rendering it
+    again). Returns (threshold or None, range reached, reachable, the wet vocal at that
+    threshold).
     """
     from vocalmix.dsp.chain import process_vocal
     from vocalmix.dsp.recipe import VocalRecipe
 
+    if (whole is None) != (span is None):
+        raise ValueError("compress_to_range: give both whole and span, or neither")
+    source, span = (vocal, slice(None)) if whole is None else (whole, span)
     meter = _RangeMeter(vocal, sample_rate, compressor, dry_lra_lu)
     offset = 0.0
     threshold, reached, ok, wet = None, float("nan"), False, None
@@ -160,10 +168,10 @@ def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, rever
         threshold, _, _ = search_threshold(vocal, sample_rate, target_lra,
                                            tolerance_lu=tolerance_lu, offset_lu=offset,
                                            compressor=compressor, meter=meter)
-        wet = process_vocal(vocal, sample_rate,
+        wet = process_vocal(source, sample_rate,
                             VocalRecipe(highpass_hz=None, compressor=compressor.at(threshold),
                                         reverb=reverb))
-        reached = loudness.loudness_range(wet, sample_rate)
+        reached = loudness.loudness_range(wet[:, span], sample_rate)
         ok = abs(reached - target_lra) <= tolerance_lu
         if ok or not math.isfinite(reached) or attempt == 1:
             break

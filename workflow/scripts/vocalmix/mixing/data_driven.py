@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ from vocalmix.dsp.effects import EQBand, eq_response_db
 from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import RANGES, ReverbSettings
 from vocalmix.features.extract import WindowSettings
-from vocalmix.mixing.base import MixChoice, MixContext
+from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
 from vocalmix.mixing.common import (VOCAL_COMPRESSOR, compress_to_range, correct_to_key,
                                     room_for_t60, vocal_highpass_hz)
 
@@ -278,10 +279,11 @@ class DataDrivenMixer:
                                     for v in pred["windows"]["level"][:, 0]],
             "window_starts_s": [float(s) for s in starts],
         })
-        recipe = MixRecipe(system=self.name,
-                           vocal=VocalRecipe(highpass_hz=highpass, eq=tuple(d["eq"]),
-                                             compressor=VOCAL_COMPRESSOR.at(threshold),
-                                             gain_db=gain, reverb=d["reverb"],
-                                             pitch_correction=pc),
+        vocal_recipe = VocalRecipe(highpass_hz=highpass, eq=tuple(d["eq"]),
+                                   compressor=VOCAL_COMPRESSOR.at(threshold),
+                                   reverb=d["reverb"], pitch_correction=pc)
+        recipe = MixRecipe(system=self.name, vocal=replace(vocal_recipe, gain_db=gain),
                            analysis=analysis)
-        return MixChoice(recipe, corrected)
+        # ``wet`` is the chain's vocal branch at 0 dB (high-pass, EQ, compressor, reverb):
+        # the mix scales it instead of rendering it again
+        return MixChoice(recipe, corrected, RenderedVocal(vocal, vocal_recipe, wet))

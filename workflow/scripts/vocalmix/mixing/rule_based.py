@@ -54,7 +54,7 @@ from vocalmix.dsp import chain
 from vocalmix.dsp.effects import EQBand
 from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings, reverb_return
-from vocalmix.mixing.base import MixChoice, MixContext
+from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
 from vocalmix.mixing.common import (VOCAL_COMPRESSOR, SearchedCompressor, compress_to_range,
                                     correct_to_key, gain_for, room_for_t60, vocal_highpass_hz)
 
@@ -265,7 +265,8 @@ class RuleBasedMixer:
         # 2. high-pass below the voice (the filter is causal and starts from rest, so the
         # span of the filtered vocal is the span filtered alone)
         highpass = vocal_highpass_hz(x[:, span], sample_rate)
-        x_hp = apply_highpass(x, sample_rate, highpass)[:, span]
+        x_hp_whole = apply_highpass(x, sample_rate, highpass)
+        x_hp = x_hp_whole[:, span]
         dry = loudness.analyse(x_hp, sample_rate)
 
         # 4. reverb rules (from the uncompressed vocal: the rules need its crest factor and
@@ -280,9 +281,10 @@ class RuleBasedMixer:
         # 3. compression to the target loudness range, measured on the wet vocal: search on
         # the dry vocal with the reverb's effect on the range as an offset, then check
         target_lra = float(targets["vocal_lra_lu"])
-        threshold, lra_reached, reachable, wet = compress_to_range(
+        threshold, lra_reached, reachable, wet_whole = compress_to_range(
             x_hp, sample_rate, target_lra, reverb, tolerance_lu=s.lra_tolerance_lu,
-            compressor=s.compressor, dry_lra_lu=dry.loudness_range_lu)
+            compressor=s.compressor, dry_lra_lu=dry.loudness_range_lu, whole=x_hp_whole,
+            span=span)
         if not reachable:
             log.warning("vocal loudness range: target %.1f LU not reachable by compression; "
                         "closest %.1f LU", target_lra, lra_reached)
@@ -292,44 +294,52 @@ class RuleBasedMixer:
                                    reverb=reverb, pitch_correction=pc)
 
         # the vocal branch at 0 dB gain is the last wet render (everything after the gain is
-        # linear, so any gain is a scaling of it); the backing is measured under the vocal
+        # linear, so any gain is a scaling of it), of the whole take: the mix scales it
+        # instead of rendering it again; it is measured over the span, and the backing under
+        # the vocal
         target = float(targets["vocal_to_backing_lu"])
-        stem = wet
+        stem = wet_whole[:, span]
+        rendered = RenderedVocal(vocal, vocal_recipe, wet_whole)
         b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
         b_stem = b_stem[:, span]
-        l_stem = loudness.integrated_loudness(stem, sample_rate)
+        stem_meter = loudness.analyse(stem, sample_rate)
+        l_stem = stem_meter.integrated_lufs
         l_backing = loudness.integrated_loudness(b_stem, sample_rate)
         gain = gain_for(l_stem, l_backing, target)
 
-        # 5. masking-reduction EQ, judged at the balance the mix will have
+        # 5. masking-reduction EQ, judged at the balance the mix will have (band powers are
+        # measured once per signal at 0 dB and scale with the square of the gain)
         active = vocal_activity(x[:, span], sample_rate)
-        g = np.float32(db_to_gain(gain))
-        v_bands, b_bands = _band_frames(g * stem, sample_rate)[0], _band_frames(b_stem,
-                                                                                sample_rate)[0]
-        before = _masking_db(v_bands, b_bands, active, s.essential_rank)
-        v_cuts, b_cuts, decisions = _masking_cuts(v_bands, b_bands, active, sample_rate, s)
+        v_bands, b_bands = _band_frames(stem, sample_rate)[0], _band_frames(b_stem,
+                                                                            sample_rate)[0]
+        g2 = db_to_gain(gain) ** 2
+        before = _masking_db(g2 * v_bands, b_bands, active, s.essential_rank)
+        v_cuts, b_cuts, decisions = _masking_cuts(g2 * v_bands, b_bands, active, sample_rate, s)
         if v_cuts:
             vocal_recipe = replace(vocal_recipe, eq=tuple(v_cuts))
-            stem = chain.process_vocal(x, sample_rate, replace(vocal_recipe,
-                                                               pitch_correction=None)
-                                       )[:, span]
-            l_stem = loudness.integrated_loudness(stem, sample_rate)
+            full = chain.process_vocal(x, sample_rate, replace(vocal_recipe,
+                                                               pitch_correction=None))
+            rendered = RenderedVocal(vocal, vocal_recipe, full)
+            stem = full[:, span]
+            stem_meter = loudness.analyse(stem, sample_rate)
+            l_stem = stem_meter.integrated_lufs
+            v_bands = _band_frames(stem, sample_rate)[0]
         backing_recipe = BackingRecipe(eq=tuple(b_cuts))
         if b_cuts:
             b_stem = chain.process_backing(backing, sample_rate,
                                            MixRecipe(system=self.name, backing=backing_recipe)
                                            )[:, span]
             l_backing = loudness.integrated_loudness(b_stem, sample_rate)
+            b_bands = _band_frames(b_stem, sample_rate)[0]
 
         # 6. level on the complete chain
         gain = gain_for(l_stem, l_backing, target)
-        g = np.float32(db_to_gain(gain))
-        after = masking_measure_db(g * stem, b_stem, sample_rate, s.essential_rank, active)
-        measured = loudness.integrated_loudness(g * stem, sample_rate) - l_backing
+        after = _masking_db(db_to_gain(gain) ** 2 * v_bands, b_bands, active, s.essential_rank)
+        measured = stem_meter.integrated_lufs_at_gain(gain) - l_backing
         analysis.update(highpass_hz=highpass, masking_before_db=before, masking_after_db=after,
                         eq_decisions=decisions, measured_vocal_to_backing_lu=measured)
         if abs(measured - target) > s.level_tolerance_lu:
             log.warning("level: measured %.2f LU, target %.2f LU", measured, target)
         recipe = MixRecipe(system=self.name, vocal=replace(vocal_recipe, gain_db=gain),
                            backing=backing_recipe, analysis=analysis)
-        return MixChoice(recipe, corrected)
+        return MixChoice(recipe, corrected, rendered)
