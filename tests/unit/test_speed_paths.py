@@ -90,3 +90,31 @@ def test_the_loudness_command_does_not_import_scipy_signal(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip().endswith("NOT LOADED")
+
+
+def test_the_mix_scales_the_vocal_branch_rendered_while_choosing():
+    from vocalmix.dsp import chain
+    from vocalmix.mixing.base import MixContext
+    from vocalmix.mixing.registry import get_mixer
+    from vocalmix.mixing.api import _genre_table
+
+    rng = np.random.default_rng(3)
+    sr = 22050
+    n = 8 * sr
+    t = np.arange(n) / sr
+    env = 0.5 + 0.5 * np.sin(2 * np.pi * 0.4 * t) ** 2
+    vocal = (0.2 * env * np.sin(2 * np.pi * 220 * t * (1 + 0.01 * np.sin(2 * np.pi * 5 * t)))
+             + 0.003 * rng.standard_normal(n)).astype(np.float32)[None, :]
+    vocal[:, : sr // 2] = 0.0  # silence before the take: the stem is still the whole take's
+    backing = (0.1 * rng.standard_normal((2, n))).astype(np.float32)
+    context = MixContext(genre_stats=_genre_table(None))
+    choice = get_mixer("rule_based").choose(vocal, backing, sr, context)
+    assert choice.rendered is not None and choice.rendered.matches(vocal, choice.recipe.vocal)
+    fast = choice.render(vocal, backing, sr)
+    slow = chain.render(vocal, backing, sr, choice.recipe)
+    assert np.max(np.abs(fast.vocal - slow.vocal)) < 1e-5
+    lf = L.analyse(fast.vocal, sr).integrated_lufs - L.analyse(fast.backing, sr).integrated_lufs
+    ls = L.analyse(slow.vocal, sr).integrated_lufs - L.analyse(slow.backing, sr).integrated_lufs
+    assert abs(lf - ls) < 0.001
+    # another vocal or an edited recipe is rendered afresh
+    assert not choice.rendered.matches(vocal * 0.5, choice.recipe.vocal)
