@@ -18,7 +18,7 @@ from vocalmix.listening.spec import check_structure
 pytestmark = pytest.mark.workflow
 
 ANALYSIS_TABLES = ("anova.tsv", "posthoc.tsv", "descriptives.tsv", "descriptives_items.tsv",
-                   "friedman.tsv", "screening.tsv", "ratings.tsv")
+                   "friedman.tsv", "screening.tsv")
 
 
 def _renders(root):
@@ -62,6 +62,9 @@ def test_analysis_outputs_say_simulated(tiny_run):
     for name in ANALYSIS_TABLES:
         first = (d / name).read_text().splitlines()[0]
         assert first.startswith("# SIMULATED"), (name, first)
+    # ratings.tsv has no comment line (plain readers): its simulated column says it
+    with open(d / "ratings.tsv", newline="") as fh:
+        assert {r["simulated"] for r in csv.DictReader(fh, delimiter="\t")} == {"true"}
     assert "SIMULATED" in (d / "mixedlm.txt").read_text().splitlines()[0]
     assert "SIMULATED" in (d / "summary.html").read_text()
     with open(d / "anova.tsv") as fh:
