@@ -16,7 +16,12 @@ offset is removed first), seconds per minute of audio, and -- on dry demo vocals
 there is nothing to remove -- the level change in the middle of sustained (>= 1 s) and short
 notes (dB): what WPE eats of sung notes. Writes ``benchmarks/results/dereverb.csv``.
 
+``--blocks`` compares, for the stage's setting only, whole-song WPE with the blocked WPE the
+stage runs (:data:`~vocalmix.dsp.corruption.WPE_BLOCKS`: 30-s blocks, so songs of
+``--duration-s`` over 30 s are cut; issue 19) and writes ``dereverb_blocks.csv``.
+
     .venv/bin/python benchmarks/dereverb.py [--songs 8]
+    .venv/bin/python benchmarks/dereverb.py --blocks --songs 6 --duration-s 75 --no-real
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from scipy.signal import oaconvolve
 
 from vocalmix.corpus import demo
 from vocalmix.corpus.demo_layout import genre_of, song_ids
-from vocalmix.dsp.corruption import WPE, dereverberate, sustained_note_loss_db
+from vocalmix.dsp.corruption import WPE, WPE_BLOCKS, dereverberate, sustained_note_loss_db
 from vocalmix.dsp.effects import (CompressorSettings, EQBand, apply_compressor, apply_eq,
                                   apply_highpass)
 from vocalmix.audio import read_audio
@@ -70,11 +75,11 @@ def log_spectral_distance(ref: np.ndarray, est: np.ndarray) -> float:
     return float(np.mean(np.abs(b[cells] - offset - a[cells])))
 
 
-def cases(n_songs: int, seed: int):
+def cases(n_songs: int, seed: int, duration_s: float = 20.0, real: bool = True):
     """(name, dry reference, wet, dry vocal or None, notes or None)."""
     genres = list(demo.GENRES)
     for i, song in enumerate(song_ids(n_songs)):
-        audio, truth = demo.generate_song(song, genre_of(i, genres), duration_s=20.0,
+        audio, truth = demo.generate_song(song, genre_of(i, genres), duration_s=duration_s,
                                           sample_rate=SR, seed=seed)
         p = truth["professional"]
         x = apply_highpass(audio["dry_vocal"], SR, p["highpass_hz"])
@@ -84,10 +89,12 @@ def cases(n_songs: int, seed: int):
         ref = np.concatenate([np.zeros(onset, np.float32), x])
         yield (f"demo:{song}", ref, audio["vocal"].mean(axis=0), audio["dry_vocal"],
                truth["notes"])
+    if not real:
+        return
     voices = sorted(glob.glob(str(REAL / "solo_vocals" / "**" / "*.wav"), recursive=True))
     rooms = sorted(glob.glob(str(REAL / "irs" / "*" / "*.wav")))
     for v in voices:
-        dry = read_audio(v, sample_rate=SR)[0].mean(axis=0)[: 20 * SR]
+        dry = read_audio(v, sample_rate=SR)[0].mean(axis=0)[: int(duration_s * SR)]
         for r in rooms:
             ir = read_audio(r, sample_rate=SR)[0].mean(axis=0)
             onset = int(np.argmax(np.abs(ir)))
@@ -97,14 +104,56 @@ def cases(n_songs: int, seed: int):
                    wet.astype(np.float32), None, None)
 
 
+def compare_blocks(n_songs: int, seed: int, duration_s: float, real: bool = True) -> None:
+    """Whole-song against blocked WPE (the stage's setting) on every case: SI-SDR and LSD
+    against the dry reference, seconds per minute; ``dereverb_blocks.csv`` and medians."""
+    variants = {"whole song": {"block_s": 1e9}, f"blocked {WPE_BLOCKS}": {}}
+    rows = []
+    for name, ref, wet, _, _ in cases(n_songs, seed, duration_s, real):
+        minutes = wet.size / SR / 60
+        for label, kw in variants.items():
+            t0 = time.perf_counter()
+            y = dereverberate(wet[None, :], SR, **kw)[0]
+            sec = time.perf_counter() - t0
+            rows.append({"case": name, "duration_s": wet.size / SR, "variant": label,
+                         "si_sdr_db": si_sdr(ref, y), "lsd_db": log_spectral_distance(ref, y),
+                         "s_per_min": sec / minutes})
+        print(name, " ".join(f"{r['variant'][:7]}: {r['si_sdr_db']:.2f}/{r['lsd_db']:.3f}"
+                             for r in rows if r["case"] == name), flush=True)
+    cols = ["case", "duration_s", "variant", "si_sdr_db", "lsd_db", "s_per_min"]
+    with open(OUT / "dereverb_blocks.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: (f"{r[c]:.4f}" if isinstance(r[c], float) else r[c]) for c in cols})
+    print(f"\nmedian over cases ({duration_s:g} s each; WPE {WPE}):")
+    for kind in ("demo", "real"):
+        for label in variants:
+            sel = [r for r in rows if r["case"].startswith(kind) and r["variant"] == label]
+            if sel:
+                print(f"  {kind:4s} {label:60s} SI-SDR "
+                      f"{statistics.median(r['si_sdr_db'] for r in sel):6.2f} dB   LSD "
+                      f"{statistics.median(r['lsd_db'] for r in sel):.3f} dB   "
+                      f"{statistics.median(r['s_per_min'] for r in sel):.1f} s/min "
+                      f"(n={len(sel)})")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--songs", type=int, default=8)
     ap.add_argument("--seed", type=int, default=20261125)
+    ap.add_argument("--duration-s", type=float, default=20.0, help="length of each case (s)")
+    ap.add_argument("--blocks", action="store_true",
+                    help="compare whole-song and blocked WPE at the stage's setting only")
+    ap.add_argument("--no-real", action="store_true", help="demo songs only")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.blocks:
+        compare_blocks(args.songs, args.seed, args.duration_s, not args.no_real)
+        return
     rows = []
-    for name, ref, wet, dry, notes in cases(args.songs, args.seed):
+    for name, ref, wet, dry, notes in cases(args.songs, args.seed, args.duration_s,
+                                            not args.no_real):
         minutes = wet.size / SR / 60
         rows.append({"case": name, "setting": "none (wet input)", "si_sdr_db": si_sdr(ref, wet),
                      "lsd_db": log_spectral_distance(ref, wet), "s_per_min": 0.0})

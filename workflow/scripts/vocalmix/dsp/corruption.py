@@ -6,7 +6,9 @@ mixing decisions cannot be read off the model's input but are known exactly:
 * **reverb** -- dereverberation by weighted prediction error (WPE, nara-wpe; 2048-point
   STFT, hop 512, 20 taps, prediction delay 2 frames, 3 iterations: among the best of the settings
   tried on the demo corpus, ``benchmarks/dereverb.py``) on the vocal's mid signal, the
-  same for every version of a track (it is deterministic). Target: the GA-fitted reverb of
+  same for every version of a track (it is deterministic), in cross-faded 30-s blocks so that
+  memory does not grow with the song (a 12-s demo song is one block;
+  ``benchmarks/dereverb_memory.py``). Target: the GA-fitted reverb of
   the original (features stage). WPE removes what it can predict, so it can also eat into
   long steady notes; :func:`sustained_note_loss_db` measures that on a dry vocal.
 * **EQ** -- a random parametric EQ: 1-4 peaking bands (100 Hz-10 kHz log-uniform, +/-2 to
@@ -40,8 +42,8 @@ from vocalmix.dsp.effects import EQBand, apply_eq
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CorruptionSettings", "RANGES", "dereverberate", "random_eq", "inverse_eq",
-           "expand", "corrupt", "sustained_note_loss_db"]
+__all__ = ["CorruptionSettings", "RANGES", "WPE", "WPE_BLOCKS", "dereverberate", "random_eq",
+           "inverse_eq", "expand", "corrupt", "sustained_note_loss_db"]
 
 
 @schema_settings("corruption")
@@ -69,22 +71,112 @@ RANGES = {
     "expander_release_ms": (50.0, 250.0),
 }
 WPE = {"size": 2048, "shift": 512, "taps": 20, "delay": 2, "iterations": 3}
+#: Blocks of :func:`dereverberate`: 30 s (a 12-s demo song is one block), 5 s overlap,
+#: 128 frequency bins filtered at a time (``benchmarks/dereverb_memory.py``).
+WPE_BLOCKS = {"block_s": 30.0, "overlap_s": 5.0, "bins_per_chunk": 128}
 
 
-def dereverberate(audio: NDArray, sample_rate: int, **wpe_kw) -> NDArray[np.float32]:
-    """WPE dereverberation of the mid (channel-mean) signal; returns ``(1, samples)``."""
+def _wpe_by_bins(spec: NDArray[np.complex128], taps: int, delay: int, iterations: int,
+                 bins_per_chunk: int) -> NDArray[np.complex128]:
+    """nara-wpe's batched WPE (``wpe_v7``, ``statistics_mode="full"``, no PSD context) on a
+    ``(bins, channels, frames)`` spectrogram, filtering ``bins_per_chunk`` frequency bins at a
+    time so that the tapped copy of the signal (``taps`` times the spectrogram) is held for one
+    chunk only.
+
+    The numbers are nara-wpe's: the inverse power (and its floor, relative to the largest power
+    of all bins) comes from the whole spectrogram of each iteration, and the correlations,
+    solve and filter are per bin, so the result equals ``wpe(spec, ...)`` bit for bit.
+    """
+    from nara_wpe.wpe import (build_y_tilde, get_filter_matrix_v7, get_power_inverse,
+                              perform_filter_operation_v5)
+
+    x = spec
+    for _ in range(iterations):
+        inverse_power = get_power_inverse(x)  # (bins, frames), one floor for all bins
+        filtered = np.empty_like(spec)
+        for lo in range(0, spec.shape[0], bins_per_chunk):
+            sel = slice(lo, lo + bins_per_chunk)
+            y_tilde = build_y_tilde(spec[sel], taps, delay)
+            g = get_filter_matrix_v7(Y=spec[sel], Y_tilde=y_tilde,
+                                     inverse_power=inverse_power[sel])
+            filtered[sel] = perform_filter_operation_v5(Y=spec[sel], Y_tilde=y_tilde,
+                                                        filter_matrix=g)
+        x = filtered
+    return x
+
+
+def _dereverberate_block(audio: NDArray, p: dict, bins_per_chunk: int) -> NDArray[np.float64]:
+    """WPE of the mid signal of one block ``(channels, samples)``; ``(1, samples)`` float64."""
     from nara_wpe.utils import istft, stft
-    from nara_wpe.wpe import wpe
 
-    p = {**WPE, **wpe_kw}
-    mono = np.atleast_2d(np.asarray(audio, dtype=np.float64)).mean(axis=0, keepdims=True)
+    mono = np.asarray(audio, dtype=np.float64).mean(axis=0, keepdims=True)
     spec = stft(mono, size=p["size"], shift=p["shift"])  # (1, frames, bins)
-    out = wpe(spec.transpose(2, 0, 1), taps=p["taps"], delay=p["delay"],
-              iterations=p["iterations"], statistics_mode="full").transpose(1, 2, 0)
+    out = _wpe_by_bins(spec.transpose(2, 0, 1), p["taps"], p["delay"], p["iterations"],
+                       bins_per_chunk).transpose(1, 2, 0)
     y = istft(out, size=p["size"], shift=p["shift"])[:, : mono.shape[1]]
     if y.shape[1] < mono.shape[1]:
         y = np.pad(y, ((0, 0), (0, mono.shape[1] - y.shape[1])))
-    return y.astype(np.float32)
+    return y
+
+
+def dereverberate(audio: NDArray, sample_rate: int, *, block_s: float | None = None,
+                  overlap_s: float | None = None, bins_per_chunk: int | None = None,
+                  **wpe_kw) -> NDArray[np.float32]:
+    """WPE dereverberation of the mid (channel-mean) signal in blocks of bounded memory.
+
+    Parameters
+    ----------
+    audio : ndarray
+        ``(channels, samples)`` or ``(samples,)``.
+    sample_rate : int
+        Hz.
+    block_s, overlap_s, bins_per_chunk : float, float, int, optional
+        Block length and overlap (s) and frequency bins filtered at a time; defaults from
+        :data:`WPE_BLOCKS`. A signal no longer than one block is one block (the demo's 12-s
+        songs): the result is then exactly whole-signal WPE. Longer signals are cut into
+        blocks ``block_s`` long starting every ``block_s - overlap_s`` (the last one ending
+        with the signal), each dereverberated with its own statistics, and cross-faded
+        (sine-squared, summing to one) over the last ``overlap_s`` of each block; the start of
+        a block, where WPE has no past frames, is under the fade-in.
+    **wpe_kw
+        Overrides of :data:`WPE` (``size``, ``shift``, ``taps``, ``delay``, ``iterations``).
+
+    Returns
+    -------
+    ndarray
+        ``(1, samples)`` float32. Peak memory is that of one block (about 0.4 GB on top of
+        the input and output at the defaults), whatever the signal's length.
+    """
+    p = {**WPE, **wpe_kw}
+    blocks = {**WPE_BLOCKS, **{k: v for k, v in {"block_s": block_s, "overlap_s": overlap_s,
+                                                 "bins_per_chunk": bins_per_chunk}.items()
+                               if v is not None}}
+    x = np.atleast_2d(audio)
+    n = x.shape[1]
+    block_n = int(round(blocks["block_s"] * sample_rate))
+    overlap_n = int(round(blocks["overlap_s"] * sample_rate))
+    chunk = int(blocks["bins_per_chunk"])
+    if not 0 < overlap_n < block_n:
+        raise ValueError(f"need 0 < overlap_s < block_s, got {blocks}")
+    if n <= block_n:
+        return _dereverberate_block(x, p, chunk).astype(np.float32)
+    starts = [*range(0, n - block_n, block_n - overlap_n), n - block_n]
+    fade_in = np.sin(0.5 * np.pi * (np.arange(overlap_n) + 0.5) / overlap_n) ** 2
+    out = np.empty((1, n), dtype=np.float32)
+    tail: tuple[int, NDArray[np.float64]] | None = None  # the previous block's fade-out
+    for k, start in enumerate(starts):
+        stop = start + block_n
+        y = _dereverberate_block(x[:, start:stop], p, chunk)
+        pos = start
+        if tail is not None:
+            t0, prev = tail
+            out[:, t0:t0 + overlap_n] = (prev * (1.0 - fade_in)
+                                         + y[:, t0 - start:t0 - start + overlap_n] * fade_in)
+            pos = t0 + overlap_n
+        end = stop if k == len(starts) - 1 else stop - overlap_n
+        out[:, pos:end] = y[:, pos - start:end - start]
+        tail = (end, y[:, end - start:].copy())
+    return out
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
