@@ -5,6 +5,7 @@ count as much as module-level ones."""
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from collections import defaultdict
@@ -65,7 +66,11 @@ def _resolve(target: str) -> str | None:
 
 def _imports(module: str) -> list[tuple[str, int, bool]]:
     """(imported module or top-level name, line, at module level) for every import."""
-    path = MODULES[module]
+    return _imports_of(module, MODULES[module])
+
+
+@functools.lru_cache(maxsize=None)
+def _imports_of(module: str, path: Path) -> list[tuple[str, int, bool]]:
     tree = ast.parse(path.read_text(), filename=str(path))
     is_pkg = path.name == "__init__.py"
     here = module if is_pkg else module.rpartition(".")[0]

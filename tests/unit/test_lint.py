@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
 from tests.conftest import REPO
 
 
+@pytest.mark.slow
 def test_snakemake_lint_is_clean():
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--snakefile",
                            str(REPO / "Snakefile"), "--directory", str(REPO)],

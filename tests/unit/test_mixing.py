@@ -233,6 +233,7 @@ def test_pitch_correction_moves_detuned_notes_onto_the_scale(rng):
     assert np.std(hz_to_midi(track.f0_hz[sel])) * 100 > 5
 
 
+@pytest.mark.slow
 def test_pitch_correction_on_demo_amateur_takes():
     """Demo amateur takes: note pitch (score notes' middles) >= 80 % closer to the scale."""
     reductions = []
@@ -290,6 +291,7 @@ def test_tempo_of_a_drum_loop(rng, bpm):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_f0_tracker_raw_pitch_accuracy_on_mir1k(real_data):
     root = real_data / "mir1k"
     hits = total = 0
@@ -330,6 +332,7 @@ def files(tmp_path_factory, song):
     return d
 
 
+@pytest.mark.slow
 def test_cli_mono_vocal_into_stereo_backing(files):
     out = _cli("--vocal", str(files / "vocal_mono.wav"), "--backing", str(files / "backing.wav"),
                "-o", str(files / "mix.wav"), "--genre", "rock")
@@ -341,6 +344,7 @@ def test_cli_mono_vocal_into_stereo_backing(files):
     assert recipe["system"] == "rule_based" and recipe["analysis"]["genre_stats_row"] == "rock"
 
 
+@pytest.mark.slow
 def test_cli_other_rate_and_length_are_reconciled_with_warnings(files):
     out = _cli("--vocal", str(files / "vocal_22k_short.wav"), "--backing",
                str(files / "backing.wav"), "-o", str(files / "mix2.wav"), "--system", "preset")
@@ -350,6 +354,7 @@ def test_cli_other_rate_and_length_are_reconciled_with_warnings(files):
     assert mix.shape == (2, 12 * SR)
 
 
+@pytest.mark.slow
 def test_cli_recipe_in_renders_a_tweaked_recipe(files):
     base = files / "mix.recipe.json"
     recipe = json.loads(base.read_text())

@@ -152,6 +152,7 @@ def test_ga_is_seeded(known_target):
     assert a.settings == b.settings and a.cost == b.cost and a.evaluations == b.evaluations
 
 
+@pytest.mark.slow
 def test_ga_recovers_a_reachable_room_and_beats_random_search(known_target):
     _, target = known_target
     ga = fit_ga(target, SR, seed=1, max_evaluations=320)
@@ -162,6 +163,7 @@ def test_ga_recovers_a_reachable_room_and_beats_random_search(known_target):
     assert ga.cost == pytest.approx(cost(ga.fitted, target))
 
 
+@pytest.mark.slow
 def test_ga_fits_a_synthetic_room_from_its_response(rng):
     target = analyse_ir(exp_decay(rng, 1.1, -2.0, 12.0), SR)
     ga = fit_ga(target, SR, seed=2)
@@ -222,6 +224,7 @@ def test_measured_responses(real_data):
     assert found["clap/rir_clap"].quality[125] == "low_dynamic_range"
 
 
+@pytest.mark.slow
 def test_cli_reverb_fit_json(tmp_path, rng):
     path = tmp_path / "ir.wav"
     write_audio(path, exp_decay(rng, 0.9, 0.0, 10.0).astype(np.float32), SR)

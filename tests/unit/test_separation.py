@@ -123,6 +123,7 @@ def tiny_model():
     return ckpt, curve
 
 
+@pytest.mark.slow
 def test_builtin_training_is_seeded_and_learns(tiny_model):
     ckpt, curve = tiny_model
     assert [r["step"] for r in curve] == [40, 80, 120]
@@ -305,6 +306,7 @@ def test_spleeter_runner_is_never_reached_without_a_checkpoint(tmp_path, fake_se
                                                            python=sys.executable))
 
 
+@pytest.mark.slow
 def test_demucs_runner_round_trip(tmp_path, fake_separators):
     repo = tmp_path / "repo"
     repo.mkdir()

@@ -198,6 +198,7 @@ def test_installed_weights_reproduce_the_known_answer(installed):
     assert float(np.sqrt(np.mean(expected ** 2))) > 0.1  # a real answer, not silence
 
 
+@pytest.mark.slow
 def test_pretrained_backend_through_the_api(installed):
     mod = _fixture_module()
     x = mod.signal()
@@ -211,6 +212,7 @@ def test_pretrained_backend_through_the_api(installed):
     check_backend(_pretrained(str(installed)))
 
 
+@pytest.mark.slow
 def test_cli_defaults_to_the_pretrained_backend(tmp_path, installed, capsys):
     import soundfile as sf
 

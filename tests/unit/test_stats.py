@@ -218,6 +218,7 @@ def _ratings(tmp_path, simulated: bool):
     return path, pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("simulated", [True, False])
 def test_analyse_writes_labelled_outputs(tmp_path, simulated):
     path, df = _ratings(tmp_path, simulated)
