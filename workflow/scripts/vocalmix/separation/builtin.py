@@ -40,7 +40,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
+from torch import nn
 
 from vocalmix.audio import db_to_gain
 from vocalmix import seeding
@@ -75,54 +77,55 @@ class Stems:
     meta: dict = field(default_factory=dict)
 
 
-def _torch():
-    import torch
+class FrameNorm(nn.Module):
+    """Layer normalisation over the features of each frame (length-independent).
 
-    return torch
+    Shape: ``(batch, channels, frames)`` in and out.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, x):  # (B, C, T)
+        return self.norm(x.transpose(1, 2)).transpose(1, 2)
 
 
-def _build_net(n_bins: int, hidden: int, blocks: int):
-    torch = _torch()
-    nn = torch.nn
+class Block(nn.Module):
+    """Residual dilated convolution over frames: conv, frame norm, ReLU, 1x1 mix."""
 
-    class FrameNorm(nn.Module):
-        """Layer normalisation over the features of each frame (length-independent)."""
+    def __init__(self, channels: int, dilation: int):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, 3, dilation=dilation, padding=dilation)
+        self.norm = FrameNorm(channels)
+        self.mix = nn.Conv1d(channels, channels, 1)
 
-        def __init__(self, channels: int):
-            super().__init__()
-            self.norm = nn.LayerNorm(channels)
+    def forward(self, x):
+        return x + self.mix(torch.relu(self.norm(self.conv(x))))
 
-        def forward(self, x):  # (B, C, T)
-            return self.norm(x.transpose(1, 2)).transpose(1, 2)
 
-    class Block(nn.Module):
-        def __init__(self, channels: int, dilation: int):
-            super().__init__()
-            self.conv = nn.Conv1d(channels, channels, 3, dilation=dilation, padding=dilation)
-            self.norm = FrameNorm(channels)
-            self.mix = nn.Conv1d(channels, channels, 1)
+class MaskNet(nn.Module):
+    """The builtin separator: a vocal mask from the log power spectrogram.
 
-        def forward(self, x):
-            return x + self.mix(torch.relu(self.norm(self.conv(x))))
+    Shape: ``(batch, n_bins, frames)`` log power in, a mask in 0..1 of the same shape out.
+    ``mean``/``std`` are the training inputs' statistics per bin (buffers, saved with it).
+    """
 
-    class MaskNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.register_buffer("mean", torch.zeros(n_bins))
-            self.register_buffer("std", torch.ones(n_bins))
-            self.inp = nn.Conv1d(n_bins, hidden, 1)
-            self.inp_norm = FrameNorm(hidden)
-            self.blocks = nn.ModuleList([Block(hidden, 2 ** i) for i in range(blocks)])
-            self.out = nn.Conv1d(hidden, n_bins, 1)
+    def __init__(self, n_bins: int, hidden: int, blocks: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_bins))
+        self.register_buffer("std", torch.ones(n_bins))
+        self.inp = nn.Conv1d(n_bins, hidden, 1)
+        self.inp_norm = FrameNorm(hidden)
+        self.blocks = nn.ModuleList([Block(hidden, 2 ** i) for i in range(blocks)])
+        self.out = nn.Conv1d(hidden, n_bins, 1)
 
-        def forward(self, log_power):  # (B, F, T) -> vocal mask (B, F, T)
-            x = (log_power - self.mean[:, None]) / self.std[:, None]
-            h = torch.relu(self.inp_norm(self.inp(x)))
-            for block in self.blocks:
-                h = block(h)
-            return torch.sigmoid(self.out(h))
-
-    return MaskNet()
+    def forward(self, log_power):  # (B, F, T) -> vocal mask (B, F, T)
+        x = (log_power - self.mean[:, None]) / self.std[:, None]
+        h = torch.relu(self.inp_norm(self.inp(x)))
+        for block in self.blocks:
+            h = block(h)
+        return torch.sigmoid(self.out(h))
 
 
 def receptive_half_width(blocks: int) -> int:
@@ -131,18 +134,17 @@ def receptive_half_width(blocks: int) -> int:
 
 
 def _stft(x, window, hop):
-    torch = _torch()
     n_fft = window.shape[0]
     return torch.stft(x, n_fft, hop, window=window, center=True, return_complex=True)
 
 
 def _power(spec):
-    ri = _torch().view_as_real(spec)
+    ri = torch.view_as_real(spec)
     return ri[..., 0] ** 2 + ri[..., 1] ** 2
 
 
 def _log_power(spec):
-    return _torch().log10(_power(spec) + 1e-8)
+    return torch.log10(_power(spec) + 1e-8)
 
 
 # ------------------------------------------------------------------------------ training
@@ -165,7 +167,6 @@ class _Sampler:
         return x[channel]
 
     def batch(self, size: int):
-        torch = _torch()
         r = self.rng
         v_out = np.empty((size, self.segment), np.float32)
         b_out = np.empty((size, self.segment), np.float32)
@@ -183,7 +184,6 @@ class _Sampler:
 
 def _fixed_excerpts(tracks: list[Stems], segment: int, per_track: int = 4):
     """Deterministic validation excerpts: evenly spaced, mid channel, as recorded."""
-    torch = _torch()
     v, b = [], []
     for t in tracks:
         n = t.vocal.shape[1]
@@ -199,7 +199,6 @@ def _fixed_excerpts(tracks: list[Stems], segment: int, per_track: int = 4):
 
 def _neg_si_sdr(ref, est):
     """Mean negative SI-SDR (dB) over a batch of 1-D signals ``(B, n)``."""
-    torch = _torch()
     energy = torch.sum(ref * ref, dim=1, keepdim=True) + 1e-8
     a = torch.sum(est * ref, dim=1, keepdim=True) / energy
     target = a * ref
@@ -208,7 +207,6 @@ def _neg_si_sdr(ref, est):
 
 
 def _loss(net, vocal, backing, window, hop, kind: str = "magnitude"):
-    torch = _torch()
     with torch.no_grad():
         spec = _stft(vocal + backing, window, hop)
         power = _power(spec)
@@ -231,7 +229,6 @@ def _loss(net, vocal, backing, window, hop, kind: str = "magnitude"):
 
 def _input_stats(tracks: list[Stems], window, hop, max_frames: int = 20000):
     """Per-bin mean and standard deviation of the training mixtures' log power."""
-    torch = _torch()
     rows = []
     for t in tracks:
         mix = torch.from_numpy((t.vocal + t.backing).mean(axis=0).astype(np.float32))
@@ -267,7 +264,6 @@ def train(train_tracks: list[Stems], valid_tracks: list[Stems], *, sample_rate: 
     """
     from tqdm import tqdm
 
-    torch = _torch()
     s = _hyperparameters(settings, n_fft=n_fft, hop=hop, eval_every=eval_every)
     if not train_tracks:
         raise ValueError("the builtin separator needs training stems (vocal + backing) and the "
@@ -277,7 +273,7 @@ def train(train_tracks: list[Stems], valid_tracks: list[Stems], *, sample_rate: 
     torch.set_num_threads(1)
     n_fft, hop = int(s["n_fft"]), int(s["hop"])
     window = torch.hann_window(n_fft)
-    net = _build_net(n_fft // 2 + 1, int(s["hidden"]), int(s["blocks"]))
+    net = MaskNet(n_fft // 2 + 1, int(s["hidden"]), int(s["blocks"]))
     mean, std = _input_stats(train_tracks, window, hop)
     net.mean.copy_(mean)
     net.std.copy_(std)
@@ -341,12 +337,12 @@ def save_model(path, ckpt: dict) -> None:
     the same training gives the same bytes (see :mod:`vocalmix.modelfiles`)."""
     from vocalmix.modelfiles import write_checkpoint
 
-    write_checkpoint(path, ckpt, save=_torch().save, load=_safe_load)
+    write_checkpoint(path, ckpt, save=torch.save, load=_safe_load)
 
 
 def _safe_load(file):
     """``torch.load`` that refuses pickled code (``weights_only=True``), onto the CPU."""
-    return _torch().load(file, map_location="cpu", weights_only=True)
+    return torch.load(file, map_location="cpu", weights_only=True)
 
 
 class SeparatorModelError(SeparationError, ValueError):
@@ -392,11 +388,10 @@ class BuiltinSeparator:
     """Inference with a trained mask network."""
 
     def __init__(self, ckpt: dict):
-        torch = _torch()
         self.ckpt = ckpt
         self.sample_rate = int(ckpt["sample_rate"])
         self.n_fft, self.hop = int(ckpt["n_fft"]), int(ckpt["hop"])
-        self.net = _build_net(self.n_fft // 2 + 1, int(ckpt["hidden"]), int(ckpt["blocks"]))
+        self.net = MaskNet(self.n_fft // 2 + 1, int(ckpt["hidden"]), int(ckpt["blocks"]))
         self.net.load_state_dict(ckpt["state_dict"])
         self.net.eval()
         self.window = torch.hann_window(self.n_fft)
@@ -405,7 +400,6 @@ class BuiltinSeparator:
     def mask(self, spec, chunk_frames: int = 4096):
         """Vocal mask of complex spectra ``(channels, F, T)``, computed in chunks of frames
         with enough context that the result equals one pass over the whole signal."""
-        torch = _torch()
         lp = _log_power(spec)
         T = lp.shape[-1]
         out = torch.empty_like(lp)
@@ -421,7 +415,6 @@ class BuiltinSeparator:
     def separate(self, mixture: NDArray, sample_rate: int, threads: int = 1
                  ) -> tuple[NDArray, NDArray]:
         """(vocal, backing) of a ``(channels, samples)`` mixture at the model's rate."""
-        torch = _torch()
         if sample_rate != self.sample_rate:
             raise ValueError(f"the separator was trained at {self.sample_rate} Hz, the mixture "
                              f"is at {sample_rate} Hz; resample it first")
