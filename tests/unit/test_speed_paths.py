@@ -118,3 +118,15 @@ def test_the_mix_scales_the_vocal_branch_rendered_while_choosing():
     assert abs(lf - ls) < 0.001
     # another vocal or an edited recipe is rendered afresh
     assert not choice.rendered.matches(vocal * 0.5, choice.recipe.vocal)
+
+
+def test_the_coarse_pitch_track_gives_the_full_tracks_highpass_cutoff():
+    from vocalmix.corpus.demo import generate_song
+    from vocalmix.mixing.common import vocal_highpass_hz
+
+    for seed, genre in ((3, "pop"), (4, "rock")):
+        audio, _ = generate_song("hp", genre, duration_s=8.0, sample_rate=44100, seed=seed)
+        take = audio["raw_vocal"]
+        coarse = vocal_highpass_hz(take, 44100)
+        full = vocal_highpass_hz(take, 44100, track_settings={})
+        assert abs(coarse - full) < 1.0, (genre, coarse, full)
