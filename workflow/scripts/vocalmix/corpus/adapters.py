@@ -38,9 +38,18 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.corpus.tracks import (AUDIO_EXTS, Candidate, CorpusError, Rejection,
-                                    TrackRejected, assign_splits, genre_slug, slug)
 from vocalmix.audio import AudioError, db_to_gain, read_audio, resample, to_channels
+from vocalmix.corpus.demo_layout import genre_of, song_ids
+from vocalmix.corpus.tracks import (
+    AUDIO_EXTS,
+    Candidate,
+    CorpusError,
+    Rejection,
+    TrackRejected,
+    assign_splits,
+    genre_slug,
+    slug,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +82,6 @@ def _root(entry: dict) -> Path:
 
 # --------------------------------------------------------------------------------- adapters
 def _discover_demo(entry: dict, config: dict) -> tuple[list[Candidate], list[Rejection]]:
-    from vocalmix.corpus.demo_layout import genre_of, song_ids
-
     demo = config["demo"]
     ids = song_ids(int(demo["songs"]))
     genres = [genre_of(i, demo["genres"]) for i in range(len(ids))]

@@ -3,7 +3,6 @@
 Every condition of a track is compared with the track's ``professional`` render, both as
 the listener gets them (the same excerpt, loudness-normalised). Metrics, all absolute
 differences (0 for identical signals):
-
 ====================  =====  ================================================================
 column                unit   definition
 ====================  =====  ================================================================
@@ -37,8 +36,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.conditions import CONDITIONS, REFERENCE
 from vocalmix.audio import read_audio
+from vocalmix.conditions import CONDITIONS, LABELS, REFERENCE
 from vocalmix.files import read_json, save_figure
 
 log = logging.getLogger(__name__)
@@ -250,8 +249,6 @@ def plot_metrics(rows: list[dict], path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from vocalmix.conditions import LABELS
 
     conds = [c for c in CONDITIONS if any(r["condition"] == c for r in rows)]
     summary = {(s["condition"], s["metric"]): s for s in summarise(rows)}

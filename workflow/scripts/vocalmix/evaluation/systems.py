@@ -4,7 +4,6 @@ The restoration protocol on every test-split track with a processed vocal: the i
 corrupted version 0 of the processed vocal (from the corruption stage) with the backing;
 the reference is the original. Each system mixes the input with the shared chain and its
 result is measured against the original's ground-truth features:
-
 ==============  ==========================================================  =========
 target          metric                                                      unit
 ==============  ==========================================================  =========
@@ -33,10 +32,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vocalmix.measure import loudness
-from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ, curve_difference_db, long_term_spectrum
 from vocalmix.audio import read_audio
+from vocalmix.dsp.effects import apply_eq, apply_highpass
 from vocalmix.files import save_figure
+from vocalmix.measure import loudness
+from vocalmix.measure.reverb_blind import estimate
+from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ, curve_difference_db, long_term_spectrum
 
 if TYPE_CHECKING:
     from vocalmix.mixing.base import MixingSettings
@@ -61,8 +62,6 @@ def _measure(vocal_stem, backing_stem, sr) -> dict:
 
 
 def _eq_stage(vocal, sr, highpass_hz, eq) -> np.ndarray:
-    from vocalmix.dsp.effects import apply_eq, apply_highpass
-
     x = apply_highpass(vocal, sr, highpass_hz) if highpass_hz else vocal
     return apply_eq(x, sr, list(eq))
 
@@ -75,7 +74,6 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
     :func:`vocalmix.mixing.registry.get_mixer`: ``models``, ``mixing`` (None: the schema's
     defaults) and ``hop_s`` (the analysis hop; None: the models' own) for the data-driven
     one, ``genre_stats`` and the track's genre for the rule-based one."""
-    from vocalmix.measure.reverb_blind import estimate
     from vocalmix.features.reverb_fit import evaluate as reverb_descriptors
     from vocalmix.mixing.base import MixContext, MixingSettings
     from vocalmix.mixing.registry import get_mixer

@@ -21,9 +21,11 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.measure import loudness, spectrum
 from vocalmix.audio import AudioError, read_audio
 from vocalmix.config import schema_settings
+from vocalmix.measure import loudness, spectrum
+from vocalmix.measure.reverb import analyse_ir
+from vocalmix.measure.reverb_blind import estimate
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,6 @@ def reverb_features(vocal: NDArray | None, sample_rate: int, *, room_ir: str | N
     """Reverb parameters of the track's processed vocal: the project's reverb fitted by the
     genetic algorithm to the known room (``room_ir``, the demo) or, blind, to the wet
     vocal; plus the blind estimate itself (cheap) whenever there is a wet vocal."""
-    from vocalmix.measure.reverb import analyse_ir
-    from vocalmix.measure.reverb_blind import estimate
     from vocalmix.features.reverb_fit import fit_ga, fit_wet
 
     out: dict = {"method": "none"}

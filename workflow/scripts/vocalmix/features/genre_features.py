@@ -7,7 +7,6 @@ at 25 %, 50 % and 75 % of the track (a track no longer than ``excerpt_s`` is use
 
 The excerpts are scaled to one RMS level first, so no feature depends on the backing's
 overall level. Features:
-
 ==================  ======================================================================
 ``mel_mean_<k>``    mean log-mel level of band k (40 bands, 40 Hz - 11 kHz, 1024-point
                     frames, 512 hop) relative to the backing's mean mel level (dB): the
@@ -36,7 +35,9 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
+
 from vocalmix.audio import read_audio, resample
+from vocalmix.measure.tempo import HOP_S, estimate_tempo, onset_strength
 from vocalmix.tables import exact, write_table
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,6 @@ def mel_filterbank(n_mels: int = N_MELS, fmin: float = 40.0,
 
 
 def _mono(audio: NDArray, sample_rate: int) -> NDArray[np.float32]:
-
     x = np.atleast_2d(np.asarray(audio, dtype=np.float32)).mean(axis=0, keepdims=True)
     return resample(x, orig_sample_rate=int(sample_rate), target_sample_rate=ANALYSIS_RATE)[0]
 
@@ -131,8 +131,6 @@ def _spectral(power: NDArray, freqs: NDArray) -> dict[str, float]:
 
 
 def _onsets(parts: list[NDArray]) -> dict[str, float]:
-    from vocalmix.measure.tempo import HOP_S, estimate_tempo, onset_strength
-
     tempos, confs, peaks, seconds, cvs = [], [], 0, 0.0, []
     for x in parts:
         bpm, conf = estimate_tempo(x[None, :], ANALYSIS_RATE)

@@ -2,7 +2,6 @@
 
 For every track with a processed vocal and every corrupted version of it, the analysis
 windows of the features stage (``features.window_s`` long, every ``features.hop_s``) give:
-
 * inputs -- log-mel spectrograms (``n_mels`` bands, 40 Hz - 16 kHz, ``n_fft``/``hop``) of the
   corrupted vocal and of the backing, both loudness-normalised per track to -23 LUFS (the
   level balance cannot be read off the input), stacked as 2 channels, float16;
@@ -36,13 +35,15 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.measure import loudness
-from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ
-from vocalmix.measure.mel import LogMel
 from vocalmix.audio import AudioError, db_to_gain, read_audio
 from vocalmix.config import schema_settings
+from vocalmix.dsp.effects import EQBand, eq_response_db
 from vocalmix.features.extract import WindowSettings
 from vocalmix.files import atomic_path, read_json, write_json
+from vocalmix.measure import loudness
+from vocalmix.measure.mel import LogMel
+from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ
+from vocalmix.models.augment import correction_shape_db
 from vocalmix.tables import write_table
 
 log = logging.getLogger(__name__)
@@ -88,9 +89,6 @@ def _float(v) -> float:
 
 def track_targets(features: dict, corruption: dict, sample_rate: int) -> dict:
     """Per-version targets that are constant over a track's windows."""
-    from vocalmix.dsp.effects import EQBand, eq_response_db
-
-    from vocalmix.models.augment import correction_shape_db
 
     inv = [EQBand.from_dict(b) for b in corruption["inverse_eq"]]
     eq = eq_response_db(inv, THIRD_OCTAVE_HZ, sample_rate)

@@ -24,10 +24,21 @@ import numpy as np
 
 from vocalmix import seeding
 from vocalmix.config import schema_settings
-from vocalmix.models.dataset import TARGETS, ShardedDataset
-from vocalmix.models.nets import (MULTITASK, TASKS, MixNet, save_checkpoint, select_device,
-                                  targets_index, task_groups, task_targets)
+from vocalmix.dsp.effects import EQBand
 from vocalmix.files import save_figure, write_json
+from vocalmix.models.augment import EQResponses, MelEQAugment
+from vocalmix.models.dataset import TARGETS, ShardedDataset
+from vocalmix.models.nets import (
+    MULTITASK,
+    TASKS,
+    MixNet,
+    Predictor,
+    save_checkpoint,
+    select_device,
+    targets_index,
+    task_groups,
+    task_targets,
+)
 from vocalmix.tables import fixed, write_table
 
 log = logging.getLogger(__name__)
@@ -180,9 +191,6 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
     if "vocal" in wanted and float(s.eq_augment) > 0:
         eq_cols = [k for k, n in enumerate(names) if n.startswith("eq_")]
     if eq_cols:
-        from vocalmix.models.augment import EQResponses, MelEQAugment
-        from vocalmix.dsp.effects import EQBand
-
         vocal_ch = wanted.index("vocal")
         resp = EQResponses(desc["input"])
         per_version = {key: resp([EQBand.from_dict(b) for b in bands])[0]
@@ -258,7 +266,6 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
             "epochs": len(curve), "best_valid_loss": best}
     save_checkpoint(out / "model.pt", model, meta)
     _write_curve(out, curve, task)
-    from vocalmix.models.nets import Predictor
 
     pred = Predictor(model, meta)
     metrics = {"task": task, "train_windows": len(train), "valid_windows": len(valid),

@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from vocalmix.audio import resample, validate_audio
 from vocalmix.layout import SEPARATOR_MODEL
+from vocalmix.separation import external
+from vocalmix.separation.classical import repet_sim
 from vocalmix.separation.external import SeparationError
 from vocalmix.separation.settings import BACKENDS, METHODS, SeparationSettings
-from vocalmix.audio import resample, validate_audio
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,6 @@ def _known(backend: str) -> None:
 
 def check_backend(settings: SeparationSettings) -> None:
     """Refuse early (before any audio is read) when the backend's weights are missing."""
-    from vocalmix.separation import external
 
     backend = settings.backend
     _known(backend)
@@ -96,8 +97,6 @@ def separate(mixture: NDArray, sample_rate: int, settings: SeparationSettings, *
     elif backend == "builtin":
         method = settings.builtin.method
         if method == "repet_sim":
-            from vocalmix.separation.classical import repet_sim
-
             vocal, backing = repet_sim(mixture, sample_rate)
             return vocal, backing, {"backend": backend, "method": method,
                                     "sample_rate": sample_rate}
@@ -115,8 +114,6 @@ def separate(mixture: NDArray, sample_rate: int, settings: SeparationSettings, *
                 "trained_on": len(sep.ckpt.get("train_tracks", [])),
                 "best_step": sep.ckpt.get("best_step")}
     else:
-        from vocalmix.separation import external
-
         x = _resample(mixture, sample_rate, EXTERNAL_RATE)
         rate = EXTERNAL_RATE
         if backend == "spleeter":

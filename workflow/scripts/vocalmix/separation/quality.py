@@ -28,9 +28,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from vocalmix.separation import metrics
-from vocalmix.separation.settings import SeparationSettings
 from vocalmix.files import save_figure
+from vocalmix.separation import metrics
+from vocalmix.separation.classical import oracle_masks
+from vocalmix.separation.settings import SeparationSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,6 @@ def backend_label(settings: SeparationSettings) -> str:
 def evaluate_track(vocal: np.ndarray, backing: np.ndarray, mixture: np.ndarray,
                    estimates: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, dict]:
     """Scores of every estimate, plus the trivial baselines and the oracle mask."""
-    from vocalmix.separation.classical import oracle_masks
 
     out = {}
     mix_vocal_si_sdr = metrics.si_sdr(vocal, mixture)
