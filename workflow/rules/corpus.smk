@@ -6,12 +6,10 @@ rule make_demo_corpus:
         code=pkg("vocalmix.stages.demo"),
     output:
         dry_vocal="results/demo/{song}/dry_vocal.wav",
-        # copied into results/corpus/audio by ingest, read by nothing else (issue 19: disk);
-        # the dry vocal, room response and truth are read from here after ingestion
-        vocal=temp("results/demo/{song}/vocal.wav"),
-        backing=temp("results/demo/{song}/backing.wav"),
-        mixture=temp("results/demo/{song}/mixture.wav"),
-        raw_vocal=temp("results/demo/{song}/raw_vocal.wav"),
+        vocal="results/demo/{song}/vocal.wav",
+        backing="results/demo/{song}/backing.wav",
+        mixture="results/demo/{song}/mixture.wav",
+        raw_vocal="results/demo/{song}/raw_vocal.wav",
         room_ir="results/demo/{song}/room_ir.wav",
         truth="results/demo/{song}/truth.json",
     log:

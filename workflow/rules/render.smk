@@ -34,9 +34,8 @@ rule render:
         code=pkg("vocalmix.stages.render"),
     output:
         audio="results/renders/{track}/{condition}.wav",
-        # the stems as they sit in the mix: read once, by evaluate_track (issue 19: disk)
-        vocal=temp("results/renders/{track}/{condition}.vocal.wav"),
-        backing=temp("results/renders/{track}/{condition}.backing.wav"),
+        vocal="results/renders/{track}/{condition}.vocal.wav",
+        backing="results/renders/{track}/{condition}.backing.wav",
         json="results/renders/{track}/{condition}.json",
     log:
         "results/logs/render/{track}/{condition}.log",
