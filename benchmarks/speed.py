@@ -18,8 +18,8 @@ within each repetition so that both see the same machine load):
 The "before" version is another checkout (``--before DIR``: its ``workflow/scripts`` is put
 on ``PYTHONPATH``) or a git revision (``--before REV``: exported with ``git archive`` into a
 temporary folder); "after" is this checkout. Writes ``benchmarks/results/speed.csv`` (figure,
-unit, before, after, target, met, reps, cores, load averages at start and end, notes) and
-prints it. The pipeline figures (``make run``, ``make test``) are added with ``--pipeline``
+unit, before, after, target, met, reps, cores, load averages at start and end, notes; the
+rows of figures left out by ``--only`` stay as they were) and prints it. The pipeline figures (``make run``, ``make test``) are added with ``--pipeline``
 (one run each of this checkout, minutes long) or left out.
 
     .venv/bin/python benchmarks/speed.py --before REV [--reps 5] [--only mix,loudness]
@@ -202,6 +202,12 @@ def main(argv=None) -> None:
                 row(f"make_{target_name}_s", "s", None, wall, target,
                     "one run of this checkout after setup")
     path = OUT / "speed.csv"
+    # the figures not measured this time keep their rows (and their load columns)
+    if path.exists():
+        with open(path, newline="") as fh:
+            old = list(csv.DictReader(fh))
+        new = {r["figure"]: r for r in rows}
+        rows = [new.pop(r["figure"], r) for r in old] + list(new.values())
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["figure"])
         w.writeheader()
