@@ -1,7 +1,8 @@
 """Loading and validating the pipeline configuration.
 
-The schema (``vocalmix/schemas/config.schema.yaml``, linked as ``workflow/schemas/``, JSON Schema draft 2020-12) is the
-single source of truth for keys, types, allowed values and defaults. Validation fills in
+The schema (``vocalmix/schemas/config.schema.yaml``, package data, linked as
+``workflow/schemas/``; JSON Schema draft 2020-12) is the single source of truth for keys,
+types, allowed values and defaults. Validation fills in
 defaults and, on failure, raises one :class:`ConfigError` listing every problem with the
 dotted key, the offending value and what is allowed (with a spelling suggestion for
 unknown keys), before any job runs.

@@ -29,7 +29,8 @@ from vocalmix.layout import SEPARATED_DIR
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SeparatedSettings", "DATASET", "OUT_DIR", "discover_mixes", "mix_entries", "separated_paths"]
+__all__ = ["SeparatedSettings", "DATASET", "OUT_DIR", "discover_mixes", "mix_entries",
+           "separated_paths"]
 
 DATASET = "separated"
 OUT_DIR = SEPARATED_DIR

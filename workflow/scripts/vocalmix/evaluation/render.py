@@ -48,7 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.conditions import CONDITIONS
-from vocalmix.audio import db_to_gain, read_audio
+from vocalmix.audio import db_to_gain, read_audio, to_channels
 from vocalmix.config import schema_settings
 
 if TYPE_CHECKING:
@@ -56,8 +56,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RenderSettings", "LevelSettings", "RenderError", "conditions_for", "system_input", "choose_excerpt",
-           "cut_excerpt", "normalise_for_listening", "render_condition"]
+__all__ = ["RenderSettings", "LevelSettings", "RenderError", "conditions_for", "system_input",
+           "choose_excerpt", "cut_excerpt", "normalise_for_listening", "render_condition"]
 
 #: Momentary loudness within this many LU of the vocal's loudest counts as "active".
 ACTIVE_RANGE_LU = 20.0
@@ -237,11 +237,6 @@ def normalise_for_listening(mix: NDArray, sample_rate: int, *, target_lufs: floa
 
 
 # ------------------------------------------------------------------------------ rendering
-def _stereo(x: NDArray) -> NDArray[np.float32]:
-    x = np.atleast_2d(np.asarray(x, dtype=np.float32))
-    return np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x[:2]
-
-
 def _fit_length(x: NDArray, n: int) -> NDArray[np.float32]:
     return x[:, :n] if x.shape[1] >= n else np.pad(x, ((0, 0), (0, n - x.shape[1])))
 
@@ -269,20 +264,21 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
     The automatic conditions are the mixing systems of :data:`vocalmix.mixing.registry.SYSTEMS`
     of the same name; ``commercial`` without a supplied render is the ``preset`` system.
     ``models`` (loaded once by the stage), ``mixing`` (None: the schema's defaults) and
-    ``hop_s`` (the analysis hop; None: the models' own) go to the data-driven system, the genre arguments to the rule-based one.
+    ``hop_s`` (the analysis hop; None: the models' own) go to the data-driven system, the genre
+    arguments to the rule-based one.
     """
     n = backing.shape[1]
-    backing = _stereo(backing)
+    backing = to_channels(backing, 2)
     info: dict = {"condition": condition}
     if condition == "professional":
         if reference is None:
             raise RenderError(f"{row['track_id']}: no reference mix")
         mix, _ = read_audio(reference, sample_rate=sample_rate)
-        mix = _fit_length(_stereo(mix), n)
+        mix = _fit_length(to_channels(mix, 2), n)
         vocal = backing_stem = None
         if row.get("vocal") and reference == row.get("mixture"):
-            vocal = _fit_length(_stereo(read_audio(row["vocal"],
-                                                      sample_rate=sample_rate)[0]), n)
+            vocal = _fit_length(to_channels(read_audio(row["vocal"],
+                                                      sample_rate=sample_rate)[0], 2), n)
             backing_stem = backing
             info["source"] = "reference_mix"
         else:
@@ -294,13 +290,13 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
     vocal_in = _fit_length(np.atleast_2d(vocal_in), n)
     info["input"] = input_role
     if condition == "unprocessed":
-        v = _stereo(vocal_in)
+        v = to_channels(vocal_in, 2)
         info["source"] = "sum"
         return v + backing, v, backing, info
     if condition == "commercial" and commercial is not None:
         mix, _ = read_audio(commercial, sample_rate=sample_rate)
         info.update(source="supplied", path=commercial)
-        return _fit_length(_stereo(mix), n), None, None, info
+        return _fit_length(to_channels(mix, 2), n), None, None, info
     from vocalmix.mixing.base import MixContext, MixingSettings
     from vocalmix.mixing.registry import SYSTEMS, get_mixer
 
