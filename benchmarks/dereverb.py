@@ -27,7 +27,6 @@ stage runs (:data:`~vocalmix.dsp.corruption.WPE_BLOCKS`: 30-s blocks, so songs o
 from __future__ import annotations
 
 import argparse
-import csv
 import glob
 import statistics
 import time
@@ -43,6 +42,7 @@ from vocalmix.dsp.corruption import WPE, WPE_BLOCKS, dereverberate, sustained_no
 from vocalmix.dsp.effects import (CompressorSettings, EQBand, apply_compressor, apply_eq,
                                   apply_highpass)
 from vocalmix.audio import read_audio
+from vocalmix.tables import fixed, write_table
 
 OUT = Path(__file__).resolve().parent / "results"
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
@@ -121,11 +121,8 @@ def compare_blocks(n_songs: int, seed: int, duration_s: float, real: bool = True
         print(name, " ".join(f"{r['variant'][:7]}: {r['si_sdr_db']:.2f}/{r['lsd_db']:.3f}"
                              for r in rows if r["case"] == name), flush=True)
     cols = ["case", "duration_s", "variant", "si_sdr_db", "lsd_db", "s_per_min"]
-    with open(OUT / "dereverb_blocks.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: (f"{r[c]:.4f}" if isinstance(r[c], float) else r[c]) for c in cols})
+    write_table(OUT / "dereverb_blocks.csv", rows, cols, cell=fixed(4, nonfinite=None),
+                delimiter=",")
     print(f"\nmedian over cases ({duration_s:g} s each; WPE {WPE}):")
     for kind in ("demo", "real"):
         for label in variants:
@@ -173,12 +170,7 @@ def main(argv=None) -> None:
                              for r in rows if r["case"] == name), flush=True)
     cols = ["case", "setting", "si_sdr_db", "lsd_db", "s_per_min", "sustained_note_db",
             "sustained_note_min_db", "short_note_db"]
-    with open(OUT / "dereverb.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: (f"{r[c]:.4f}" if isinstance(r.get(c), float) else r.get(c, ""))
-                        for c in cols})
+    write_table(OUT / "dereverb.csv", rows, cols, cell=fixed(4, nonfinite=None), delimiter=",")
     print(f"\nmedian over cases (the corruption stage uses {WPE}):")
     for kind in ("demo", "real"):
         for label in ["none (wet input)", *SETTINGS]:

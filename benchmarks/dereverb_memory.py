@@ -23,7 +23,6 @@ Writes ``benchmarks/results/dereverb_memory.csv`` (one row per implementation an
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -32,6 +31,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from vocalmix.tables import fixed, write_table
 
 OUT = Path(__file__).resolve().parent / "results"
 SR = 44100
@@ -119,11 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cols = ["implementation", "minutes", "channels", "sample_rate", "peak_rss_mb",
             "baseline_rss_mb", "wall_s", "cpu_s", "samples", "wpe", "blocks"]
-    with open(args.out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n", extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: (f"{r[c]:.2f}" if isinstance(r[c], float) else r[c]) for c in cols})
+    write_table(args.out, rows, cols, cell=fixed(2, nonfinite=None), delimiter=",")
     print(f"wrote {args.out}")
 
 

@@ -27,7 +27,6 @@ Writes ``benchmarks/results/separation.csv``.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 from vocalmix.audio import read_audio
+from vocalmix.tables import fixed, write_table
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "results"
@@ -178,11 +178,7 @@ def main(argv=None) -> None:
     summary(rows)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in r.items()})
+    write_table(out, rows, COLUMNS, cell=fixed(3, nonfinite=None), delimiter=",")
     print(f"\nwrote {out}")
 
 

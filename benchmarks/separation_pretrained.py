@@ -33,7 +33,6 @@ Writes ``benchmarks/results/separation_pretrained.csv``.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import shutil
 import subprocess
@@ -46,6 +45,7 @@ import numpy as np
 
 from vocalmix.audio import read_audio, write_audio
 from vocalmix.separation.metrics import si_sdr
+from vocalmix.tables import fixed, write_table
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "results"
@@ -164,11 +164,7 @@ def main() -> int:
         rows = quality(Path(tmp)) + speed(Path(tmp), max(1, args.repeats))
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "separation_pretrained.csv"
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in r.items()})
+    write_table(path, rows, COLUMNS, cell=fixed(3, nonfinite=None), delimiter=",")
     print(f"wrote {path}")
     return 0
 

@@ -36,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from vocalmix.tables import write_table
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,10 +210,7 @@ def main(argv=None) -> None:
             old = list(csv.DictReader(fh))
         new = {r["figure"]: r for r in rows}
         rows = [new.pop(r["figure"], r) for r in old] + list(new.values())
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["figure"])
-        w.writeheader()
-        w.writerows(rows)
+    write_table(path, rows, list(rows[0]) if rows else ["figure"], delimiter=",")
     print(f"wrote {path}")
 
 
