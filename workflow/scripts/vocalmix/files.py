@@ -36,21 +36,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     half-written output under the final name; the next write of ``path`` (the rerun)
     removes such leftovers.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a job killed by SIGKILL cannot clean up: its rerun removes what it left of this file
-    for stale in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp's 0600 -> the usual file mode
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with atomic_paths([path]) as (tmp,):
+        yield tmp
 
 
 @contextmanager
@@ -67,14 +54,15 @@ def atomic_paths(paths: Iterable[str | os.PathLike]) -> Iterator[list[Path]]:
     try:
         for path in finals:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # a job killed by SIGKILL cannot clean up: its rerun removes what it left here
             for stale in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
                 stale.unlink(missing_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             os.close(fd)
             temps.append(Path(tmp))
         yield list(temps)
-        for tmp, path in zip(temps, finals):
-            os.chmod(tmp, 0o666 & ~_UMASK)
+        for tmp in temps:
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 -> the usual file mode
         for tmp, path in zip(temps, finals):
             os.replace(tmp, path)
     finally:
