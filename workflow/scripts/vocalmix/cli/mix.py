@@ -11,6 +11,13 @@ from vocalmix.layout import GENRE_MODEL, GENRE_STATS, MODELS_DIR
 __all__ = ["add_parser", "run"]
 
 
+def _paragraphs(*paragraphs: str) -> str:
+    """Paragraphs wrapped for the help's epilog (kept apart by blank lines)."""
+    import textwrap
+
+    return "\n\n".join(textwrap.fill(p, 79) for p in paragraphs)
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "mix",
@@ -21,12 +28,25 @@ def add_parser(sub) -> None:
             "any sample rates (the vocal is resampled to the backing's) and channel counts "
             "(a mono vocal is a centred source); a vocal of another length is padded or "
             "trimmed to the backing, with a warning."),
-        epilog=(
+        epilog=_paragraphs(
             "systems: 'rule_based' analyses the tracks and applies published mixing rules "
             "(level from the genre's vocal-to-backing ratio, masking-reduction EQ, compression "
             "to the genre's loudness range, reverb from tempo and crest factor); "
             "'data_driven' uses the trained models (--model); 'preset' is a karaoke app's "
-            "fixed template (the listening test's stand-in for a commercial tool)."),
+            "fixed template (the listening test's stand-in for a commercial tool).",
+            "--reference SONG: a finished song to sound like. It is split into vocal and "
+            "backing by the pretrained separator (Spleeter 2stems, installed by make setup); "
+            "its vocal-to-backing loudness ratio, vocal loudness range, the vocal's spectrum "
+            "relative to its backing and its reverb (blind T60 and DRR) become the targets "
+            "in place of the genre's (rule_based; data_driven takes its level and range), "
+            "corrected for the separator's bias by separating the mix being made. An "
+            "instrumental reference (or one whose vocal cannot be separated) is reported "
+            "and the genre targets are used. Everything measured is in the recipe's "
+            "analysis.reference.",
+            "--stems DIR writes DIR/vocal.wav and DIR/backing.wav: the processed stems as "
+            "they sit in the mix before the bus limiter (24-bit, the mix's length and "
+            "rate), for a DAW or to measure the balance."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--vocal", required=True, metavar="V", help="the raw vocal take")
     p.add_argument("--backing", required=True, metavar="B", help="the backing track (beat)")
@@ -48,6 +68,14 @@ def add_parser(sub) -> None:
     p.add_argument("--genre-stats", metavar="TSV",
                    help=f"genre statistics table ({GENRE_STATS}); default: "
                         "the packaged priors")
+    p.add_argument("--reference", metavar="SONG",
+                   help="a finished song (any format soundfile reads, any length) whose "
+                        "vocal balance, tone, loudness range and reverb the mix matches")
+    p.add_argument("--stems", metavar="DIR",
+                   help="also write the processed stems DIR/vocal.wav and DIR/backing.wav "
+                        "(before the bus limiter, 24-bit)")
+    p.add_argument("--threads", metavar="N", type=int, default=None,
+                   help="threads for the separation of --reference (default: up to 4)")
     p.add_argument("--pitch-correct", action="store_true",
                    help="snap the vocal's notes to the key of the backing (off by default)")
     p.add_argument("--recipe-out", metavar="R.json",
@@ -59,6 +87,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from vocalmix.mixing.api import MixError, mix_files, recipe_path
@@ -68,17 +97,25 @@ def run(args: argparse.Namespace) -> int:
     rpath = recipe_path(args.output, args.recipe_out)
     is_recipe = is_json_with("system", "vocal", "backing", "bus")
     genre_model = args.genre_model if args.genre_model and args.genre_model != "none" else None
-    check_outputs([args.vocal, args.backing, args.recipe_in, args.genre_stats, genre_model],
-                  [Output(args.output, own_if(Path(rpath), is_recipe)),
-                   Output(rpath, is_recipe)], force=args.force)
+    outputs = [Output(args.output, own_if(Path(rpath), is_recipe)), Output(rpath, is_recipe)]
+    if args.stems:
+        outputs += [Output(args.stems, folder=True)] + [
+            Output(Path(args.stems) / f"{name}.wav", own_if(Path(rpath), is_recipe))
+            for name in ("vocal", "backing")]
+    if args.reference and args.recipe_in:
+        error("mix", "--reference chooses a recipe and --recipe-in gives one: use one of them")
+        return 2
+    check_outputs([args.vocal, args.backing, args.recipe_in, args.genre_stats, genre_model,
+                   args.reference], outputs, force=args.force)
+    threads = args.threads if args.threads else min(4, os.cpu_count() or 1)
     try:
         summary = mix_files(
             vocal=args.vocal, backing=args.backing, output=args.output, system=args.system,
             model_dir=args.model, genre=args.genre, genre_stats=args.genre_stats,
             pitch_correct=args.pitch_correct, recipe_out=args.recipe_out,
             recipe_in=args.recipe_in, genre_model=args.genre_model,
-            genre_threshold=args.genre_threshold,
-            warn=lambda msg: error("mix", f"warning: {msg}"))
+            genre_threshold=args.genre_threshold, reference=args.reference, stems=args.stems,
+            threads=threads, warn=lambda msg: error("mix", f"warning: {msg}"))
     except MixError as exc:
         error("mix", str(exc))
         return 2

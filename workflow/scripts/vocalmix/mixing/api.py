@@ -135,7 +135,8 @@ def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, s
                   model_dir: str | None = None, genre: str | None = None,
                   genre_stats: str | None = None, pitch_correct: bool = False,
                   genre_source: str | None = None, genre_model: str | None = None,
-                  genre_threshold: float | None = None) -> MixChoice:
+                  genre_threshold: float | None = None, reference: str | None = None,
+                  separation=None, threads: int = 1) -> MixChoice:
     """The choice of the system named ``system`` (a key of
     :data:`vocalmix.mixing.registry.SYSTEMS`), errors as :class:`MixError`.
 
@@ -143,6 +144,11 @@ def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, s
     :func:`pick_genre` (an override, a genre resolved elsewhere, else a confident prediction
     from the backing, else the average) and its details go into the recipe's analysis; for
     the others an unknown ``genre`` is still an error.
+
+    ``reference`` names a finished song whose measured balance, tone, range and space
+    replace the genre's (or the models') targets where its separation looks reliable
+    (:mod:`vocalmix.mixing.reference`; ``separation``: the separator's settings, None for
+    the default pretrained one).
     """
     try:
         mixer = get_mixer(system)
@@ -158,11 +164,22 @@ def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, s
     elif genre is not None:  # an unknown --genre is an error whatever the system
         genre, source, _ = pick_genre(backing, sample_rate, table, genre=genre,
                                       genre_source=genre_source)
+    from vocalmix.mixing.reference import ReferenceError, analyse_reference
+
+    targets = None
+    if reference is not None:
+        try:
+            targets = analyse_reference(reference, sample_rate, separation=separation,
+                                        threads=threads)
+        except ReferenceError as exc:
+            raise MixError(str(exc)) from None
     context = MixContext(genre=genre, genre_source=source, genre_stats=table,
                          pitch_correct=pitch_correct,
-                         model_dir=Path(model_dir) if model_dir else None)
+                         model_dir=Path(model_dir) if model_dir else None, reference=targets)
     try:
         choice = mixer.choose(vocal, backing, sample_rate, context)
+    except ReferenceError as exc:
+        raise MixError(str(exc)) from None
     except (FileNotFoundError, ValueError) as exc:
         raise MixError(str(exc)) from None
     choice.recipe.analysis.update(info)
@@ -174,8 +191,15 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
               genre_stats: str | None = None, pitch_correct: bool = False,
               recipe_out: str | None = None, recipe_in: str | None = None,
               genre_model: str | None = None, genre_threshold: float | None = None,
+              reference: str | None = None, stems: str | None = None,
+              threads: int = 1,
               warn: Callable[[str], None] = log.warning) -> list[str]:
-    """Mix two files; returns a human-readable summary (one line per item)."""
+    """Mix two files; returns a human-readable summary (one line per item).
+
+    ``reference``: a finished song to match (see :func:`choose_recipe`); ``stems``: a folder
+    where the processed stems are written as they sit in the mix before the bus limiter
+    (``vocal.wav``, ``backing.wav``: the mix's length and rate, 24-bit).
+    """
     from vocalmix.measure import loudness
     from vocalmix.dsp.recipe import MixRecipe
 
@@ -189,13 +213,22 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
     else:
         choice = choose_recipe(v, b, sr, system=system, model_dir=model_dir, genre=genre,
                                genre_stats=genre_stats, pitch_correct=pitch_correct,
-                               genre_model=genre_model, genre_threshold=genre_threshold)
+                               genre_model=genre_model, genre_threshold=genre_threshold,
+                               reference=reference, threads=threads)
     recipe = choice.recipe
     result = choice.render(v, b, sr)
     out = Path(output)
     if out.suffix.lower() not in (".wav", ".wave"):
         warn(f"{output}: written as WAV whatever its extension")
     write_audio(out, result.mix, sr, subtype="PCM_24", clip="clip")
+    if stems:
+        Path(stems).mkdir(parents=True, exist_ok=True)
+        for name, stem in (("vocal", result.vocal), ("backing", result.backing)):
+            peak = float(np.max(np.abs(stem))) if stem.size else 0.0
+            if peak > 1.0:
+                warn(f"{Path(stems) / f'{name}.wav'}: peak {20 * math.log10(peak):+.2f} dBFS "
+                     "before the bus limiter, clipped at full scale in 24-bit")
+            write_audio(Path(stems) / f"{name}.wav", stem, sr, subtype="PCM_24", clip="clip")
     rpath = recipe_path(out, recipe_out)
     recipe = MixRecipe(system=recipe.system, vocal=recipe.vocal, backing=recipe.backing,
                        bus=recipe.bus, analysis={**recipe.analysis, "render": result.report})
@@ -205,16 +238,34 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
     a = recipe.analysis
     lines = [f"wrote {out} ({result.mix.shape[1] / sr:.1f} s, {sr} Hz) and {rpath}",
              f"system {recipe.system}; vocal-to-backing ratio {ratio:+.2f} LU"
-             + (f" (target {a['target_vocal_to_backing_lu']:+.2f} LU, genre row "
-                f"'{a.get('genre_stats_row')}')" if "target_vocal_to_backing_lu" in a else ""),
+             + (f" (target {a['target_vocal_to_backing_lu']:+.2f} LU, "
+                + ("the reference" if a.get("targets_from") == "reference"
+                   else f"genre row '{a.get('genre_stats_row')}'") + ")"
+                if "target_vocal_to_backing_lu" in a else ""),
              f"true peak {result.report['bus']['true_peak_after_dbtp']:.2f} dBTP; "
              f"{time.perf_counter() - t0:.1f} s"]
+    ref = a.get("reference")
+    if ref:
+        if ref.get("reliable"):
+            cal = ref.get("calibration", {})
+            lines.insert(2, f"reference {ref['path']}: targets vocal-to-backing "
+                            f"{ref['vocal_to_backing_lu']:+.2f} LU (separated "
+                            f"{ref['separated']['vocal_to_backing_lu']:+.2f}, calibrated), "
+                            f"vocal loudness range {ref['vocal_lra_lu']:.1f} LU"
+                            + (f", T60 {ref['t60_s']:.2f} s" if ref.get("t60_s") else "")
+                            + (f"; separation quality about {cal['vocal_si_sdr_db']:.1f} dB "
+                               "SI-SDR" if cal.get("vocal_si_sdr_db") is not None else ""))
+        else:
+            lines.insert(2, f"reference {ref['path']} not used: {ref['reason']}; genre "
+                            "targets instead")
     if "genre_source" in a and "genre_stats_row" in a:
         line = f"genre {a.get('genre', 'unknown')} ({a['genre_source']})"
         if a.get("genre_predicted"):
             line += (f"; predicted {a['genre_predicted']} p = {a['genre_confidence']:.2f} "
                      f"(threshold {a['genre_threshold']:.2f}, {a['genre_model']})")
-        lines.insert(2, line + f"; targets of row '{a['genre_stats_row']}'")
+        if a.get("targets_from") != "reference":
+            line += f"; targets of row '{a['genre_stats_row']}'"
+        lines.insert(2, line)
     if "vocal_lra_lu" in a:
         line = (f"vocal loudness range {a['vocal_lra_lu']:.1f} LU (target "
                 f"{a['target_vocal_lra_lu']:.1f} LU)")

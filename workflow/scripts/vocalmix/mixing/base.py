@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from vocalmix.config import schema_settings
 from vocalmix.dsp import chain
 from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
+from vocalmix.mixing.reference import ReferenceTargets
 
 __all__ = ["MixingSettings", "MixContext", "MixChoice", "RenderedVocal", "Mixer"]
 
@@ -55,6 +56,10 @@ class MixContext:
     hop_s : float or None
         Hop between the models' analysis windows (s); None: the hop they were trained with
         (data_driven).
+    reference : ReferenceTargets or None
+        A reference song's measured targets (:mod:`vocalmix.mixing.reference`), used in
+        place of the genre's (rule_based) or the models' level and loudness range
+        (data_driven) when ``reference.reliable``; recorded either way.
     """
 
     genre: str | None = None
@@ -65,6 +70,7 @@ class MixContext:
     models: Mapping[str, Callable] | None = None
     smooth_windows: int = MixingSettings().smooth_windows
     hop_s: float | None = None
+    reference: ReferenceTargets | None = None
 
 
 @dataclass(frozen=True, eq=False)

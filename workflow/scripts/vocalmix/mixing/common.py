@@ -15,12 +15,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.measure import loudness
-from vocalmix.dsp.effects import CompressorSettings, apply_compressor
+from vocalmix.dsp.effects import CompressorSettings, EQBand, apply_compressor, eq_response_db
 from vocalmix.dsp.recipe import PitchCorrection
 from vocalmix.dsp.reverb import RANGES, expected_t60
 
 __all__ = ["SearchedCompressor", "VOCAL_COMPRESSOR", "correct_to_key", "search_threshold",
-           "compress_to_range", "room_for_t60", "gain_for", "vocal_highpass_hz"]
+           "compress_to_range", "room_for_t60", "gain_for", "vocal_highpass_hz", "eq_from_curve"]
 
 
 @dataclass(frozen=True)
@@ -224,3 +224,34 @@ def gain_for(vocal_lufs: float, backing_lufs: float, target_lu: float) -> float:
     if not (math.isfinite(vocal_lufs) and math.isfinite(backing_lufs)):
         raise ValueError("the vocal or the backing is silent after processing")
     return float(np.clip(target_lu - (vocal_lufs - backing_lufs), -60.0, 40.0))
+
+
+def eq_from_curve(curve_db: NDArray, bands_hz: NDArray, sample_rate: int, *,
+                  max_filters: int = 6, min_gain_db: float = 1.0, q: float = 1.41,
+                  max_gain_db: float = 12.0) -> list[EQBand]:
+    """Peaking filters approximating a correction curve (greedy on the largest remaining deviation
+    between 100 Hz and 10 kHz, gains re-fitted by least squares on the filters' actual
+    responses beside a free broadband offset, which is dropped: the gain is the level's
+    decision)."""
+    bands_hz = np.asarray(bands_hz, dtype=np.float64)
+    curve = np.asarray(curve_db, dtype=np.float64)
+    sel = (bands_hz >= 100.0) & (bands_hz <= 10000.0) & np.isfinite(curve) & \
+        (bands_hz * 2 ** (1 / 6) < sample_rate / 2)
+    if not sel.any():
+        return []
+    f, target = bands_hz[sel], curve[sel]
+    centres: list[float] = []
+    residual = target - target.mean()  # a broadband offset is the level's business
+    gains = np.zeros(0)
+    for _ in range(max_filters):
+        k = int(np.argmax(np.abs(residual)))
+        if abs(residual[k]) < min_gain_db:
+            break
+        centres.append(float(f[k]))
+        basis = np.stack([eq_response_db([EQBand("peak", c, 6.0, q)], f, sample_rate) / 6.0
+                          for c in centres] + [np.ones_like(f)], axis=1)
+        coef, *_ = np.linalg.lstsq(basis, target, rcond=None)
+        gains = np.clip(coef[:-1], -max_gain_db, max_gain_db)
+        residual = target - basis[:, :-1] @ gains - coef[-1]
+    bands = [EQBand("peak", c, float(g), q) for c, g in zip(centres, gains) if abs(g) >= 0.25]
+    return bands

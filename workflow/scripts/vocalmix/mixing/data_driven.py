@@ -35,13 +35,12 @@ from numpy.typing import NDArray
 
 from vocalmix.measure import loudness
 from vocalmix.dsp import chain
-from vocalmix.dsp.effects import EQBand, eq_response_db
 from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import RANGES, ReverbSettings
 from vocalmix.features.extract import WindowSettings
 from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
 from vocalmix.mixing.common import (VOCAL_COMPRESSOR, compress_to_range, correct_to_key,
-                                    room_for_t60, vocal_highpass_hz)
+                                    eq_from_curve, gain_for, room_for_t60, vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
 
@@ -142,34 +141,6 @@ def predict(models: dict, windows: NDArray, silent: NDArray, smooth_windows: int
     return {"windows": out, "summary": summary}
 
 
-def eq_from_curve(curve_db: NDArray, bands_hz: NDArray, sample_rate: int, *,
-                  max_filters: int = 6, min_gain_db: float = 1.0, q: float = 1.41,
-                  max_gain_db: float = 12.0) -> list[EQBand]:
-    """Peaking filters approximating a correction curve (see the module docstring)."""
-    bands_hz = np.asarray(bands_hz, dtype=np.float64)
-    curve = np.asarray(curve_db, dtype=np.float64)
-    sel = (bands_hz >= 100.0) & (bands_hz <= 10000.0) & np.isfinite(curve) & \
-        (bands_hz * 2 ** (1 / 6) < sample_rate / 2)
-    if not sel.any():
-        return []
-    f, target = bands_hz[sel], curve[sel]
-    centres: list[float] = []
-    residual = target - target.mean()  # a broadband offset is the level's business
-    gains = np.zeros(0)
-    for _ in range(max_filters):
-        k = int(np.argmax(np.abs(residual)))
-        if abs(residual[k]) < min_gain_db:
-            break
-        centres.append(float(f[k]))
-        basis = np.stack([eq_response_db([EQBand("peak", c, 6.0, q)], f, sample_rate) / 6.0
-                          for c in centres] + [np.ones_like(f)], axis=1)
-        coef, *_ = np.linalg.lstsq(basis, target, rcond=None)
-        gains = np.clip(coef[:-1], -max_gain_db, max_gain_db)
-        residual = target - basis[:, :-1] @ gains - coef[-1]
-    bands = [EQBand("peak", c, float(g), q) for c, g in zip(centres, gains) if abs(g) >= 0.25]
-    return bands
-
-
 def window_gain(wet_vocal: NDArray, backing_stem: NDArray, sample_rate: int,
                 predicted: NDArray, starts: NDArray, win: WindowSettings
                 ) -> tuple[float, dict]:
@@ -259,13 +230,34 @@ class DataDrivenMixer:
         smooth_windows = context.smooth_windows
         pred = predict(models, windows, silent, smooth_windows)
         d = decisions(pred["summary"], meta["eq_bands_hz"], sample_rate)
+        ref = context.reference
+        use_ref = ref is not None and ref.reliable
+        if ref is not None:
+            analysis["reference"] = ref.analysis()
+            analysis["targets_from"] = "reference" if use_ref else "models"
+        if use_ref:  # as separated; calibrated once the vocal branch is rendered
+            d["vocal_lra_lu"] = ref.separated.vocal_lra_lu
         highpass = vocal_highpass_hz(x, sample_rate)
         x_eq = apply_eq(apply_highpass(x, sample_rate, highpass), sample_rate, d["eq"])
         threshold, reached, reachable, wet = compress_to_range(x_eq, sample_rate,
                                                                d["vocal_lra_lu"], d["reverb"])
         b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
-        gain, level_info = window_gain(wet[:, : backing.shape[1]], b_stem, sample_rate,
-                                       pred["windows"]["level"][:, 0], starts, win)
+        if use_ref:  # the reference's ratio, measured over the whole songs as it was
+            cal = ref.calibrate(wet[:, : backing.shape[1]], b_stem, sample_rate)
+            analysis["reference"] = ref.analysis(cal)
+            if abs(cal.vocal_lra_lu - d["vocal_lra_lu"]) > 0.5:
+                d["vocal_lra_lu"] = cal.vocal_lra_lu
+                threshold, reached, reachable, wet = compress_to_range(
+                    x_eq, sample_rate, d["vocal_lra_lu"], d["reverb"])
+            d["vocal_to_backing_lu"] = cal.vocal_to_backing_lu
+            l_back = loudness.integrated_loudness(b_stem, sample_rate)
+            gain = gain_for(loudness.integrated_loudness(wet[:, : backing.shape[1]],
+                                                         sample_rate), l_back,
+                            cal.vocal_to_backing_lu)
+            level_info = {"level_measured_over": "whole songs (as the reference's)"}
+        else:
+            gain, level_info = window_gain(wet[:, : backing.shape[1]], b_stem, sample_rate,
+                                           pred["windows"]["level"][:, 0], starts, win)
         analysis.update(level_info)
         analysis.update({
             "windows": int(len(windows)), "silent_windows": int(silent.sum()),

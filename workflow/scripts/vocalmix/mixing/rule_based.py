@@ -36,6 +36,19 @@ Order of decisions (each measured on the audio the previous ones produce):
    against the processed backing) from the genre's median in ``genre_stats.tsv``, the
    overall median for a genre the table lacks; the gain is solved on the rendered chain
    and checked within ``level_tolerance_lu``.
+
+**With a reference song** (``context.reference``, :mod:`vocalmix.mixing.reference`) whose
+separation looks reliable, its calibrated figures replace the genre table's: the level is
+the reference's vocal-to-backing ratio measured over the whole songs (its own definition),
+the loudness range its vocal's; the vocal EQ matches the vocal's long-term spectrum relative
+to the backing to the reference's (octave bands 125 Hz - 8 kHz, the mean difference left
+to the level, fitted with at most ``reference_eq_filters`` peaking filters of at most
++/-``reference_eq_max_db``) instead of the masking cuts; the reverb takes the reference
+vocal's blind T60 (0.3-3 s) and its return level is set, by a few blind estimates of the
+wet vocal, until the vocal's blind DRR reads the reference's -- and no reverb is added
+when the take is already as wet (its own blind DRR within 1 dB of the reference's or
+under). An unreliable reference (an instrumental) is recorded with the reason and the
+genre targets are used.
 """
 
 from __future__ import annotations
@@ -88,6 +101,10 @@ class RuleSettings:
     send_lowpass_hz: float = 8000.0
     pitch_strength: float = 1.0
     pitch_retune_ms: float = 40.0
+    reference_eq_filters: int = 4
+    reference_eq_max_db: float = 6.0
+    reference_drr_steps: int = 3
+    reference_drr_tolerance_db: float = 0.5
 
 
 def genre_targets(genre: str | None, table: dict[str, dict]) -> tuple[str, dict]:
@@ -187,12 +204,17 @@ def crest_factor_db(audio: NDArray) -> float:
 
 
 def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_db: float,
-                 dry_lufs: float, s: RuleSettings) -> tuple[ReverbSettings, dict]:
+                 dry_lufs: float, s: RuleSettings, reference=None
+                 ) -> tuple[ReverbSettings | None, dict]:
     """Reverb parameters from tempo and crest factor (see the module docstring);
-    ``dry_lufs`` is the integrated loudness of ``dry_vocal``."""
+    ``dry_lufs`` is the integrated loudness of ``dry_vocal``. With a reliable
+    ``reference`` (:class:`vocalmix.mixing.reference.ReferenceTargets`) with a blind T60,
+    its T60 and DRR instead (None: the take is already as wet as the reference)."""
     beat = 60.0 / tempo_bpm if math.isfinite(tempo_bpm) and tempo_bpm > 0 else 0.5
     predelay = float(np.clip(1000.0 * beat / 16.0, 10.0, 60.0))
     t60 = float(np.clip(2.0 * beat, 0.4, 3.0))
+    if reference is not None and reference.t60_s is not None:
+        t60 = float(np.clip(reference.t60_s, 0.3, 3.0))
     room, size = room_for_t60(t60)
     damping = float(np.clip(0.3 + 0.04 * (crest_db - 12.0), 0.1, 0.8))
     level = s.reverb_level_lu - float(np.clip(0.5 * (crest_db - 12.0), -3.0, 3.0))
@@ -204,8 +226,43 @@ def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_d
     wet_db = (level - (l_ret - dry_lufs) if math.isfinite(l_ret) and math.isfinite(dry_lufs)
               else -15.0)
     settings = probe.clipped(wet_db=float(wet_db))
-    return settings, {"tempo_bpm": tempo_bpm, "beat_s": beat, "target_t60_s": t60,
-                      "crest_factor_db": crest_db, "return_level_lu": level}
+    info = {"tempo_bpm": tempo_bpm, "beat_s": beat, "target_t60_s": t60,
+            "crest_factor_db": crest_db, "return_level_lu": level}
+    if reference is not None and reference.t60_s is not None and reference.drr_db is not None:
+        return _match_drr(dry_vocal, sample_rate, ret, settings, reference.drr_db, s, info)
+    return settings, info
+
+
+def _match_drr(dry: NDArray, sample_rate: int, ret_0db: NDArray, settings: ReverbSettings,
+               drr_target: float, s: RuleSettings, info: dict
+               ) -> tuple[ReverbSettings | None, dict]:
+    """The return level at which the wet vocal's blind DRR reads ``drr_target`` (the wet
+    vocal is the dry one plus the return rendered at 0 dB, scaled: no render per step)."""
+    from vocalmix.audio import to_channels
+    from vocalmix.measure.reverb_blind import estimate
+
+    dry2 = to_channels(dry, 2)
+    own = estimate(dry2, sample_rate).drr_db
+    info.update(source="reference", target_drr_db=drr_target, input_drr_db=own)
+    if own is not None and own <= drr_target + 1.0:
+        info["decision"] = "none: the take is already as wet as the reference"
+        return None, info
+    wet_db, steps = settings.wet_db, []
+    best = (math.inf, settings)
+    for _ in range(max(1, s.reference_drr_steps)):
+        trial = settings.clipped(wet_db=wet_db)
+        drr = estimate(dry2 + ret_0db[:, : dry2.shape[1]] * np.float32(
+            db_to_gain(trial.wet_db)), sample_rate).drr_db
+        steps.append({"wet_db": trial.wet_db, "drr_db": drr})
+        if drr is None:
+            break
+        if abs(drr - drr_target) < best[0]:
+            best = (abs(drr - drr_target), trial)
+        if abs(drr - drr_target) <= s.reference_drr_tolerance_db:
+            break
+        wet_db = trial.wet_db + (drr - drr_target)  # more return, lower DRR (about 1:1)
+    info.update(drr_steps=steps, decision="return level for the reference's DRR")
+    return best[1], info
 
 
 # --------------------------------------------------------------------------- the mixer
@@ -231,10 +288,21 @@ class RuleBasedMixer:
         backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
         genre = context.genre
         row, targets = genre_targets(genre, context.genre_stats)
+        ref = context.reference
+        use_ref = ref is not None and ref.reliable
+        if use_ref:  # as separated; calibrated once the vocal branch is rendered
+            targets = {"vocal_to_backing_lu": ref.separated.vocal_to_backing_lu,
+                       "vocal_lra_lu": ref.separated.vocal_lra_lu}
         analysis: dict = {"genre": genre or "unknown", "genre_source": context.genre_source,
                           "genre_stats_row": row,
+                          "targets_from": "reference" if use_ref else "genre",
                           "target_vocal_to_backing_lu": float(targets["vocal_to_backing_lu"]),
                           "target_vocal_lra_lu": float(targets["vocal_lra_lu"])}
+        if ref is not None:
+            analysis["reference"] = ref.analysis()
+            if not ref.reliable:
+                log.warning("reference %s not used: %s; the genre targets instead", ref.path,
+                            ref.reason)
         if genre and row != genre:
             log.info("genre %r not in the genre statistics: using the overall median", genre)
 
@@ -274,7 +342,7 @@ class RuleBasedMixer:
         tempo, tempo_conf = estimate_tempo(backing, sample_rate)
         crest = crest_factor_db(x_hp)
         reverb, reverb_info = reverb_rules(x_hp, sample_rate, tempo, crest, dry.integrated_lufs,
-                                           s)
+                                           s, reference=ref if use_ref else None)
         analysis["reverb_rules"] = reverb_info
         analysis["tempo_confidence"] = tempo_conf
 
@@ -285,6 +353,19 @@ class RuleBasedMixer:
             x_hp, sample_rate, target_lra, reverb, tolerance_lu=s.lra_tolerance_lu,
             compressor=s.compressor, dry_lra_lu=dry.loudness_range_lu, whole=x_hp_whole,
             span=span)
+        cal, b_whole = None, None
+        if use_ref:
+            b_whole = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
+            cal = ref.calibrate(wet_whole, b_whole, sample_rate)
+            analysis["reference"] = ref.analysis(cal)
+            if abs(cal.vocal_lra_lu - target_lra) > s.lra_tolerance_lu:
+                target_lra = cal.vocal_lra_lu
+                threshold, lra_reached, reachable, wet_whole = compress_to_range(
+                    x_hp, sample_rate, target_lra, reverb, tolerance_lu=s.lra_tolerance_lu,
+                    compressor=s.compressor, dry_lra_lu=dry.loudness_range_lu,
+                    whole=x_hp_whole, span=span)
+            analysis.update(target_vocal_lra_lu=target_lra,
+                            target_vocal_to_backing_lu=cal.vocal_to_backing_lu)
         if not reachable:
             log.warning("vocal loudness range: target %.1f LU not reachable by compression; "
                         "closest %.1f LU", target_lra, lra_reached)
@@ -300,8 +381,11 @@ class RuleBasedMixer:
         target = float(targets["vocal_to_backing_lu"])
         stem = wet_whole[:, span]
         rendered = RenderedVocal(vocal, vocal_recipe, wet_whole)
-        b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
-        b_stem = b_stem[:, span]
+        if use_ref:
+            return self._match_reference(vocal, x, b_whole, sample_rate, vocal_recipe,
+                                         rendered, ref, cal, analysis, highpass, corrected)
+        b_whole = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
+        b_stem = b_whole[:, span]
         stem_meter = loudness.analyse(stem, sample_rate)
         l_stem = stem_meter.integrated_lufs
         l_backing = loudness.integrated_loudness(b_stem, sample_rate)
@@ -342,4 +426,51 @@ class RuleBasedMixer:
             log.warning("level: measured %.2f LU, target %.2f LU", measured, target)
         recipe = MixRecipe(system=self.name, vocal=replace(vocal_recipe, gain_db=gain),
                            backing=backing_recipe, analysis=analysis)
+        return MixChoice(recipe, corrected, rendered)
+
+    def _match_reference(self, vocal: NDArray, x: NDArray, b_whole: NDArray, sample_rate: int,
+                         vocal_recipe: VocalRecipe, rendered: RenderedVocal, ref, cal,
+                         analysis: dict, highpass: float, corrected: NDArray | None
+                         ) -> MixChoice:
+        """Steps 5 and 6 toward a reference (see the module docstring): tone-matching EQ,
+        then the level over the whole songs, as the reference's ratio was measured."""
+        from vocalmix.mixing.common import eq_from_curve
+        from vocalmix.mixing.reference import BANDS_HZ, relative_spectrum_db
+
+        s = self.settings
+        before = relative_spectrum_db(rendered.stem, b_whole, sample_rate)
+        bands = np.asarray(BANDS_HZ)
+        delta = np.asarray(cal.relative_spectrum_db) - np.asarray(before)
+        delta[(bands < 125.0) | (bands > 8000.0)] = np.nan
+        eq = eq_from_curve(delta, bands, sample_rate, max_filters=s.reference_eq_filters,
+                           max_gain_db=s.reference_eq_max_db, q=s.eq_q)
+        stem = rendered.stem
+        if eq:
+            vocal_recipe = replace(vocal_recipe, eq=tuple(eq))
+            stem = chain.process_vocal(x, sample_rate, replace(vocal_recipe,
+                                                               pitch_correction=None))
+            rendered = RenderedVocal(vocal, vocal_recipe, stem)
+        after = relative_spectrum_db(stem, b_whole, sample_rate)
+        meter = loudness.analyse(stem, sample_rate)
+        l_backing = loudness.integrated_loudness(b_whole, sample_rate)
+        target = float(cal.vocal_to_backing_lu)
+        gain = gain_for(meter.integrated_lufs, l_backing, target)
+        measured = meter.integrated_lufs_at_gain(gain) - l_backing
+
+        def spread(rel) -> float | None:
+            d = np.asarray(cal.relative_spectrum_db) - np.asarray(rel)
+            d = d[(bands >= 125.0) & (bands <= 8000.0) & np.isfinite(d)]
+            return float(np.std(d)) if d.size else None
+
+        analysis.update(highpass_hz=highpass, measured_vocal_to_backing_lu=measured,
+                        level_measured_over="whole songs (as the reference's)",
+                        eq_decisions=[{"band_hz": b.frequency_hz, "gain_db": b.gain_db,
+                                       "reason": "toward the reference's vocal-to-backing "
+                                                 "spectrum"} for b in eq],
+                        tone_mismatch_before_db=spread(before),
+                        tone_mismatch_after_db=spread(after))
+        if abs(measured - target) > s.level_tolerance_lu:
+            log.warning("level: measured %.2f LU, target %.2f LU", measured, target)
+        recipe = MixRecipe(system=self.name, vocal=replace(vocal_recipe, gain_db=gain),
+                           backing=BackingRecipe(), analysis=analysis)
         return MixChoice(recipe, corrected, rendered)
