@@ -14,7 +14,7 @@ from vocalmix.corpus.demo_layout import genre_of, song_ids
 from vocalmix.corpus.manifest import read_manifest
 from vocalmix.models.genre import read_genres
 from vocalmix.evaluation.render import commercial_source, conditions_for, professional_source
-from vocalmix.evaluation.render import RenderSettings, system_input
+from vocalmix.evaluation.render import RenderSettings, reference_song_for, system_input
 from vocalmix.stages.runner import module_sources
 
 try:
@@ -192,6 +192,9 @@ def render_inputs(wildcards):
         files["reference"] = professional_source(row, RENDER["professional"])
         return files
     files["vocal_in"] = system_input(row, RENDER_SETTINGS)[1]
+    song = reference_song_for(row, RENDER["reference_song"])
+    if song and wildcards.condition in ("rule_based", "data_driven"):
+        files["reference_song"] = song
     if wildcards.condition == "rule_based":
         files["genre_stats"] = "results/features/genre_stats.tsv"
     elif wildcards.condition == "data_driven":

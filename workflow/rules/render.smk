@@ -59,6 +59,7 @@ rule render:
         sample_rate=lookup(dpath="sample_rate", within=config),
         smooth_windows=lookup(dpath="mixing/smooth_windows", within=config),
         hop_s=lookup(dpath="features/hop_s", within=config),
+        separation=lookup(dpath="separation", within=config),
     script:
         "../scripts/render.py"
 

@@ -71,6 +71,10 @@ def add_parser(sub) -> None:
     p.add_argument("--reference", metavar="SONG",
                    help="a finished song (any format soundfile reads, any length) whose "
                         "vocal balance, tone, loudness range and reverb the mix matches")
+    p.add_argument("--cleanup", action=argparse.BooleanOptionalAction, default=True,
+                   help="clean the take up first: stationary noise reduction (hiss, hum, room "
+                        "noise; strongest in rests) and a de-esser (split-band above 5 kHz, on "
+                        "sibilant frames only); recorded in the recipe (default: on)")
     p.add_argument("--stems", metavar="DIR",
                    help="also write the processed stems DIR/vocal.wav and DIR/backing.wav "
                         "(before the bus limiter, 24-bit)")
@@ -115,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             pitch_correct=args.pitch_correct, recipe_out=args.recipe_out,
             recipe_in=args.recipe_in, genre_model=args.genre_model,
             genre_threshold=args.genre_threshold, reference=args.reference, stems=args.stems,
-            threads=threads, warn=lambda msg: error("mix", f"warning: {msg}"))
+            threads=threads, cleanup=args.cleanup, warn=lambda msg: error("mix", f"warning: {msg}"))
     except MixError as exc:
         error("mix", str(exc))
         return 2

@@ -1,6 +1,6 @@
 """The one effect chain every mixing system renders its :class:`MixRecipe` with.
 
-    vocal ─ [pitch correction] ─ high-pass ─ EQ ─ compressor ─ gain ─ reverb send ─┐
+    vocal ─ [cleanup] ─ [pitch correction] ─ high-pass ─ EQ ─ compressor ─ gain ─ reverb ─┐
                                                                                   + ─ bus limiter ─ mix
     backing ─────────────────────────────────────────────── EQ ─ gain ─────────────┘
 
@@ -51,12 +51,22 @@ class MixResult:
 def process_vocal(vocal: NDArray, sample_rate: int, v: VocalRecipe, *,
                   pitch_corrected: NDArray | None = None,
                   report: dict | None = None) -> NDArray[np.float32]:
-    """The vocal branch: (pitch correction), high-pass, EQ, compressor, gain, reverb send.
+    """The vocal branch: (cleanup), (pitch correction), high-pass, EQ, compressor, gain,
+    reverb send.
 
-    ``pitch_corrected`` passes an already corrected vocal (a system that searches over the
-    later stages corrects once and reuses it).
+    ``pitch_corrected`` passes the vocal already cleaned up and pitch-corrected as the
+    recipe says (a system that searches over the later stages prepares it once and reuses
+    it); it is used where the recipe cleans up or corrects pitch.
     """
     x = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+    if v.cleanup is not None and pitch_corrected is not None:
+        x = pitch_corrected
+    elif v.cleanup is not None:
+        from vocalmix.dsp.cleanup import apply_cleanup
+
+        x, cleanup_report = apply_cleanup(x, sample_rate, v.cleanup)
+        if report is not None:
+            report["cleanup"] = cleanup_report
     if v.pitch_correction is not None:
         if pitch_corrected is None:
             from vocalmix.dsp.pitch import correct_pitch

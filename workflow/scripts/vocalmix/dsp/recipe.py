@@ -22,7 +22,10 @@ through JSON, with the unit in every name::
       "analysis": {... what the system measured and aimed for: free-form, for people ...}
     }
 
-``pitch_correction``, ``compressor`` and ``reverb`` may be ``null`` (off).
+``pitch_correction``, ``compressor`` and ``reverb`` may be ``null`` (off); so may the vocal's
+``cleanup`` (phone-take noise reduction and de-essing, :mod:`vocalmix.dsp.cleanup`, first in
+the branch: ``{"noise_reduction": {...} | null, "deesser": {...} | null}``), which a recipe
+without the key also means.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from vocalmix.dsp.cleanup import Cleanup
 from vocalmix.dsp.effects import CompressorSettings, EQBand
 from vocalmix.dsp.reverb import ReverbSettings
 
@@ -89,6 +93,7 @@ class VocalRecipe:
     gain_db: float = 0.0
     reverb: ReverbSettings | None = None
     pitch_correction: PitchCorrection | None = None
+    cleanup: Cleanup | None = None
 
     def __post_init__(self):
         if self.highpass_hz is not None and not 10.0 <= self.highpass_hz <= 2000.0:
@@ -98,6 +103,7 @@ class VocalRecipe:
 
     def to_dict(self) -> dict:
         return {
+            "cleanup": None if self.cleanup is None else self.cleanup.to_dict(),
             "pitch_correction": None if self.pitch_correction is None else {
                 "key": self.pitch_correction.key, "mode": self.pitch_correction.mode,
                 "strength": self.pitch_correction.strength,
@@ -113,6 +119,7 @@ class VocalRecipe:
     def from_dict(cls, d: dict) -> "VocalRecipe":
         pc = d.get("pitch_correction")
         return cls(
+            cleanup=None if d.get("cleanup") is None else Cleanup.from_dict(d["cleanup"]),
             highpass_hz=None if d.get("highpass_hz") is None else float(d["highpass_hz"]),
             eq=tuple(_eq_list(d.get("eq", []), "vocal.eq")),
             compressor=(None if d.get("compressor") is None

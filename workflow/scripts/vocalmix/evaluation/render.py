@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["RenderSettings", "LevelSettings", "RenderError", "conditions_for", "system_input",
+           "reference_song_for",
            "choose_excerpt", "cut_excerpt", "normalise_for_listening", "render_condition"]
 
 #: Momentary loudness within this many LU of the vocal's loudest counts as "active".
@@ -82,6 +83,8 @@ class RenderSettings:
     pitch_correct: bool | str
     professional: str | None
     commercial: str | None
+    cleanup: bool | str
+    reference_song: str | None
 
     def pitch_correct_for(self, input_role: str | None) -> bool:
         """Whether the systems correct pitch for an input vocal of ``input_role``: ``auto``
@@ -89,6 +92,13 @@ class RenderSettings:
         if self.pitch_correct == "auto":
             return input_role == "raw"
         return bool(self.pitch_correct)
+
+    def cleanup_for(self, input_role: str | None) -> bool:
+        """Whether the systems clean up an input vocal of ``input_role`` (noise reduction,
+        de-essing): ``auto`` cleans raw takes only."""
+        if self.cleanup == "auto":
+            return input_role == "raw"
+        return bool(self.cleanup)
 
 
 @schema_settings("listening")
@@ -115,6 +125,15 @@ def professional_source(row: dict, pattern: str | None) -> str | None:
 
 def commercial_source(row: dict, pattern: str | None) -> str | None:
     """The commercial tool's render of ``row`` when ``pattern`` names an existing file."""
+    if pattern:
+        path = pattern.format(track=row["track_id"])
+        if Path(path).exists():
+            return path
+    return None
+
+
+def reference_song_for(row: dict, pattern: str | None) -> str | None:
+    """The reference song ``pattern`` (``{track}``) names for ``row`` when that file exists."""
     if pattern:
         path = pattern.format(track=row["track_id"])
         if Path(path).exists():
@@ -256,7 +275,8 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
                      genre_source: str | None = None,
                      models: dict | None = None,
                      mixing: MixingSettings | None = None, hop_s: float | None = None,
-                     pitch_correct: bool = False
+                     pitch_correct: bool = False, cleanup: bool = False,
+                     reference_song: str | None = None, separation=None, threads: int = 1
                      ) -> tuple[NDArray, NDArray | None, NDArray | None, dict]:
     """The full-length mix of ``condition`` for ``row``: (mix, vocal stem, backing stem,
     provenance). Stems are None where they are unknown (a supplied commercial render).
@@ -265,7 +285,9 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
     of the same name; ``commercial`` without a supplied render is the ``preset`` system.
     ``models`` (loaded once by the stage), ``mixing`` (None: the schema's defaults) and
     ``hop_s`` (the analysis hop; None: the models' own) go to the data-driven system, the genre
-    arguments to the rule-based one.
+    arguments to the rule-based one. ``cleanup`` (phone-take cleanup of the input vocal) and
+    ``reference_song`` (a finished song to match, separated with ``separation``: None for the
+    default settings) go to both.
     """
     n = backing.shape[1]
     backing = to_channels(backing, 2)
@@ -298,6 +320,7 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
         info.update(source="supplied", path=commercial)
         return _fit_length(to_channels(mix, 2), n), None, None, info
     from vocalmix.mixing.base import MixContext, MixingSettings
+    from vocalmix.mixing.common import PHONE_TAKE_CLEANUP
     from vocalmix.mixing.registry import SYSTEMS, get_mixer
 
     mixing = MixingSettings() if mixing is None else mixing
@@ -305,10 +328,21 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
     system = "preset" if condition == "commercial" else condition
     if system not in SYSTEMS:
         raise RenderError(f"unknown condition {condition!r}; one of {', '.join(CONDITIONS)}")
+    targets = None
+    if reference_song is not None and system != "preset":
+        from vocalmix.mixing.reference import ReferenceError, analyse_reference
+
+        try:
+            targets = analyse_reference(reference_song, sample_rate, separation=separation,
+                                        threads=threads)
+        except ReferenceError as exc:
+            raise RenderError(f"{row['track_id']}: {exc}") from None
+        info["reference_song"] = reference_song
     context = MixContext(genre=genre, genre_source=genre_source or "metadata",
                          genre_stats=genre_stats or {}, pitch_correct=pitch_correct,
                          models=models, smooth_windows=int(mixing.smooth_windows),
-                         hop_s=hop_s)
+                         hop_s=hop_s, reference=targets,
+                         cleanup=PHONE_TAKE_CLEANUP if cleanup and system != "preset" else None)
     choice = get_mixer(system).choose(vocal_in, backing, sample_rate, context)
     info["source"] = system
     result = choice.render(vocal_in, backing, sample_rate)

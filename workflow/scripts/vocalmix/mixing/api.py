@@ -136,7 +136,7 @@ def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, s
                   genre_stats: str | None = None, pitch_correct: bool = False,
                   genre_source: str | None = None, genre_model: str | None = None,
                   genre_threshold: float | None = None, reference: str | None = None,
-                  separation=None, threads: int = 1) -> MixChoice:
+                  separation=None, threads: int = 1, cleanup: bool = False) -> MixChoice:
     """The choice of the system named ``system`` (a key of
     :data:`vocalmix.mixing.registry.SYSTEMS`), errors as :class:`MixError`.
 
@@ -148,7 +148,8 @@ def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, s
     ``reference`` names a finished song whose measured balance, tone, range and space
     replace the genre's (or the models') targets where its separation looks reliable
     (:mod:`vocalmix.mixing.reference`; ``separation``: the separator's settings, None for
-    the default pretrained one).
+    the default pretrained one). ``cleanup`` cleans the take up first (noise reduction and
+    de-essing, :data:`vocalmix.mixing.common.PHONE_TAKE_CLEANUP`), recorded in the recipe.
     """
     try:
         mixer = get_mixer(system)
@@ -164,6 +165,7 @@ def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, s
     elif genre is not None:  # an unknown --genre is an error whatever the system
         genre, source, _ = pick_genre(backing, sample_rate, table, genre=genre,
                                       genre_source=genre_source)
+    from vocalmix.mixing.common import PHONE_TAKE_CLEANUP
     from vocalmix.mixing.reference import ReferenceError, analyse_reference
 
     targets = None
@@ -175,7 +177,8 @@ def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, s
             raise MixError(str(exc)) from None
     context = MixContext(genre=genre, genre_source=source, genre_stats=table,
                          pitch_correct=pitch_correct,
-                         model_dir=Path(model_dir) if model_dir else None, reference=targets)
+                         model_dir=Path(model_dir) if model_dir else None, reference=targets,
+                         cleanup=PHONE_TAKE_CLEANUP if cleanup else None)
     try:
         choice = mixer.choose(vocal, backing, sample_rate, context)
     except ReferenceError as exc:
@@ -192,13 +195,14 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
               recipe_out: str | None = None, recipe_in: str | None = None,
               genre_model: str | None = None, genre_threshold: float | None = None,
               reference: str | None = None, stems: str | None = None,
-              threads: int = 1,
+              threads: int = 1, cleanup: bool = True,
               warn: Callable[[str], None] = log.warning) -> list[str]:
     """Mix two files; returns a human-readable summary (one line per item).
 
     ``reference``: a finished song to match (see :func:`choose_recipe`); ``stems``: a folder
     where the processed stems are written as they sit in the mix before the bus limiter
-    (``vocal.wav``, ``backing.wav``: the mix's length and rate, 24-bit).
+    (``vocal.wav``, ``backing.wav``: the mix's length and rate, 24-bit); ``cleanup``: clean the
+    take up first (ignored with ``recipe_in``, whose own ``cleanup`` is rendered).
     """
     from vocalmix.measure import loudness
     from vocalmix.dsp.recipe import MixRecipe
@@ -214,7 +218,7 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
         choice = choose_recipe(v, b, sr, system=system, model_dir=model_dir, genre=genre,
                                genre_stats=genre_stats, pitch_correct=pitch_correct,
                                genre_model=genre_model, genre_threshold=genre_threshold,
-                               reference=reference, threads=threads)
+                               reference=reference, threads=threads, cleanup=cleanup)
     recipe = choice.recipe
     result = choice.render(v, b, sr)
     out = Path(output)
@@ -244,6 +248,21 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
                 if "target_vocal_to_backing_lu" in a else ""),
              f"true peak {result.report['bus']['true_peak_after_dbtp']:.2f} dBTP; "
              f"{time.perf_counter() - t0:.1f} s"]
+    cl = a.get("cleanup") or recipe.analysis.get("render", {}).get("cleanup")
+    if cl:
+        nr, de = cl.get("noise_reduction") or {}, cl.get("deesser") or {}
+        parts = []
+        if nr:
+            floor = nr.get("noise_floor_dbfs")
+            parts.append("noise floor " + (f"{floor:.1f} dBFS" if floor is not None and
+                                           math.isfinite(floor) else "none found")
+                         + (f", {nr['rest_reduction_db']:.1f} dB less in rests"
+                            if nr.get("rest_reduction_db") is not None else ""))
+        if de:
+            parts.append(f"de-esser on {100 * de.get('sibilant_share', 0.0):.0f} % of frames"
+                         + (f" (mean {de['mean_reduction_db']:.1f} dB)"
+                            if de.get("sibilant_frames") else ""))
+        lines.insert(2, "cleanup: " + "; ".join(parts) if parts else "cleanup: nothing to do")
     ref = a.get("reference")
     if ref:
         if ref.get("reliable"):

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from vocalmix.config import schema_settings
 from vocalmix.dsp import chain
+from vocalmix.dsp.cleanup import Cleanup
 from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
 from vocalmix.mixing.reference import ReferenceTargets
 
@@ -56,6 +57,9 @@ class MixContext:
     hop_s : float or None
         Hop between the models' analysis windows (s); None: the hop they were trained with
         (data_driven).
+    cleanup : Cleanup or None
+        Phone-take cleanup (noise reduction, de-essing; :mod:`vocalmix.dsp.cleanup`) of the
+        vocal before everything else, recorded in the recipe (every system).
     reference : ReferenceTargets or None
         A reference song's measured targets (:mod:`vocalmix.mixing.reference`), used in
         place of the genre's (rule_based) or the models' level and loudness range
@@ -71,6 +75,7 @@ class MixContext:
     smooth_windows: int = MixingSettings().smooth_windows
     hop_s: float | None = None
     reference: ReferenceTargets | None = None
+    cleanup: Cleanup | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,9 +109,9 @@ class RenderedVocal:
 
 @dataclass(frozen=True)
 class MixChoice:
-    """A system's decision: the recipe, and the pitch-corrected vocal when the recipe
-    corrects pitch (the system corrected it to analyse it; rendering reuses it rather
-    than correcting twice); ``rendered``, the vocal branch the system already rendered."""
+    """A system's decision: the recipe, and the vocal cleaned up and pitch-corrected when
+    the recipe does either (the system prepared it to analyse it; rendering reuses it rather
+    than preparing it twice); ``rendered``, the vocal branch the system already rendered."""
 
     recipe: MixRecipe
     pitch_corrected: NDArray | None = None

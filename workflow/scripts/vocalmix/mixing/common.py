@@ -15,12 +15,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.measure import loudness
+from vocalmix.dsp.cleanup import Cleanup, DeEsser, NoiseReduction
 from vocalmix.dsp.effects import CompressorSettings, EQBand, apply_compressor, eq_response_db
 from vocalmix.dsp.recipe import PitchCorrection
 from vocalmix.dsp.reverb import RANGES, expected_t60
 
-__all__ = ["SearchedCompressor", "VOCAL_COMPRESSOR", "correct_to_key", "search_threshold",
-           "compress_to_range", "room_for_t60", "gain_for", "vocal_highpass_hz", "eq_from_curve"]
+__all__ = ["PHONE_TAKE_CLEANUP", "prepare_vocal", "SearchedCompressor", "VOCAL_COMPRESSOR",
+           "correct_to_key", "search_threshold", "compress_to_range", "room_for_t60", "gain_for",
+           "gain_on_meter", "vocal_highpass_hz", "eq_from_curve"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,35 @@ def correct_to_key(vocal: NDArray, backing: NDArray, sample_rate: int, *, streng
     corrected, report = correct_pitch(vocal, sample_rate, pc)
     return pc, corrected, report, {"key": key.key, "mode": key.mode,
                                    "confidence": key.confidence}
+
+
+#: The cleanup ``vocalmix mix`` applies to a take by default (``--cleanup``) and the pipeline's
+#: systems to raw takes (``render.cleanup``): noise reduction and de-esser at their defaults.
+PHONE_TAKE_CLEANUP = Cleanup(noise_reduction=NoiseReduction(), deesser=DeEsser())
+
+
+def prepare_vocal(vocal: NDArray, backing: NDArray, sample_rate: int, context, *,
+                  strength: float = 1.0, retune_ms: float = 40.0
+                  ) -> tuple[NDArray[np.float32], PitchCorrection | None, NDArray | None, dict]:
+    """The vocal every system analyses: cleaned up (``context.cleanup``), then pitch-corrected
+    to the backing's key (``context.pitch_correct``).
+
+    Returns (the prepared vocal, the recipe's pitch correction or None, the prepared vocal
+    again where the recipe cleans up or corrects -- :attr:`MixChoice.pitch_corrected` --
+    else None, what was done for the recipe's analysis).
+    """
+    x = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+    info: dict = {}
+    if context.cleanup is not None:
+        from vocalmix.dsp.cleanup import apply_cleanup
+
+        x, info["cleanup"] = apply_cleanup(x, sample_rate, context.cleanup)
+    pc = None
+    if context.pitch_correct:
+        pc, x, info["pitch_correction"], info["key"] = correct_to_key(
+            x, backing, sample_rate, strength=strength, retune_ms=retune_ms)
+    prepared = x if (context.cleanup is not None or pc is not None) else None
+    return x, pc, prepared, info
 
 
 # the pitch track behind the high-pass cutoff: 8 kHz and 20-ms hops instead of the tracker's
@@ -224,6 +255,22 @@ def gain_for(vocal_lufs: float, backing_lufs: float, target_lu: float) -> float:
     if not (math.isfinite(vocal_lufs) and math.isfinite(backing_lufs)):
         raise ValueError("the vocal or the backing is silent after processing")
     return float(np.clip(target_lu - (vocal_lufs - backing_lufs), -60.0, 40.0))
+
+
+def gain_on_meter(meter, backing_lufs: float, target_lu: float, *, steps: int = 4,
+                  tolerance_lu: float = 0.005) -> float:
+    """Like :func:`gain_for`, on a vocal stem's loudness ``meter``
+    (:class:`vocalmix.measure.loudness.LoudnessResult`): the gating of BS.1770 makes the
+    integrated loudness not quite follow a gain (blocks cross the -70 LUFS gate, the
+    relative gate moves), so the gain is corrected on the meter until the ratio is
+    ``target_lu`` within ``tolerance_lu``."""
+    gain = gain_for(meter.integrated_lufs, backing_lufs, target_lu)
+    for _ in range(steps):
+        error = target_lu - (meter.integrated_lufs_at_gain(gain) - backing_lufs)
+        if abs(error) <= tolerance_lu:
+            break
+        gain = float(np.clip(gain + error, -60.0, 40.0))
+    return gain
 
 
 def eq_from_curve(curve_db: NDArray, bands_hz: NDArray, sample_rate: int, *,

@@ -39,8 +39,8 @@ from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import RANGES, ReverbSettings
 from vocalmix.features.extract import WindowSettings
 from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
-from vocalmix.mixing.common import (VOCAL_COMPRESSOR, compress_to_range, correct_to_key,
-                                    eq_from_curve, gain_for, room_for_t60, vocal_highpass_hz)
+from vocalmix.mixing.common import (VOCAL_COMPRESSOR, compress_to_range, eq_from_curve,
+                                    gain_on_meter, prepare_vocal, room_for_t60, vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +214,9 @@ class DataDrivenMixer:
         vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
         backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
         analysis: dict = {"models": source}
-        pc, corrected, x = None, None, vocal
-        if context.pitch_correct:
-            pc, corrected, analysis["pitch_correction"], _ = correct_to_key(
-                vocal, backing, sample_rate, strength=1.0, retune_ms=40.0)
-            x = corrected
+        x, pc, corrected, prep = prepare_vocal(vocal, backing, sample_rate, context)
+        prep.pop("key", None)
+        analysis.update(prep)
         meta = models["eq"].meta
         win = window_settings(meta["input"], context.hop_s)
         windows, starts, silent = model_windows(x, backing, sample_rate, meta["input"], win)
@@ -251,9 +249,8 @@ class DataDrivenMixer:
                     x_eq, sample_rate, d["vocal_lra_lu"], d["reverb"])
             d["vocal_to_backing_lu"] = cal.vocal_to_backing_lu
             l_back = loudness.integrated_loudness(b_stem, sample_rate)
-            gain = gain_for(loudness.integrated_loudness(wet[:, : backing.shape[1]],
-                                                         sample_rate), l_back,
-                            cal.vocal_to_backing_lu)
+            gain = gain_on_meter(loudness.analyse(wet[:, : backing.shape[1]], sample_rate),
+                                 l_back, cal.vocal_to_backing_lu)
             level_info = {"level_measured_over": "whole songs (as the reference's)"}
         else:
             gain, level_info = window_gain(wet[:, : backing.shape[1]], b_stem, sample_rate,
@@ -273,7 +270,8 @@ class DataDrivenMixer:
         })
         vocal_recipe = VocalRecipe(highpass_hz=highpass, eq=tuple(d["eq"]),
                                    compressor=VOCAL_COMPRESSOR.at(threshold),
-                                   reverb=d["reverb"], pitch_correction=pc)
+                                   reverb=d["reverb"], pitch_correction=pc,
+                                   cleanup=context.cleanup)
         recipe = MixRecipe(system=self.name, vocal=replace(vocal_recipe, gain_db=gain),
                            analysis=analysis)
         # ``wet`` is the chain's vocal branch at 0 dB (high-pass, EQ, compressor, reverb):

@@ -23,7 +23,7 @@ from vocalmix.dsp.effects import CompressorSettings, EQBand
 from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings
 from vocalmix.mixing.base import MixChoice, MixContext
-from vocalmix.mixing.common import correct_to_key, gain_for
+from vocalmix.mixing.common import gain_for, prepare_vocal
 
 __all__ = ["PRESET_VOCAL", "PRESET_BALANCE_LU", "PresetMixer"]
 
@@ -40,7 +40,8 @@ PRESET_VOCAL = VocalRecipe(
 
 
 class PresetMixer:
-    """The preset system (see the module docstring): reads only ``context.pitch_correct``."""
+    """The preset system (see the module docstring): reads only ``context.pitch_correct`` and
+    ``context.cleanup``."""
 
     name = "preset"
     needs_genre = False
@@ -49,15 +50,14 @@ class PresetMixer:
                context: MixContext) -> MixChoice:
         """The preset recipe, with the vocal gain set for the fixed +1 LU balance."""
         vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
-        corrected = None
-        v = PRESET_VOCAL
         analysis: dict = {"preset": "karaoke-app", "balance_lu": PRESET_BALANCE_LU}
-        if context.pitch_correct:
-            pc, corrected, analysis["pitch_correction"], _ = correct_to_key(
-                vocal, backing, sample_rate, strength=1.0, retune_ms=20.0)
-            v = replace(v, pitch_correction=pc)
-        source = corrected if corrected is not None else vocal
-        stem = chain.process_vocal(source, sample_rate, replace(v, pitch_correction=None))
+        source, pc, corrected, prep = prepare_vocal(vocal, backing, sample_rate, context,
+                                                    retune_ms=20.0)
+        prep.pop("key", None)
+        analysis.update(prep)
+        v = replace(PRESET_VOCAL, pitch_correction=pc, cleanup=context.cleanup)
+        stem = chain.process_vocal(source, sample_rate, replace(v, pitch_correction=None,
+                                                                cleanup=None))
         lv = loudness.integrated_loudness(stem[:, : np.atleast_2d(backing).shape[1]],
                                           sample_rate)
         lb = loudness.integrated_loudness(np.atleast_2d(backing), sample_rate)

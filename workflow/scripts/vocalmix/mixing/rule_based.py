@@ -69,7 +69,7 @@ from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings, reverb_return
 from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
 from vocalmix.mixing.common import (VOCAL_COMPRESSOR, SearchedCompressor, compress_to_range,
-                                    correct_to_key, gain_for, room_for_t60, vocal_highpass_hz)
+                                    gain_for, prepare_vocal, room_for_t60, vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
 
@@ -306,15 +306,11 @@ class RuleBasedMixer:
         if genre and row != genre:
             log.info("genre %r not in the genre statistics: using the overall median", genre)
 
-        # 1. pitch correction
-        pc = None
-        corrected = None
-        x = vocal
-        if context.pitch_correct:
-            pc, corrected, analysis["pitch_correction"], analysis["key"] = correct_to_key(
-                vocal, backing, sample_rate, strength=s.pitch_strength,
-                retune_ms=s.pitch_retune_ms)
-            x = corrected
+        # 0. cleanup, 1. pitch correction
+        x, pc, corrected, prep = prepare_vocal(vocal, backing, sample_rate, context,
+                                               strength=s.pitch_strength,
+                                               retune_ms=s.pitch_retune_ms)
+        analysis.update(prep)
 
         # the vocal's active span: every measurement below is of the take there (and of the
         # backing under it), so the silence around a take changes nothing (a take shorter
@@ -372,7 +368,7 @@ class RuleBasedMixer:
         analysis.update(compressor_threshold_db=threshold, vocal_lra_lu=lra_reached,
                         lra_reachable=bool(reachable))
         vocal_recipe = VocalRecipe(highpass_hz=highpass, compressor=s.compressor.at(threshold),
-                                   reverb=reverb, pitch_correction=pc)
+                                   reverb=reverb, pitch_correction=pc, cleanup=context.cleanup)
 
         # the vocal branch at 0 dB gain is the last wet render (everything after the gain is
         # linear, so any gain is a scaling of it), of the whole take: the mix scales it
@@ -401,7 +397,7 @@ class RuleBasedMixer:
         v_cuts, b_cuts, decisions = _masking_cuts(g2 * v_bands, b_bands, active, sample_rate, s)
         if v_cuts:
             vocal_recipe = replace(vocal_recipe, eq=tuple(v_cuts))
-            full = chain.process_vocal(x, sample_rate, replace(vocal_recipe,
+            full = chain.process_vocal(x, sample_rate, replace(vocal_recipe, cleanup=None,
                                                                pitch_correction=None))
             rendered = RenderedVocal(vocal, vocal_recipe, full)
             stem = full[:, span]
@@ -434,7 +430,7 @@ class RuleBasedMixer:
                          ) -> MixChoice:
         """Steps 5 and 6 toward a reference (see the module docstring): tone-matching EQ,
         then the level over the whole songs, as the reference's ratio was measured."""
-        from vocalmix.mixing.common import eq_from_curve
+        from vocalmix.mixing.common import eq_from_curve, gain_on_meter
         from vocalmix.mixing.reference import BANDS_HZ, relative_spectrum_db
 
         s = self.settings
@@ -447,14 +443,14 @@ class RuleBasedMixer:
         stem = rendered.stem
         if eq:
             vocal_recipe = replace(vocal_recipe, eq=tuple(eq))
-            stem = chain.process_vocal(x, sample_rate, replace(vocal_recipe,
+            stem = chain.process_vocal(x, sample_rate, replace(vocal_recipe, cleanup=None,
                                                                pitch_correction=None))
             rendered = RenderedVocal(vocal, vocal_recipe, stem)
         after = relative_spectrum_db(stem, b_whole, sample_rate)
         meter = loudness.analyse(stem, sample_rate)
         l_backing = loudness.integrated_loudness(b_whole, sample_rate)
         target = float(cal.vocal_to_backing_lu)
-        gain = gain_for(meter.integrated_lufs, l_backing, target)
+        gain = gain_on_meter(meter, l_backing, target)
         measured = meter.integrated_lufs_at_gain(gain) - l_backing
 
         def spread(rel) -> float | None:

@@ -65,10 +65,18 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         kw["models"] = load_models(Path(inputs["models"][0]).parent.parent)
         kw["mixing"] = MixingSettings.from_mapping({"smooth_windows": params["smooth_windows"]})
         kw["hop_s"] = float(params["hop_s"])
+    if condition in ("rule_based", "data_driven"):
+        kw["cleanup"] = settings.cleanup_for(role)
+        if inputs.get("reference_song"):
+            from vocalmix.separation.settings import SeparationSettings
+
+            kw["reference_song"] = str(inputs["reference_song"])
+            kw["separation"] = SeparationSettings.from_mapping(params.get("separation") or {})
     mix, vocal, back, info = render_condition(
         condition, row=row, backing=backing, sample_rate=sr, vocal_in=vocal_in,
         input_role=role, reference=params.get("reference"),
-        commercial=params.get("commercial"), pitch_correct=pitch_correct, **kw)
+        commercial=params.get("commercial"), pitch_correct=pitch_correct, threads=threads,
+        **kw)
     excerpt = read_json(inputs["excerpt"])
     mix_x = cut_excerpt(mix, sr, excerpt)
     out, norm = normalise_for_listening(mix_x, sr, target_lufs=float(level.loudness_lufs),
