@@ -88,6 +88,42 @@ def test_data_driven_without_models_is_a_clear_error():
 
 
 # ------------------------------------------------------------------- one registry, three callers
+def test_render_stage_cleans_raw_takes_and_passes_the_reference(fakes, monkeypatch, tmp_path):
+    """render.cleanup 'auto' cleans raw takes only, for the two automatic systems (the
+    preset stands for a commercial tool and is left as it is); a reference song reaches
+    both systems' context, measured once per render."""
+    from vocalmix.evaluation import render as render_mod
+    from vocalmix.evaluation.render import RenderSettings, render_condition
+    from vocalmix.mixing import reference as ref_mod
+    from vocalmix.mixing.common import PHONE_TAKE_CLEANUP
+
+    settings = RenderSettings()
+    assert settings.cleanup == "auto"
+    assert settings.cleanup_for("raw") and not settings.cleanup_for("corrupted")
+    assert RenderSettings.from_mapping({"cleanup": False}).cleanup_for("raw") is False
+    song = tmp_path / "t_ref.wav"
+    song.write_bytes(b"")
+    assert render_mod.reference_song_for({"track_id": "t"}, str(tmp_path / "{track}_ref.wav")) \
+        == str(song)
+    assert render_mod.reference_song_for({"track_id": "u"}, str(tmp_path / "{track}_ref.wav")) \
+        is None
+    seen = []
+    monkeypatch.setattr(ref_mod, "analyse_reference",
+                        lambda path, sr, **kw: seen.append((path, kw)) or "TARGETS")
+    vocal, backing = _signals()
+    row = {"track_id": "t", "genre": "rock"}
+    for condition in ("rule_based", "data_driven", "commercial"):
+        _, _, _, info = render_condition(condition, row=row, backing=backing, sample_rate=SR,
+                                         vocal_in=vocal, input_role="raw", genre_stats=STATS,
+                                         cleanup=True, reference_song=str(song))
+    rb, = fakes["rule_based"].calls
+    dd, = fakes["data_driven"].calls
+    pre, = fakes["preset"].calls
+    assert rb.cleanup == dd.cleanup == PHONE_TAKE_CLEANUP and pre.cleanup is None
+    assert rb.reference == dd.reference == "TARGETS" and pre.reference is None
+    assert [p for p, _ in seen] == [str(song)] * 2
+
+
 def test_render_stage_calls_the_registered_systems(fakes):
     from vocalmix.evaluation.render import render_condition
 

@@ -400,6 +400,35 @@ def test_data_driven_mixer_runs_end_to_end_from_checkpoints(trained, mini):
     assert np.isfinite(res.mix).all() and res.mix.shape[0] == 2
 
 
+@pytest.mark.slow
+def test_data_driven_mixer_takes_a_references_level_and_range(trained, mini):
+    """With a reference (the song's own mixture, separated by the pretrained separator) the
+    data-driven system keeps its models' EQ and reverb but sets the level to the
+    reference's calibrated ratio, over the whole songs, within 0.05 LU."""
+    from vocalmix.measure import loudness
+    from vocalmix.mixing.base import MixContext
+    from vocalmix.mixing.reference import analyse_reference
+    from vocalmix.mixing.registry import get_mixer
+
+    out, _ = trained
+    a = mini["root"] / "audio" / "demo_003"
+    vocal, _ = read_audio(mini["root"] / "corrupted" / "demo_003" / "v0.wav")
+    backing, _ = read_audio(a / "backing.wav")
+    ref = analyse_reference(a / "mixture.wav", SR)
+    assert ref.reliable, ref.reason
+    choice = get_mixer("data_driven").choose(vocal, backing, SR,
+                                             MixContext(model_dir=out, reference=ref))
+    an = choice.recipe.analysis
+    assert an["targets_from"] == "reference"
+    assert an["target_vocal_to_backing_lu"] == pytest.approx(
+        an["reference"]["vocal_to_backing_lu"])
+    res = choice.render(vocal, backing, SR)
+    ratio = (loudness.integrated_loudness(res.vocal, SR)
+             - loudness.integrated_loudness(res.backing, SR))
+    assert ratio == pytest.approx(an["target_vocal_to_backing_lu"], abs=0.05)
+    assert choice.recipe.vocal.reverb is not None  # the models' decision stays
+
+
 def test_missing_model_is_a_clear_error(tmp_path):
     from vocalmix.mixing.data_driven import load_models
 
