@@ -45,7 +45,8 @@ def add_parser(sub) -> None:
             "analysis.reference.",
             "--stems DIR writes DIR/vocal.wav and DIR/backing.wav: the processed stems as "
             "they sit in the mix before the bus limiter (24-bit, the mix's length and "
-            "rate), for a DAW or to measure the balance."),
+            "rate; 32-bit float for a stem that peaks above full scale, with a warning), "
+            "for a DAW or to measure the balance."),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--vocal", required=True, metavar="V", help="the raw vocal take")

@@ -201,7 +201,8 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
 
     ``reference``: a finished song to match (see :func:`choose_recipe`); ``stems``: a folder
     where the processed stems are written as they sit in the mix before the bus limiter
-    (``vocal.wav``, ``backing.wav``: the mix's length and rate, 24-bit); ``cleanup``: clean the
+    (``vocal.wav``, ``backing.wav``: the mix's length and rate, 24-bit, or 32-bit float for
+    a stem that peaks above full scale); ``cleanup``: clean the
     take up first (ignored with ``recipe_in``, whose own ``cleanup`` is rendered).
     """
     from vocalmix.measure import loudness
@@ -229,10 +230,12 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
         Path(stems).mkdir(parents=True, exist_ok=True)
         for name, stem in (("vocal", result.vocal), ("backing", result.backing)):
             peak = float(np.max(np.abs(stem))) if stem.size else 0.0
-            if peak > 1.0:
+            subtype = "PCM_24"
+            if peak > 1.0:  # 24-bit would clip it: 32-bit float keeps it as it is in the mix
+                subtype = "FLOAT"
                 warn(f"{Path(stems) / f'{name}.wav'}: peak {20 * math.log10(peak):+.2f} dBFS "
-                     "before the bus limiter, clipped at full scale in 24-bit")
-            write_audio(Path(stems) / f"{name}.wav", stem, sr, subtype="PCM_24", clip="clip")
+                     "before the bus limiter; written as 32-bit float (24-bit would clip it)")
+            write_audio(Path(stems) / f"{name}.wav", stem, sr, subtype=subtype)
     rpath = recipe_path(out, recipe_out)
     recipe = MixRecipe(system=recipe.system, vocal=recipe.vocal, backing=recipe.backing,
                        bus=recipe.bus, analysis={**recipe.analysis, "render": result.report})
