@@ -3,7 +3,10 @@ finished song the singer wants to sound like, instead of read from the genre tab
 
 1. **Separation.** The reference is split into vocal and backing by the project's default
    separator (the configured backend; Spleeter's pretrained 2-stem network unless told
-   otherwise).
+   otherwise). A reference longer than ``excerpts`` x ``excerpt_s`` is analysed on that many
+   excerpts centred at 20 %, 50 % and 80 % of it (verse, chorus, late chorus in most
+   songs), so time and memory stay bounded however long the song is; the figures below are
+   then measured on the excerpts joined.
 2. **Measurement** on the separated pair, each as the systems measure their own output:
    the vocal-to-backing ratio (integrated loudness of the whole vocal minus that of the
    whole backing, BS.1770-4, LU), the vocal's loudness range (EBU Tech 3342, LU), the
@@ -70,7 +73,9 @@ class ReferenceError(ValueError):
 class ReferenceSettings:
     """Constants of reference matching (see the module docstring)."""
 
-    calibration_excerpt_s: float = 45.0
+    calibration_excerpt_s: float = 30.0
+    excerpts: int = 3
+    excerpt_s: float = 30.0
     calibration_steps: int = 4
     calibration_tolerance_lu: float = 0.1
     min_vocal_to_backing_lu: float = -10.0
@@ -296,6 +301,17 @@ def _calibrate(target_read_lu: float, vocal: NDArray, backing: NDArray, sample_r
     return trial, report, sep, known
 
 
+def _excerpts(n: int, sample_rate: int, settings: ReferenceSettings) -> list[tuple[int, int]]:
+    """The spans of a reference of ``n`` samples that are analysed (see the module
+    docstring): the whole, or ``settings.excerpts`` excerpts centred at 20-80 %."""
+    width = int(round(settings.excerpt_s * sample_rate))
+    k = max(1, settings.excerpts)
+    if n <= k * width * 1.2:
+        return [(0, n)]
+    centres = np.linspace(0.2, 0.8, k) if k > 1 else np.array([0.5])
+    return [(int(c * n) - width // 2, int(c * n) - width // 2 + width) for c in centres]
+
+
 def load_reference(path: str | Path, sample_rate: int) -> NDArray[np.float32]:
     """The reference song at ``sample_rate``, ``(channels, samples)`` (any format and rate
     soundfile reads; mono or stereo)."""
@@ -336,6 +352,10 @@ def analyse_reference(path: str | Path, sample_rate: int, *, separation=None,
 
     sep_settings = separation or SeparationSettings()
     x = load_reference(path, sample_rate) if reference_audio is None else reference_audio
+    duration = x.shape[1] / sample_rate
+    spans = _excerpts(x.shape[1], sample_rate, settings)
+    if len(spans) > 1:
+        x = np.concatenate([x[:, a:b] for a, b in spans], axis=1)
 
     def split(mixture: NDArray) -> tuple[NDArray, NDArray]:
         try:
@@ -351,7 +371,8 @@ def analyse_reference(path: str | Path, sample_rate: int, *, separation=None,
     separated = measure_pair(sv, sb, sample_rate, settings)
     blind = estimate(sv, sample_rate)
     sep_info = {k: v for k, v in info.items() if k in ("backend", "model", "method")}
-    sep_info["duration_s"] = x.shape[1] / sample_rate
+    sep_info["duration_s"] = duration
+    sep_info["analysed_s"] = [[a / sample_rate, b / sample_rate] for a, b in spans]
 
     reasons = []
     if not math.isfinite(separated.vocal_to_backing_lu) or \
