@@ -17,8 +17,11 @@ Layouts
                 raw vocal = the raw tracks of the vocal stems when present.
 ``ccmixter``    ``<song>/{mix,source-01,source-02}.wav``; source-02 is the voice and source-01
                 the accompaniment (configurable with ``vocal_file`` / ``backing_file``).
-``ikala``       ``Wavfile/<id>.wav`` stereo: left = accompaniment, right = raw vocal.
-``mir1k``       ``Wavfile/<id>.wav`` stereo, 16 kHz: left = accompaniment, right = raw vocal.
+``ikala``       ``Wavfile/<song>_<section>.wav`` stereo: left = accompaniment, right = raw
+                vocal; every clip in ``test`` unless ``split`` says otherwise.
+``mir1k``       ``Wavfile/<singer>_<song>_<n>.wav`` stereo, 16 kHz: left = accompaniment,
+                right = raw vocal; ``split: auto`` splits by singer (seeded, ``ingest``
+                fractions of the clips), so no singer is in two splits.
 ``damp_vsep``   a metadata CSV (``metadata``, default ``vsep_metadata.csv``) with columns
                 ``perf_key, vocal_path, background_path[, mix_path]`` relative to the root;
                 the vocal is the raw phone recording. DAMP-VSEP ships AAC (.m4a) backings,
@@ -46,6 +49,7 @@ from vocalmix.corpus.tracks import (
     CorpusError,
     Rejection,
     TrackRejected,
+    assign_group_splits,
     assign_splits,
     genre_slug,
     slug,
@@ -96,9 +100,9 @@ def _discover_demo(entry: dict, config: dict) -> tuple[list[Candidate], list[Rej
             split=entry.get("split", "auto") if entry.get("split", "auto") != "auto"
             else splits[song],
             source="stems", genre=genre,
-            files={"vocal": [f"{d}/vocal.wav"], "backing": [f"{d}/backing.wav"],
-                   "mixture": [f"{d}/mixture.wav"], "raw_vocal": [f"{d}/raw_vocal.wav"]},
-            room_ir=f"{d}/room_ir.wav", truth=f"{d}/truth.json", origin=d,
+            files={"vocal": [f"{d}/vocal.flac"], "backing": [f"{d}/backing.flac"],
+                   "mixture": [f"{d}/mixture.flac"], "raw_vocal": [f"{d}/raw_vocal.flac"]},
+            room_ir=f"{d}/room_ir.flac", truth=f"{d}/truth.json", origin=d,
             weight=float(entry.get("weight", 1.0))))
     return out, []
 
@@ -245,17 +249,34 @@ def _discover_ccmixter(entry: dict, config: dict) -> tuple[list[Candidate], list
     return cands, rejs
 
 
-def _discover_stereo_lr(adapter: str) -> Callable:
+def _discover_stereo_lr(adapter: str, *, split_by_group: bool) -> Callable:
+    """Discovery of one-stereo-file-per-clip datasets (left = accompaniment, right = vocal).
+
+    A clip's group is the part of its name before the first ``_``: MIR-1K's
+    ``<singer>_<song>_<n>`` gives the singer, iKala's ``<song>_<section>`` the song. With
+    ``split_by_group`` (MIR-1K) and ``split: auto`` the clips get a seeded split with the
+    ``ingest`` fractions that keeps each singer's clips together
+    (:func:`~vocalmix.corpus.tracks.assign_group_splits`); otherwise every clip is ``test``.
+    """
+
     def discover_lr(entry: dict, config: dict) -> tuple[list[Candidate], list[Rejection]]:
         root = _root(entry)
         name = _entry_name(entry)
         folder = root / "Wavfile" if (root / "Wavfile").is_dir() else root
+        weight = float(entry.get("weight", 1.0))
         cands = []
         for f in sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTS):
-            tid = f"{name}_{slug(f.stem)}"
-            cands.append(Candidate(tid, name, adapter, "test", "raw", None,
+            cands.append(Candidate(f"{name}_{slug(f.stem)}", name, adapter, "test", "raw", None,
                                    {"stereo": [str(f)]}, layout="stereo_lr", origin=str(f),
-                                   weight=float(entry.get("weight", 1.0))))
+                                   weight=weight, group=slug(f.stem.split("_", 1)[0])))
+        if split_by_group and cands and entry.get("split", "auto") == "auto":
+            ing = config["ingest"]
+            splits = assign_group_splits([c.track_id for c in cands], [c.group for c in cands],
+                                         seed=int(config["seed"]),
+                                         test_fraction=float(ing["test_fraction"]),
+                                         valid_fraction=float(ing["valid_fraction"]))
+            for c in cands:
+                c.split = splits[c.track_id]
         return cands, []
 
     return discover_lr
@@ -319,8 +340,8 @@ ADAPTERS: dict[str, Callable[[dict, dict], tuple[list[Candidate], list[Rejection
     "musdb18hq": _discover_musdb18hq,
     "medleydb": _discover_medleydb,
     "ccmixter": _discover_ccmixter,
-    "ikala": _discover_stereo_lr("ikala"),
-    "mir1k": _discover_stereo_lr("mir1k"),
+    "ikala": _discover_stereo_lr("ikala", split_by_group=False),
+    "mir1k": _discover_stereo_lr("mir1k", split_by_group=True),
     "damp_vsep": _discover_damp_vsep,
     "folder": _discover_folder,
 }

@@ -1,5 +1,6 @@
 """The corpus's data types: a discovered track (:class:`Candidate`), a rejected one, the
-errors, track-id slugs and the seeded, genre-stratified split by track.
+errors, track-id slugs, the seeded, genre-stratified split by track and the seeded split by
+group (a singer's clips kept together).
 
 Adapters (:mod:`vocalmix.corpus.adapters`) and finished songs for separation
 (:mod:`vocalmix.corpus.separated`) both produce these.
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from vocalmix import seeding
 
 __all__ = ["AUDIO_EXTS", "Candidate", "Rejection", "TrackRejected", "CorpusError", "slug",
-           "genre_slug", "assign_splits"]
+           "genre_slug", "assign_splits", "assign_group_splits"]
 
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
 
@@ -37,7 +38,8 @@ class Candidate:
 
     ``files`` maps a role (``vocal``, ``backing``, ``mixture``, ``raw_vocal``) to the files
     summed for it; layout ``stereo_lr`` means one stereo file whose left channel is the
-    backing and right channel the raw vocal.
+    backing and right channel the raw vocal. ``group`` is what must not straddle splits
+    (MIR-1K's singer), or None.
     """
 
     track_id: str
@@ -53,6 +55,7 @@ class Candidate:
     truth: str | None = None
     origin: str = ""
     weight: float = 1.0
+    group: str | None = None
 
     def all_files(self) -> list[str]:
         out = [f for files in self.files.values() for f in files]
@@ -110,4 +113,64 @@ def assign_splits(ids: list[str], genres: list[str | None], *, seed: int, test_f
                 if taken < count and groups[g]:
                     split[groups[g].pop(0)] = name
                     taken += 1
+    return split
+
+
+def assign_group_splits(ids: list[str], groups: list[str], *, seed: int, test_fraction: float,
+                        valid_fraction: float) -> dict[str, str]:
+    """Deterministic split that keeps every group (e.g. a singer's clips) in one split.
+
+    Groups are visited in a seeded hash order; the test split takes each group that brings
+    its clip count closer to ``round(test_fraction * len(ids))``, then the validation split
+    does the same among the rest, and the remaining groups are training. A held-out split
+    therefore never shares a singer with training. When ``test_fraction > 0`` the test split
+    gets at least one group; the validation split gets one only when a training group is
+    left beside it; training keeps at least one group whenever there are two or more.
+
+    Parameters
+    ----------
+    ids : list of str
+        Track ids.
+    groups : list of str
+        The group of each id (same length as ``ids``).
+    seed : int
+        ``config.seed``; the same seed and groups give the same split.
+    test_fraction, valid_fraction : float
+        Target shares of the *clips* (not of the groups), each in [0, 1].
+
+    Returns
+    -------
+    dict
+        track id -> ``"train"``, ``"valid"`` or ``"test"``.
+    """
+    if len(ids) != len(groups):
+        raise ValueError(f"groups: {len(groups)} given for {len(ids)} ids")
+    for name, frac in (("test_fraction", test_fraction), ("valid_fraction", valid_fraction)):
+        if not 0.0 <= frac <= 1.0:
+            raise ValueError(f"{name}={frac} outside [0, 1]")
+    members: dict[str, list[str]] = {}
+    for tid, g in zip(ids, groups):
+        members.setdefault(g, []).append(tid)
+    left = sorted(members, key=lambda g: (seeding.derive_seed(seed, "split-group", g), g))
+    n = len(ids)
+    split = {t: "train" for t in ids}
+    for name, frac, min_left in (("test", test_fraction, 1), ("valid", valid_fraction, 2)):
+        if frac <= 0 or not left:
+            continue
+        target = round(frac * n)
+        chosen: list[str] = []
+        taken = 0
+        for g in left:
+            if len(left) - len(chosen) <= 1 and (name == "valid" or len(members) > 1):
+                break  # keep a training group
+            size = len(members[g])
+            if abs(taken + size - target) < abs(taken - target):
+                chosen.append(g)
+                taken += size
+        if not chosen and len(left) >= min_left:
+            chosen = left[:1]
+        for g in chosen:
+            for t in members[g]:
+                split[t] = name
+        left = [g for g in left if g not in chosen]
     return split
