@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import re
 import shutil
@@ -185,6 +186,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1900)
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
     ap.add_argument("--fresh", action="store_true", help="remove an earlier run first")
+    ap.add_argument("--collect-only", action="store_true",
+                    help="do not run: collect the benchmark files of the run in --workdir "
+                         "(also of an unfinished one: the jobs that finished)")
     args = ap.parse_args()
     wd = args.workdir.resolve()
     if args.fresh and (wd / "run").exists():
@@ -192,7 +196,7 @@ def main() -> None:
     data = wd / "data"
     minutes = build_dataset(data, args.minutes, args.train_songs, args.train_seconds,
                             args.seed)
-    wall = run_pipeline(wd, data, args.jobs)
+    wall = math.nan if args.collect_only else run_pipeline(wd, data, args.jobs)
     rows = read_benchmarks(wd / "run")
     summary = summarise(rows)
     results_mb = _du_mb(wd / "run" / "results")
@@ -215,7 +219,7 @@ def main() -> None:
               f"{r['max_rss_mib']:8.0f} MiB" + (f"  longest/shortest {ratio:.2f}" if ratio
                                                  else "") + (f"  {r['note']}" if r.get("note")
                                                              else ""))
-    if not args.keep:
+    if not args.keep and not args.collect_only:
         shutil.rmtree(wd / "run", ignore_errors=True)
 
 
