@@ -18,6 +18,26 @@ def test_roundtrip_float_wav_is_exact(tmp_path, rng):
     np.testing.assert_array_equal(x, y)
 
 
+def test_flac_path_writes_24_bit_flac_within_one_step(tmp_path, rng):
+    """A ``.flac`` path gives FLAC (lossless 24-bit PCM: within half a 2**-23 step of the
+    float samples, the same bytes every time); FLAC cannot hold floats, so FLOAT is an
+    error, and so is a sample beyond full scale under clip="error"."""
+    x = (0.1 * rng.standard_normal((2, 4410))).astype(np.float32)
+    write_audio(tmp_path / "a.flac", x, 44100, subtype="PCM_24")
+    info = sf.info(str(tmp_path / "a.flac"))
+    assert (info.format, info.subtype, info.channels) == ("FLAC", "PCM_24", 2)
+    y, sr = read_audio(tmp_path / "a.flac")
+    assert sr == 44100 and y.shape == x.shape
+    assert np.max(np.abs(y - x)) <= 2.0 ** -24 + 1e-12
+    write_audio(tmp_path / "b.flac", x, 44100, subtype="PCM_24")
+    assert (tmp_path / "a.flac").read_bytes() == (tmp_path / "b.flac").read_bytes()
+    with pytest.raises(ValueError, match="FLAC holds integer samples"):
+        write_audio(tmp_path / "c.flac", x, 44100)
+    with pytest.raises(AudioError, match="exceeds full scale"):
+        write_audio(tmp_path / "d.flac", 2 * x / np.max(np.abs(x)), 44100, subtype="PCM_24",
+                    clip="error")
+
+
 def test_same_array_same_bytes_even_a_second_later(tmp_path, rng):
     """libsndfile stamps float WAVs with the time (PEAK chunk); io zeroes the stamp."""
     import time

@@ -273,17 +273,23 @@ def write_audio(
     subtype: Literal["FLOAT", "PCM_16", "PCM_24"] = "FLOAT",
     clip: Literal["error", "clip", "none"] = "none",
 ) -> None:
-    """Write ``(channels, samples)`` audio as WAV, atomically (temporary name, then rename).
+    """Write ``(channels, samples)`` audio atomically (temporary name, then rename): WAV, or
+    FLAC when ``path`` ends in ``.flac``.
 
     Parameters
     ----------
     subtype : {"FLOAT", "PCM_16", "PCM_24"}
-        FLOAT (default) keeps intermediate results exact and allows levels above 0 dBFS.
+        FLOAT (default) keeps intermediate results exact and allows levels above 0 dBFS
+        (WAV only: FLAC holds integers, so a ``.flac`` path needs PCM_16 or PCM_24).
     clip : {"none", "clip", "error"}
         Policy for samples beyond +/-1 with an integer subtype: clip them, or raise.
     """
     import soundfile as sf
 
+    fmt = "FLAC" if Path(path).suffix.lower() == ".flac" else "WAV"
+    if fmt == "FLAC" and subtype == "FLOAT":
+        raise ValueError(f"{path}: FLAC holds integer samples; subtype must be PCM_16 or "
+                         "PCM_24, not FLOAT")
     audio = validate_audio(audio, name=str(path))
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if subtype != "FLOAT" and peak > 1.0:
@@ -292,8 +298,9 @@ def write_audio(
         if clip == "clip":
             audio = np.clip(audio, -1.0, 1.0)
     with atomic_path(path) as tmp:
-        sf.write(str(tmp), audio.T, int(sample_rate), subtype=subtype, format="WAV")
-        _zero_peak_timestamp(tmp)
+        sf.write(str(tmp), audio.T, int(sample_rate), subtype=subtype, format=fmt)
+        if fmt == "WAV":
+            _zero_peak_timestamp(tmp)
 
 
 def _zero_peak_timestamp(path: Path) -> None:
