@@ -111,7 +111,7 @@ def speed(cfg: dict, model, repeats: int, workdir: Path, repet: bool) -> list[di
     if FULL_MIX.exists():
         song, src = read_audio(FULL_MIX, sample_rate=sr)[0], FULL_MIX.name
     else:
-        demo = sorted((workdir / "results" / "demo").glob("demo_*/mixture.wav"))[0]
+        demo = sorted((workdir / "results" / "demo").glob("demo_*/mixture.flac"))[0]
         song, src = read_audio(demo, sample_rate=sr)[0], str(demo)
     n = 240 * sr
     song = np.tile(song, (1, int(np.ceil(n / song.shape[1]))))[:, :n]

@@ -49,7 +49,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory(prefix="spleeter-tiny-") as tmp:
         tmp = Path(tmp)
         (tmp / "models" / "2stems").mkdir(parents=True)
-        mix, sr = read_audio(demo / args.test / "mixture.wav", sample_rate=44100)
+        mix, sr = read_audio(demo / args.test / "mixture.flac", sample_rate=44100)
         try:
             external.run_spleeter(mix, sr, {"model_path": str(tmp / "models"),
                                             "python": args.python})
@@ -61,7 +61,7 @@ def main(argv=None) -> None:
         data.mkdir()
         for i, song in enumerate(args.train):
             for stem, name in (("vocal", "vocals"), ("backing", "accompaniment")):
-                x, _ = read_audio(demo / song / f"{stem}.wav", sample_rate=44100)
+                x, _ = read_audio(demo / song / f"{stem}.flac", sample_rate=44100)
                 np.save(data / f"{i}.{name}.npy", to_channels(x, 2).T.astype(np.float32))
         t0 = time.perf_counter()
         proc = subprocess.run([args.python, str(REPO / "benchmarks" / "spleeter_train_tiny.py"),
@@ -78,8 +78,8 @@ def main(argv=None) -> None:
         v_hat, b_hat = external.run_spleeter(mix, sr, {"model_path": str(tmp / "models"),
                                                         "model": "2stems", "python": args.python})
         sep_s = time.perf_counter() - t0
-        v, _ = read_audio(demo / args.test / "vocal.wav", sample_rate=44100)
-        b, _ = read_audio(demo / args.test / "backing.wav", sample_rate=44100)
+        v, _ = read_audio(demo / args.test / "vocal.flac", sample_rate=44100)
+        b, _ = read_audio(demo / args.test / "backing.flac", sample_rate=44100)
         s = metrics.score(v, b, v_hat, b_hat)
         base = metrics.si_sdr(v, mix)
         rows.append({"refused_empty_dir": refused, "train_steps": args.steps,

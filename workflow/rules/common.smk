@@ -130,7 +130,7 @@ def corrupt_inputs(wildcards):
         raise WorkflowError(f"{wildcards.track}: no processed vocal to corrupt")
     files = {"vocal": row["vocal"]}
     if row.get("truth") and row.get("origin"):
-        files["dry_vocal"] = os.path.join(row["origin"], "dry_vocal.wav")
+        files["dry_vocal"] = os.path.join(row["origin"], "dry_vocal.flac")
         files["truth"] = row["truth"]
     return files
 

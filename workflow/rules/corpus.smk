@@ -5,12 +5,12 @@ rule make_demo_corpus:
     input:
         code=pkg("vocalmix.stages.demo"),
     output:
-        dry_vocal="results/demo/{song}/dry_vocal.wav",
-        vocal="results/demo/{song}/vocal.wav",
-        backing="results/demo/{song}/backing.wav",
-        mixture="results/demo/{song}/mixture.wav",
-        raw_vocal="results/demo/{song}/raw_vocal.wav",
-        room_ir="results/demo/{song}/room_ir.wav",
+        dry_vocal="results/demo/{song}/dry_vocal.flac",
+        vocal="results/demo/{song}/vocal.flac",
+        backing="results/demo/{song}/backing.flac",
+        mixture="results/demo/{song}/mixture.flac",
+        raw_vocal="results/demo/{song}/raw_vocal.flac",
+        room_ir="results/demo/{song}/room_ir.flac",
         truth="results/demo/{song}/truth.json",
     log:
         "results/logs/make_demo_corpus/{song}.log",
