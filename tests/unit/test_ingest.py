@@ -134,3 +134,31 @@ def test_everything_rejected_is_one_clear_error(tmp_path):
     wav(root / "x" / "accompaniment.wav")
     with pytest.raises(CorpusError, match="no usable track.*1 x vocal is silent"):
         ingest(tmp_path, {"adapter": "folder", "root": str(root)})
+
+
+def test_standard_files_are_read_in_place_and_made_audio_is_flac(tmp_path, dataset):
+    """No second copy of a dataset (issue 19): a stem already at the configured rate is
+    the manifest's path as it lies; what ingestion makes (a resampled stem, a mixture of
+    vocal + backing) is written once, as 24-bit FLAC; every file's SHA-256 is recorded."""
+    out = ingest(tmp_path, {"adapter": "folder", "root": str(dataset)}, sample_rate=SR)
+    row = {r["track_id"]: r for r in read_manifest(out["tracks"])}["folder_mono-stereo"]
+    assert row["vocal"] == str(dataset / "mono_stereo" / "vocals.wav")
+    assert row["backing"] == str(dataset / "mono_stereo" / "accompaniment.wav")
+    assert row["mixture"] == str(dataset / "mono_stereo" / "mixture.wav")
+    made = {r["track_id"]: r for r in read_manifest(out["tracks"])}["folder_good-one"]
+    assert made["vocal"] == str(dataset / "good_one" / "vocals.wav")
+    assert made["mixture"] == str(tmp_path / "corpus/audio/folder_good-one/mixture.flac")
+    info = sf.info(made["mixture"])
+    assert (info.format, info.subtype) == ("FLAC", "PCM_24")
+    v, _ = sf.read(made["vocal"], dtype="float32", always_2d=True)
+    b, _ = sf.read(made["backing"], dtype="float32", always_2d=True)
+    m, _ = sf.read(made["mixture"], dtype="float32", always_2d=True)
+    assert np.max(np.abs(m - (v + b))) <= 2.0 ** -23  # one 24-bit step
+    for r in (row, made):
+        sums = dict(item.split(":") for item in r["checksums"].split())
+        assert set(sums) == {"vocal", "backing", "mixture"}
+        for role, digest in sums.items():
+            assert hashlib.sha256(open(r[role], "rb").read()).hexdigest() == digest
+    resampled = ingest(tmp_path / "r", {"adapter": "folder", "root": str(dataset)})
+    row = {r["track_id"]: r for r in read_manifest(resampled["tracks"])}["folder_mono-stereo"]
+    assert row["vocal"].endswith("corpus/audio/folder_mono-stereo/vocal.flac")

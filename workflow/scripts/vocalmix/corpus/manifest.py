@@ -23,7 +23,8 @@ COLUMNS = (
     "track_id", "dataset", "adapter", "split", "source", "genre", "genre_source",
     "genre_predicted", "genre_confidence", "tempo_bpm", "duration_s", "sample_rate",
     "vocal_channels", "backing_channels", "weight",
-    "vocal", "backing", "mixture", "raw_vocal", "room_ir", "truth", "origin", "notes",
+    "vocal", "backing", "mixture", "raw_vocal", "room_ir", "truth", "origin", "checksums",
+    "notes",
 )
 NUMERIC = {"genre_confidence": float, "tempo_bpm": float, "duration_s": float,
            "sample_rate": int, "vocal_channels": int, "backing_channels": int, "weight": float}
