@@ -34,8 +34,8 @@ rule render:
         code=pkg("vocalmix.stages.render"),
     output:
         audio="results/renders/{track}/{condition}.wav",
-        vocal="results/renders/{track}/{condition}.vocal.wav",
-        backing="results/renders/{track}/{condition}.backing.wav",
+        vocal="results/renders/{track}/{condition}.vocal.flac",
+        backing="results/renders/{track}/{condition}.backing.flac",
         json="results/renders/{track}/{condition}.json",
     log:
         "results/logs/render/{track}/{condition}.log",
@@ -95,8 +95,8 @@ rule evaluate_track:
         code=pkg("vocalmix.stages.objective"),
         json=lambda wc: rendered(".json", [wc.track]),
         audio=lambda wc: rendered(".wav", [wc.track]),
-        vocal=lambda wc: rendered(".vocal.wav", [wc.track]),
-        backing=lambda wc: rendered(".backing.wav", [wc.track]),
+        vocal=lambda wc: rendered(".vocal.flac", [wc.track]),
+        backing=lambda wc: rendered(".backing.flac", [wc.track]),
     output:
         table="results/evaluation/tracks/{track}.tsv",
     log:

@@ -24,8 +24,8 @@ def evaluate_track(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     for path in inputs["json"]:
         c = Path(path).stem
         base = Path(path).with_suffix("")
-        renders[c] = {"json": path, "audio": f"{base}.wav", "vocal": f"{base}.vocal.wav",
-                      "backing": f"{base}.backing.wav"}
+        renders[c] = {"json": path, "audio": f"{base}.wav", "vocal": f"{base}.vocal.flac",
+                      "backing": f"{base}.backing.flac"}
     rows = objective.evaluate_track(params["track"], renders, int(params["sample_rate"]),
                           seed=int(params["seed"]), reverb=params["reverb"])
     write_tsv(outputs["table"], rows)

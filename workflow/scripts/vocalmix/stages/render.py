@@ -87,7 +87,11 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     for role_name, stem in (("vocal", vocal), ("backing", back)):
         data = (cut_excerpt(stem, sr, excerpt) * gain if stems_known
                 else np.zeros_like(out))
-        write_audio(outputs[role_name], data, sr, subtype="FLOAT")
+        # FLAC, 24-bit (issue 19, disk: a third of the float WAV): the stems sit at the
+        # mix's listening level, far below full scale, and the evaluation's loudness, range
+        # and reverb measures see nothing of -144 dBFS steps; a stem beyond full scale is
+        # an error, never clipped silently
+        write_audio(outputs[role_name], data, sr, subtype="PCM_24", clip="error")
     # the written file is what listeners hear: measure it back as read
     from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
 
