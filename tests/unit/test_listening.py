@@ -59,6 +59,7 @@ def test_export_lays_out_a_waet_root(exported):
             f = out / (page.get("hostURL") + ae.get("url"))
             src = root / f"results/renders/{track}/{ae.get('name')}.wav"
             assert f.read_bytes() == src.read_bytes()
+            assert f.samefile(src)  # a hard link: no second copy on disk (issue 19)
     n_elements = {p.get("id"): len(p.findall("audioelement")) for p in pages}
     assert n_elements == {"item-demo_001": 6, "item-demo_005": 5}  # + open reference
 

@@ -4,7 +4,8 @@
 copying its contents into one is all an experimenter does::
 
     tests/vocalmix.xml              the test (open test.html?url=tests/vocalmix.xml)
-    media/vocalmix/<track>/<condition>.wav   the stimuli, as rendered (loudness-normalised)
+    media/vocalmix/<track>/<condition>.wav   the stimuli, as rendered (loudness-normalised;
+                                    hard links to the renders where the disk allows)
     KEY.tsv                         element id -> track, condition, file, render facts
     README-vocalmix.md              how to serve the test and bring the results back
 
@@ -186,6 +187,21 @@ simulated listener panel everywhere.
 """
 
 
+def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Put ``src``'s bytes at ``dst`` (replaced): a hard link where the file system allows
+    one, so the stimuli take no second copy of the renders on disk (issue 19), else a copy.
+
+    The renders are never changed in place (each write renames a new file onto its name),
+    so a linked stimulus keeps the bytes it was exported with until the next export.
+    """
+    dst = Path(dst)
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or one without hard links
+        shutil.copyfile(src, dst)
+
+
 def export_test(
     renders_tsv: str | os.PathLike,
     out_root: str | os.PathLike,
@@ -256,7 +272,7 @@ def export_test(
             _check_level(r, settings.loudness_lufs, settings.true_peak_dbtp)
             rel = f"{MEDIA_DIR}/{track}/{c}.wav"
             with atomic_path(out_root / rel) as tmp:
-                shutil.copyfile(r["path"], tmp)
+                link_or_copy(r["path"], tmp)
             stimuli.append(Stimulus(condition=c, url=f"{c}.wav", duration_s=r["_duration_s"]))
             key_rows.append({
                 "element_id": element_id(track, c), "page_id": page_id(track), "track": track,
