@@ -221,6 +221,19 @@ def test_corruption_is_seeded_from_the_config(mini, tmp_path):
     assert (tmp_path / "v0.wav").read_bytes() != (ref / "v0.wav").read_bytes()
 
 
+def test_corrupt_extra_remakes_a_version_byte_for_byte(mini, tmp_path):
+    """The temporary versions (rule corrupt_extra) are remade from the stored dereverberated
+    vocal with the same bytes as rule corrupt gives them, so a rebuilt dataset is the same
+    without rerunning WPE (issue 19, disk)."""
+    from vocalmix.stages.corrupt import corrupt_extra
+
+    ref = mini["root"] / "corrupted" / "demo_001"
+    corrupt_extra({"dereverberated": str(ref / "dereverberated.wav")},
+                  {"audio": [str(tmp_path / "v1.wav")]},
+                  {"track": "demo_001", "seed": 1, "versions": [1]})
+    assert (tmp_path / "v1.wav").read_bytes() == (ref / "v1.wav").read_bytes()
+
+
 def test_dataset_splits_by_track_never_by_window(mini):
     with open(mini["dataset"] / "index.tsv", newline="") as fh:
         index = list(csv.DictReader(fh, delimiter="\t"))

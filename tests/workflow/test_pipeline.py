@@ -71,8 +71,9 @@ def test_corruption_and_dataset_stages(tiny_run):
     rows = read_manifest(tiny_run / "results/corpus/tracks.tsv")
     for r in rows:
         d = tiny_run / "results/corrupted" / r["track_id"]
+        # v1's audio was temporary: read once, by build_dataset (rule corrupt_extra)
         assert sorted(p.name for p in d.iterdir()) == [
-            "dereverberated.wav", "v0.json", "v0.wav", "v1.json", "v1.wav"]
+            "dereverberated.flac", "v0.json", "v0.wav", "v1.json"]
     with open(tiny_run / "results/dataset/index.tsv", newline="") as fh:
         index = list(csv.DictReader(fh, delimiter="\t"))
     split_of = {r["track_id"]: r["split"] for r in rows}
@@ -150,3 +151,43 @@ def test_evaluate_stage_tables(tiny_run):
     unproc = {r["metric"]: r for r in summary if r["condition"] == "unprocessed"}
     assert float(unproc["mel_distance_db"]["mean"]) > 0
     assert (tiny_run / "results/evaluation/metrics.png").stat().st_size > 10_000
+
+
+def test_disk_no_copies_temporaries_gone_kept_audio_compressed(tiny_run):
+    """Issue 19 (disk): the demo songs are read in place (no copy under results/corpus), the
+    audio read once is gone after the run, kept intermediates are 24-bit FLAC, and the WAET
+    stimuli are the renders' own bytes (hard links), not a second copy."""
+    import soundfile as sf
+
+    from vocalmix.corpus.ingest import sha256_file
+
+    rows = read_manifest(tiny_run / "results/corpus/tracks.tsv")
+    for r in rows:
+        for role in ("vocal", "backing", "mixture", "raw_vocal"):
+            assert r[role] == f"results/demo/{r['track_id']}/{role}.flac"
+        sums = dict(item.split(":") for item in r["checksums"].split())
+        assert sums == {role: sha256_file(tiny_run / r[role])
+                        for role in ("vocal", "backing", "mixture", "raw_vocal")}
+    assert [p.name for p in (tiny_run / "results/corpus/audio").iterdir()
+            if not p.name.startswith(".")] == []
+    assert not list((tiny_run / "results/corrupted").glob("*/v1.wav"))
+    kept = [*(tiny_run / "results/demo").glob("*/*.flac"),
+            *(tiny_run / "results/corrupted").glob("*/dereverberated.flac"),
+            *(tiny_run / "results/renders").glob("*/*.vocal.flac"),
+            *(tiny_run / "results/renders").glob("*/*.backing.flac")]
+    assert len(kept) == 4 * 6 + 4 + 2 * 5
+    for f in kept:
+        info = sf.info(str(f))
+        assert (info.format, info.subtype) == ("FLAC", "PCM_24"), f
+    media = sorted((tiny_run / "listening_test/waet/media/vocalmix").glob("*/*.wav"))
+    assert len(media) == 5
+    for m in media:
+        assert m.samefile(tiny_run / "results/renders" / m.parent.name / m.name)
+    # the only WAVs left: the kept corrupted versions (float) and the stimuli
+    from vocalmix.conditions import CONDITIONS
+
+    tests = [r["track_id"] for r in rows if r["split"] == "test"]
+    assert {str(p.relative_to(tiny_run / "results"))
+            for p in (tiny_run / "results").rglob("*.wav")} == (
+        {f"corrupted/{r['track_id']}/v0.wav" for r in rows}
+        | {f"renders/{t}/{c}.wav" for t in tests for c in CONDITIONS})

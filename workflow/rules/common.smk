@@ -117,6 +117,11 @@ def track_audio(wildcards, roles=ROLES):
 
 TASKS = ("level", "eq", "compression", "reverb")
 VERSIONS = range(config["corruption"]["versions"])
+# corrupted versions whose audio is read again after the dataset (issue 19, disk): version 0
+# (the held-out comparison of the systems) and the systems' input in the renders; the
+# others are read once, by build_dataset, and are temporary (rule corrupt_extra)
+KEPT_VERSIONS = sorted({0, config["render"]["corruption_version"]} & set(VERSIONS))
+EXTRA_VERSIONS = [k for k in VERSIONS if k not in KEPT_VERSIONS]
 
 
 def vocal_tracks(split=None):

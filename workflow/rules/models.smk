@@ -10,9 +10,9 @@ rule corrupt:
         unpack(corrupt_inputs),
         code=pkg("vocalmix.stages.corrupt"),
     output:
-        audio=expand("results/corrupted/{{track}}/v{k}.wav", k=VERSIONS),
+        audio=expand("results/corrupted/{{track}}/v{k}.wav", k=KEPT_VERSIONS),
         params=expand("results/corrupted/{{track}}/v{k}.json", k=VERSIONS),
-        dereverberated="results/corrupted/{track}/dereverberated.wav",
+        dereverberated="results/corrupted/{track}/dereverberated.flac",
     log:
         "results/logs/corrupt/{track}.log",
     benchmark:
@@ -26,8 +26,36 @@ rule corrupt:
         track="{track}",
         seed=lookup(dpath="seed", within=config),
         corruption=lookup(dpath="corruption", within=config),
+        audio_versions=KEPT_VERSIONS,
     script:
         "../scripts/corrupt.py"
+
+
+# The other versions' audio, read once (by build_dataset): temporary, and remade from the
+# stored dereverberated vocal (no WPE) when the dataset is rebuilt.
+if EXTRA_VERSIONS:
+
+    rule corrupt_extra:
+        input:
+            dereverberated="results/corrupted/{track}/dereverberated.flac",
+            code=pkg("vocalmix.stages.corrupt"),
+        output:
+            audio=temp(expand("results/corrupted/{{track}}/v{k}.wav", k=EXTRA_VERSIONS)),
+        log:
+            "results/logs/corrupt_extra/{track}.log",
+        benchmark:
+            "results/benchmarks/corrupt_extra/{track}.tsv"
+        conda:
+            "../../envs/audio.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+        params:
+            track="{track}",
+            seed=lookup(dpath="seed", within=config),
+            versions=EXTRA_VERSIONS,
+        script:
+            "../scripts/corrupt_extra.py"
 
 
 rule build_dataset:
@@ -113,7 +141,7 @@ rule evaluate_models:
         backing=lambda wc: [r["backing"] for r in vocal_tracks(split=("test",))],
         corrupted=lambda wc: corrupted(vocal_tracks(split=("test",)), versions=[0]),
         dereverberated=lambda wc: expand(
-            "results/corrupted/{track}/dereverberated.wav",
+            "results/corrupted/{track}/dereverberated.flac",
             track=[r["track_id"] for r in vocal_tracks(split=("test",))],
         ),
     output:

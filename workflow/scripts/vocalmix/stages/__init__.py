@@ -21,7 +21,7 @@ features               extract_features                                 features
 summary                summarise_features                               features.summary
 genre_features         genre_features                                   features.genre_features
 genre                  train_genre_classifier, predict_genres           models.genre
-corrupt                corrupt                                          dsp.corruption
+corrupt                corrupt, corrupt_extra                           dsp.corruption
 dataset                build_dataset                                    models.dataset
 train                  train_model                                      models.train
 systems                evaluate_models                                  evaluation.systems
