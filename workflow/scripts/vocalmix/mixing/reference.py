@@ -21,8 +21,8 @@ finished song the singer wants to sound like, instead of read from the genre tab
    on the material and on the balance itself, so it is measured on the mix being made
    (:meth:`ReferenceTargets.calibrate`, called by the system once its vocal branch is
    rendered): the processed vocal and backing are summed at a trial ratio over an excerpt
-   (the ``calibration_excerpt_s`` where the vocal is loudest), the sum is separated by the
-   same separator, and the trial ratio is moved (secant steps) until the separated sum reads
+   (``calibration_excerpt_s``, 20 s, where the vocal is loudest), the sum is separated by
+   the same separator, and the trial ratio is moved (secant steps) until the separated sum reads
    what the separated reference read. The ratio that does is the target: the mix, separated,
    reads like the reference separated. The same separation gives the bias of the vocal's
    loudness range and of the relative spectrum (separated minus known), which are taken off
@@ -73,7 +73,7 @@ class ReferenceError(ValueError):
 class ReferenceSettings:
     """Constants of reference matching (see the module docstring)."""
 
-    calibration_excerpt_s: float = 30.0
+    calibration_excerpt_s: float = 20.0
     excerpts: int = 3
     excerpt_s: float = 30.0
     calibration_steps: int = 4
