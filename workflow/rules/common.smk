@@ -122,6 +122,33 @@ def track_row(track):
     raise WorkflowError(f"track {track!r} is not in results/corpus/tracks.tsv")
 
 
+# Peak memory of the per-track jobs, measured by benchmarks/long_songs.py on songs of 3, 5, 8
+# and 10 minutes (benchmarks/results/long_songs.csv): MiB = max(floor, base + per_minute *
+# minutes), the line through the highest job of each length (render: the worst of the five
+# conditions), declared with a 25 % margin so that a scheduler's limit is not hit by the
+# spread between runs. What still grows with the song's length is stated in the README.
+JOB_MEMORY = {  # rule: (floor MiB, base MiB, MiB per minute of song)
+    "corrupt": (500, 572, 18),
+    "corrupt_extra": (150, -71, 79),
+    "extract_features": (250, 108, 158),
+    "excerpt": (100, -54, 43),
+    "render": (400, 635, 110),
+    "evaluate_track": (450, 452, 0),
+}
+
+
+def track_mem_mb(rule):
+    """``resources: mem_mb`` of a per-track rule, from the song's length in the manifest."""
+    floor, base, per_minute = JOB_MEMORY[rule]
+
+    def mem_mb(wildcards, attempt=1):
+        minutes = float(track_row(wildcards.track).get("duration_s") or 600.0) / 60.0
+        peak = max(floor, base + per_minute * minutes)
+        return int(-(-peak * 1.25 // 100) * 100) * attempt
+
+    return mem_mb
+
+
 ROLES = ("vocal", "backing", "mixture", "raw_vocal")
 
 

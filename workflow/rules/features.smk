@@ -16,7 +16,7 @@ rule extract_features:
         "../../envs/audio.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=track_mem_mb("extract_features"),
     params:
         track=lambda wildcards: track_row(wildcards.track),
         sample_rate=lookup(dpath="sample_rate", within=config),

@@ -21,7 +21,7 @@ rule corrupt:
         "../../envs/audio.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=track_mem_mb("corrupt"),
     params:
         track="{track}",
         seed=lookup(dpath="seed", within=config),
@@ -49,7 +49,7 @@ if EXTRA_VERSIONS:
             "../../envs/audio.yaml"
         threads: 1
         resources:
-            mem_mb=1000,
+            mem_mb=track_mem_mb("corrupt_extra"),
         params:
             track="{track}",
             seed=lookup(dpath="seed", within=config),

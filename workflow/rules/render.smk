@@ -19,7 +19,7 @@ rule excerpt:
         "../../envs/audio.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=track_mem_mb("excerpt"),
     params:
         track="{track}",
         render=RENDER,
@@ -45,7 +45,7 @@ rule render:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=track_mem_mb("render"),
     params:
         row=lambda wc: track_row(wc.track),
         condition="{condition}",
@@ -107,7 +107,7 @@ rule evaluate_track:
         "../../envs/audio.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=track_mem_mb("evaluate_track"),
     params:
         track="{track}",
         seed=lookup(dpath="seed", within=config),
