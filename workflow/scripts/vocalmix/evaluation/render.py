@@ -116,6 +116,11 @@ def professional_source(row: dict, pattern: str | None) -> str | None:
     engineer's mix named by ``pattern`` (``{track}``) when that file exists."""
     if row.get("mixture") and row.get("vocal"):
         return row["mixture"]
+    return _existing(row, pattern)
+
+
+def _existing(row: dict, pattern: str | None) -> str | None:
+    """The file a path ``pattern`` with ``{track}`` names for ``row``, when it exists."""
     if pattern:
         path = pattern.format(track=row["track_id"])
         if Path(path).exists():
@@ -125,20 +130,12 @@ def professional_source(row: dict, pattern: str | None) -> str | None:
 
 def commercial_source(row: dict, pattern: str | None) -> str | None:
     """The commercial tool's render of ``row`` when ``pattern`` names an existing file."""
-    if pattern:
-        path = pattern.format(track=row["track_id"])
-        if Path(path).exists():
-            return path
-    return None
+    return _existing(row, pattern)
 
 
 def reference_song_for(row: dict, pattern: str | None) -> str | None:
     """The reference song ``pattern`` (``{track}``) names for ``row`` when that file exists."""
-    if pattern:
-        path = pattern.format(track=row["track_id"])
-        if Path(path).exists():
-            return path
-    return None
+    return _existing(row, pattern)
 
 
 def conditions_for(row: dict, settings: RenderSettings) -> list[str]:
