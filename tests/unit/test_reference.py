@@ -240,9 +240,9 @@ def test_previews_as_references_give_their_true_balance(real_data, tmp_path):
     too loud or too soft with its backing as the inputs: the output's vocal-to-backing ratio
     (from --stems) is within 1.0 LU of the reference's true ratio (from its stems).
 
-    Measured: errors of -0.07, +0.37 and +0.04 LU (Mu - Too Bright, Music Delta - 80s Rock,
-    The Easton Ellises - Falcon 69) at both offsets; uncalibrated, the separated ratios
-    read -0.07, -0.17 and -1.81 LU off.
+    Measured (benchmarks/reference.py): errors of -0.07, +0.31 and -0.02 LU (Mu - Too
+    Bright, Music Delta - 80s Rock, The Easton Ellises - Falcon 69) at both offsets;
+    uncalibrated, the separated ratios read -0.07, -0.17 and -1.81 LU off.
     """
     from vocalmix.cli import main
 
