@@ -24,7 +24,8 @@ Usage (after ``snakemake -j8 all``)::
     .venv/bin/python benchmarks/projection.py [--results results] [--csv out.csv]
 
 It prints a Markdown table (the README carries one) for MUSDB18-HQ (150 tracks, about
-10 h of stereo audio, 50 test tracks) and a DAMP-VSEP-sized corpus (11,494 songs; mean
+10 h of stereo audio, 50 test tracks), MedleyDB (122 multitracks, 7 h, a 20 % test
+split) and a DAMP-VSEP-sized corpus (11,494 songs; mean
 duration ``--damp-mean-s``, default 210 s, an assumption: the duet recordings are
 full-length karaoke songs).
 """
@@ -53,6 +54,9 @@ TEST_ONLY = {"excerpt", "render", "evaluate_track"}
 
 CORPORA = {
     "MUSDB18-HQ": {"tracks": 150, "hours": 10.0, "test_share": 50 / 150, "longest_s": 630},
+    # MedleyDB 1.0 (issue 19): about 122 multitracks and 7 h; no official split, so the
+    # ingest's test_fraction (0.2); the longest track taken as 600 s (an assumption)
+    "MedleyDB": {"tracks": 122, "hours": 7.0, "test_share": 0.2, "longest_s": 600},
     "DAMP-VSEP-sized": {"tracks": 11494, "hours": None, "test_share": 0.1, "longest_s": 600},
 }
 
