@@ -124,13 +124,11 @@ def _send_filters(settings: ReverbSettings, sample_rate: float):
     low-passes (12 dB/octave each, -6 dB at the corner), bilinear with pre-warping -- the
     same responses as pedalboard's ``HighpassFilter``/``LowpassFilter`` (within 0.001 dB)
     at a third of the cost."""
-    from scipy import signal
+    from vocalmix.dsp.kernels import first_order_sos
 
     nyq = 0.5 * sample_rate
-    hp = signal.butter(1, min(settings.highpass_hz, 0.45 * sample_rate), btype="high",
-                       fs=sample_rate, output="sos")
-    lp = signal.butter(1, min(settings.lowpass_hz, 0.999 * nyq), btype="low", fs=sample_rate,
-                       output="sos")
+    hp = first_order_sos(min(settings.highpass_hz, 0.45 * sample_rate), "high", sample_rate)
+    lp = first_order_sos(min(settings.lowpass_hz, 0.999 * nyq), "low", sample_rate)
     return np.vstack([hp, hp, lp, lp])
 
 
@@ -143,7 +141,8 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
     renders several times faster; the result is the same).
     """
     import pedalboard as pb
-    from scipy import signal
+
+    from vocalmix.dsp.kernels import sosfilt
 
     x = to_channels(audio, 2)
     n = x.shape[1]
@@ -159,9 +158,9 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
     if m > k:
         seg = np.zeros((2, m), dtype=np.float32)
         seg[:, :k] = x[:, :k]
-        send[:, :m] = signal.sosfilt(sos, seg, axis=-1)
+        send[:, :m] = sosfilt(sos, seg)
     else:
-        send[:, :m] = signal.sosfilt(sos, x[:, :m], axis=-1)
+        send[:, :m] = sosfilt(sos, x[:, :m])
     reverb = pb.Reverb(room_size=settings.room_size, damping=settings.damping, wet_level=1.0,
                        dry_level=0.0, width=settings.width, freeze_mode=0.0)
     # told a rate of size * the true rate, the plugin's delay lines are size times as long

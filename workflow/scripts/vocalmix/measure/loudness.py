@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Sequence
@@ -160,41 +159,12 @@ def _grid(sample_rate: float, max_hop_s: float = 0.01) -> _Grid:
     return _Grid(hop=hop, block=block, short=short, step_hops=max(1, int(round(step / hop))))
 
 
-@lru_cache(maxsize=1)
 def _sosfilt_kernel() -> Callable[[NDArray, NDArray, NDArray], None]:
-    """scipy's compiled second-order-section kernel ``_sosfilt(sos, x, zi)``.
+    """scipy's compiled second-order-section kernel, without ``import scipy.signal``
+    (:func:`vocalmix.dsp.kernels.sosfilt_kernel`)."""
+    from vocalmix.dsp.kernels import sosfilt_kernel
 
-    It filters the C-contiguous float64 rows of ``x`` ``(signals, samples)`` in place,
-    carrying the states ``zi`` ``(signals, sections, 2)`` (also in place), and releases the
-    GIL: it is what :func:`scipy.signal.sosfilt` runs after checking and copying its
-    arguments, so the samples are the same. ``import scipy.signal`` costs 0.7-0.9 s (it
-    loads scipy.stats, interpolate and optimize), three times the start-up of
-    ``vocalmix loudness``; the kernel's extension module only needs numpy, so where
-    ``scipy.signal`` is not loaded yet it is loaded from its file on its own. Any surprise
-    (another scipy layout) falls back to the ordinary import.
-    """
-    if "scipy.signal" not in sys.modules:
-        try:
-            import importlib.machinery
-            import importlib.util
-            from pathlib import Path
-
-            import scipy
-
-            folder = Path(scipy.__file__).parent / "signal"
-            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-                path = folder / f"_sosfilt{suffix}"
-                if path.is_file():
-                    spec = importlib.util.spec_from_file_location("scipy.signal._sosfilt",
-                                                                  path)
-                    module = importlib.util.module_from_spec(spec)
-                    spec.loader.exec_module(module)
-                    return module._sosfilt
-        except Exception:  # noqa: BLE001 -- any failure: the documented import below
-            pass
-    from scipy.signal._sosfilt import _sosfilt
-
-    return _sosfilt
+    return sosfilt_kernel()
 
 
 class _PowerAccumulator:
@@ -537,11 +507,10 @@ def sample_peak_dbfs(audio: NDArray) -> float:
 
 @lru_cache(maxsize=8)
 def _true_peak_filter(factor: int, taps_per_phase: int = 12) -> NDArray:
-    from scipy import signal
+    from vocalmix.dsp.kernels import kaiser_lowpass
 
     n = factor * taps_per_phase
-    h = signal.firwin(n, 1.0 / factor, window=("kaiser", 5.0))
-    return (h * factor).astype(np.float32)
+    return (kaiser_lowpass(n, 1.0 / factor, 5.0) * factor).astype(np.float32)
 
 
 def true_peak_dbtp(audio: NDArray, sample_rate: float, chunk: int = 1 << 15) -> float:
@@ -554,7 +523,7 @@ def true_peak_dbtp(audio: NDArray, sample_rate: float, chunk: int = 1 << 15) -> 
     chunks are oversampled loudest first and the rest skipped once that bound falls below
     the peak found.
     """
-    from scipy import signal
+    from vocalmix.dsp.kernels import interpolate
 
     audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     if audio.size == 0:
@@ -576,7 +545,7 @@ def true_peak_dbtp(audio: NDArray, sample_rate: float, chunk: int = 1 << 15) -> 
             break
         a, b = int(starts[i]), int(ends[i])
         lo = max(0, a - pad)
-        up = signal.upfirdn(h, audio[:, lo: min(n, b + pad)], up=factor, axis=-1)
+        up = interpolate(h, audio[:, lo: min(n, b + pad)], factor)
         # the outputs that interpolate this chunk's samples (all of them at the signal's
         # own start and end, as a whole-signal interpolation would give)
         first = 0 if a == 0 else (a - lo) * factor + delay
