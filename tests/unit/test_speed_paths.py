@@ -130,3 +130,26 @@ def test_the_coarse_pitch_track_gives_the_full_tracks_highpass_cutoff():
         coarse = vocal_highpass_hz(take, 44100)
         full = vocal_highpass_hz(take, 44100, track_settings={})
         assert abs(coarse - full) < 1.0, (genre, coarse, full)
+
+
+@pytest.mark.parametrize("kind", ["noise", "clipped", "sparse", "tiny"])
+@pytest.mark.parametrize("sr", [44100, 96000])
+def test_true_peak_equals_the_whole_signal_interpolation(kind, sr):
+    """The block-pruned true-peak meter reads the peak of scipy's upfirdn over the whole
+    signal (ends included) within float32 rounding."""
+    from scipy import signal
+
+    rng = np.random.default_rng(7)
+    n = {"tiny": 5}.get(kind, 3 * sr)
+    x = (0.3 * rng.standard_normal((2, n))).astype(np.float32)
+    if kind == "clipped":
+        x = np.clip(3 * x, -0.5, 0.5)
+    if kind == "sparse":  # one loud click in quiet noise, and a full-scale last sample
+        x *= 0.01
+        x[0, n // 3] = 0.9
+        x[1, -1] = -1.0
+    factor = 4 if sr <= 48000 else 2
+    h = L._true_peak_filter(factor)
+    full = signal.upfirdn(h, x, up=factor, axis=-1)
+    expected = 20 * np.log10(max(np.abs(full).max(), np.abs(x).max()))
+    assert L.true_peak_dbtp(x, sr) == pytest.approx(expected, abs=1e-4)

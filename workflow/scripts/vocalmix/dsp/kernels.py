@@ -14,9 +14,8 @@ path uses from it is small:
   (bilinear with pre-warping; the coefficients of ``scipy.signal.butter(1, ...)`` within
   rounding);
 * :func:`kaiser_lowpass`: a Kaiser-windowed sinc low-pass normalised to unit gain at DC
-  (``scipy.signal.firwin`` with ``window=("kaiser", beta)``);
-* :func:`interpolate`: integer-factor polyphase interpolation (``upfirdn(h, x, up=L)``),
-  one short convolution per phase.
+  (``scipy.signal.firwin`` with ``window=("kaiser", beta)``), the true-peak meter's
+  interpolator.
 
 ``tests/unit/test_kernels.py`` checks each against scipy.signal.
 """
@@ -32,7 +31,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["sosfilt_kernel", "sosfilt", "first_order_sos", "kaiser_lowpass", "interpolate"]
+__all__ = ["sosfilt_kernel", "sosfilt", "first_order_sos", "kaiser_lowpass"]
 
 
 @lru_cache(maxsize=1)
@@ -118,25 +117,3 @@ def kaiser_lowpass(n_taps: int, cutoff: float, beta: float) -> NDArray[np.float6
     m = np.arange(n_taps) - (n_taps - 1) / 2.0
     h = cutoff * np.sinc(cutoff * m) * np.kaiser(n_taps, beta)
     return h / h.sum()
-
-
-def interpolate(h: NDArray, x: NDArray, factor: int) -> NDArray[np.float32]:
-    """Upsample the last axis of ``x`` by ``factor`` (zeros between samples) and filter by
-    ``h``: output ``(..., (n - 1) * factor + len(h))`` float32, as
-    ``scipy.signal.upfirdn(h, x, up=factor)``; phase ``p`` of the output is ``x``
-    convolved with ``h[p::factor]``."""
-    h = np.asarray(h, dtype=np.float32)
-    x = np.asarray(x, dtype=np.float32)
-    lead, n = x.shape[:-1], x.shape[-1]
-    rows = x.reshape(-1, n)
-    length = (n - 1) * factor + h.size
-    out = np.zeros((rows.shape[0], length), dtype=np.float32)
-    for p in range(factor):
-        taps = h[p::factor]
-        if taps.size == 0:
-            continue
-        for r in range(rows.shape[0]):
-            phase = np.convolve(rows[r], taps)
-            dest = out[r, p::factor]
-            dest[: phase.size] = phase[: dest.size]
-    return out.reshape(*lead, length)
