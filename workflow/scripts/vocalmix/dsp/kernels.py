@@ -15,7 +15,10 @@ path uses from it is small:
   rounding);
 * :func:`kaiser_lowpass`: a Kaiser-windowed sinc low-pass normalised to unit gain at DC
   (``scipy.signal.firwin`` with ``window=("kaiser", beta)``), the true-peak meter's
-  interpolator.
+  interpolator;
+* :func:`butter_bandpass_sos`: Butterworth band-passes of any order (``scipy.signal.butter``
+  with ``btype="bandpass"``), the octave bands of the room descriptors
+  (:mod:`vocalmix.measure.reverb`).
 
 ``tests/unit/test_kernels.py`` checks each against scipy.signal.
 """
@@ -31,7 +34,8 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["sosfilt_kernel", "sosfilt", "first_order_sos", "kaiser_lowpass"]
+__all__ = ["sosfilt_kernel", "sosfilt", "first_order_sos", "kaiser_lowpass",
+           "butter_bandpass_sos"]
 
 
 @lru_cache(maxsize=1)
@@ -117,3 +121,35 @@ def kaiser_lowpass(n_taps: int, cutoff: float, beta: float) -> NDArray[np.float6
     m = np.arange(n_taps) - (n_taps - 1) / 2.0
     h = cutoff * np.sinc(cutoff * m) * np.kaiser(n_taps, beta)
     return h / h.sum()
+
+
+def butter_bandpass_sos(order: int, low_hz: float, high_hz: float,
+                        sample_rate: float) -> NDArray[np.float64]:
+    """Butterworth band-pass of ``order`` (``2 * order`` poles) as sections ``(order, 6)``, the
+    design of ``scipy.signal.butter(order, [low_hz, high_hz], btype="bandpass",
+    output="sos")``: the analogue prototype's poles moved to the pre-warped band, bilinear
+    transform. Each section holds one conjugate pole pair and the zeros +1 and -1 (the
+    gain goes to the first; the poles nearest the unit circle last). The sections are
+    grouped differently from scipy's, so filtered samples agree with scipy's to rounding
+    (the response is the same filter)."""
+    if not 0 < low_hz < high_hz < sample_rate / 2:
+        raise ValueError(f"band [{low_hz}, {high_hz}] Hz must lie within (0, "
+                         f"{sample_rate / 2}) Hz")
+    # pre-warped edges, on scipy's scale (bilinear transform with fs = 2)
+    lo, hi = (4.0 * math.tan(math.pi * f / sample_rate) for f in (low_hz, high_hz))
+    bw, wo2 = hi - lo, lo * hi
+    if bw * bw >= 4.0 * wo2:
+        raise ValueError("band too wide: its poles would be real (edges over 5.8:1)")
+    proto = -np.exp(1j * math.pi * np.arange(-order + 1, order, 2) / (2 * order))
+    half = proto * bw / 2.0
+    root = np.sqrt(half * half - wo2)
+    analogue = np.concatenate([half + root, half - root])
+    poles = (4.0 + analogue) / (4.0 - analogue)
+    gain = float(np.real(bw**order * 4.0**order / np.prod(4.0 - analogue)))
+    upper = poles[poles.imag > 0]
+    upper = upper[np.argsort(np.abs(upper))]
+    sos = np.zeros((order, 6))
+    sos[:, 0], sos[:, 2], sos[:, 3] = 1.0, -1.0, 1.0
+    sos[:, 4], sos[:, 5] = -2.0 * upper.real, np.abs(upper) ** 2
+    sos[0, :3] *= gain
+    return sos
