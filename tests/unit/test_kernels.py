@@ -1,10 +1,10 @@
-"""vocalmix.dsp.kernels against scipy.signal, whose import the mixing path avoids."""
+"""vocalmix.kernels against scipy.signal, whose import the mixing path avoids."""
 
 import numpy as np
 import pytest
 from scipy import signal
 
-from vocalmix.dsp import kernels
+from vocalmix import kernels
 
 
 @pytest.fixture

@@ -153,3 +153,31 @@ def test_true_peak_equals_the_whole_signal_interpolation(kind, sr):
     full = signal.upfirdn(h, x, up=factor, axis=-1)
     expected = 20 * np.log10(max(np.abs(full).max(), np.abs(x).max()))
     assert L.true_peak_dbtp(x, sr) == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+@pytest.mark.parametrize("tuned", [False, True])
+def test_the_command_line_reuses_freed_song_sized_arrays(tuned):
+    """With :func:`keep_freed_memory` (what ``vocalmix`` does first) a freed 100 MB array's
+    pages are reused by the next one: touching it again faults almost no page in, where
+    the default allocator unmaps and maps it again."""
+    code = f"""
+import resource, numpy as np
+from vocalmix.cli import keep_freed_memory
+applied = keep_freed_memory() if {tuned} else False
+faults = []
+for _ in range(3):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    a = np.ones(100 * 2**20 // 8)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    del a
+print(applied, faults[-1])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    applied, faults = out[0] == "True", int(out[1])
+    assert applied == tuned
+    if tuned:
+        assert faults < 100, faults  # the heap's pages, already there
+    else:
+        assert faults > 40, faults  # 100 MB of fresh pages (at least 2 MB each with THP)

@@ -2,6 +2,6 @@
 
 import sys
 
-from vocalmix.cli import main
+from vocalmix.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

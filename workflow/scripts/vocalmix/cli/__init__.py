@@ -16,7 +16,7 @@ from vocalmix import __version__
 from vocalmix.cli import genre, listening, loudness, mix, reverb_fit, separate, stats
 from vocalmix.cli._common import error, expected_error
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "entry", "build_parser", "keep_freed_memory"]
 
 _SUBCOMMANDS = (loudness, reverb_fit, mix, genre, listening, stats, separate)
 
@@ -32,6 +32,40 @@ def build_parser() -> argparse.ArgumentParser:
     for module in _SUBCOMMANDS:
         module.add_parser(sub)
     return parser
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's allocator to keep freed memory for reuse instead of handing it back.
+
+    A command works on whole songs: a 3-minute stereo float32 array is 63 MB, and every
+    temporary that large is an ``mmap`` of fresh pages (glibc maps blocks over 32 MB at
+    most) whose first touch faults each page in; freed, it is unmapped, and the next one
+    faults again. On the 2-core reference machine that page faulting was 1.5-3.6 s of
+    system time in a 7-11 s ``vocalmix mix`` of a 3-minute song. With mmap off and a high
+    trim threshold, freed blocks are reused from the heap: 0.4-0.8 s of system time, for
+    3.5 % more peak memory (642 -> 664 MB). Only for the command-line process
+    (:func:`entry`); glibc only (elsewhere nothing happens). Returns whether it applied.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 1 << 30))
+
+
+def entry() -> int:
+    """The ``vocalmix`` executable (and ``python -m vocalmix``): :func:`keep_freed_memory`,
+    then :func:`main` on the command line's arguments."""
+    keep_freed_memory()
+    return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

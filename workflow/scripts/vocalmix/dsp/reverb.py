@@ -124,7 +124,7 @@ def _send_filters(settings: ReverbSettings, sample_rate: float):
     low-passes (12 dB/octave each, -6 dB at the corner), bilinear with pre-warping -- the
     same responses as pedalboard's ``HighpassFilter``/``LowpassFilter`` (within 0.001 dB)
     at a third of the cost."""
-    from vocalmix.dsp.kernels import first_order_sos
+    from vocalmix.kernels import first_order_sos
 
     nyq = 0.5 * sample_rate
     hp = first_order_sos(min(settings.highpass_hz, 0.45 * sample_rate), "high", sample_rate)
@@ -142,7 +142,7 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
     """
     import pedalboard as pb
 
-    from vocalmix.dsp.kernels import sosfilt
+    from vocalmix.kernels import sosfilt
 
     x = to_channels(audio, 2)
     n = x.shape[1]

@@ -161,8 +161,8 @@ def _grid(sample_rate: float, max_hop_s: float = 0.01) -> _Grid:
 
 def _sosfilt_kernel() -> Callable[[NDArray, NDArray, NDArray], None]:
     """scipy's compiled second-order-section kernel, without ``import scipy.signal``
-    (:func:`vocalmix.dsp.kernels.sosfilt_kernel`)."""
-    from vocalmix.dsp.kernels import sosfilt_kernel
+    (:func:`vocalmix.kernels.sosfilt_kernel`)."""
+    from vocalmix.kernels import sosfilt_kernel
 
     return sosfilt_kernel()
 
@@ -472,10 +472,21 @@ def active_span(audio: NDArray, threshold_dbfs: float = ABSOLUTE_GATE_LUFS) -> t
     x = np.atleast_2d(np.asarray(audio))
     if x.size == 0:
         return 0, 0
-    loud = np.flatnonzero(np.max(np.abs(x), axis=0) > 10.0 ** (threshold_dbfs / 20.0))
-    if loud.size == 0:
+    level = 10.0 ** (threshold_dbfs / 20.0)
+    n, chunk = x.shape[1], 1 << 16
+
+    def loud(a: int, b: int) -> NDArray:  # indices of loud samples in [a, b)
+        return np.flatnonzero((np.abs(x[:, a:b]) > level).any(axis=0)) + a
+
+    # scanned in chunks from each end: a take that starts and ends with sound costs two
+    # chunks, not a pass over the whole signal
+    start = next((int(i[0]) for a in range(0, n, chunk) if (i := loud(a, a + chunk)).size),
+                 None)
+    if start is None:
         return 0, 0
-    return int(loud[0]), int(loud[-1]) + 1
+    stop = next(int(i[-1]) + 1 for b in range(n, 0, -chunk)
+                if (i := loud(max(0, b - chunk), b)).size)
+    return start, stop
 
 
 def integrated_loudness(audio: NDArray, sample_rate: float) -> float:
@@ -507,7 +518,7 @@ def sample_peak_dbfs(audio: NDArray) -> float:
 
 @lru_cache(maxsize=8)
 def _true_peak_filter(factor: int, taps_per_phase: int = 12) -> NDArray:
-    from vocalmix.dsp.kernels import kaiser_lowpass
+    from vocalmix.kernels import kaiser_lowpass
 
     n = factor * taps_per_phase
     return (kaiser_lowpass(n, 1.0 / factor, 5.0) * factor).astype(np.float32)

@@ -22,7 +22,7 @@ from vocalmix.dsp.reverb import RANGES, expected_t60
 
 __all__ = ["PHONE_TAKE_CLEANUP", "prepare_vocal", "SearchedCompressor", "VOCAL_COMPRESSOR",
            "correct_to_key", "search_threshold", "compress_to_range", "room_for_t60", "gain_for",
-           "gain_on_meter", "vocal_highpass_hz", "eq_from_curve"]
+           "gain_on_meter", "vocal_highpass_hz", "eq_from_curve", "loudest_windows"]
 
 
 @dataclass(frozen=True)
@@ -102,10 +102,45 @@ def prepare_vocal(vocal: NDArray, backing: NDArray, sample_rate: int, context, *
     return x, pc, prepared, info
 
 
-# the pitch track behind the high-pass cutoff: 8 kHz and 20-ms hops instead of the tracker's
-# 16 kHz and 10 ms (a quarter of the time; over the 48 demo takes the cutoff moves by at
-# most 0.26 Hz: tests/unit/test_speed_paths.py checks it against the full track)
-HIGHPASS_TRACK = {"analysis_rate": 8000, "hop_s": 0.02}
+def loudest_windows(audio: NDArray, sample_rate: int, *, count: int, length_s: float
+                    ) -> list[slice]:
+    """Up to ``count`` non-overlapping windows of ``length_s`` where ``audio`` is loudest
+    (mean square over 0.5-s steps, greedy, loudest first), returned in time order; the whole
+    signal when it is no longer than ``1.5 * count * length_s``.
+
+    An analysis that only needs a statistic of a signal (a pitch percentile, a tempo, a
+    ratio of two loudnesses) runs on these instead of the whole song, so its cost stops
+    growing with the song's length.
+    """
+    x = np.atleast_2d(np.asarray(audio))
+    n = x.shape[1]
+    width = int(round(length_s * sample_rate))
+    if n <= 1.5 * count * width or width <= 0:
+        return [slice(0, n)]
+    step = max(1, int(round(0.5 * sample_rate)))
+    steps = n // step
+    energy = np.zeros(steps)
+    for channel in x:  # float32 sums of each step: no whole-song float64 copy
+        frames = channel[: steps * step].reshape(steps, step)
+        energy += np.einsum("ij,ij->i", frames, frames)
+    k = max(1, width // step)
+    c = np.concatenate([[0.0], np.cumsum(energy)])
+    score = c[k:] - c[:-k]  # window starting at step i
+    taken: list[int] = []
+    for _ in range(count):
+        i = int(np.argmax(score))
+        if not np.isfinite(score[i]):
+            break
+        taken.append(i)
+        score[max(0, i - k + 1): i + k] = -np.inf  # no overlap with this window
+    return [slice(i * step, i * step + width) for i in sorted(taken)]
+
+
+# the pitch track behind the high-pass cutoff: the take decimated by an integer factor to
+# 8-16 kHz (no resampling filter design, no scipy.signal) and 40-ms hops instead of the
+# tracker's 16 kHz and 10 ms (a percentile needs no more); tests/unit/test_speed_paths.py
+# checks the cutoff against the full-resolution track
+HIGHPASS_TRACK = {"min_rate_hz": 8000, "hop_s": 0.04}
 
 
 def vocal_highpass_hz(vocal: NDArray, sample_rate: int, *,
@@ -117,20 +152,29 @@ def vocal_highpass_hz(vocal: NDArray, sample_rate: int, *,
     vocal : np.ndarray [shape=(channels, samples) or (samples,)]
     sample_rate : int
     track_settings : dict, optional
-        Keyword arguments of :func:`vocalmix.measure.pitch.track_pitch`;
-        :data:`HIGHPASS_TRACK` (a coarse track, enough for a percentile) by default, ``{}``
-        for the tracker's full resolution.
+        Keyword arguments of :func:`vocalmix.measure.pitch.track_pitch` (``{}`` for the
+        tracker's full resolution); by default a coarse track (:data:`HIGHPASS_TRACK`) of
+        the take decimated to the lowest rate of at least 8 kHz an integer factor reaches.
 
     Returns
     -------
     float
         The cutoff in Hz.
     """
+    from vocalmix.kernels import decimate
     from vocalmix.measure.pitch import track_pitch
 
-    settings = HIGHPASS_TRACK if track_settings is None else track_settings
-    track = track_pitch(vocal, sample_rate, **settings)
-    low = float(np.percentile(track.f0_hz[track.voiced], 5)) if track.voiced.any() else 150.0
+    x = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+    x = x[0] if x.shape[0] == 1 else x.mean(axis=0)
+    if track_settings is not None:
+        track = track_pitch(x, sample_rate, **track_settings)
+    else:
+        factor = max(1, int(sample_rate // HIGHPASS_TRACK["min_rate_hz"]))
+        rate = sample_rate / factor
+        track = track_pitch(decimate(x, factor), rate, analysis_rate=rate,
+                            hop_s=HIGHPASS_TRACK["hop_s"])
+    voiced = track.f0_hz[track.voiced]
+    low = float(np.percentile(voiced, 5)) if voiced.size else 150.0
     return float(np.clip(0.7 * low, 60.0, 150.0))
 
 

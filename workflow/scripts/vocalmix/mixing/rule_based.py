@@ -18,7 +18,7 @@ Order of decisions (each measured on the audio the previous ones produce):
    ``genre_stats.tsv`` within ``lra_tolerance_lu`` -- or the closest reachable value, with
    a warning (a compressor cannot widen the range).
 4. **Reverb** (IV.A.4, after Moffat & Sandler 2019, simplified for a vocal): from the
-   backing's tempo, pre-delay = a 64th note (10-60 ms) and decay T60 = two beats (0.4-3 s,
+   backing's tempo (estimated over its loudest minute), pre-delay = a 64th note (10-60 ms) and decay T60 = two beats (0.4-3 s,
    mapped to the reverb's room size / size); from the vocal's crest factor C (dB),
    damping = 0.3 + 0.04 (C - 12) within 0.1-0.8 and the return level 9 LU below the dry
    vocal (Pestana & Reiss 2014) minus 0.5 (C - 12) LU within +/-3 LU (percussive, peaky
@@ -69,7 +69,8 @@ from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings, reverb_return
 from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
 from vocalmix.mixing.common import (VOCAL_COMPRESSOR, SearchedCompressor, compress_to_range,
-                                    gain_for, prepare_vocal, room_for_t60, vocal_highpass_hz)
+                                    gain_for, loudest_windows, prepare_vocal, room_for_t60,
+                                    vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,9 @@ __all__ = ["RuleSettings", "RuleBasedMixer", "masking_eq", "masking_measure_db",
 #: Least sound (s) in a vocal take: with the 1.5 s of silence EBU Tech 3342 appends, the
 #: shortest take that has one 3 s short-term window, hence a loudness range.
 MIN_ACTIVE_S = 1.5
+
+#: The backing's tempo is estimated over its loudest minute (the whole of a song up to 90 s).
+TEMPO_WINDOW = {"count": 1, "length_s": 60.0}
 
 OCTAVES_HZ = np.array([62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0])
 
@@ -198,9 +202,15 @@ def _masking_cuts(vb: NDArray, bb: NDArray, active: NDArray, sample_rate: int,
 
 
 def crest_factor_db(audio: NDArray) -> float:
-    x = np.asarray(audio, dtype=np.float64)
-    rms = np.sqrt(np.mean(x[np.abs(x) > 1e-4 * np.max(np.abs(x))] ** 2)) if np.any(x) else 0.0
-    return float(20 * np.log10(np.max(np.abs(x)) / rms)) if rms > 0 else 0.0
+    """Peak over RMS (dB) of the samples above -80 dB of the peak (0 for silence)."""
+    a = np.abs(np.asarray(audio, dtype=np.float32))
+    peak = float(a.max()) if a.size else 0.0
+    if peak <= 0:
+        return 0.0
+    keep = a > np.float32(1e-4 * peak)
+    mean_square = float(np.sum(np.square(a, where=keep, out=np.zeros_like(a)),
+                               dtype=np.float64)) / max(1, int(np.count_nonzero(keep)))
+    return float(20 * np.log10(peak / np.sqrt(mean_square))) if mean_square > 0 else 0.0
 
 
 def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_db: float,
@@ -335,7 +345,8 @@ class RuleBasedMixer:
 
         # 4. reverb rules (from the uncompressed vocal: the rules need its crest factor and
         # the return-to-dry loudness, which compression barely moves)
-        tempo, tempo_conf = estimate_tempo(backing, sample_rate)
+        tempo_window = loudest_windows(backing, sample_rate, **TEMPO_WINDOW)[0]
+        tempo, tempo_conf = estimate_tempo(backing[:, tempo_window], sample_rate)
         crest = crest_factor_db(x_hp)
         reverb, reverb_info = reverb_rules(x_hp, sample_rate, tempo, crest, dry.integrated_lufs,
                                            s, reference=ref if use_ref else None)

@@ -153,3 +153,23 @@ def butter_bandpass_sos(order: int, low_hz: float, high_hz: float,
     sos[:, 4], sos[:, 5] = -2.0 * upper.real, np.abs(upper) ** 2
     sos[0, :3] *= gain
     return sos
+
+
+def decimate(x: NDArray, factor: int, *, taps_per_factor: int = 10,
+             beta: float = 6.0) -> NDArray[np.float32]:
+    """Every ``factor``-th sample of ``x`` (1-D) after a linear-phase Kaiser low-pass at 0.9
+    of the new Nyquist frequency (``taps_per_factor * factor + 1`` taps, delay compensated):
+    ``ceil(len(x) / factor)`` float32 samples, only the kept outputs computed (one
+    multiply-add pass per tap over the output)."""
+    x = np.asarray(x, dtype=np.float32)
+    if factor <= 1:
+        return x.copy()
+    n_taps = taps_per_factor * factor + 1
+    h = kaiser_lowpass(n_taps, 0.9 / factor, beta).astype(np.float32)
+    half = n_taps // 2
+    xp = np.concatenate([np.zeros(half, np.float32), x, np.zeros(half + factor, np.float32)])
+    m = -(-x.size // factor)
+    out = np.zeros(m, dtype=np.float32)
+    for k in range(n_taps):  # out[i] = sum_k h[k] x[i * factor + half - k], h symmetric
+        out += h[k] * xp[k: k + m * factor: factor]
+    return out
