@@ -29,7 +29,9 @@ def test_corpus_stage(tiny_run):
             assert (tiny_run / r[role]).is_file(), (r["track_id"], role)
         assert r["duration_s"] == pytest.approx(6.0)
     assert (tiny_run / "results/logs/ingest.log").is_file()
-    assert (tiny_run / "results/benchmarks/make_demo_corpus/demo_000.tsv").is_file()
+    # the demo songs are made by one job (issue 20: a song costs less than a job's start-up)
+    assert (tiny_run / "results/benchmarks/make_demo_corpus.tsv").is_file()
+    assert "4 demo songs" in (tiny_run / "results/logs/make_demo_corpus.log").read_text()
 
 
 def test_dry_run_lists_nothing_after_a_complete_run(tiny_run):

@@ -50,10 +50,6 @@ def pkg_data(name):
     return os.path.relpath(Path(workflow.basedir) / "workflow/scripts/vocalmix/data" / name)
 
 
-def demo_genre(wildcards):
-    return genre_of(DEMO_SONGS.index(wildcards.song), config["demo"]["genres"])
-
-
 def ingest_inputs():
     """Every source file of every candidate track (demo songs come from make_demo_corpus)."""
     return sorted({f for c in CANDIDATES for f in c.all_files()})

@@ -1,34 +1,40 @@
 # The corpus: the demo generator and the ingestion of every configured dataset.
 
 
-rule make_demo_corpus:
-    input:
-        code=pkg("vocalmix.stages.demo"),
-    output:
-        dry_vocal="results/demo/{song}/dry_vocal.flac",
-        vocal="results/demo/{song}/vocal.flac",
-        backing="results/demo/{song}/backing.flac",
-        mixture="results/demo/{song}/mixture.flac",
-        raw_vocal="results/demo/{song}/raw_vocal.flac",
-        room_ir="results/demo/{song}/room_ir.flac",
-        truth="results/demo/{song}/truth.json",
-    log:
-        "results/logs/make_demo_corpus/{song}.log",
-    benchmark:
-        "results/benchmarks/make_demo_corpus/{song}.tsv"
-    conda:
-        "../../envs/audio.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-    params:
-        song_id="{song}",
-        genre=demo_genre,
-        duration_s=lookup(dpath="demo/duration_s", within=config),
-        sample_rate=lookup(dpath="sample_rate", within=config),
-        seed=lookup(dpath="seed", within=config),
-    script:
-        "../scripts/make_demo_corpus.py"
+# Every demo song in one job (its start-up outweighs a song's half CPU-second), made by
+# up to `threads` worker processes; the files stay per song.
+if DEMO_SONGS:
+
+    rule make_demo_corpus:
+        input:
+            code=pkg("vocalmix.stages.demo"),
+        output:
+            dry_vocal=expand("results/demo/{song}/dry_vocal.flac", song=DEMO_SONGS),
+            vocal=expand("results/demo/{song}/vocal.flac", song=DEMO_SONGS),
+            backing=expand("results/demo/{song}/backing.flac", song=DEMO_SONGS),
+            mixture=expand("results/demo/{song}/mixture.flac", song=DEMO_SONGS),
+            raw_vocal=expand("results/demo/{song}/raw_vocal.flac", song=DEMO_SONGS),
+            room_ir=expand("results/demo/{song}/room_ir.flac", song=DEMO_SONGS),
+            truth=expand("results/demo/{song}/truth.json", song=DEMO_SONGS),
+        log:
+            "results/logs/make_demo_corpus.log",
+        benchmark:
+            "results/benchmarks/make_demo_corpus.tsv"
+        conda:
+            "../../envs/audio.yaml"
+        threads: 4
+        resources:
+            mem_mb=1500,
+        params:
+            songs=[
+                {"song_id": s, "genre": genre_of(i, config["demo"]["genres"])}
+                for i, s in enumerate(DEMO_SONGS)
+            ],
+            duration_s=lookup(dpath="demo/duration_s", within=config),
+            sample_rate=lookup(dpath="sample_rate", within=config),
+            seed=lookup(dpath="seed", within=config),
+        script:
+            "../scripts/make_demo_corpus.py"
 
 
 checkpoint ingest:
