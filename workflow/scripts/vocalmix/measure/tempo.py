@@ -16,25 +16,43 @@ from numpy.typing import NDArray
 __all__ = ["onset_strength", "estimate_tempo"]
 
 HOP_S = 0.01
+#: Frames per STFT block of :func:`onset_strength` (about 8 MB of spectra at 2048 points).
+BLOCK_FRAMES = 1024
 
 
 def onset_strength(audio: NDArray, sample_rate: float, n_fft: int = 2048) -> NDArray:
+    """The onset-strength envelope (one value per 10-ms hop after the first frame), computed
+    in blocks of :data:`BLOCK_FRAMES` frames (the same numbers as all frames at once, in a
+    fixed amount of memory)."""
     from scipy import fft
 
     x = np.atleast_2d(np.asarray(audio, dtype=np.float32)).mean(axis=0)
     hop = int(round(HOP_S * sample_rate))
     if x.size < n_fft + hop:
         return np.zeros(1)
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
+    n_frames = (x.size - n_fft) // hop + 1
     win = np.hanning(n_fft).astype(np.float32)
-    spec = np.abs(fft.rfft(frames * win, axis=1))
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-    flux = np.zeros(spec.shape[0] - 1)
-    for lo, hi, weight in ((40.0, 300.0, 2.0), (300.0, 8000.0, 1.0)):
-        band = (freqs >= lo) & (freqs < hi)
-        logmag = np.log1p(1000.0 * spec[:, band])
-        f = np.maximum(np.diff(logmag, axis=0), 0.0).sum(axis=1)
-        flux += weight * (f - np.convolve(f, np.ones(51) / 51, mode="same"))  # no slow trend
+    bands = [((freqs >= lo) & (freqs < hi), weight)
+             for lo, hi, weight in ((40.0, 300.0, 2.0), (300.0, 8000.0, 1.0))]
+    rises = [np.zeros(n_frames - 1) for _ in bands]
+    previous = [None] * len(bands)
+    for f0 in range(0, n_frames, BLOCK_FRAMES):
+        f1 = min(f0 + BLOCK_FRAMES, n_frames)
+        frames = np.lib.stride_tricks.sliding_window_view(
+            x[f0 * hop: (f1 - 1) * hop + n_fft], n_fft)[::hop]
+        spec = np.abs(fft.rfft(frames * win, axis=1))
+        for k, (band, _) in enumerate(bands):
+            logmag = np.log1p(1000.0 * spec[:, band])
+            if previous[k] is not None:
+                logmag = np.concatenate([previous[k], logmag])
+            rises[k][max(f0 - 1, 0): f1 - 1] = np.maximum(np.diff(logmag, axis=0), 0.0).sum(
+                axis=1)
+            previous[k] = logmag[-1:]
+    flux = np.zeros(n_frames - 1)
+    width = min(51, flux.size)  # the slow trend: a 0.5-s moving mean (shorter for a short clip)
+    for f, (_, weight) in zip(rises, bands):
+        flux += weight * (f - np.convolve(f, np.ones(width) / max(width, 1), mode="same"))
     return flux
 
 
