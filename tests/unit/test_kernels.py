@@ -73,3 +73,18 @@ def test_butter_bandpass_sos_rejects_bad_bands():
         kernels.butter_bandpass_sos(3, 100.0, 30000.0, 44100)
     with pytest.raises(ValueError, match="too wide"):
         kernels.butter_bandpass_sos(3, 100.0, 10000.0, 44100)
+
+
+def test_sosfilt_inplace_in_each_precision(noise):
+    sos = np.vstack([kernels.first_order_sos(200.0, "high", 44100)] * 2
+                    + [kernels.first_order_sos(8000.0, "low", 44100)] * 2)
+    expected = signal.sosfilt(sos, noise.astype(np.float64))
+    y64 = noise.astype(np.float64)
+    kernels.sosfilt_inplace(sos, y64)
+    np.testing.assert_array_equal(y64, expected)
+    y32 = noise.copy()
+    kernels.sosfilt_inplace(sos, y32)
+    assert y32.dtype == np.float32
+    np.testing.assert_allclose(y32, expected, rtol=0, atol=2e-6)
+    with pytest.raises(ValueError):
+        kernels.sosfilt_inplace(sos, noise[:, ::2])  # not contiguous

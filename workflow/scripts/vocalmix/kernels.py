@@ -34,7 +34,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["sosfilt_kernel", "sosfilt", "first_order_sos", "kaiser_lowpass",
+__all__ = ["sosfilt_kernel", "sosfilt", "sosfilt_inplace", "first_order_sos", "kaiser_lowpass",
            "butter_bandpass_sos"]
 
 
@@ -94,6 +94,20 @@ def sosfilt(sos: NDArray, x: NDArray, *, zi: NDArray | None = None
         sosfilt_kernel()(s, y, z)
     y = y.reshape(*lead, x.shape[-1])
     return y if zi is None else (y, z.reshape(*lead, s.shape[0], 2))
+
+
+def sosfilt_inplace(sos: NDArray, x: NDArray) -> None:
+    """Filter the rows of ``x`` ``(signals, samples)`` -- C-contiguous float32 or float64 --
+    in place, in ``x``'s own precision, from zero states (no copy of the signal: the send of
+    a 3-minute stereo reverb is 63 MB in float32, 127 MB more as float64). Float32 is
+    enough for low-order filters far from DC (the reverb's send: within 4e-7 of float64)."""
+    if x.ndim != 2 or not x.flags.c_contiguous or x.dtype not in (np.float32, np.float64):
+        raise ValueError("x must be a C-contiguous float32 or float64 (signals, samples) array")
+    s = np.ascontiguousarray(sos, dtype=x.dtype)
+    if s.ndim != 2 or s.shape[1] != 6 or not np.allclose(s[:, 3], 1.0):
+        raise ValueError("sos must have shape (n_sections, 6) with each a0 = 1")
+    if x.shape[1]:
+        sosfilt_kernel()(s, x, np.zeros((x.shape[0], s.shape[0], 2), dtype=x.dtype))
 
 
 def first_order_sos(cutoff_hz: float, btype: str, sample_rate: float) -> NDArray[np.float64]:

@@ -36,7 +36,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.audio import db_to_gain, to_channels
+from vocalmix.audio import AudioError, db_to_gain, to_channels
 
 __all__ = ["ReverbSettings", "RANGES", "render_reverb", "reverb_return", "impulse_response",
            "expected_t60", "latency_samples"]
@@ -142,9 +142,11 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
     """
     import pedalboard as pb
 
-    from vocalmix.kernels import sosfilt
+    from vocalmix.kernels import sosfilt_inplace
 
-    x = to_channels(audio, 2)
+    x = np.atleast_2d(audio)
+    if x.shape[0] not in (1, 2):
+        raise AudioError(None, f"cannot convert {x.shape[0]} channels to 2")
     n = x.shape[1]
     lat = latency_samples(float(sample_rate) * settings.size)
     delay = int(round(settings.predelay_ms / 1000.0 * sample_rate))
@@ -152,15 +154,16 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
     total = n + tail + lat
     # 12 dB/oct filters at >= 20 Hz have rung out (< -200 dB) within 0.3 s of their input
     m = total if input_s is None else min(total, int((input_s + 0.3) * sample_rate))
+    # the send filtered in place in float32 (a mono input is a centred source: both rows)
     send = np.zeros((2, total), dtype=np.float32)
     k = min(n, m)
-    sos = _send_filters(settings, sample_rate)
-    if m > k:
-        seg = np.zeros((2, m), dtype=np.float32)
-        seg[:, :k] = x[:, :k]
-        send[:, :m] = sosfilt(sos, seg)
+    send[:, :k] = x[:, :k]
+    if m == total:
+        sosfilt_inplace(_send_filters(settings, sample_rate), send)
     else:
-        send[:, :m] = sosfilt(sos, x[:, :m])
+        head = np.ascontiguousarray(send[:, :m])
+        sosfilt_inplace(_send_filters(settings, sample_rate), head)
+        send[:, :m] = head
     reverb = pb.Reverb(room_size=settings.room_size, damping=settings.damping, wet_level=1.0,
                        dry_level=0.0, width=settings.width, freeze_mode=0.0)
     # told a rate of size * the true rate, the plugin's delay lines are size times as long
