@@ -240,9 +240,14 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
     recipe = MixRecipe(system=recipe.system, vocal=recipe.vocal, backing=recipe.backing,
                        bus=recipe.bus, analysis={**recipe.analysis, "render": result.report})
     recipe.save(rpath)
-    ratio = (loudness.integrated_loudness(result.vocal, sr)
-             - loudness.integrated_loudness(result.backing, sr))
     a = recipe.analysis
+    if (recipe_in is None and "measured_vocal_to_backing_lu" in a
+            and "vocal_active_span_s" not in a):
+        # the system measured these very stems over the whole song while choosing
+        ratio = float(a["measured_vocal_to_backing_lu"])
+    else:
+        ratio = (loudness.integrated_loudness(result.vocal, sr)
+                 - loudness.integrated_loudness(result.backing, sr))
     lines = [f"wrote {out} ({result.mix.shape[1] / sr:.1f} s, {sr} Hz) and {rpath}",
              f"system {recipe.system}; vocal-to-backing ratio {ratio:+.2f} LU"
              + (f" (target {a['target_vocal_to_backing_lu']:+.2f} LU, "
