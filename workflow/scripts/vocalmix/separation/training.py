@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vocalmix import seeding
 from vocalmix.corpus.tracks import Candidate, TrackRejected
 from vocalmix.corpus.adapters import load_track
-from vocalmix.separation import builtin
 from vocalmix.audio import to_channels
 from vocalmix.files import save_figure
+
+if TYPE_CHECKING:
+    from vocalmix.separation import builtin
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,8 @@ def load_stems(c: Candidate, cfg: dict, max_seconds: float | None = None) -> bui
                         .integers(0, n - keep + 1))
             vocal, backing = vocal[:, start:start + keep], backing[:, start:start + keep]
             mixture = None if mixture is None else mixture[:, start:start + keep]
+    from vocalmix.separation import builtin  # torch: not at import (the Snakefile imports us)
+
     return builtin.Stems(c.track_id, np.ascontiguousarray(vocal), np.ascontiguousarray(backing),
                          {"mixture": mixture, "dataset": c.dataset, "split": c.split,
                           "source": c.source})

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -96,6 +97,16 @@ def run_stage(smk: Any, stage: Callable[..., Any]) -> Any:
 
 def _imports_of(path: Path, module: str, is_package: bool) -> set[str]:
     """Names of ``vocalmix`` modules imported anywhere in a source file (incl. lazily)."""
+    st = path.stat()
+    return set(_imports_cached(path, module, is_package, st.st_mtime_ns, st.st_size))
+
+
+@lru_cache(maxsize=None)
+def _imports_cached(path: Path, module: str, is_package: bool, mtime_ns: int,
+                    size: int) -> frozenset[str]:
+    """:func:`_imports_of` for one version of the file: the Snakefile asks for the same
+    modules' sources once per rule (26 times), and parsing every file again each time was
+    most of the workflow's parse time (3.5 of 5.6 s)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     package = module if is_package else module.rpartition(".")[0]
     found: set[str] = set()
@@ -118,7 +129,7 @@ def _imports_of(path: Path, module: str, is_package: bool) -> set[str]:
             found.add(target)
             for alias in node.names:  # "from pkg import module" imports a submodule
                 found.add(f"{target}.{alias.name}")
-    return found
+    return frozenset(found)
 
 
 def _module_file(module: str) -> tuple[Path, bool] | None:
