@@ -206,3 +206,27 @@ def test_onset_strength_in_blocks_equals_all_frames_at_once():
         expected += weight * (f - np.convolve(f, np.ones(51) / 51, mode="same"))
     np.testing.assert_allclose(tempo.onset_strength(x, sr), expected, rtol=0, atol=1e-9)
     assert tempo.onset_strength(x[: n_fft + 5 * hop], sr).shape == (5,)
+
+
+@pytest.mark.parametrize("sr", [22050, 44100, 48000])
+def test_octave_band_powers_equal_the_integrated_cumulative_spectrum(sr):
+    """The rule-based mixer's octave-band powers (one matrix product per signal) are the
+    integral of each frame's piecewise-linear cumulative power spectrum between the band
+    edges, as computed bin by bin."""
+    from vocalmix.measure.spectrum import frame_power
+    from vocalmix.mixing import rule_based as rb
+
+    x = np.random.default_rng(11).standard_normal((2, 3 * sr)).astype(np.float32)
+    x[1] *= np.linspace(0.01, 1.0, x.shape[1], dtype=np.float32)
+    freqs, power = frame_power(x, sr, n_fft=4096, hop=2048)
+    edges = np.concatenate([[0.0], freqs + (freqs[1] - freqs[0]) / 2])
+    lo = rb.OCTAVES_HZ / np.sqrt(2)
+    hi = np.minimum(rb.OCTAVES_HZ * np.sqrt(2), sr / 2)
+    expected = []
+    for frame in power.astype(np.float64):
+        cum = np.concatenate([[0.0], np.cumsum(frame)])
+        expected.append(np.interp(hi, edges, cum) - np.interp(lo, edges, cum))
+    bands, total = rb._band_frames(x, sr)
+    np.testing.assert_allclose(10 * np.log10(bands), 10 * np.log10(np.maximum(expected, 1e-20)),
+                               rtol=0, atol=1e-4)
+    np.testing.assert_allclose(total, power.sum(axis=1))

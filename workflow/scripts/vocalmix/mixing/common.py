@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +22,7 @@ from vocalmix.dsp.recipe import PitchCorrection
 from vocalmix.dsp.reverb import RANGES, expected_t60
 
 __all__ = ["PHONE_TAKE_CLEANUP", "prepare_vocal", "SearchedCompressor", "VOCAL_COMPRESSOR",
-           "correct_to_key", "search_threshold", "compress_to_range", "room_for_t60", "gain_for",
+           "correct_to_key", "search_threshold", "compress_to_range", "CompressedVocal", "room_for_t60", "gain_for",
            "gain_on_meter", "vocal_highpass_hz", "eq_from_curve", "loudest_windows"]
 
 
@@ -237,11 +238,24 @@ def search_threshold(vocal: NDArray, sample_rate: int, target_lra: float, *,
     return best[0], best[1], abs(best[1] - target_lra) <= tolerance_lu
 
 
+class CompressedVocal(NamedTuple):
+    """What :func:`compress_to_range` found: the threshold (None: no compression), the wet
+    vocal's loudness range and whether it is within tolerance of the target, the wet vocal
+    (the mix's vocal branch at 0 dB) and its loudness analysis over the measured span (the
+    system's level decision reads it instead of analysing the same stem again)."""
+
+    threshold_db: float | None
+    lra_lu: float
+    reachable: bool
+    wet: NDArray
+    meter: "loudness.LoudnessResult"
+
+
 def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, reverb, *,
                       tolerance_lu: float = 0.5,
                       compressor: SearchedCompressor = VOCAL_COMPRESSOR,
                       dry_lra_lu: float | None = None, whole: NDArray | None = None,
-                      span: slice | None = None):
+                      span: slice | None = None) -> CompressedVocal:
     """Compressor threshold for which the *wet* vocal (compressor, then ``reverb``) has the
     target loudness range: searched on the dry vocal, with the reverb's effect on the range
     measured and taken as an offset for a second search when the first misses.
@@ -250,8 +264,7 @@ def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, rever
     ``whole`` and ``span``: ``vocal`` is ``whole[:, span]`` (a take's active span); the wet
     vocal is then rendered from the whole take and measured over the span, and returned
     whole (the mix's vocal branch at 0 dB, which the mix scales instead of rendering it
-    again). Returns (threshold or None, range reached, reachable, the wet vocal at that
-    threshold).
+    again). Returns a :class:`CompressedVocal`.
     """
     from vocalmix.dsp.chain import process_vocal
     from vocalmix.dsp.recipe import VocalRecipe
@@ -261,7 +274,6 @@ def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, rever
     source, span = (vocal, slice(None)) if whole is None else (whole, span)
     meter = _RangeMeter(vocal, sample_rate, compressor, dry_lra_lu)
     offset = 0.0
-    threshold, reached, ok, wet = None, float("nan"), False, None
     for attempt in range(2):
         threshold, _, _ = search_threshold(vocal, sample_rate, target_lra,
                                            tolerance_lu=tolerance_lu, offset_lu=offset,
@@ -269,12 +281,13 @@ def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, rever
         wet = process_vocal(source, sample_rate,
                             VocalRecipe(highpass_hz=None, compressor=compressor.at(threshold),
                                         reverb=reverb))
-        reached = loudness.loudness_range(wet[:, span], sample_rate)
+        wet_meter = loudness.analyse(wet[:, span], sample_rate)
+        reached = wet_meter.loudness_range_lu
         ok = abs(reached - target_lra) <= tolerance_lu
         if ok or not math.isfinite(reached) or attempt == 1:
             break
         offset = reached - meter(threshold)
-    return threshold, reached, ok, wet
+    return CompressedVocal(threshold, reached, ok, wet, wet_meter)
 
 
 def room_for_t60(t60_s: float) -> tuple[float, float]:

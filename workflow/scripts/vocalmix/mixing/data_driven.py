@@ -237,20 +237,21 @@ class DataDrivenMixer:
             d["vocal_lra_lu"] = ref.separated.vocal_lra_lu
         highpass = vocal_highpass_hz(x, sample_rate)
         x_eq = apply_eq(apply_highpass(x, sample_rate, highpass), sample_rate, d["eq"])
-        threshold, reached, reachable, wet = compress_to_range(x_eq, sample_rate,
-                                                               d["vocal_lra_lu"], d["reverb"])
+        threshold, reached, reachable, wet, wet_meter = compress_to_range(
+            x_eq, sample_rate, d["vocal_lra_lu"], d["reverb"])
         b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
         if use_ref:  # the reference's ratio, measured over the whole songs as it was
             cal = ref.calibrate(wet[:, : backing.shape[1]], b_stem, sample_rate)
             analysis["reference"] = ref.analysis(cal)
             if abs(cal.vocal_lra_lu - d["vocal_lra_lu"]) > 0.5:
                 d["vocal_lra_lu"] = cal.vocal_lra_lu
-                threshold, reached, reachable, wet = compress_to_range(
+                threshold, reached, reachable, wet, wet_meter = compress_to_range(
                     x_eq, sample_rate, d["vocal_lra_lu"], d["reverb"])
             d["vocal_to_backing_lu"] = cal.vocal_to_backing_lu
             l_back = loudness.integrated_loudness(b_stem, sample_rate)
-            gain = gain_on_meter(loudness.analyse(wet[:, : backing.shape[1]], sample_rate),
-                                 l_back, cal.vocal_to_backing_lu)
+            meter = (wet_meter if wet.shape[1] <= backing.shape[1]
+                     else loudness.analyse(wet[:, : backing.shape[1]], sample_rate))
+            gain = gain_on_meter(meter, l_back, cal.vocal_to_backing_lu)
             level_info = {"level_measured_over": "whole songs (as the reference's)"}
         else:
             gain, level_info = window_gain(wet[:, : backing.shape[1]], b_stem, sample_rate,

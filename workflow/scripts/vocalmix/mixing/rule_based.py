@@ -56,6 +56,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -122,12 +123,25 @@ def genre_targets(genre: str | None, table: dict[str, dict]) -> tuple[str, dict]
 def _band_frames(audio: NDArray, sample_rate: int) -> tuple[NDArray, NDArray]:
     """Per-frame octave-band powers ``(frames, bands)`` and per-frame total power."""
     freqs, power = frame_power(audio, sample_rate, n_fft=4096, hop=2048)
-    df = freqs[1] - freqs[0]
-    edges = np.concatenate([[0.0], freqs + df / 2])
-    cum = np.concatenate([np.zeros((power.shape[0], 1)), np.cumsum(power, axis=1)], axis=1)
-    lo, hi = OCTAVES_HZ / np.sqrt(2), np.minimum(OCTAVES_HZ * np.sqrt(2), sample_rate / 2)
-    bands = np.stack([np.interp(hi, edges, c) - np.interp(lo, edges, c) for c in cum])
-    return np.maximum(bands, 1e-20), power.sum(axis=1)
+    bands = power @ _octave_weights(sample_rate, freqs.size)
+    return np.maximum(bands.astype(np.float64), 1e-20), power.sum(axis=1)
+
+
+@lru_cache(maxsize=8)
+def _octave_weights(sample_rate: int, n_bins: int) -> NDArray[np.float32]:
+    """``(bins, bands)``: the share of each FFT bin (its width centred on it) inside each
+    octave band of :data:`OCTAVES_HZ`, so band power is one matrix product with the frames'
+    power spectra -- the integral of the piecewise-linear cumulative power spectrum between
+    the band edges."""
+    df = sample_rate / (2.0 * (n_bins - 1))
+    edges = np.concatenate([[0.0], np.arange(n_bins) * df + df / 2])  # bin k: edges k, k+1
+    lo = OCTAVES_HZ / np.sqrt(2)
+    hi = np.minimum(OCTAVES_HZ * np.sqrt(2), sample_rate / 2)
+
+    def below(f: NDArray) -> NDArray:  # share of each bin under the frequencies f
+        return np.clip((f[None, :] - edges[:-1, None]) / np.diff(edges)[:, None], 0.0, 1.0)
+
+    return (below(hi) - below(lo)).astype(np.float32)
 
 
 def vocal_activity(vocal: NDArray, sample_rate: int, range_db: float = 25.0) -> NDArray:
@@ -356,7 +370,7 @@ class RuleBasedMixer:
         # 3. compression to the target loudness range, measured on the wet vocal: search on
         # the dry vocal with the reverb's effect on the range as an offset, then check
         target_lra = float(targets["vocal_lra_lu"])
-        threshold, lra_reached, reachable, wet_whole = compress_to_range(
+        threshold, lra_reached, reachable, wet_whole, wet_meter = compress_to_range(
             x_hp, sample_rate, target_lra, reverb, tolerance_lu=s.lra_tolerance_lu,
             compressor=s.compressor, dry_lra_lu=dry.loudness_range_lu, whole=x_hp_whole,
             span=span)
@@ -367,7 +381,7 @@ class RuleBasedMixer:
             analysis["reference"] = ref.analysis(cal)
             if abs(cal.vocal_lra_lu - target_lra) > s.lra_tolerance_lu:
                 target_lra = cal.vocal_lra_lu
-                threshold, lra_reached, reachable, wet_whole = compress_to_range(
+                threshold, lra_reached, reachable, wet_whole, wet_meter = compress_to_range(
                     x_hp, sample_rate, target_lra, reverb, tolerance_lu=s.lra_tolerance_lu,
                     compressor=s.compressor, dry_lra_lu=dry.loudness_range_lu,
                     whole=x_hp_whole, span=span)
@@ -393,7 +407,7 @@ class RuleBasedMixer:
                                          rendered, ref, cal, analysis, highpass, corrected)
         b_whole = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
         b_stem = b_whole[:, span]
-        stem_meter = loudness.analyse(stem, sample_rate)
+        stem_meter = wet_meter  # the analysis of ``stem``, made by the range's check
         l_stem = stem_meter.integrated_lufs
         l_backing = loudness.integrated_loudness(b_stem, sample_rate)
         gain = gain_for(l_stem, l_backing, target)
