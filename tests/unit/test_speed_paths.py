@@ -230,3 +230,19 @@ def test_octave_band_powers_equal_the_integrated_cumulative_spectrum(sr):
     np.testing.assert_allclose(10 * np.log10(bands), 10 * np.log10(np.maximum(expected, 1e-20)),
                                rtol=0, atol=1e-4)
     np.testing.assert_allclose(total, power.sum(axis=1))
+
+
+def test_the_limiters_safety_gain_moves_the_reported_true_peak_by_itself():
+    """An inter-sample peak the sample-peak limiter lets through (a quarter-rate tone at
+    45 degrees) gets the static safety gain; the true peak reported after it (the peak
+    before the gain, plus the gain) is what the meter reads on the output, under the
+    ceiling."""
+    from vocalmix.dsp.chain import bus_limit
+
+    sr = 44100
+    t = np.arange(2 * sr) / sr
+    x = np.tile((1.5 * np.sin(2 * np.pi * sr / 4 * t + np.pi / 4)).astype(np.float32), (2, 1))
+    out, info = bus_limit(x, sr, -1.0, 50.0)
+    assert info["limited"] and info["safety_gain_db"] < 0
+    assert info["true_peak_after_dbtp"] == pytest.approx(L.true_peak_dbtp(out, sr), abs=1e-3)
+    assert info["true_peak_after_dbtp"] <= -1.0
