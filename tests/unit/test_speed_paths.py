@@ -246,3 +246,22 @@ def test_the_limiters_safety_gain_moves_the_reported_true_peak_by_itself():
     assert info["limited"] and info["safety_gain_db"] < 0
     assert info["true_peak_after_dbtp"] == pytest.approx(L.true_peak_dbtp(out, sr), abs=1e-3)
     assert info["true_peak_after_dbtp"] <= -1.0
+
+
+def test_log_mel_in_blocks_equals_the_whole_transform():
+    """The log-mel spectrogram computed in blocks of frames (bounded memory) is the one of
+    all frames at once."""
+    from scipy import fft
+
+    from vocalmix.measure.mel import LogMel
+
+    sr = 22050
+    x = np.random.default_rng(2).standard_normal(sr * 60).astype(np.float32)
+    mel = LogMel(sr)
+    padded = np.pad(x, (0, mel.n_fft))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, mel.n_fft)[:: mel.hop]
+    assert frames.shape[0] > LogMel.BLOCK_FRAMES
+    spec = fft.rfft(frames * mel.window, axis=1)
+    power = (spec.real ** 2 + spec.imag ** 2) / (mel.n_fft * float(np.sum(mel.window ** 2)))
+    expected = 10.0 * np.log10(mel.fb @ power.T + 1e-10)
+    np.testing.assert_allclose(mel(x), expected, rtol=0, atol=1e-4)
