@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from vocalmix.audio import AudioError, db_to_gain, to_channels
 
 __all__ = ["ReverbSettings", "RANGES", "render_reverb", "reverb_return", "impulse_response",
-           "expected_t60", "latency_samples"]
+           "return_response", "expected_t60", "room_size_for_t60", "latency_samples"]
 
 #: Allowed range and unit of every parameter (also the genetic fit's search box).
 RANGES: dict[str, tuple[float, float, str]] = {
@@ -104,6 +104,15 @@ def expected_t60(room_size: float, size: float = 1.0) -> float:
     return 60.0 / (-20.0 * math.log10(feedback)) * loop_s
 
 
+def room_size_for_t60(t60_s: float, size: float = 1.0) -> float:
+    """The ``room_size`` whose :func:`expected_t60` at ``size`` is ``t60_s``, clipped into its
+    range (the inverse of the comb model)."""
+    loop_s = 1361.0 / 44100.0 * size
+    feedback = 10.0 ** (-3.0 * loop_s / t60_s)
+    lo, hi, _ = RANGES["room_size"]
+    return float(min(max((feedback - 0.7) / 0.28, lo), hi))
+
+
 @lru_cache(maxsize=16)
 def latency_samples(sample_rate: float) -> int:
     """Samples before Freeverb's first output (its shortest comb), measured once per rate."""
@@ -115,8 +124,6 @@ def latency_samples(sample_rate: float) -> int:
         x, float(sample_rate))
     nz = np.flatnonzero(np.max(np.abs(y), axis=0) > 0)
     return int(nz[0]) if nz.size else 0
-
-
 
 
 def _send_filters(settings: ReverbSettings, sample_rate: float):
@@ -199,4 +206,40 @@ def impulse_response(settings: ReverbSettings, sample_rate: float,
     x[:, 0] = 1.0
     out = reverb_return(x, sample_rate, settings, input_s=0.0)
     out[:, 0] += 1.0
+    return out
+
+
+def return_response(settings: ReverbSettings, sample_rate: float,
+                    samples: int) -> NDArray[np.float32]:
+    """First ``samples`` of the return's left channel for a unit impulse on both channels of
+    the send: ``impulse_response(settings, ...)[0]`` without its direct sound (to float32
+    rounding, 90 dB down or more), at half the cost (the reverb fitter renders dozens per
+    room).
+
+    At ``width`` 1 the left output of the plugin is its left comb bank alone, which is what
+    its mono path computes, from the input instead of the sum of both channels; a mono
+    send of twice the impulse therefore gives the left channel in one comb bank instead of
+    two. ``ValueError`` for another width.
+    """
+    import pedalboard as pb
+
+    from vocalmix.kernels import sosfilt
+
+    if settings.width != 1.0:
+        raise ValueError(f"return_response renders width 1 only, got {settings.width}")
+    lat = latency_samples(float(sample_rate) * settings.size)
+    delay = int(round(settings.predelay_ms / 1000.0 * sample_rate))
+    total = samples + lat
+    send = np.zeros(total, dtype=np.float32)
+    m = min(total, int(0.3 * sample_rate))  # the send filters ring out within 0.3 s
+    impulse = np.zeros(m, dtype=np.float32)
+    impulse[0] = 2.0  # the plugin sums the two channels of a stereo send
+    send[:m] = sosfilt(_send_filters(settings, sample_rate), impulse)
+    reverb = pb.Reverb(room_size=settings.room_size, damping=settings.damping, wet_level=1.0,
+                       dry_level=0.0, width=1.0, freeze_mode=0.0)
+    wet = reverb(send[None, :], float(sample_rate) * settings.size, reset=True)[0]
+    out = np.zeros(samples, dtype=np.float32)
+    if delay < samples:
+        out[delay:] = wet[lat: lat + samples - delay]
+    out *= np.float32(db_to_gain(settings.wet_db))
     return out
