@@ -50,15 +50,20 @@ __all__ = ["load_models", "model_windows", "moving_average", "predict", "eq_from
 TASKS = ("level", "eq", "compression", "reverb")
 
 
-def load_models(model_dir: str | Path) -> dict:
-    """The task predictors in ``model_dir`` (one sub-folder per task)."""
-    from vocalmix.models.nets import Predictor
-
+def _check_model_dir(model_dir: str | Path) -> Path:
     root = Path(model_dir)
     missing = [t for t in TASKS if not (root / t / "model.pt").exists()]
     if missing:
         raise FileNotFoundError(f"{root}: no trained model for {', '.join(missing)} (expected "
                                 f"{root}/<task>/model.pt; train with snakemake)")
+    return root
+
+
+def load_models(model_dir: str | Path) -> dict:
+    """The task predictors in ``model_dir`` (one sub-folder per task)."""
+    from vocalmix.models.nets import Predictor
+
+    root = _check_model_dir(model_dir)
     return {t: Predictor.load(root / t / "model.pt") for t in TASKS}
 
 
@@ -201,20 +206,34 @@ class DataDrivenMixer:
         FileNotFoundError
             For a model directory without a trained model of every task.
         """
+        from concurrent.futures import ThreadPoolExecutor
+
         from vocalmix.dsp.effects import apply_eq, apply_highpass
 
+        loading = None
         if context.models is not None:
             models, source = context.models, "in memory"
         elif context.model_dir is not None:
-            models, source = load_models(context.model_dir), str(context.model_dir)
+            source = str(_check_model_dir(context.model_dir))
+            # torch's import and the checkpoints load in a thread while the take is
+            # prepared (cleanup and pitch correction run in numpy/scipy code that releases
+            # the GIL): the same models, a second or so less
+            loading = ThreadPoolExecutor(1)
+            future = loading.submit(load_models, context.model_dir)
         else:
             raise ValueError("the data_driven system needs a trained model directory "
                              "(results/models after a pipeline run; --model DIR on the "
                              "command line)")
-        vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
-        backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
-        analysis: dict = {"models": source}
-        x, pc, corrected, prep = prepare_vocal(vocal, backing, sample_rate, context)
+        try:
+            vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+            backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
+            analysis: dict = {"models": source}
+            x, pc, corrected, prep = prepare_vocal(vocal, backing, sample_rate, context)
+            if loading is not None:
+                models = future.result()
+        finally:
+            if loading is not None:
+                loading.shutdown(wait=True)
         prep.pop("key", None)
         analysis.update(prep)
         meta = models["eq"].meta
