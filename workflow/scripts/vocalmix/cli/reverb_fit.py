@@ -29,8 +29,8 @@ def add_parser(sub) -> None:
     src.add_argument("--wet", metavar="FILE", help="wet recording to estimate the room from")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--seed", type=int, default=0, help="seed of the genetic algorithm (default 0)")
-    p.add_argument("--evaluations", type=int, default=320,
-                   help="maximum number of reverb evaluations (default 320)")
+    p.add_argument("--evaluations", type=int, default=96,
+                   help="maximum number of reverb evaluations (default 96)")
     p.set_defaults(run=run)
 
 
