@@ -18,11 +18,11 @@ Order of decisions (each measured on the audio the previous ones produce):
    ``genre_stats.tsv`` within ``lra_tolerance_lu`` -- or the closest reachable value, with
    a warning (a compressor cannot widen the range).
 4. **Reverb** (IV.A.4, after Moffat & Sandler 2019, simplified for a vocal): from the
-   backing's tempo (estimated over its loudest minute), pre-delay = a 64th note (10-60 ms) and decay T60 = two beats (0.4-3 s,
-   mapped to the reverb's room size / size); from the vocal's crest factor C (dB),
-   damping = 0.3 + 0.04 (C - 12) within 0.1-0.8 and the return level 9 LU below the dry
-   vocal (Pestana & Reiss 2014) minus 0.5 (C - 12) LU within +/-3 LU (percussive, peaky
-   delivery gets a drier sound); send filtered 200 Hz - 8 kHz.
+   backing's tempo (over its loudest minute), pre-delay = a 64th note (10-60 ms) and decay
+   T60 = two beats (0.4-3 s, mapped to the reverb's room size / size); from the vocal's
+   crest factor C (dB), damping = 0.3 + 0.04 (C - 12) within 0.1-0.8 and the return level
+   9 LU below the dry vocal (Pestana & Reiss 2014) minus 0.5 (C - 12) LU within +/-3 LU
+   (percussive, peaky delivery gets a drier sound); send filtered 200 Hz - 8 kHz.
 5. **EQ by masking reduction** (IV.A.2, Hafezi & Reiss 2015, two tracks): octave bands
    63 Hz - 16 kHz over the vocal-active frames; the bands of rank <= 3 are *essential* to
    the track masked, and the masker keeps its two strongest bands untouched (tuned for a
@@ -289,6 +289,33 @@ def _match_drr(dry: NDArray, sample_rate: int, ret_0db: NDArray, settings: Rever
     return best[1], info
 
 
+@dataclass(frozen=True)
+class _BackingAnalysis:
+    """What the rules measure of the backing: its tempo (over its loudest minute), the
+    processed backing (no EQ yet), and under the vocal's span its integrated loudness and
+    octave-band powers (None where a reference sets the targets instead)."""
+
+    tempo_bpm: float
+    tempo_confidence: float
+    processed: NDArray
+    span_lufs: float | None
+    span_bands: NDArray | None
+
+
+def _analyse_backing(backing: NDArray, sample_rate: int, span: slice, recipe: MixRecipe,
+                     levels: bool) -> _BackingAnalysis:
+    from vocalmix.measure.tempo import estimate_tempo
+
+    window = loudest_windows(backing, sample_rate, **TEMPO_WINDOW)[0]
+    tempo, confidence = estimate_tempo(backing[:, window], sample_rate)
+    processed = chain.process_backing(backing, sample_rate, recipe)
+    lufs = bands = None
+    if levels:
+        lufs = loudness.integrated_loudness(processed[:, span], sample_rate)
+        bands = _band_frames(processed[:, span], sample_rate)[0]
+    return _BackingAnalysis(tempo, confidence, processed, lufs, bands)
+
+
 # --------------------------------------------------------------------------- the mixer
 class RuleBasedMixer:
     """The rule-based system (see the module docstring): reads ``context.genre``,
@@ -304,7 +331,8 @@ class RuleBasedMixer:
                context: MixContext) -> MixChoice:
         """Choose a recipe for ``vocal`` over ``backing`` by the rules of the module
         docstring; each signal is analysed once."""
-        from vocalmix.measure.tempo import estimate_tempo
+        from concurrent.futures import ThreadPoolExecutor
+
         from vocalmix.dsp.effects import apply_highpass
 
         s = self.settings
@@ -330,12 +358,6 @@ class RuleBasedMixer:
         if genre and row != genre:
             log.info("genre %r not in the genre statistics: using the overall median", genre)
 
-        # 0. cleanup, 1. pitch correction
-        x, pc, corrected, prep = prepare_vocal(vocal, backing, sample_rate, context,
-                                               strength=s.pitch_strength,
-                                               retune_ms=s.pitch_retune_ms)
-        analysis.update(prep)
-
         # the vocal's active span: every measurement below is of the take there (and of the
         # backing under it), so the silence around a take changes nothing (a take shorter
         # than the backing is padded with silence; BS.1770/Tech 3342 windows that are partly
@@ -350,6 +372,21 @@ class RuleBasedMixer:
         if (start, stop) != (0, vocal.shape[1]):
             analysis["vocal_active_span_s"] = [start / sample_rate, stop / sample_rate]
 
+        # the backing's analyses need nothing of the vocal's: they run in a thread while
+        # the take is prepared (numpy, scipy and pedalboard release the GIL in their loops)
+        pool = ThreadPoolExecutor(1)
+        try:
+            backing_future = pool.submit(_analyse_backing, backing, sample_rate, span,
+                                         MixRecipe(system=self.name), not use_ref)
+            # 0. cleanup, 1. pitch correction
+            x, pc, corrected, prep = prepare_vocal(vocal, backing, sample_rate, context,
+                                                   strength=s.pitch_strength,
+                                                   retune_ms=s.pitch_retune_ms)
+            back = backing_future.result()
+        finally:
+            pool.shutdown(wait=True)
+        analysis.update(prep)
+
         # 2. high-pass below the voice (the filter is causal and starts from rest, so the
         # span of the filtered vocal is the span filtered alone)
         highpass = vocal_highpass_hz(x[:, span], sample_rate)
@@ -359,13 +396,12 @@ class RuleBasedMixer:
 
         # 4. reverb rules (from the uncompressed vocal: the rules need its crest factor and
         # the return-to-dry loudness, which compression barely moves)
-        tempo_window = loudest_windows(backing, sample_rate, **TEMPO_WINDOW)[0]
-        tempo, tempo_conf = estimate_tempo(backing[:, tempo_window], sample_rate)
         crest = crest_factor_db(x_hp)
-        reverb, reverb_info = reverb_rules(x_hp, sample_rate, tempo, crest, dry.integrated_lufs,
-                                           s, reference=ref if use_ref else None)
+        reverb, reverb_info = reverb_rules(x_hp, sample_rate, back.tempo_bpm, crest,
+                                           dry.integrated_lufs, s,
+                                           reference=ref if use_ref else None)
         analysis["reverb_rules"] = reverb_info
-        analysis["tempo_confidence"] = tempo_conf
+        analysis["tempo_confidence"] = back.tempo_confidence
 
         # 3. compression to the target loudness range, measured on the wet vocal: search on
         # the dry vocal with the reverb's effect on the range as an offset, then check
@@ -374,9 +410,8 @@ class RuleBasedMixer:
             x_hp, sample_rate, target_lra, reverb, tolerance_lu=s.lra_tolerance_lu,
             compressor=s.compressor, dry_lra_lu=dry.loudness_range_lu, whole=x_hp_whole,
             span=span)
-        cal, b_whole = None, None
+        cal, b_whole = None, back.processed
         if use_ref:
-            b_whole = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
             cal = ref.calibrate(wet_whole, b_whole, sample_rate)
             analysis["reference"] = ref.analysis(cal)
             if abs(cal.vocal_lra_lu - target_lra) > s.lra_tolerance_lu:
@@ -405,18 +440,16 @@ class RuleBasedMixer:
         if use_ref:
             return self._match_reference(vocal, x, b_whole, sample_rate, vocal_recipe,
                                          rendered, ref, cal, analysis, highpass, corrected)
-        b_whole = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
         b_stem = b_whole[:, span]
         stem_meter = wet_meter  # the analysis of ``stem``, made by the range's check
         l_stem = stem_meter.integrated_lufs
-        l_backing = loudness.integrated_loudness(b_stem, sample_rate)
+        l_backing = back.span_lufs
         gain = gain_for(l_stem, l_backing, target)
 
         # 5. masking-reduction EQ, judged at the balance the mix will have (band powers are
         # measured once per signal at 0 dB and scale with the square of the gain)
         active = vocal_activity(x[:, span], sample_rate)
-        v_bands, b_bands = _band_frames(stem, sample_rate)[0], _band_frames(b_stem,
-                                                                            sample_rate)[0]
+        v_bands, b_bands = _band_frames(stem, sample_rate)[0], back.span_bands
         g2 = db_to_gain(gain) ** 2
         before = _masking_db(g2 * v_bands, b_bands, active, s.essential_rank)
         v_cuts, b_cuts, decisions = _masking_cuts(g2 * v_bands, b_bands, active, sample_rate, s)
