@@ -201,10 +201,12 @@ def binned_power(x: NDArray, k: int, origin: int = 0) -> NDArray:
     return power[origin: origin + nb * k].reshape(nb, k).sum(axis=1)
 
 
-def _edc_bins(bins: NDArray, rate: float, start: int, pre: int = 0) -> tuple[NDArray, float]:
+def _edc_bins(bins: NDArray, rate: float, start: int, pre: int = 0,
+              truncation: tuple[int, float, float] | None = None) -> tuple[NDArray, float]:
     """EDC (dB re its value at bin ``start - pre``) and dynamic range (dB) from energy bins,
-    with Lundeby truncation and the exponential tail's energy added past it."""
-    end, noise, slope = _truncation(bins, rate, start)
+    with Lundeby truncation (``truncation``: :func:`_truncation`'s result where the caller
+    has it already) and the exponential tail's energy added past it."""
+    end, noise, slope = truncation or _truncation(bins, rate, start)
     first = max(0, start - pre)
     p = bins[first:end]
     if p.size == 0 or not np.any(p > 0):
@@ -282,11 +284,13 @@ def analyse_ir(h: NDArray, sample_rate: float) -> Descriptors:
         raise ValueError(f"impulse response shape {h.shape}: expected (channels, samples)")
     # the band filters run time-reversed and spread the direct sound's energy up to ~50 ms
     # earlier: give every response that much pre-roll so nothing falls off the start
-    pad = preroll_samples(sample_rate) - _direct(h, sample_rate)
+    direct = _direct(h, sample_rate)
+    pad = preroll_samples(sample_rate) - direct
     if pad > 0:
         h = np.pad(h, ((0, 0), (pad, 0)))
+        direct += pad
     bands = {b: band_filter(h, b, sample_rate) for b in bands_below_nyquist(sample_rate)}
-    return analyse_bands(h, bands, sample_rate)
+    return analyse_bands(h, bands, sample_rate, direct_index=direct)
 
 
 def preroll_samples(sample_rate: float) -> int:
@@ -335,9 +339,10 @@ def analyse_binned(broadband: NDArray, bands: dict[int, NDArray], rate: float, d
             t60[band] = t20 if t20 is not None else t10
             method[band] = "T20" if t20 is not None else ("T10" if t10 is not None else "none")
             quality[band] = "low_dynamic_range"
-    edc_b, _ = _edc_bins(broadband, rate, d0)
+    cut = _truncation(broadband, rate, d0)
+    edc_b, _ = _edc_bins(broadband, rate, d0, truncation=cut)
     edt = decay_time(edc_b, rate, 0.0, -10.0)
-    end, _, _ = _truncation(broadband, rate, d0)
+    end = cut[0]
     w = max(1, int(round(DIRECT_WINDOW_S * rate)))
     cum = np.concatenate([[0.0], np.cumsum(broadband[:end])])
 
