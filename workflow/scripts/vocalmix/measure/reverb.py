@@ -30,9 +30,9 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["OCTAVE_BANDS_HZ", "MID_BANDS_HZ", "Descriptors", "analyse_ir", "analyse_bands",
-           "analyse_binned", "binned_power", "bin_factor", "energy_decay_curve", "decay_time",
-           "band_filter", "binned_band_power"]
+__all__ = ["OCTAVE_BANDS_HZ", "MID_BANDS_HZ", "Descriptors", "analyse_ir", "analyse_binned",
+           "binned_power", "bin_factor", "energy_decay_curve", "decay_time", "band_filter",
+           "binned_band_power"]
 
 OCTAVE_BANDS_HZ = (125, 250, 500, 1000, 2000, 4000, 8000)
 MID_BANDS_HZ = (500, 1000, 2000)
@@ -289,8 +289,14 @@ def analyse_ir(h: NDArray, sample_rate: float) -> Descriptors:
     if pad > 0:
         h = np.pad(h, ((0, 0), (pad, 0)))
         direct += pad
-    bands = {b: band_filter(h, b, sample_rate) for b in bands_below_nyquist(sample_rate)}
-    return analyse_bands(h, bands, sample_rate, direct_index=direct)
+    # bins start at the direct sound; each band is binned as soon as it is filtered (a
+    # long multichannel response's seven filtered copies would be tens of MB at once)
+    k = bin_factor(sample_rate)
+    origin = direct % k
+    bands = {b: binned_power(band_filter(h, b, sample_rate), k, origin)
+             for b in bands_below_nyquist(sample_rate)}
+    return analyse_binned(binned_power(h, k, origin), bands, sample_rate / k,
+                          (direct - origin) // k, sample_rate=sample_rate)
 
 
 def preroll_samples(sample_rate: float) -> int:
@@ -300,18 +306,6 @@ def preroll_samples(sample_rate: float) -> int:
 
 def bands_below_nyquist(sample_rate: float) -> list[int]:
     return [b for b in OCTAVE_BANDS_HZ if b * math.sqrt(2) <= 0.5 * sample_rate * 1.02]
-
-
-def analyse_bands(h: NDArray, bands: dict[int, NDArray], sample_rate: float,
-                  direct_index: int | None = None) -> Descriptors:
-    """Descriptors from a response ``h`` and its octave-band versions (already filtered)."""
-    h = np.atleast_2d(h)
-    d0 = _direct(h, sample_rate) if direct_index is None else direct_index
-    k = bin_factor(sample_rate)
-    origin = d0 % k
-    return analyse_binned(binned_power(h, k, origin),
-                          {b: binned_power(x, k, origin) for b, x in bands.items()},
-                          sample_rate / k, (d0 - origin) // k, sample_rate=sample_rate)
 
 
 def analyse_binned(broadband: NDArray, bands: dict[int, NDArray], rate: float, d0: int,
