@@ -35,7 +35,7 @@ Speed (``vocalmix reverb-fit`` must take about a second per room): a candidate's
 render of its return (mono, as long as its decay needs; a few ms) and the analysis of its
 binned band energies (about 1 ms). Renders are kept per room (:class:`_Cores`), so level
 and pre-delay changes only re-analyse; costs are kept per settings; the search's
-coordinates and seeded start reach a good fit in about 100 evaluations and 35-60 renders.
+coordinates and seeded start reach a good fit in about 90 evaluations and 35 renders.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ GENES = ("room_size", "size", "damping", "wet_db", "predelay_ms", "highpass_hz",
 LOG_GENES = {"highpass_hz", "lowpass_hz"}
 LEVEL_TIME = np.array([GENES.index("wet_db"), GENES.index("predelay_ms")])
 #: expected_t60 of a candidate relative to the target's mid-band T60: the range the first
-#: gene spans in the search (the actual decay is 0.77-1.07 times expected_t60)
-T60_RATIO = (0.8, 1.5)
+#: gene spans in the search (the actual mid-band decay is 0.77-1.07 times expected_t60, so
+#: the target's decay needs 0.93-1.3 times it)
+T60_RATIO = (0.9, 1.35)
 SIGMA = {"t60": 0.05, "edt": 0.10, "c50_db": 1.0, "c80_db": 1.0, "drr_db": 1.0,
          "predelay_ms": 5.0}
 
@@ -271,7 +272,7 @@ def search_decoder(target: Descriptors) -> Callable[[NDArray], ReverbSettings]:
     """Genes in [0, 1] -> reverb settings, with the first two genes coding the decay
     relative to the target instead of ``room_size`` and ``size``: the first sets the
     candidate's :func:`~vocalmix.dsp.reverb.expected_t60` to the target's mid-band T60 times
-    :data:`T60_RATIO` (0.8 to 1.5, log scale); the second places ``size`` within the sizes
+    :data:`T60_RATIO` (0.9 to 1.35, log scale); the second places ``size`` within the sizes
     that reach that decay (the expected T60 is proportional to ``size``, from 0.6 s at
     ``room_size`` 0 to 7.2 s at 0.98, at ``size`` 1); ``room_size`` follows.
 
@@ -380,7 +381,7 @@ def _seed_level_time(u: NDArray, obj: _Objective) -> NDArray:
 
 def fit_ga(target: Descriptors, sample_rate: float, *, seed: int = 0, population: int = 16,
            max_evaluations: int = 96, tolerance: float = 0.25, patience: int = 8,
-           level_time_rate: float = 0.6, blind: bool = False) -> FitResult:
+           level_time_rate: float = 0.7, blind: bool = False) -> FitResult:
     """Genetic fit of the reverb to ``target`` (see the module docstring)."""
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
