@@ -178,10 +178,11 @@ def _truncation(power: NDArray, sample_rate: float, start: int) -> tuple[int, fl
 
 def _slope(t: NDArray, y: NDArray) -> float:
     """Least-squares slope of y over t (closed form; the centred abscissae sum to zero, so
-    ``y`` need not be centred)."""
+    ``y`` need not be centred). Products are summed by numpy, not BLAS: a threaded BLAS
+    dot product on a loaded machine stalls for milliseconds."""
     tc = t - t.mean()
-    den = float(tc @ tc)
-    return float(tc @ y) / den if den > 0 else 0.0
+    den = float(np.sum(tc * tc))
+    return float(np.sum(tc * y)) / den if den > 0 else 0.0
 
 
 EDC_RATE = 4000.0  # Hz: descriptors are computed from energy summed into ~0.25 ms bins
@@ -253,9 +254,10 @@ def decay_time(edc_db: NDArray, rate: float, top: float, bottom: float) -> float
         # a drop faster than the sampling of the curve (e.g. a strong direct sound for EDT):
         # the time of the first crossing of ``bottom`` instead of a fit
         return float(60.0 / (top - bottom) * max(i1, 1) / rate)
-    # least-squares slope over equally spaced samples, in closed form
+    # least-squares slope over equally spaced samples, in closed form (summed by numpy: see
+    # _slope)
     j = np.arange(m) - 0.5 * (m - 1)
-    slope = float(j @ edc_db[i0:i1]) * rate / (m * (m * m - 1) / 12.0)
+    slope = float(np.sum(j * edc_db[i0:i1])) * rate / (m * (m * m - 1) / 12.0)
     return float(-60.0 / slope) if slope < 0 else None
 
 
