@@ -32,6 +32,15 @@ DEMO_SONGS = (
     if any(d["adapter"] == "demo" for d in config["datasets"])
     else []
 )
+# the songs the corpus uses (a demo entry's max_tracks keeps the first N), with the genre
+# the generator deals each by its place among all songs: made by make_demo_corpus
+_DEMO_USED = {c.track_id for c in CANDIDATES if c.adapter == "demo"}
+DEMO_MADE = [
+    {"song_id": s, "genre": genre_of(i, config["demo"]["genres"])}
+    for i, s in enumerate(DEMO_SONGS)
+    if s in _DEMO_USED
+]
+DEMO_MADE_IDS = [d["song_id"] for d in DEMO_MADE]
 
 
 wildcard_constraints:

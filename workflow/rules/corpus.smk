@@ -3,19 +3,19 @@
 
 # Every demo song in one job (its start-up outweighs a song's half CPU-second), made by
 # up to `threads` worker processes; the files stay per song.
-if DEMO_SONGS:
+if DEMO_MADE:
 
     rule make_demo_corpus:
         input:
             code=pkg("vocalmix.stages.demo"),
         output:
-            dry_vocal=expand("results/demo/{song}/dry_vocal.flac", song=DEMO_SONGS),
-            vocal=expand("results/demo/{song}/vocal.flac", song=DEMO_SONGS),
-            backing=expand("results/demo/{song}/backing.flac", song=DEMO_SONGS),
-            mixture=expand("results/demo/{song}/mixture.flac", song=DEMO_SONGS),
-            raw_vocal=expand("results/demo/{song}/raw_vocal.flac", song=DEMO_SONGS),
-            room_ir=expand("results/demo/{song}/room_ir.flac", song=DEMO_SONGS),
-            truth=expand("results/demo/{song}/truth.json", song=DEMO_SONGS),
+            dry_vocal=expand("results/demo/{song}/dry_vocal.flac", song=DEMO_MADE_IDS),
+            vocal=expand("results/demo/{song}/vocal.flac", song=DEMO_MADE_IDS),
+            backing=expand("results/demo/{song}/backing.flac", song=DEMO_MADE_IDS),
+            mixture=expand("results/demo/{song}/mixture.flac", song=DEMO_MADE_IDS),
+            raw_vocal=expand("results/demo/{song}/raw_vocal.flac", song=DEMO_MADE_IDS),
+            room_ir=expand("results/demo/{song}/room_ir.flac", song=DEMO_MADE_IDS),
+            truth=expand("results/demo/{song}/truth.json", song=DEMO_MADE_IDS),
         log:
             "results/logs/make_demo_corpus.log",
         benchmark:
@@ -26,10 +26,7 @@ if DEMO_SONGS:
         resources:
             mem_mb=1500,
         params:
-            songs=[
-                {"song_id": s, "genre": genre_of(i, config["demo"]["genres"])}
-                for i, s in enumerate(DEMO_SONGS)
-            ],
+            songs=DEMO_MADE,
             duration_s=lookup(dpath="demo/duration_s", within=config),
             sample_rate=lookup(dpath="sample_rate", within=config),
             seed=lookup(dpath="seed", within=config),
