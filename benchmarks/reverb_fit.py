@@ -8,7 +8,8 @@
   alone; mid-band T60 error against the room's true T60.
 
 Writes ``benchmarks/results/reverb_fit_measured.csv``, ``reverb_fit_demo.csv`` and prints the
-median errors per method.
+median errors per method and whether the GA keeps every measured response's mid-band T60
+within 5 % (the quality bar; with ``--seeds`` over every seed).
 
     .venv/bin/python benchmarks/reverb_fit.py [--songs 16] [--seeds 1]
 """
@@ -33,6 +34,7 @@ OUT = Path(__file__).resolve().parent / "results"
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
 SR = 44100
 KEYS = ("t60_mid_s", "edt_s", "c50_db", "c80_db", "drr_db", "predelay_ms")
+T60_BAR_PCT = 5.0  # the fit's quality bar: fitted mid-band T60 within 5 % of the room's
 
 
 def errors(fitted, target) -> dict:
@@ -90,6 +92,9 @@ def main(argv=None) -> None:
         secs = [r["seconds"] for r in sel]
         parts.append(f"time median {statistics.median(secs):.2f} s max {max(secs):.2f} s")
         print(f"  {method:7s}", ", ".join(parts))
+    worst = max(abs(r["err_t60_mid_s"]) for r in rows if r["method"] == "ga")
+    print(f"quality bar (issue 20): GA mid-band T60 within {T60_BAR_PCT:.0f} % on every measured "
+          f"response: {'yes' if worst <= T60_BAR_PCT else 'no'} (worst {worst:.2f} %)")
 
     demo_rows = []
     genres = list(demo.GENRES)
