@@ -312,6 +312,18 @@ def test_fits_of_measured_rooms_keep_their_t60(real_data):
             assert fit.evaluations <= 96
 
 
+def test_cli_reverb_fit_from_a_response_does_not_import_scipy_signal(tmp_path, rng):
+    """``import scipy.signal`` alone takes 0.5-0.9 s of the 1-s budget per room (issue 20)."""
+    path = tmp_path / "ir.wav"
+    write_audio(path, exp_decay(rng, 0.5, 0.0, 10.0).astype(np.float32), SR)
+    code = ("import sys; from vocalmix.cli import main; "
+            f"main(['reverb-fit', '--ir', {str(path)!r}, '--json', '--evaluations', '20']); "
+            "print('scipy.signal' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.splitlines()[-1] == "False"
+
+
 @pytest.mark.slow
 def test_cli_reverb_fit_json(tmp_path, rng):
     path = tmp_path / "ir.wav"
