@@ -49,10 +49,10 @@ from vocalmix.corpus.tracks import (
     CorpusError,
     Rejection,
     TrackRejected,
-    assign_group_splits,
     assign_splits,
     genre_slug,
     slug,
+    split_candidates,
 )
 
 log = logging.getLogger(__name__)
@@ -163,15 +163,6 @@ def _carve_valid(cands: list[Candidate], config: dict, entry: dict) -> None:
         c.split = splits[c.track_id]
 
 
-def _hash_split(cands: list[Candidate], config: dict) -> None:
-    ing = config["ingest"]
-    splits = assign_splits([c.track_id for c in cands], [c.genre for c in cands],
-                           seed=int(config["seed"]), test_fraction=float(ing["test_fraction"]),
-                           valid_fraction=float(ing["valid_fraction"]))
-    for c in cands:
-        c.split = splits[c.track_id]
-
-
 def _discover_medleydb(entry: dict, config: dict) -> tuple[list[Candidate], list[Rejection]]:
     import yaml
 
@@ -223,7 +214,7 @@ def _discover_medleydb(entry: dict, config: dict) -> tuple[list[Candidate], list
             track_id=tid, dataset=name, adapter="medleydb", split="train", source="stems",
             genre=genre_slug(meta.get("genre")), files=files, origin=str(track_dir),
             weight=float(entry.get("weight", 1.0))))
-    _hash_split(cands, config)
+    split_candidates(cands, config)
     return cands, rejs
 
 
@@ -245,7 +236,7 @@ def _discover_ccmixter(entry: dict, config: dict) -> tuple[list[Candidate], list
             files["mixture"] = [str(m)]
         cands.append(Candidate(tid, name, "ccmixter", "train", "stems", None, files,
                                origin=str(song), weight=float(entry.get("weight", 1.0))))
-    _hash_split(cands, config)
+    split_candidates(cands, config)
     return cands, rejs
 
 
@@ -270,13 +261,7 @@ def _discover_stereo_lr(adapter: str, *, split_by_group: bool) -> Callable:
                                    {"stereo": [str(f)]}, layout="stereo_lr", origin=str(f),
                                    weight=weight, group=slug(f.stem.split("_", 1)[0])))
         if split_by_group and cands and entry.get("split", "auto") == "auto":
-            ing = config["ingest"]
-            splits = assign_group_splits([c.track_id for c in cands], [c.group for c in cands],
-                                         seed=int(config["seed"]),
-                                         test_fraction=float(ing["test_fraction"]),
-                                         valid_fraction=float(ing["valid_fraction"]))
-            for c in cands:
-                c.split = splits[c.track_id]
+            split_candidates(cands, config, by_group=True)
         return cands, []
 
     return discover_lr
@@ -331,7 +316,7 @@ def _discover_folder(entry: dict, config: dict) -> tuple[list[Candidate], list[R
                                source, genre_slug(entry.get("genre")), files, origin=str(d),
                                weight=float(entry.get("weight", 1.0))))
     if source == "stems":
-        _hash_split(cands, config)
+        split_candidates(cands, config)
     return cands, rejs
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from vocalmix.config import schema_settings
 from vocalmix.corpus.tracks import (AUDIO_EXTS, Candidate, CorpusError, Rejection,
-                                    assign_splits, genre_slug, slug)
+                                    genre_slug, slug, split_candidates)
 from vocalmix.layout import SEPARATED_DIR
 
 log = logging.getLogger(__name__)
@@ -107,13 +107,7 @@ def discover_mixes(config: dict) -> tuple[list[Candidate], list[Rejection]]:
                 origin=str(f), weight=weight))
     split = settings.split
     if split == "auto" and cands:
-        ing = config["ingest"]
-        splits = assign_splits([c.track_id for c in cands], [c.genre for c in cands],
-                               seed=int(config["seed"]),
-                               test_fraction=float(ing["test_fraction"]),
-                               valid_fraction=float(ing["valid_fraction"]))
-        for c in cands:
-            c.split = splits[c.track_id]
+        split_candidates(cands, config)
     else:
         for c in cands:
             c.split = split

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from vocalmix import seeding
 
 __all__ = ["AUDIO_EXTS", "Candidate", "Rejection", "TrackRejected", "CorpusError", "slug",
-           "genre_slug", "assign_splits", "assign_group_splits"]
+           "genre_slug", "assign_splits", "assign_group_splits", "split_candidates"]
 
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
 
@@ -174,3 +174,17 @@ def assign_group_splits(ids: list[str], groups: list[str], *, seed: int, test_fr
                 split[t] = name
         left = [g for g in left if g not in chosen]
     return split
+
+
+def split_candidates(cands: list["Candidate"], config: dict, *, by_group: bool = False) -> None:
+    """Set each candidate's split, seeded by ``config["seed"]`` with the ``ingest`` test and
+    validation fractions: stratified by genre (:func:`assign_splits`), or with each
+    ``Candidate.group`` kept in one split (:func:`assign_group_splits`)."""
+    ing = config["ingest"]
+    ids = [c.track_id for c in cands]
+    fractions = {"seed": int(config["seed"]), "test_fraction": float(ing["test_fraction"]),
+                 "valid_fraction": float(ing["valid_fraction"])}
+    splits = (assign_group_splits(ids, [c.group for c in cands], **fractions) if by_group
+              else assign_splits(ids, [c.genre for c in cands], **fractions))
+    for c in cands:
+        c.split = splits[c.track_id]
