@@ -19,7 +19,7 @@ from vocalmix.measure import loudness
 from vocalmix.dsp.cleanup import Cleanup, DeEsser, NoiseReduction
 from vocalmix.dsp.effects import CompressorSettings, EQBand, apply_compressor, eq_response_db
 from vocalmix.dsp.recipe import PitchCorrection
-from vocalmix.dsp.reverb import RANGES, expected_t60
+from vocalmix.dsp.reverb import RANGES, expected_t60, room_size_for_t60
 
 __all__ = ["PHONE_TAKE_CLEANUP", "prepare_vocal", "SearchedCompressor", "VOCAL_COMPRESSOR",
            "correct_to_key", "search_threshold", "compress_to_range", "CompressedVocal", "room_for_t60", "gain_for",
@@ -296,14 +296,7 @@ def room_for_t60(t60_s: float) -> tuple[float, float]:
     if t60_s <= lo_t:
         size = max(RANGES["size"][0], t60_s / lo_t)
         return 0.0, size
-    a, b = 0.0, RANGES["room_size"][1]
-    for _ in range(40):
-        m = 0.5 * (a + b)
-        if expected_t60(m, 1.0) < t60_s:
-            a = m
-        else:
-            b = m
-    return 0.5 * (a + b), 1.0
+    return room_size_for_t60(t60_s, 1.0), 1.0
 
 
 def gain_for(vocal_lufs: float, backing_lufs: float, target_lu: float) -> float:
