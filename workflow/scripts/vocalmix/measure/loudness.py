@@ -28,12 +28,13 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.audio import AudioError
+from vocalmix.kernels import sosfilt_kernel
 
 __all__ = [
     "LoudnessResult",
@@ -159,14 +160,6 @@ def _grid(sample_rate: float, max_hop_s: float = 0.01) -> _Grid:
     return _Grid(hop=hop, block=block, short=short, step_hops=max(1, int(round(step / hop))))
 
 
-def _sosfilt_kernel() -> Callable[[NDArray, NDArray, NDArray], None]:
-    """scipy's compiled second-order-section kernel, without ``import scipy.signal``
-    (:func:`vocalmix.kernels.sosfilt_kernel`)."""
-    from vocalmix.kernels import sosfilt_kernel
-
-    return sosfilt_kernel()
-
-
 class _PowerAccumulator:
     """Streams audio through the K-filter and sums channel-weighted power per hop.
 
@@ -190,7 +183,7 @@ class _PowerAccumulator:
             raise ValueError(f"{len(self.weights)} channel weights for {n_channels} channels")
         self.n_channels = n_channels
         self.zi = [np.zeros((1, self.sos.shape[0], 2)) for _ in range(n_channels)]
-        self._sosfilt = _sosfilt_kernel()
+        self._sosfilt = sosfilt_kernel()
         self.rest = [np.zeros(0) for _ in range(n_channels)]
         self.hops: list[NDArray] = []
         self.n_samples = 0

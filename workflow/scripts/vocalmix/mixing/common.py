@@ -22,8 +22,9 @@ from vocalmix.dsp.recipe import PitchCorrection
 from vocalmix.dsp.reverb import RANGES, expected_t60, room_size_for_t60
 
 __all__ = ["PHONE_TAKE_CLEANUP", "prepare_vocal", "SearchedCompressor", "VOCAL_COMPRESSOR",
-           "correct_to_key", "search_threshold", "compress_to_range", "CompressedVocal", "room_for_t60", "gain_for",
-           "gain_on_meter", "vocal_highpass_hz", "eq_from_curve", "loudest_windows"]
+           "correct_to_key", "search_threshold", "compress_to_range", "CompressedVocal",
+           "room_for_t60", "gain_for", "gain_on_meter", "vocal_highpass_hz", "eq_from_curve",
+           "loudest_window"]
 
 
 @dataclass(frozen=True)
@@ -103,21 +104,18 @@ def prepare_vocal(vocal: NDArray, backing: NDArray, sample_rate: int, context, *
     return x, pc, prepared, info
 
 
-def loudest_windows(audio: NDArray, sample_rate: int, *, count: int, length_s: float
-                    ) -> list[slice]:
-    """Up to ``count`` non-overlapping windows of ``length_s`` where ``audio`` is loudest
-    (mean square over 0.5-s steps, greedy, loudest first), returned in time order; the whole
-    signal when it is no longer than ``1.5 * count * length_s``.
+def loudest_window(audio: NDArray, sample_rate: int, length_s: float) -> slice:
+    """The window of ``length_s`` where ``audio`` is loudest (mean square over 0.5-s steps);
+    the whole signal when it is no longer than 1.5 ``length_s``.
 
-    An analysis that only needs a statistic of a signal (a pitch percentile, a tempo, a
-    ratio of two loudnesses) runs on these instead of the whole song, so its cost stops
-    growing with the song's length.
+    An analysis that only needs a statistic of a signal (a tempo) runs on it instead of the
+    whole song, so its cost stops growing with the song's length.
     """
     x = np.atleast_2d(np.asarray(audio))
     n = x.shape[1]
     width = int(round(length_s * sample_rate))
-    if n <= 1.5 * count * width or width <= 0:
-        return [slice(0, n)]
+    if n <= 1.5 * width or width <= 0:
+        return slice(0, n)
     step = max(1, int(round(0.5 * sample_rate)))
     steps = n // step
     energy = np.zeros(steps)
@@ -126,15 +124,8 @@ def loudest_windows(audio: NDArray, sample_rate: int, *, count: int, length_s: f
         energy += np.einsum("ij,ij->i", frames, frames)
     k = max(1, width // step)
     c = np.concatenate([[0.0], np.cumsum(energy)])
-    score = c[k:] - c[:-k]  # window starting at step i
-    taken: list[int] = []
-    for _ in range(count):
-        i = int(np.argmax(score))
-        if not np.isfinite(score[i]):
-            break
-        taken.append(i)
-        score[max(0, i - k + 1): i + k] = -np.inf  # no overlap with this window
-    return [slice(i * step, i * step + width) for i in sorted(taken)]
+    start = int(np.argmax(c[k:] - c[:-k])) * step
+    return slice(start, start + width)
 
 
 # the pitch track behind the high-pass cutoff: the take decimated by an integer factor to

@@ -70,7 +70,7 @@ from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings, reverb_return
 from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
 from vocalmix.mixing.common import (VOCAL_COMPRESSOR, SearchedCompressor, compress_to_range,
-                                    gain_for, loudest_windows, prepare_vocal, room_for_t60,
+                                    gain_for, loudest_window, prepare_vocal, room_for_t60,
                                     vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ __all__ = ["RuleSettings", "RuleBasedMixer", "masking_eq", "masking_measure_db",
 MIN_ACTIVE_S = 1.5
 
 #: The backing's tempo is estimated over its loudest minute (the whole of a song up to 90 s).
-TEMPO_WINDOW = {"count": 1, "length_s": 60.0}
+TEMPO_WINDOW_S = 60.0
 
 OCTAVES_HZ = np.array([62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0])
 
@@ -306,7 +306,7 @@ def _analyse_backing(backing: NDArray, sample_rate: int, span: slice, recipe: Mi
                      levels: bool) -> _BackingAnalysis:
     from vocalmix.measure.tempo import estimate_tempo
 
-    window = loudest_windows(backing, sample_rate, **TEMPO_WINDOW)[0]
+    window = loudest_window(backing, sample_rate, TEMPO_WINDOW_S)
     tempo, confidence = estimate_tempo(backing[:, window], sample_rate)
     processed = chain.process_backing(backing, sample_rate, recipe)
     lufs = bands = None
