@@ -9,13 +9,10 @@ sacct sees no job finish). One more option is for speed only: status checks ever
 instead of the plugin's 40 s (it changes when Snakemake notices a finished job, nothing
 that is submitted). The node declares the largest job the profile asks for (8 CPUs for
 ingest, 16 GB), as a real cluster node would have; the jobs share this machine's cores.
-The profile's groups run the per-track jobs of a stage (several tracks each) as one
-submission; every job still runs inside a Slurm job.
 """
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import time
@@ -115,19 +112,9 @@ def test_the_workflow_runs_through_real_slurm(tiny_run, slurm, tmp_path):
     assert proc.returncode == 0, report(slurm, proc, tmp_path)
     submitted = [line for line in proc.stderr.splitlines()
                  if "has been submitted with SLURM jobid" in line]
-    # Snakemake prints every job it runs as "rule <name>:" or "checkpoint <name>:" (the
-    # target: "localrule all:"), indented under "Group job <group>" when the profile's
-    # groups put it into one submission with others (issue 20: fewer, larger Slurm jobs)
-    jobs = re.findall(r"^\s*(?:rule|checkpoint) (\w+):$", proc.stderr, re.M)
-    alone = re.findall(r"^(?:rule|checkpoint) (\w+):$", proc.stderr, re.M)
-    groups = re.findall(r"Group job (\w+) \(jobs in", proc.stderr)
-    print(f"real Slurm run: {len(jobs)} jobs in {len(submitted)} sbatch submissions "
-          f"({len(groups)} group jobs) in {elapsed:.0f} s")
-    # every job but the target rule went through sbatch (38 on the tiny config), each
-    # either alone or in a group job, and each submission is one of those
-    assert len(jobs) >= 30, report(slurm, proc, tmp_path)
-    assert len(submitted) == len(alone) + len(groups), report(slurm, proc, tmp_path)
-    assert groups and len(submitted) < len(jobs), report(slurm, proc, tmp_path)
+    print(f"real Slurm run: {len(submitted)} jobs through sbatch in {elapsed:.0f} s")
+    # every job but the target rule went through sbatch (38 on the tiny config)
+    assert len(submitted) >= 30, report(slurm, proc, tmp_path)
     # training too, on the CPU partition: train.gpus is 0 in the tiny config, so no --gpus
     assert sum("/rule_train_model/" in line for line in submitted) == 4, submitted
     assert_same_results(tiny_run, tmp_path)
