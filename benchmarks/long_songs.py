@@ -100,10 +100,16 @@ def run_pipeline(workdir: Path, data: Path, jobs: int) -> float:
     return time.perf_counter() - start
 
 
-def _du_mb(path: Path) -> float:
-    if not path.exists():
-        return 0.0
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+def disk_mb(run: Path) -> tuple[float, float]:
+    """MB on disk of ``results/`` and of ``listening_test/waet/`` in ``run``, measured as
+    ``benchmarks/disk.py`` does: allocated blocks, each hard-linked file once (the WAET
+    stimuli are links to the renders and belong to ``results/``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from disk import measure
+
+    folders, _ = measure(run)
+    waet = folders.pop("listening_test/waet", 0)
+    return sum(folders.values()) / 1e6, waet / 1e6
 
 
 def read_benchmarks(run: Path) -> list[dict]:
@@ -199,8 +205,7 @@ def main() -> None:
     wall = math.nan if args.collect_only else run_pipeline(wd, data, args.jobs)
     rows = read_benchmarks(wd / "run")
     summary = summarise(rows)
-    results_mb = _du_mb(wd / "run" / "results")
-    waet_mb = _du_mb(wd / "run" / "listening_test" / "waet")
+    results_mb, waet_mb = disk_mb(wd / "run")
     summary.append({"rule": "TOTAL", "jobs": len(rows), "cpu_s": sum(r["cpu_s"] for r in rows),
                     "max_rss_mib": max((r["max_rss_mib"] or 0.0) for r in rows),
                     "io_out_mb": results_mb + waet_mb,

@@ -10,8 +10,8 @@ import pytest
 from vocalmix.evaluation.objective import (balance_lu, centroid_error_hz, compare, mel_distance_db,
                                            mrstft_distance, summarise)
 from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
-from vocalmix.evaluation.render import (RenderSettings, choose_excerpt, conditions_for,
-                                        cut_excerpt, normalise_for_listening, render_condition,
+from vocalmix.evaluation.render import (RenderSettings, choose_excerpt, choose_excerpt_file,
+                                        conditions_for, cut_excerpt, normalise_for_listening, render_condition,
                                         system_input)
 from vocalmix.audio import write_audio
 
@@ -120,6 +120,22 @@ def test_excerpt_is_the_whole_short_song_and_where_the_vocal_sings_in_a_long_one
     assert fixed["start_s"] == pytest.approx(40.0)  # clamped so that 20 s fit
 
 
+def test_excerpt_from_a_file_is_streamed_and_equals_the_one_from_the_array(tmp_path):
+    # the excerpt stage reads the vocal through the streaming meter (memory flat in the
+    # song's length); the choice is the one the whole array gives, on a 24-bit FLAC as stored
+    long = np.zeros((1, 90 * SR), dtype=np.float32)
+    long[:, 47 * SR: 70 * SR] = _sung(23, gaps=False)[:1]
+    path = tmp_path / "vocal.flac"
+    write_audio(path, long, SR, subtype="PCM_24")
+    settings = RenderSettings(excerpt_s=20)
+    from_file, sr = choose_excerpt_file(path, settings)
+    assert sr == SR
+    assert from_file == choose_excerpt(long, SR, settings)
+    assert 47.0 <= from_file["start_s"] <= 50.0
+    whole, _ = choose_excerpt_file(path, RenderSettings(excerpt_s=120))
+    assert whole["method"] == "whole" and whole["duration_s"] == pytest.approx(90.0)
+
+
 def test_cut_excerpt_has_the_length_and_fades():
     x = np.ones((2, 10 * SR), dtype=np.float32)
     y = cut_excerpt(x, SR, {"start_s": 2.0, "duration_s": 5.0, "fade_s": 0.1})
@@ -168,3 +184,49 @@ def test_preset_stands_in_for_a_missing_commercial_render_and_says_so(tmp_path):
     unproc, vs, bs, info = render_condition("unprocessed", row=row, backing=b,
                                             sample_rate=SR, vocal_in=v)
     np.testing.assert_array_equal(unproc, v + b)
+
+
+# ------------------------------------------------ the render stage, windowed conditions
+@pytest.mark.parametrize("condition", ["professional", "unprocessed"])
+def test_render_stage_reads_only_the_excerpt_and_writes_the_whole_song_paths_bytes(
+        tmp_path, monkeypatch, condition):
+    # professional and unprocessed need nothing outside the excerpt: the stage reads only its
+    # samples (memory flat in the song's length) and writes exactly what cutting the whole
+    # song gives; a vocal longer than the backing is cut at the backing's end either way
+    from vocalmix.audio import read_audio
+    from vocalmix.evaluation import render as render_module
+    from vocalmix.files import write_json
+    from vocalmix.stages import render as stage
+
+    rng = np.random.default_rng(3)
+    n = 40 * SR
+    vocal = _sung(41, seed=1)[:, : 41 * SR]  # one second longer than the backing
+    backing = (0.05 * rng.standard_normal((2, n))).astype(np.float32)
+    paths = {}
+    for name, x in (("vocal", vocal), ("backing", backing),
+                    ("mixture", vocal[:, :n] + backing)):
+        paths[name] = str(tmp_path / f"{name}.flac")
+        write_audio(paths[name], np.clip(x, -1, 1), SR, subtype="PCM_24")
+    vin = str(tmp_path / "v0.wav")
+    write_audio(vin, vocal[:1] * np.float32(0.5), SR)
+    row = {"track_id": "t", "split": "test", **paths}
+    for start in (12.25, 25.0):  # inside, and reaching past the backing's end
+        excerpt = {"start_s": start, "duration_s": 16.0, "fade_s": 0.05, "method": "fixed"}
+        write_json(tmp_path / "excerpt.json", excerpt)
+        params = {"row": row, "condition": condition, "input_role": "corrupted",
+                  "reference": paths["mixture"], "commercial": None, "genre": None,
+                  "genre_source": None, "render": {}, "sample_rate": SR,
+                  "listening": {"loudness_lufs": -23.0, "true_peak_dbtp": -1.0}}
+        inputs = {"excerpt": str(tmp_path / "excerpt.json"), "vocal_in": vin}
+        out = {}
+        for label, windowed in (("window", render_module.WINDOWED_CONDITIONS), ("whole", ())):
+            monkeypatch.setattr(stage, "WINDOWED_CONDITIONS", windowed)
+            out[label] = {k: str(tmp_path / f"{label}.{k}.{ext}") for k, ext in
+                          (("audio", "wav"), ("vocal", "flac"), ("backing", "flac"),
+                           ("json", "json"))}
+            stage.render(inputs, out[label], params)
+        for k in ("audio", "vocal", "backing"):
+            a, _ = read_audio(out["window"][k])
+            b, _ = read_audio(out["whole"][k])
+            assert a.shape == (2, 16 * SR)
+            assert np.array_equal(a, b), (start, k)

@@ -147,6 +147,12 @@ class AudioStream:
             raise AudioError(self.path, f"contains {bad} NaN or infinite samples")
         return block
 
+    def seek(self, frame: int) -> None:
+        """Continue reading at ``frame`` (from the start of the file)."""
+        if not 0 <= frame <= self.frames:
+            raise ValueError(f"{self.path}: frame {frame} outside 0..{self.frames}")
+        self._fh.seek(int(frame))
+
     def read_into(self, out: NDArray) -> NDArray:
         """Read the next ``len(out)`` frames into ``out`` ``(frames, channels)``, as the file
         stores them (interleaved: no transposed copy, no allocation, so a streaming reader

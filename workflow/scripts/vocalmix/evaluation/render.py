@@ -57,8 +57,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["RenderSettings", "LevelSettings", "RenderError", "conditions_for", "system_input",
-           "reference_song_for",
-           "choose_excerpt", "cut_excerpt", "normalise_for_listening", "render_condition"]
+           "reference_song_for", "choose_excerpt", "choose_excerpt_file", "cut_excerpt",
+           "excerpt_window", "read_window", "WINDOWED_CONDITIONS",
+           "normalise_for_listening", "render_condition"]
 
 #: Momentary loudness within this many LU of the vocal's loudest counts as "active".
 ACTIVE_RANGE_LU = 20.0
@@ -167,10 +168,32 @@ def choose_excerpt(vocal: NDArray, sample_rate: int, settings: RenderSettings) -
     over ``settings.fade_s`` at both ends."""
     from vocalmix.measure import loudness
 
+    duration = vocal.shape[-1] / sample_rate
+    return _excerpt(duration, settings, lambda: loudness.momentary_loudness(vocal, sample_rate))
+
+
+def choose_excerpt_file(path: str | Path, settings: RenderSettings) -> tuple[dict, int]:
+    """:func:`choose_excerpt` of the vocal in the file ``path``, streamed: the momentary
+    loudness comes from the BS.1770 meter reading the file in blocks, so memory does not
+    grow with the song's length. Returns (the excerpt, the file's sample rate)."""
+    from vocalmix.audio import open_audio
+    from vocalmix.measure import loudness
+
+    with open_audio(path) as stream:
+        sr, frames = int(stream.sample_rate), int(stream.frames)
+
+    def momentary() -> tuple[NDArray, NDArray]:
+        r = loudness.analyse_file(str(path))
+        return r.momentary_times_s(), r.momentary_lufs
+
+    return _excerpt(frames / sr, settings, momentary), sr
+
+
+def _excerpt(duration: float, settings: RenderSettings, momentary) -> dict:
+    """The excerpt of a vocal lasting ``duration`` s; ``momentary()`` gives its (block end
+    times, momentary loudness), called only when the loudness decides."""
     excerpt_s, start_s, fade_s = (float(settings.excerpt_s), settings.start_s,
                                   float(settings.fade_s))
-
-    duration = vocal.shape[-1] / sample_rate
     if duration <= excerpt_s:
         return {"start_s": 0.0, "duration_s": duration, "fade_s": fade_s, "method": "whole"}
     length = float(excerpt_s)
@@ -178,7 +201,7 @@ def choose_excerpt(vocal: NDArray, sample_rate: int, settings: RenderSettings) -
         start = min(float(start_s), duration - length)
         return {"start_s": max(start, 0.0), "duration_s": length, "fade_s": fade_s,
                 "method": "fixed"}
-    times, m = loudness.momentary_loudness(vocal, sample_rate)
+    times, m = momentary()
     finite = np.isfinite(m)
     if not finite.any():
         raise RenderError("the vocal is silent: no excerpt can be chosen where it is active")
@@ -253,6 +276,40 @@ def normalise_for_listening(mix: NDArray, sample_rate: int, *, target_lufs: floa
 
 
 # ------------------------------------------------------------------------------ rendering
+#: Conditions whose excerpt needs nothing of the song outside it (no analysis, no effect):
+#: the render stage reads only the excerpt's samples for them (:func:`read_window`).
+WINDOWED_CONDITIONS = ("professional", "unprocessed")
+
+
+def excerpt_window(excerpt: dict, sample_rate: int) -> tuple[int, int]:
+    """(first sample, samples) of ``excerpt`` at ``sample_rate``, as :func:`cut_excerpt`
+    cuts it."""
+    return (int(round(excerpt["start_s"] * sample_rate)),
+            int(round(excerpt["duration_s"] * sample_rate)))
+
+
+def read_window(path: str | Path, sample_rate: int, window: tuple[int, int] | None
+                ) -> NDArray[np.float32]:
+    """``(channels, samples)`` of ``path`` at ``sample_rate``: the whole file when ``window``
+    is None, else its samples ``[start, start + n)`` zero-padded to ``n`` -- read alone, so
+    memory does not grow with the song -- when the file is at ``sample_rate`` (a file that
+    needs resampling is resampled whole, then cut, exactly as a whole read would be)."""
+    from vocalmix.audio import open_audio
+
+    if window is not None:
+        start, n = window
+        with open_audio(path) as stream:
+            if stream.sample_rate == sample_rate:
+                stream.seek(min(start, stream.frames))
+                x = stream.read(n)
+                return _fit_length(x, n)
+    x, _ = read_audio(path, sample_rate=sample_rate)
+    if window is None:
+        return x
+    start, n = window
+    return _fit_length(x[:, start:start + n], n)
+
+
 def _fit_length(x: NDArray, n: int) -> NDArray[np.float32]:
     return x[:, :n] if x.shape[1] >= n else np.pad(x, ((0, 0), (0, n - x.shape[1])))
 
@@ -273,7 +330,8 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
                      models: dict | None = None,
                      mixing: MixingSettings | None = None, hop_s: float | None = None,
                      pitch_correct: bool = False, cleanup: bool = False,
-                     reference_song: str | None = None, separation=None, threads: int = 1
+                     reference_song: str | None = None, separation=None, threads: int = 1,
+                     window: tuple[int, int] | None = None
                      ) -> tuple[NDArray, NDArray | None, NDArray | None, dict]:
     """The full-length mix of ``condition`` for ``row``: (mix, vocal stem, backing stem,
     provenance). Stems are None where they are unknown (a supplied commercial render).
@@ -285,19 +343,25 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
     arguments to the rule-based one. ``cleanup`` (phone-take cleanup of the input vocal) and
     ``reference_song`` (a finished song to match, separated with ``separation``: None for the
     default settings) go to both.
+
+    ``window`` (first sample, samples): ``backing`` and ``vocal_in`` are that part of the
+    song only, and the files this function reads (the reference mix, the dataset's vocal)
+    are read for the same samples (:func:`read_window`); only for
+    :data:`WINDOWED_CONDITIONS`, which need nothing outside the excerpt.
     """
+    if window is not None and condition not in WINDOWED_CONDITIONS:
+        raise ValueError(f"{condition} mixes the whole song; it cannot render a window")
     n = backing.shape[1]
     backing = to_channels(backing, 2)
     info: dict = {"condition": condition}
     if condition == "professional":
         if reference is None:
             raise RenderError(f"{row['track_id']}: no reference mix")
-        mix, _ = read_audio(reference, sample_rate=sample_rate)
-        mix = _fit_length(to_channels(mix, 2), n)
+        mix = _fit_length(to_channels(read_window(reference, sample_rate, window), 2), n)
         vocal = backing_stem = None
         if row.get("vocal") and reference == row.get("mixture"):
-            vocal = _fit_length(to_channels(read_audio(row["vocal"],
-                                                      sample_rate=sample_rate)[0], 2), n)
+            vocal = _fit_length(to_channels(read_window(row["vocal"], sample_rate, window), 2),
+                                n)
             backing_stem = backing
             info["source"] = "reference_mix"
         else:

@@ -8,16 +8,19 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from vocalmix.audio import db_to_gain, read_audio, write_audio
+from vocalmix.audio import audio_info, db_to_gain, read_audio, write_audio
 from vocalmix.conditions import CONDITIONS
 from vocalmix.evaluation.render import (
     INDEX_COLUMNS,
     LevelSettings,
     RenderError,
+    WINDOWED_CONDITIONS,
     RenderSettings,
-    choose_excerpt,
+    choose_excerpt_file,
     cut_excerpt,
+    excerpt_window,
     normalise_for_listening,
+    read_window,
     render_condition,
 )
 from vocalmix.files import read_json, write_json
@@ -30,8 +33,8 @@ __all__ = ["excerpt", "render", "render_index"]
 def excerpt(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
             params: Mapping[str, Any], threads: int = 1) -> None:
     """Rule ``excerpt``: ``excerpt.json`` of one track."""
-    audio, sr = read_audio(inputs["vocal"])
-    ex = choose_excerpt(audio, sr, RenderSettings.from_mapping(params["render"]))
+    # streamed: the excerpt job's memory does not grow with the song (issue 19)
+    ex, sr = choose_excerpt_file(inputs["vocal"], RenderSettings.from_mapping(params["render"]))
     ex.update(track=params["track"], sample_rate=sr, chosen_from=str(inputs["vocal"]))
     write_json(outputs["excerpt"], ex)
     log.info("%s: excerpt %.2f-%.2f s (%s)", params["track"], ex["start_s"],
@@ -45,10 +48,19 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     settings = RenderSettings.from_mapping(params["render"])
     level = LevelSettings.from_mapping(params["listening"])
     sr = int(params["sample_rate"])
-    backing, _ = read_audio(row["backing"], sample_rate=sr)
+    excerpt = read_json(inputs["excerpt"])
+    # a condition that needs nothing outside the excerpt reads only the excerpt's samples:
+    # memory and time do not grow with the song (issue 19); the same samples, the same bytes
+    window = None
+    if condition in WINDOWED_CONDITIONS:
+        backing_info = audio_info(row["backing"])
+        if backing_info["sample_rate"] == sr:  # within the backing, as the whole-song path cuts it
+            start, n = excerpt_window(excerpt, sr)
+            window = (start, max(0, min(n, backing_info["frames"] - start)))
+    backing = read_window(row["backing"], sr, window)
     vocal_in, role = None, None
     if inputs.get("vocal_in"):
-        vocal_in, _ = read_audio(inputs["vocal_in"], sample_rate=sr)
+        vocal_in = read_window(inputs["vocal_in"], sr, window)
         role = params["input_role"]
     pitch_correct = settings.pitch_correct_for(role)
     kw: dict = {}
@@ -76,16 +88,16 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         condition, row=row, backing=backing, sample_rate=sr, vocal_in=vocal_in,
         input_role=role, reference=params.get("reference"),
         commercial=params.get("commercial"), pitch_correct=pitch_correct, threads=threads,
-        **kw)
-    excerpt = read_json(inputs["excerpt"])
-    mix_x = cut_excerpt(mix, sr, excerpt)
+        window=window, **kw)
+    cut = excerpt if window is None else {**excerpt, "start_s": 0.0}
+    mix_x = cut_excerpt(mix, sr, cut)
     out, norm = normalise_for_listening(mix_x, sr, target_lufs=float(level.loudness_lufs),
                                         ceiling_dbtp=float(level.true_peak_dbtp))
     gain = np.float32(db_to_gain(norm["gain_db"]))
     write_audio(outputs["audio"], out, sr, subtype="PCM_24")
     stems_known = vocal is not None and back is not None
     for role_name, stem in (("vocal", vocal), ("backing", back)):
-        data = (cut_excerpt(stem, sr, excerpt) * gain if stems_known
+        data = (cut_excerpt(stem, sr, cut) * gain if stems_known
                 else np.zeros_like(out))
         # FLAC, 24-bit (issue 19, disk: a third of the float WAV): the stems sit at the
         # mix's listening level, far below full scale, and the evaluation's loudness, range
