@@ -28,7 +28,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,6 +42,7 @@ __all__ = [
     "channel_weights",
     "analyse",
     "analyse_file",
+    "analyse_blocks",
     "integrated_loudness",
     "loudness_range",
     "momentary_loudness",
@@ -408,6 +409,26 @@ def analyse(audio: NDArray, sample_rate: float, *, weights: Sequence[float] | No
     try:
         for start in range(0, audio.shape[1], step):
             acc.add(audio[:, start:start + step], name)
+        return _finish(acc, name)
+    finally:
+        acc.close()
+
+
+def analyse_blocks(blocks: Iterable[NDArray], sample_rate: float, n_channels: int, *,
+                   weights: Sequence[float] | None = None,
+                   name: str | None = None) -> LoudnessResult:
+    """:func:`analyse` of a signal given as successive ``(channels, samples)`` blocks of any
+    lengths (e.g. made block by block by a stream of effects), in constant memory: the same
+    figures as :func:`analyse` of their concatenation. A block must not be changed after it
+    is passed on (it may still be filtered while the next one is made)."""
+    acc = _PowerAccumulator(sample_rate, n_channels, weights)
+    try:
+        for block in blocks:
+            block = np.asarray(block)
+            if block.ndim != 2 or block.shape[0] != n_channels:
+                raise AudioError(name, f"expected ({n_channels}, samples) blocks, got shape "
+                                       f"{block.shape}")
+            acc.add(block, name)
         return _finish(acc, name)
     finally:
         acc.close()
