@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,12 +39,13 @@ from numpy.typing import NDArray
 from vocalmix.audio import db_to_gain
 from vocalmix.config import schema_settings
 from vocalmix.measure import loudness
-from vocalmix.dsp.effects import EQBand, apply_eq
+from vocalmix.dsp.effects import EQBand, eq_plugins
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CorruptionSettings", "RANGES", "WPE", "WPE_BLOCKS", "dereverberate", "random_eq",
-           "inverse_eq", "expand", "corrupt", "sustained_note_loss_db"]
+__all__ = ["CorruptionSettings", "RANGES", "WPE", "WPE_BLOCKS", "CORRUPT_BLOCK", "Reader",
+           "dereverberate", "dereverberated_pieces", "random_eq", "inverse_eq", "expand",
+           "corrupt", "corrupt_blocks", "sustained_note_loss_db", "note_loss_db"]
 
 
 @schema_settings("corruption")
@@ -119,6 +121,67 @@ def _dereverberate_block(audio: NDArray, p: dict, bins_per_chunk: int) -> NDArra
     return y
 
 
+#: ``read(k)``: the next ``k`` samples ``(channels, k)`` of a signal read from its start
+Reader = Callable[[int], NDArray]
+
+
+def _array_reader(audio: NDArray) -> Reader:
+    """A :data:`Reader` over the samples of ``audio`` ``(channels, samples)``."""
+    x = np.atleast_2d(audio)
+    pos = 0
+
+    def read(k: int) -> NDArray:
+        nonlocal pos
+        pos += k
+        return x[:, pos - k:pos]
+    return read
+
+
+def dereverberated_pieces(read: Reader, n_samples: int, sample_rate: int, *,
+                          block_s: float | None = None, overlap_s: float | None = None,
+                          bins_per_chunk: int | None = None,
+                          **wpe_kw) -> Iterator[NDArray[np.float32]]:
+    """:func:`dereverberate` of a signal of ``n_samples`` read by ``read`` (a
+    :data:`Reader`, e.g. over a file) from its start: successive ``(1, samples)`` float32
+    pieces of the result, together ``n_samples`` long, equal bit for bit to
+    :func:`dereverberate` of the whole signal. The signal is read once, in order, and no more
+    than one block of it and of the result is held at a time."""
+    p = {**WPE, **wpe_kw}
+    blocks = {**WPE_BLOCKS, **{k: v for k, v in {"block_s": block_s, "overlap_s": overlap_s,
+                                                 "bins_per_chunk": bins_per_chunk}.items()
+                               if v is not None}}
+    n = int(n_samples)
+    block_n = int(round(blocks["block_s"] * sample_rate))
+    overlap_n = int(round(blocks["overlap_s"] * sample_rate))
+    chunk = int(blocks["bins_per_chunk"])
+    if not 0 < overlap_n < block_n:
+        raise ValueError(f"need 0 < overlap_s < block_s, got {blocks}")
+    if n <= block_n:
+        yield _dereverberate_block(read(n), p, chunk).astype(np.float32)
+        return
+    starts = [*range(0, n - block_n, block_n - overlap_n), n - block_n]
+    fade_in = np.sin(0.5 * np.pi * (np.arange(overlap_n) + 0.5) / overlap_n) ** 2
+    buf, buf_start = read(block_n), 0  # the input samples [buf_start, buf_start + block_n)
+    tail: tuple[int, NDArray[np.float64]] | None = None  # the previous block's fade-out
+    for k, start in enumerate(starts):
+        stop = start + block_n
+        if start > buf_start:  # starts increase by less than a block: keep the overlap
+            buf = np.concatenate([buf[:, start - buf_start:], read(start - buf_start)], axis=1)
+            buf_start = start
+        y = _dereverberate_block(buf, p, chunk)
+        pos = start
+        parts = []
+        if tail is not None:
+            t0, prev = tail
+            parts.append(prev * (1.0 - fade_in)
+                         + y[:, t0 - start:t0 - start + overlap_n] * fade_in)
+            pos = t0 + overlap_n
+        end = stop if k == len(starts) - 1 else stop - overlap_n
+        parts.append(y[:, pos - start:end - start])
+        yield np.concatenate(parts, axis=1).astype(np.float32)
+        tail = (end, y[:, end - start:].copy())
+
+
 def dereverberate(audio: NDArray, sample_rate: int, *, block_s: float | None = None,
                   overlap_s: float | None = None, bins_per_chunk: int | None = None,
                   **wpe_kw) -> NDArray[np.float32]:
@@ -144,38 +207,18 @@ def dereverberate(audio: NDArray, sample_rate: int, *, block_s: float | None = N
     Returns
     -------
     ndarray
-        ``(1, samples)`` float32. Peak memory is that of one block (about 0.4 GB on top of
-        the input and output at the defaults), whatever the signal's length.
+        ``(1, samples)`` float32. Peak memory is that of one block on top of the input and
+        output, whatever the signal's length; :func:`dereverberated_pieces` gives the same
+        result piece by piece from a signal that is read, not held.
     """
-    p = {**WPE, **wpe_kw}
-    blocks = {**WPE_BLOCKS, **{k: v for k, v in {"block_s": block_s, "overlap_s": overlap_s,
-                                                 "bins_per_chunk": bins_per_chunk}.items()
-                               if v is not None}}
     x = np.atleast_2d(audio)
-    n = x.shape[1]
-    block_n = int(round(blocks["block_s"] * sample_rate))
-    overlap_n = int(round(blocks["overlap_s"] * sample_rate))
-    chunk = int(blocks["bins_per_chunk"])
-    if not 0 < overlap_n < block_n:
-        raise ValueError(f"need 0 < overlap_s < block_s, got {blocks}")
-    if n <= block_n:
-        return _dereverberate_block(x, p, chunk).astype(np.float32)
-    starts = [*range(0, n - block_n, block_n - overlap_n), n - block_n]
-    fade_in = np.sin(0.5 * np.pi * (np.arange(overlap_n) + 0.5) / overlap_n) ** 2
-    out = np.empty((1, n), dtype=np.float32)
-    tail: tuple[int, NDArray[np.float64]] | None = None  # the previous block's fade-out
-    for k, start in enumerate(starts):
-        stop = start + block_n
-        y = _dereverberate_block(x[:, start:stop], p, chunk)
-        pos = start
-        if tail is not None:
-            t0, prev = tail
-            out[:, t0:t0 + overlap_n] = (prev * (1.0 - fade_in)
-                                         + y[:, t0 - start:t0 - start + overlap_n] * fade_in)
-            pos = t0 + overlap_n
-        end = stop if k == len(starts) - 1 else stop - overlap_n
-        out[:, pos:end] = y[:, pos - start:end - start]
-        tail = (end, y[:, end - start:].copy())
+    out = np.empty((1, x.shape[1]), dtype=np.float32)
+    pos = 0
+    for piece in dereverberated_pieces(_array_reader(x), x.shape[1], sample_rate,
+                                       block_s=block_s, overlap_s=overlap_s,
+                                       bins_per_chunk=bins_per_chunk, **wpe_kw):
+        out[:, pos:pos + piece.shape[1]] = piece
+        pos += piece.shape[1]
     return out
 
 
@@ -214,47 +257,164 @@ def expand(audio: NDArray, sample_rate: int, threshold_db: float, ratio: float,
     return gate(np.ascontiguousarray(audio, dtype=np.float32), float(sample_rate), reset=True)
 
 
-def _active_rms_db(x: NDArray) -> float:
-    a = np.abs(x)
-    sel = a > 1e-3 * a.max() if a.max() > 0 else a > 0
-    return float(20 * np.log10(np.sqrt(np.mean(x[sel].astype(np.float64) ** 2)) + 1e-12))
+#: Samples per block of :func:`corrupt_blocks` (12 s at 44.1 kHz: 2 MB of mono float32)
+CORRUPT_BLOCK = 1 << 19
+
+
+def _processed(source: Callable[[], Iterable[NDArray]], sample_rate: int,
+               plugins: list) -> Iterator[NDArray[np.float32]]:
+    """The blocks of one pass over ``source()`` through pedalboard ``plugins``, their state
+    carried from block to block (``reset=False`` after the first): the same samples as the
+    plugins give the whole signal at once."""
+    import pedalboard as pb
+
+    board = pb.Pedalboard(plugins)
+    for i, block in enumerate(source()):
+        x = np.ascontiguousarray(block, dtype=np.float32)
+        yield board(x, float(sample_rate), reset=i == 0) if plugins else x
+
+
+def corrupt_blocks(source: Callable[[], Iterable[NDArray]], sample_rate: int,
+                   rng: np.random.Generator,
+                   sink: Callable[[NDArray[np.float32]], None] | None = None) -> dict:
+    """One corrupted version of a (dereverberated) vocal, block by block, and its parameters.
+
+    Parameters
+    ----------
+    source : callable
+        Each call starts a new pass over the vocal: an iterable of its successive
+        ``(channels, samples)`` blocks (any lengths, e.g. :data:`CORRUPT_BLOCK` read from
+        ``dereverberated.flac``). The vocal is never held whole: the statistics the
+        corruption needs are taken in passes of their own (the peak and the active RMS of
+        the EQ'd vocal for the expander's threshold, the integrated loudness of the expanded
+        one for the level), each remaking the EQ (and the expander) from the source.
+    sample_rate : int
+    rng : numpy Generator
+        Draws the parameters, in the order :func:`corrupt` always drew them.
+    sink : callable, optional
+        Receives the corrupted audio, float32 block by block, in order; without it only the
+        parameters are made (three passes instead of four).
+
+    Returns
+    -------
+    dict
+        The parameters (JSON-ready), as :func:`corrupt` returns them.
+    """
+    import pedalboard as pb
+
+    eq = random_eq(rng)
+    # the expander's threshold: the active RMS of the EQ'd vocal -- samples above 1e-3 of
+    # its peak (a first pass) -- less a random depth
+    peak, channels = None, 1
+    for x in _processed(source, sample_rate, eq_plugins(eq)):
+        channels = x.shape[0]
+        if x.size:
+            m = np.abs(x).max()
+            peak = m if peak is None else max(peak, m)
+    energy, count = 0.0, 0
+    if peak is not None:
+        floor = 1e-3 * peak
+        for x in _processed(source, sample_rate, eq_plugins(eq)):
+            a = np.abs(x)
+            sel = a > floor if peak > 0 else a > 0
+            energy += float(np.sum(x[sel].astype(np.float64) ** 2))
+            count += int(np.count_nonzero(sel))
+    mean_square = energy / count if count else math.nan
+    depth = float(rng.uniform(*RANGES["expander_depth_db"]))
+    exp = {"threshold_db": float(20 * np.log10(np.sqrt(mean_square) + 1e-12)) - depth,
+           "ratio": float(rng.uniform(*RANGES["expander_ratio"])),
+           "attack_ms": float(rng.uniform(*RANGES["expander_attack_ms"])),
+           "release_ms": float(rng.uniform(*RANGES["expander_release_ms"]))}
+
+    def expanded() -> Iterator[NDArray[np.float32]]:
+        return _processed(source, sample_rate, [*eq_plugins(eq), pb.NoiseGate(**exp)])
+
+    # the level: integrated loudness of the expanded vocal (a pass of the streaming meter)
+    lufs = loudness.analyse_blocks(expanded(), sample_rate, channels).integrated_lufs
+    gain_db = NORMALISED_LUFS - lufs if math.isfinite(lufs) else 0.0
+    if sink is not None:
+        gain = np.float32(db_to_gain(gain_db))
+        for x in expanded():
+            sink((x * gain).astype(np.float32))
+    return {"eq": [b.to_dict() for b in eq], "inverse_eq": [b.to_dict() for b in inverse_eq(eq)],
+            "expander": exp, "normalised_lufs": NORMALISED_LUFS, "gain_db": gain_db,
+            "dereverb": dict(WPE)}
 
 
 def corrupt(dereverberated: NDArray, sample_rate: int, rng: np.random.Generator
             ) -> tuple[NDArray[np.float32], dict]:
-    """One corrupted version of a (dereverberated) vocal and its parameters."""
-    eq = random_eq(rng)
-    x = apply_eq(dereverberated, sample_rate, eq)
-    depth = float(rng.uniform(*RANGES["expander_depth_db"]))
-    exp = {"threshold_db": _active_rms_db(x) - depth,
-           "ratio": float(rng.uniform(*RANGES["expander_ratio"])),
-           "attack_ms": float(rng.uniform(*RANGES["expander_attack_ms"])),
-           "release_ms": float(rng.uniform(*RANGES["expander_release_ms"]))}
-    x = expand(x, sample_rate, **exp)
-    lufs = loudness.integrated_loudness(x, sample_rate)
-    gain_db = NORMALISED_LUFS - lufs if math.isfinite(lufs) else 0.0
-    x = x * np.float32(db_to_gain(gain_db))
-    params = {"eq": [b.to_dict() for b in eq], "inverse_eq": [b.to_dict() for b in inverse_eq(eq)],
-              "expander": exp, "normalised_lufs": NORMALISED_LUFS, "gain_db": gain_db,
-              "dereverb": dict(WPE)}
-    return x.astype(np.float32), params
+    """One corrupted version of a (dereverberated) vocal ``(channels, samples)`` and its
+    parameters: :func:`corrupt_blocks` of the array, in :data:`CORRUPT_BLOCK` blocks.
+
+    The random EQ (pedalboard biquads), then a downward expander whose threshold is the EQ'd
+    vocal's active RMS less a random depth, then a gain to :data:`NORMALISED_LUFS`."""
+    x = np.atleast_2d(dereverberated)
+    out = np.empty(x.shape, dtype=np.float32)
+    pos = 0
+
+    def sink(block: NDArray) -> None:
+        nonlocal pos
+        out[:, pos:pos + block.shape[1]] = block
+        pos += block.shape[1]
+
+    params = corrupt_blocks(lambda: (x[:, i:i + CORRUPT_BLOCK]
+                                     for i in range(0, x.shape[1], CORRUPT_BLOCK)),
+                            sample_rate, rng, sink)
+    return out, params
+
+
+def note_loss_db(read: Reader, read_again: Reader, n_samples: int, sample_rate: int,
+                 notes: list[dict], min_duration_s: float = 1.0) -> dict:
+    """:func:`sustained_note_loss_db` of a dry vocal of ``n_samples`` that is read (twice,
+    in step: ``read`` feeds WPE, ``read_again`` gives the dry level), never held whole: the
+    same figures, bit for bit. Only the samples of the notes being measured are kept."""
+    spans = []  # (first sample, end, sustained?) of each measured note, in the notes' order
+    for n in notes:
+        a = int((n["onset_s"] + 0.3 * n["duration_s"]) * sample_rate)
+        b = int((n["onset_s"] + 0.9 * n["duration_s"]) * sample_rate)
+        if b - a < int(0.05 * sample_rate):
+            continue
+        spans.append((a, b, n["duration_s"] >= min_duration_s))
+    wet: list[list[NDArray]] = [[] for _ in spans]
+    dry: list[list[NDArray]] = [[] for _ in spans]
+    change: dict[int, float] = {}
+
+    def measure(i: int) -> None:
+        y = np.concatenate(wet[i]) if wet[i] else np.zeros(0, np.float32)
+        x = np.concatenate(dry[i]) if dry[i] else np.zeros(0, np.float32)
+        change[i] = float(10 * np.log10(np.mean(y.astype(np.float64) ** 2)
+                                        / max(np.mean(x.astype(np.float64) ** 2), 1e-20)))
+        wet[i], dry[i] = [], []
+
+    pos = 0
+    for piece in dereverberated_pieces(read, n_samples, sample_rate):
+        m = piece.shape[1]
+        mid = np.atleast_2d(read_again(m)).mean(axis=0)
+        for i, (a, b, _) in enumerate(spans):
+            lo, hi = max(a, pos), min(b, pos + m)
+            if lo < hi:
+                wet[i].append(piece[0, lo - pos:hi - pos])
+                dry[i].append(mid[lo - pos:hi - pos])
+        pos += m
+        for i, (_, b, _) in enumerate(spans):
+            if i not in change and b <= pos:
+                measure(i)
+    for i in range(len(spans)):
+        if i not in change:  # notes running past the end of the signal
+            measure(i)
+    out: dict[str, list[float]] = {"sustained": [], "short": []}
+    for i, (_, _, sustained) in enumerate(spans):
+        out["sustained" if sustained else "short"].append(change[i])
+    return {k: {"n": len(v), "median_db": float(np.median(v)) if v else None,
+                "min_db": float(np.min(v)) if v else None} for k, v in out.items()}
 
 
 def sustained_note_loss_db(dry: NDArray, sample_rate: int, notes: list[dict],
                            min_duration_s: float = 1.0) -> dict:
     """What WPE does to sung notes: the level change (dB) in the middle of notes at least
     ``min_duration_s`` long (sustained) and of shorter ones, dereverberating a *dry* vocal
-    (anything lost there is signal, not reverberation)."""
-    y = dereverberate(dry, sample_rate)
-    x = np.atleast_2d(dry).mean(axis=0)
-    out: dict[str, list[float]] = {"sustained": [], "short": []}
-    for n in notes:
-        a = int((n["onset_s"] + 0.3 * n["duration_s"]) * sample_rate)
-        b = int((n["onset_s"] + 0.9 * n["duration_s"]) * sample_rate)
-        if b - a < int(0.05 * sample_rate):
-            continue
-        change = 10 * np.log10(np.mean(y[0, a:b].astype(np.float64) ** 2)
-                               / max(np.mean(x[a:b].astype(np.float64) ** 2), 1e-20))
-        out["sustained" if n["duration_s"] >= min_duration_s else "short"].append(float(change))
-    return {k: {"n": len(v), "median_db": float(np.median(v)) if v else None,
-                "min_db": float(np.min(v)) if v else None} for k, v in out.items()}
+    (anything lost there is signal, not reverberation). :func:`note_loss_db` measures the
+    same of a vocal read from a file."""
+    x = np.atleast_2d(dry)
+    return note_loss_db(_array_reader(x), _array_reader(x), x.shape[1], sample_rate, notes,
+                        min_duration_s)

@@ -9,36 +9,101 @@ only the dataset reads them, once, so they are temporary (issue 19, disk) and re
 costs an EQ and an expander, not WPE.
 
 Every version is made from the dereverberated vocal *as stored* (24-bit, -144 dBFS steps),
-so a version made by either rule, now or in a later run, has the same bytes.
+read back from ``dereverberated.flac`` by both rules, so a version made by either rule, now or
+in a later run, has the same bytes.
+
+Memory does not grow with the song (issue 19): the vocal is read, dereverberated
+(:func:`~vocalmix.dsp.corruption.dereverberated_pieces`) and written a block at a time, and
+each version is made from the stored file in passes over its blocks
+(:func:`~vocalmix.dsp.corruption.corrupt_blocks`) and written block by block.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from typing import Any, Iterable, Iterator, Mapping
+import tempfile
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix import seeding
-from vocalmix.audio import AudioError, read_audio, write_audio
+from vocalmix.audio import AudioError, AudioStream, _zero_peak_timestamp, open_audio, stream_blocks
 from vocalmix.dsp import corruption
-from vocalmix.dsp.corruption import CorruptionSettings, dereverberate, sustained_note_loss_db
-from vocalmix.files import read_json, write_json
+from vocalmix.dsp.corruption import CorruptionSettings, dereverberated_pieces, note_loss_db
+from vocalmix.files import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["corrupt", "corrupt_extra", "as_stored"]
+__all__ = ["corrupt", "corrupt_extra", "as_stored", "block_writer"]
+
+
+@contextmanager
+def block_writer(path: str | Path, sample_rate: int, channels: int, *,
+                 subtype: str = "FLOAT") -> Iterator[Callable[[NDArray], None]]:
+    """A function that appends ``(channels, samples)`` blocks to the audio file ``path``
+    (WAV, or FLAC for a ``.flac`` path), written atomically when the block ends: the same
+    bytes as :func:`vocalmix.audio.write_audio` of the whole signal. Non-finite samples, and
+    with an integer ``subtype`` samples beyond full scale, are refused naming ``path`` (never
+    clipped)."""
+    import soundfile as sf
+
+    fmt = "FLAC" if Path(path).suffix.lower() == ".flac" else "WAV"
+    if fmt == "FLAC" and subtype == "FLOAT":
+        raise ValueError(f"{path}: FLAC holds integer samples; subtype must be PCM_16 or "
+                         "PCM_24, not FLOAT")
+    with atomic_path(path) as tmp:
+        with sf.SoundFile(str(tmp), "w", samplerate=int(sample_rate), channels=int(channels),
+                          subtype=subtype, format=fmt) as fh:
+            def write(block: NDArray) -> None:
+                block = np.asarray(block, dtype=np.float32)
+                if block.ndim != 2 or block.shape[0] != channels:
+                    raise AudioError(path, f"expected ({channels}, samples) blocks, got "
+                                           f"shape {block.shape}")
+                if not np.all(np.isfinite(block)):
+                    raise AudioError(path, "contains NaN or infinite samples")
+                peak = float(np.max(np.abs(block))) if block.size else 0.0
+                if subtype != "FLOAT" and peak > 1.0:
+                    raise AudioError(path, f"peak {peak:.3f} exceeds full scale; it cannot "
+                                           f"be stored as {subtype}")
+                fh.write(block.T)
+            yield write
+        if fmt == "WAV":
+            _zero_peak_timestamp(tmp)
+
+
+def _reader(stream: AudioStream) -> Callable[[int], NDArray]:
+    """:data:`~vocalmix.dsp.corruption.Reader` of an opened file: exactly ``k`` samples."""
+    def read(k: int) -> NDArray:
+        block = stream.read(k)
+        if block.shape[1] != k:
+            raise AudioError(stream.path, f"ended after fewer than the {stream.frames} "
+                                          "samples its header declares")
+        return block
+    return read
+
+
+def _source(path: str | Path) -> Callable[[], Iterator[NDArray]]:
+    """Passes over the blocks of an audio file (a new read of the file each call)."""
+    def blocks() -> Iterator[NDArray]:
+        for block, _ in stream_blocks(path, corruption.CORRUPT_BLOCK):
+            yield block
+    return blocks
 
 
 def as_stored(audio: NDArray, sample_rate: int, *, name: str = "dereverberated vocal"
               ) -> NDArray[np.float32]:
     """``audio`` as a 24-bit FLAC holds it: the samples every version is made from.
 
-    An in-memory round trip through the same encoder as the file, so the values equal
-    what :func:`read_audio` gives for ``dereverberated.flac``. Samples beyond full scale
-    cannot be stored in 24 bits: an error naming ``name``, never clipped silently.
+    An in-memory round trip through the same encoder as the file (sample by sample, so a
+    block at a time gives the same values), so the values equal what :func:`read_audio` gives
+    for ``dereverberated.flac`` -- and for a 24-bit WAV written from them (libsndfile rounds
+    floats to 24 bits differently for WAV; values that came through FLAC are kept exactly).
+    Samples beyond full scale cannot be stored in 24 bits: an error naming ``name``, never
+    clipped silently.
     """
     import soundfile as sf
 
@@ -54,13 +119,39 @@ def as_stored(audio: NDArray, sample_rate: int, *, name: str = "dereverberated v
     return np.ascontiguousarray(data.T)
 
 
-def _versions(derev: NDArray, sample_rate: int, track: str, seed: int,
-              versions: Iterable[int]) -> Iterator[tuple[int, int, NDArray, dict]]:
-    """(version, seed, corrupted audio, parameters) of each of ``versions``."""
-    for k in versions:
-        s = seeding.derive_seed(seed, "corrupt", track, k)
-        x, p = corruption.corrupt(derev, sample_rate, np.random.default_rng(s))
-        yield k, s, x, p
+def _store_dereverberated(vocal: str, path: str | Path, dereverb: bool, name: str) -> int:
+    """Dereverberate (WPE) or just take the mid of ``vocal`` into the 24-bit file ``path``
+    (as :func:`as_stored`), a block at a time; the sample rate."""
+    with open_audio(vocal) as stream, \
+            block_writer(path, stream.sample_rate, 1, subtype="PCM_24") as write:
+        n, read = stream.frames, _reader(stream)
+        if dereverb:
+            pieces = dereverberated_pieces(read, n, stream.sample_rate)
+        else:
+            step = corruption.CORRUPT_BLOCK
+            pieces = (read(min(step, n - i)).mean(axis=0, keepdims=True).astype(np.float32)
+                      for i in range(0, n, step))
+        for piece in pieces:
+            write(as_stored(piece, stream.sample_rate, name=name))
+        return stream.sample_rate
+
+
+def _dry_note_report(dry_vocal: str, truth: str) -> dict:
+    """:func:`~vocalmix.dsp.corruption.note_loss_db` of the dry vocal, read twice in step."""
+    notes = read_json(truth)["notes"]
+    with open_audio(dry_vocal) as a, open_audio(dry_vocal) as b:
+        return note_loss_db(_reader(a), _reader(b), a.frames, a.sample_rate, notes)
+
+
+def _version(derev: str | Path, sample_rate: int, track: str, seed: int, k: int,
+             audio_path: str | None) -> tuple[int, dict]:
+    """(seed, parameters) of version ``k``, its audio written to ``audio_path`` if given."""
+    s = seeding.derive_seed(seed, "corrupt", track, k)
+    rng = np.random.default_rng(s)
+    if audio_path is None:
+        return s, corruption.corrupt_blocks(_source(derev), sample_rate, rng)
+    with block_writer(audio_path, sample_rate, 1) as write:
+        return s, corruption.corrupt_blocks(_source(derev), sample_rate, rng, write)
 
 
 def corrupt(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
@@ -68,41 +159,44 @@ def corrupt(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     """Rule ``corrupt``: the dereverberated vocal, the parameters of every version (one per
     ``outputs['params']``) and the audio of ``params['audio_versions']`` (default: every
     version), one per ``outputs['audio']``."""
-    vocal, sr = read_audio(inputs["vocal"])
     track = params["track"]
     settings = CorruptionSettings.from_mapping(params["corruption"])
-    if settings.dereverb:
-        derev = dereverberate(vocal, sr)
-    else:
-        derev = vocal.mean(axis=0, keepdims=True).astype(np.float32)
-    derev = as_stored(derev, sr, name=f"{track}: dereverberated vocal")
-    if outputs.get("dereverberated"):
-        write_audio(outputs["dereverberated"], derev, sr, subtype="PCM_24", clip="error")
-    report = {}
-    if settings.dereverb and inputs.get("dry_vocal") and inputs.get("truth"):
-        report = sustained_note_loss_db(read_audio(inputs["dry_vocal"])[0], sr,
-                                        read_json(inputs["truth"])["notes"])
     json_paths = list(outputs["params"])
     audio_versions = list(params.get("audio_versions", range(len(outputs["audio"]))))
     audio_paths = dict(zip(audio_versions, outputs["audio"]))
-    for k, seed, x, p in _versions(derev, sr, track, params["seed"], range(len(json_paths))):
-        if k in audio_paths:
-            write_audio(audio_paths[k], x, sr)
-        write_json(json_paths[k], {"track_id": track, "version": k, "seed": seed, **p,
-                                   "wpe_on_dry_notes": report})
-        log.info("%s v%d: %d EQ band(s), expander %.1f dB / %.1f:1%s", track, k, len(p["eq"]),
-                 p["expander"]["threshold_db"], p["expander"]["ratio"],
-                 "" if k in audio_paths else " (audio: rule corrupt_extra)")
+    with ExitStack() as stack:
+        derev = outputs.get("dereverberated")
+        if not derev:  # not kept: the versions are made from a temporary copy
+            folder = Path(json_paths[0]).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=".corrupt.",
+                                                                  dir=folder))
+            derev = Path(tmp) / "dereverberated.flac"
+        sr = _store_dereverberated(inputs["vocal"], derev, settings.dereverb,
+                                   f"{track}: dereverberated vocal")
+        report = {}
+        if settings.dereverb and inputs.get("dry_vocal") and inputs.get("truth"):
+            report = _dry_note_report(inputs["dry_vocal"], inputs["truth"])
+        for k, path in enumerate(json_paths):
+            seed, p = _version(derev, sr, track, params["seed"], k, audio_paths.get(k))
+            write_json(path, {"track_id": track, "version": k, "seed": seed, **p,
+                              "wpe_on_dry_notes": report})
+            log.info("%s v%d: %d EQ band(s), expander %.1f dB / %.1f:1%s", track, k,
+                     len(p["eq"]), p["expander"]["threshold_db"], p["expander"]["ratio"],
+                     "" if k in audio_paths else " (audio: rule corrupt_extra)")
 
 
 def corrupt_extra(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                   params: Mapping[str, Any], threads: int = 1) -> None:
     """Rule ``corrupt_extra``: the audio of versions ``params['versions']`` (one per
     ``outputs['audio']``) from the stored ``inputs['dereverberated']``."""
-    derev, sr = read_audio(inputs["dereverberated"])
+    derev = inputs["dereverberated"]
+    with open_audio(derev) as stream:
+        sr = stream.sample_rate
+        if stream.channels != 1:
+            raise AudioError(derev, f"{stream.channels} channels; the dereverberated vocal "
+                                    "is mono")
     track = params["track"]
-    versions = list(params["versions"])
-    for (k, _, x, _), path in zip(_versions(derev, sr, track, params["seed"], versions),
-                                  outputs["audio"]):
-        write_audio(path, x, sr)
+    for k, path in zip(params["versions"], outputs["audio"]):
+        _version(derev, sr, track, params["seed"], k, path)
         log.info("%s v%d: audio remade from the stored dereverberated vocal", track, k)
