@@ -44,7 +44,7 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,8 +55,11 @@ from vocalmix.measure.reverb import (MID_BANDS_HZ, OCTAVE_BANDS_HZ, Descriptors,
 from vocalmix.dsp.reverb import (RANGES, ReverbSettings, expected_t60, impulse_response,
                                  return_response, room_size_for_t60)
 
+if TYPE_CHECKING:
+    from vocalmix.measure.reverb_blind import BlindEstimate
+
 __all__ = ["GENES", "FitResult", "cost", "decode", "search_decoder", "fit_ga", "random_search",
-           "fit_ir", "fit_wet", "evaluate"]
+           "fit_ir", "fit_wet", "fit_blind", "evaluate"]
 
 GENES = ("room_size", "size", "damping", "wet_db", "predelay_ms", "highpass_hz", "lowpass_hz")
 LOG_GENES = {"highpass_hz", "lowpass_hz"}
@@ -456,7 +459,11 @@ def fit_wet(wet: NDArray, sample_rate: float, **kwargs) -> FitResult:
     """Fit the reverb to a wet recording, from blindly estimated mid-band T60 and DRR."""
     from vocalmix.measure.reverb_blind import estimate
 
-    est = estimate(wet, sample_rate)
+    return fit_blind(estimate(wet, sample_rate), sample_rate, **kwargs)
+
+
+def fit_blind(est: BlindEstimate, sample_rate: float, **kwargs) -> FitResult:
+    """Fit the reverb to a blind estimate of a wet recording (mid-band T60 and DRR)."""
     if est.t60_mid_s is None:
         raise ValueError("no free decay found in the recording: cannot estimate its reverb")
     target = Descriptors(t60_s={b: est.t60_mid_s for b in MID_BANDS_HZ},

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BlindEstimate", "estimate", "level_curve"]
+__all__ = ["BlindEstimate", "estimate", "estimate_from_levels", "level_curve"]
 
 HOP_S = 0.005
 
@@ -81,8 +81,19 @@ def estimate(audio: NDArray, sample_rate: float, *, min_hold_s: float = 0.15,
     min_tail_db : float
         A tail must decay at least this much before the noise floor or the next onset.
     """
-    lvl = level_curve(audio, sample_rate)
-    fine = level_curve(audio, sample_rate, window_s=0.01)
+    return estimate_from_levels(level_curve(audio, sample_rate),
+                                level_curve(audio, sample_rate, window_s=0.01),
+                                min_hold_s=min_hold_s, min_drop_db=min_drop_db,
+                                settle_s=settle_s, min_tail_db=min_tail_db,
+                                floor_margin_db=floor_margin_db, max_tail_s=max_tail_s)
+
+
+def estimate_from_levels(lvl: NDArray, fine: NDArray, *, min_hold_s: float = 0.15,
+                         min_drop_db: float = 3.0, settle_s: float = 0.06,
+                         min_tail_db: float = 8.0, floor_margin_db: float = 6.0,
+                         max_tail_s: float = 3.0) -> BlindEstimate:
+    """:func:`estimate` from the recording's mid-band level curves (:func:`level_curve`
+    with 50 ms and 10 ms windows), e.g. computed by a reader that streams the file."""
     n = min(lvl.size, fine.size)
     if n < 50:
         return BlindEstimate(None, None, 0)

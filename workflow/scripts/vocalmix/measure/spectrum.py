@@ -18,7 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["THIRD_OCTAVE_HZ", "NOMINAL_HZ", "Spectrum", "frame_power", "active_frames",
-           "band_levels_db", "curve_shape_db", "curve_difference_db", "long_term_spectrum"]
+           "active_frames_of_mean_square", "band_levels_db", "curve_shape_db",
+           "curve_difference_db", "long_term_spectrum"]
 
 THIRD_OCTAVE_HZ = 1000.0 * np.power(2.0, np.arange(-17, 14) / 3.0)
 NOMINAL_HZ = (20, 25, 31.5, 40, 50, 63, 80, 100, 125, 160, 200, 250, 315, 400, 500, 630, 800,
@@ -67,7 +68,16 @@ def frame_power(audio: NDArray, sample_rate: int, *, n_fft: int = N_FFT,
 
 def active_frames(power: NDArray, *, range_db: float = 30.0, floor: float = 1e-9) -> NDArray:
     """Frames within ``range_db`` of the loud frames (95th percentile), above ``floor``."""
-    ms = power.sum(axis=1, dtype=np.float64)
+    return active_frames_of_mean_square(power.sum(axis=1, dtype=np.float64),
+                                        range_db=range_db, floor=floor)
+
+
+def active_frames_of_mean_square(ms: NDArray, *, range_db: float = 30.0,
+                                 floor: float = 1e-9) -> NDArray:
+    """:func:`active_frames` from the frames' mean squares alone (``power.sum(axis=1,
+    dtype=np.float64)`` of :func:`frame_power`), for a reader that streams the frames and
+    keeps one number per frame."""
+    ms = np.asarray(ms, dtype=np.float64)
     if not np.any(ms > floor):
         return np.zeros(ms.size, dtype=bool)
     ref = np.percentile(ms[ms > floor], 95)
