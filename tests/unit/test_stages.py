@@ -97,3 +97,33 @@ def test_no_run_function_outside_stages_and_cli():
                 if args[:3] == ["inputs", "outputs", "params"] or node.name == "run":
                     offenders.append(f"{rel}:{node.lineno} {node.name}")
     assert not offenders, offenders
+
+
+def test_run_stage_logs_the_jobs_exact_peak_memory(tmp_path):
+    # the benchmark reads the kernel's high-water mark from the job's log, because
+    # Snakemake's benchmark samples RSS every 30 s after the first 15 s; in a fresh process
+    # (as a job is), 200 MiB touched and freed inside the stage must show in the line, and
+    # not the size of the process that started it (pytest here, Snakemake for a job)
+    import re
+    import subprocess
+    import sys
+
+    log = tmp_path / "job.log"
+    code = f"""
+from types import SimpleNamespace
+import numpy as np
+from vocalmix.stages.runner import peak_rss_mib, run_stage
+
+def stage(inputs, outputs, params, threads):
+    x = np.ones(200 * 2**20 // 8)
+    return float(x.sum())
+
+print(peak_rss_mib())
+run_stage(SimpleNamespace(log=[{str(log)!r}], rule="r", input={{}}, output={{}}, params={{}},
+                          threads=1), stage)
+"""
+    before = float(subprocess.run([sys.executable, "-c", code], check=True, text=True,
+                                  capture_output=True).stdout.split()[0])
+    peak = float(re.search(r"rule r done in [0-9.]+ s, peak RSS ([0-9.]+) MiB",
+                           log.read_text()).group(1))
+    assert before + 190.0 <= peak <= before + 260.0
