@@ -29,6 +29,9 @@ __all__ = [
     "audio_info",
     "validate_audio",
     "resample",
+    "StreamResampler",
+    "AudioWriter",
+    "open_audio_writer",
     "to_channels",
     "db_to_gain",
 ]
@@ -396,3 +399,211 @@ def to_channels(audio: NDArray, channels: int) -> NDArray[np.float32]:
     if channels == 1:
         return np.asarray(audio.mean(axis=0, keepdims=True), dtype=np.float32)
     raise AudioError(None, f"cannot convert {c} channels to {channels}")
+
+
+# ----------------------------------------------------------------- streaming write, resample
+class AudioWriter:
+    """A file being written block by block; made by :func:`open_audio_writer`.
+
+    Attributes
+    ----------
+    path : Path
+        The final name (the blocks go to a temporary file beside it until the end).
+    channels : int
+    frames : int
+        Frames written so far.
+    peak : float
+        Largest absolute sample written so far (before any clipping).
+    """
+
+    def __init__(self, path: Path, handle: Any, channels: int, subtype: str, clip: str):
+        self.path = path
+        self._fh = handle
+        self.channels = channels
+        self.frames = 0
+        self.peak = 0.0
+        self._subtype = subtype
+        self._clip = clip
+        self.discarded = False
+
+    def write(self, block: NDArray) -> None:
+        """Append a ``(channels, n)`` block (float; converted to float32 as
+        :func:`write_audio` converts a whole signal).
+
+        Raises
+        ------
+        AudioError
+            A block of other channels, NaN/inf samples, or (``clip="error"``) a sample
+            beyond full scale for an integer subtype.
+        """
+        block = np.asarray(block)
+        if not np.issubdtype(block.dtype, np.floating):
+            raise TypeError(f"{self.path}: expected floating-point samples, got {block.dtype}")
+        if block.ndim != 2 or block.shape[0] != self.channels:
+            raise AudioError(self.path, f"expected blocks of shape ({self.channels}, n), got "
+                                        f"{block.shape}")
+        if block.shape[1] == 0:
+            return
+        block = np.asarray(block, dtype=np.float32)
+        if not np.all(np.isfinite(block)):
+            raise AudioError(self.path, "contains NaN or infinite samples")
+        peak = float(np.max(np.abs(block)))
+        self.peak = max(self.peak, peak)
+        if self._subtype != "FLOAT" and peak > 1.0:
+            if self._clip == "error":
+                raise AudioError(self.path, f"peak {peak:.3f} exceeds full scale for "
+                                            f"{self._subtype}")
+            if self._clip == "clip":
+                block = np.clip(block, -1.0, 1.0)
+        self._fh.write(block.T)
+        self.frames += block.shape[1]
+
+    def discard(self) -> None:
+        """Drop the file: nothing is written under :attr:`path` (the temporary file goes)."""
+        self.discarded = True
+
+
+class _Discarded(Exception):
+    pass
+
+
+@contextmanager
+def open_audio_writer(
+    path: str | os.PathLike,
+    sample_rate: int,
+    channels: int,
+    *,
+    subtype: Literal["FLOAT", "PCM_16", "PCM_24"] = "FLOAT",
+    clip: Literal["error", "clip", "none"] = "none",
+) -> Iterator[AudioWriter]:
+    """:func:`write_audio` for a signal that is written in blocks, in bounded memory.
+
+    The blocks written in order give the same file, byte for byte, as :func:`write_audio`
+    of the whole signal with the same ``subtype`` and ``clip`` (WAV, or FLAC for a
+    ``.flac`` path; float WAVs get the same zeroed ``PEAK`` timestamp). The file appears
+    under ``path`` only when the block ends without an exception and without
+    :meth:`AudioWriter.discard` (atomic, as :func:`write_audio`).
+    """
+    import soundfile as sf
+
+    fmt = "FLAC" if Path(path).suffix.lower() == ".flac" else "WAV"
+    if fmt == "FLAC" and subtype == "FLOAT":
+        raise ValueError(f"{path}: FLAC holds integer samples; subtype must be PCM_16 or "
+                         "PCM_24, not FLOAT")
+    if not 1 <= int(channels) <= 8:
+        raise AudioError(path, f"cannot write {channels} channels")
+    try:
+        with atomic_path(path) as tmp:
+            handle = sf.SoundFile(str(tmp), "w", int(sample_rate), int(channels),
+                                  subtype=subtype, format=fmt)
+            writer = AudioWriter(Path(path), handle, int(channels), subtype, clip)
+            try:
+                yield writer
+            finally:
+                handle.close()
+            if writer.discarded:
+                raise _Discarded
+            if fmt == "WAV":
+                _zero_peak_timestamp(tmp)
+    except _Discarded:
+        pass
+
+
+class StreamResampler:
+    """:func:`resample` of a signal that arrives in blocks, in bounded memory.
+
+    :meth:`push` each block of a ``(channels, n)`` signal in order, then :meth:`flush`:
+    the returned blocks, concatenated, are :func:`resample` of the whole signal (the same
+    polyphase filter, scipy ``resample_poly``'s default, applied to overlapping windows:
+    each output sample sees exactly the input samples it sees in the whole-signal call, so
+    the samples agree to float32 rounding). Memory: about ``window_frames`` input frames
+    and their output, whatever the signal's length.
+
+    The output blocks' sizes depend only on the sizes pushed, so two signals pushed in the
+    same blocks come out in blocks of the same sizes (they can be summed block by block).
+    """
+
+    def __init__(self, orig_sample_rate: int, target_sample_rate: int, channels: int, *,
+                 window_frames: int = 1 << 18):
+        if orig_sample_rate <= 0 or target_sample_rate <= 0:
+            raise ValueError(f"sample rates must be positive, got {orig_sample_rate} -> "
+                             f"{target_sample_rate}")
+        ratio = Fraction(int(target_sample_rate), int(orig_sample_rate))
+        self.orig_sample_rate, self.target_sample_rate = int(orig_sample_rate), int(
+            target_sample_rate)
+        self.channels = int(channels)
+        self.up, self.down = ratio.numerator, ratio.denominator
+        # resample_poly's filter reaches 10 * max(up, down) samples of the upsampled signal
+        # either side of an output sample, i.e. that / up input samples; the context kept
+        # either side of a window is twice that plus two samples, rounded up to a multiple
+        # of ``down`` so a window starts on an input sample that falls on an output sample.
+        reach = 2 * 10 * max(self.up, self.down) + 2 * self.up
+        self.margin = self.down * -(-reach // (self.up * self.down))
+        self.window_frames = max(int(window_frames), 4 * self.margin)
+        self._parts: list[NDArray[np.float32]] = []
+        self._buffered = 0  # input frames in _parts, the first at input index _start
+        self._start = 0
+        self._received = 0
+        self._done = 0  # output samples returned
+        self._flushed = False
+
+    def _empty(self) -> NDArray[np.float32]:
+        return np.zeros((self.channels, 0), dtype=np.float32)
+
+    def push(self, block: NDArray) -> NDArray[np.float32]:
+        """Feed the next ``(channels, n)`` input block; the output samples now complete
+        (possibly none)."""
+        if self._flushed:
+            raise ValueError("StreamResampler: push after flush")
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[0] != self.channels:
+            raise ValueError(f"expected blocks of shape ({self.channels}, n), got {block.shape}")
+        if self.up == self.down:
+            self._received += block.shape[1]
+            self._done += block.shape[1]
+            return block
+        if block.shape[1]:
+            self._parts.append(block)
+            self._buffered += block.shape[1]
+            self._received += block.shape[1]
+        if self._buffered < self.window_frames:
+            return self._empty()
+        return self._emit(final=False)
+
+    def flush(self) -> NDArray[np.float32]:
+        """The rest of the output (the signal has ended)."""
+        if self._flushed:
+            raise ValueError("StreamResampler: flush twice")
+        self._flushed = True
+        if self.up == self.down or self._received == 0:
+            return self._empty()
+        return self._emit(final=True)
+
+    @property
+    def output_frames(self) -> int:
+        """Output samples returned so far (after :meth:`flush`: the resampled length)."""
+        return self._done
+
+    def _emit(self, final: bool) -> NDArray[np.float32]:
+        up, down = self.up, self.down
+        window = self._parts[0] if len(self._parts) == 1 else np.concatenate(self._parts, axis=1)
+        base = self._start // down * up  # the output index of the window's first sample
+        if final:
+            end = -(-self._received * up // down)
+        else:
+            end = max(self._done, (self._received - self.margin) * up // down)
+        if end > self._done:
+            y = resample(window, orig_sample_rate=self.orig_sample_rate,
+                         target_sample_rate=self.target_sample_rate)
+            out = np.ascontiguousarray(y[:, self._done - base:end - base])
+        else:
+            out = self._empty()
+        self._done = end
+        # keep the input that outputs from ``end`` on need: from a multiple of ``down``
+        # at least ``margin`` before the input time of output ``end``
+        keep = max(self._start, (end * down // up - self.margin) // down * down)
+        rest = window[:, keep - self._start:]
+        self._parts = [np.ascontiguousarray(rest)] if rest.shape[1] else []
+        self._buffered = rest.shape[1]
+        self._start = keep
+        return out

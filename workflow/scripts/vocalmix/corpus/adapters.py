@@ -35,13 +35,14 @@ from __future__ import annotations
 import csv
 import logging
 import math
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.audio import AudioError, db_to_gain, read_audio, resample, to_channels
+from vocalmix.audio import AudioError, AudioStream, db_to_gain, open_audio, resample, to_channels
 from vocalmix.corpus.demo_layout import genre_of, song_ids
 from vocalmix.corpus.tracks import (
     AUDIO_EXTS,
@@ -58,7 +59,7 @@ from vocalmix.corpus.tracks import (
 log = logging.getLogger(__name__)
 
 __all__ = ["Candidate", "Rejection", "TrackRejected", "CorpusError", "ADAPTERS", "discover",
-           "load_track", "slug", "assign_splits"]
+           "open_track", "TrackSource", "load_track", "slug", "assign_splits"]
 
 VOCAL_INSTRUMENTS = ("singer", "rapper", "vocalists", "vocalist", "choir")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -393,29 +394,200 @@ def discover(config: dict) -> tuple[list[Candidate], list[Rejection]]:
 
 
 # --------------------------------------------------------------------------------- loading
-def _read(path: str, sample_rate_hint: list[int]) -> tuple[NDArray, int]:
+#: Frames read from each file per step when a track is streamed (about 6 s at 44.1 kHz: a
+#: stereo float32 block is 2 MiB; one block holds a whole MIR-1K clip).
+BLOCK_FRAMES = 1 << 18
+
+
+class TrackSource:
+    """A candidate's audio files, opened and checked from their headers, read in blocks.
+
+    Made by :func:`open_track`. Each role (``vocal``, ``backing``, ``mixture``,
+    ``raw_vocal``) is the sum of its files (mono and stereo stems summed as stereo), or in
+    the ``stereo_lr`` layout a channel of the one file (``backing`` the left, ``raw_vocal``
+    the right, ``mixture`` their sum), trimmed to the shortest role. Whatever the track's
+    length, :meth:`blocks` holds one block of each file at a time.
+
+    Attributes
+    ----------
+    sample_rate : int
+        The files' rate.
+    frames : int
+        Frames of every role (the shortest role's length).
+    channels : dict
+        role -> channels of the role's signal.
+    notes : list of str
+        Repairs made (channel conversions, trimmed lengths), for the manifest and the log.
+    peaks : dict
+        role -> largest absolute sample of the role's frames read so far.
+    """
+
+    def __init__(self, streams: list[tuple[str, AudioStream]], roles: dict[str, list[int]],
+                 channels: dict[str, int], frames: int, sample_rate: int, notes: list[str],
+                 stereo_lr: bool):
+        self._streams = streams
+        self._roles = roles
+        self._stereo_lr = stereo_lr
+        self.channels = channels
+        self.frames = frames
+        self.sample_rate = sample_rate
+        self.notes = notes
+        self.peaks = {role: 0.0 for role in roles}
+        self._read = False
+
+    def file_of(self, role: str) -> str:
+        """The file a problem of ``role`` is reported against (its first file)."""
+        return self._streams[self._roles[role][0]][0]
+
+    def _role_block(self, role: str, data: list[NDArray], take: int) -> NDArray:
+        idx = self._roles[role]
+        if self._stereo_lr:
+            x = data[idx[0]]
+            return {"backing": x[:1, :take], "raw_vocal": x[1:, :take],
+                    "mixture": x[:1, :take] + x[1:, :take]}[role]
+        ch = self.channels[role]
+        first = to_channels(data[idx[0]][:, :take], ch)
+        if len(idx) == 1:
+            return first
+        acc = first.copy()  # never add into a read block
+        for i in idx[1:]:  # in file order: numpy's sum of a stack of the stems, bit for bit
+            acc += to_channels(data[i][:, :take], ch)
+        return acc
+
+    def blocks(self, block_frames: int | None = None) -> Iterator[dict[str, NDArray]]:
+        """Successive ``{role: (channels, <= block_frames) float32}`` blocks (default
+        :data:`BLOCK_FRAMES`) covering the
+        roles' ``frames``. Every file is read to its end (a NaN in a part trimmed off still
+        rejects the track, as a whole-file read does); :attr:`peaks` is updated. Once only.
+
+        Raises
+        ------
+        TrackRejected
+            A read error, NaN/inf samples, or a file that ends before its header says.
+        """
+        if self._read:
+            raise RuntimeError("TrackSource.blocks: the files were read already")
+        self._read = True
+        block_frames = int(block_frames or BLOCK_FRAMES)
+        longest = max(stream.frames for _, stream in self._streams)
+        pos = 0
+        while pos < longest:
+            step = min(block_frames, longest - pos)
+            data = []
+            for path, stream in self._streams:
+                want = min(step, stream.frames - pos)
+                if want <= 0:
+                    data.append(None)
+                    continue
+                try:
+                    x = stream.read(want)
+                except AudioError as exc:
+                    raise TrackRejected(path, exc.problem) from None
+                if x.shape[1] < want:
+                    raise TrackRejected(path, f"ends after {pos + x.shape[1]} frames, though "
+                                              f"its header declares {stream.frames}")
+                data.append(x)
+            take = min(step, self.frames - pos)
+            if take > 0:
+                out = {role: self._role_block(role, data, take) for role in self._roles}
+                for role, x in out.items():
+                    self.peaks[role] = max(self.peaks[role], float(np.max(np.abs(x))))
+                yield out
+            pos += step
+
+    def check_silence(self, silence_dbfs: float) -> None:
+        """Reject the track if a role (all of it read) peaks at or below ``silence_dbfs``."""
+        threshold = db_to_gain(silence_dbfs)
+        for role, peak in self.peaks.items():
+            if peak <= threshold:
+                level = "digital silence" if peak == 0 else f"peak {20 * math.log10(peak):.1f} dBFS"
+                raise TrackRejected(self.file_of(role), f"{role} is silent ({level}, threshold "
+                                                        f"{silence_dbfs} dBFS)")
+
+
+def _open(path: str, stack: ExitStack, rate: list[int]) -> AudioStream:
     try:
-        audio, sr = read_audio(path)
+        stream = stack.enter_context(open_audio(path))
     except AudioError as exc:
         raise TrackRejected(path, exc.problem) from None
-    if audio.shape[0] > 2:
-        raise TrackRejected(path, f"{audio.shape[0]} channels; only mono or stereo stems are supported")
-    if sample_rate_hint and sr != sample_rate_hint[0]:
-        raise TrackRejected(path, f"sample rate {sr} Hz differs from the track's other stems "
-                                  f"({sample_rate_hint[0]} Hz)")
-    sample_rate_hint[:1] = [sr]
-    return audio, sr
+    if stream.channels > 2:
+        raise TrackRejected(path, f"{stream.channels} channels; only mono or stereo stems are "
+                                  "supported")
+    if rate and stream.sample_rate != rate[0]:
+        raise TrackRejected(path, f"sample rate {stream.sample_rate} Hz differs from the track's "
+                                  f"other stems ({rate[0]} Hz)")
+    rate[:1] = [stream.sample_rate]
+    return stream
 
 
-def _sum_stems(parts: list[NDArray]) -> NDArray:
-    channels = max(p.shape[0] for p in parts)
-    n = min(p.shape[1] for p in parts)
-    return np.sum([to_channels(p[:, :n], channels) for p in parts], axis=0, dtype=np.float32)
+@contextmanager
+def open_track(c: Candidate, *, min_duration_s: float,
+               length_tolerance_s: float) -> Iterator[TrackSource]:
+    """Open and check one candidate's files from their headers, for reading in blocks.
+
+    Raises
+    ------
+    TrackRejected
+        Missing, unreadable or truncated files, more than two channels, mismatched rates,
+        lengths beyond the tolerance, a ``stereo_lr`` file that is not stereo, or a track
+        shorter than ``min_duration_s``. (NaN/inf samples, read errors and silent roles
+        are found while reading: :meth:`TrackSource.blocks`, :meth:`TrackSource.check_silence`.)
+    """
+    with ExitStack() as stack:
+        notes: list[str] = []
+        rate: list[int] = []
+        streams: list[tuple[str, AudioStream]] = []
+        roles: dict[str, list[int]] = {}
+        channels: dict[str, int] = {}
+        lengths: dict[str, int] = {}
+        if c.layout == "stereo_lr":
+            path = c.files["stereo"][0]
+            stream = _open(path, stack, rate)
+            if stream.channels != 2:
+                raise TrackRejected(path, f"expected stereo (left = accompaniment, right = "
+                                          f"vocal), got {stream.channels} channel(s)")
+            streams.append((path, stream))
+            for role in ("backing", "raw_vocal", "mixture"):
+                roles[role], channels[role], lengths[role] = [0], 1, stream.frames
+        else:
+            for role, files in c.files.items():
+                first = len(streams)
+                for f in files:
+                    streams.append((f, _open(f, stack, rate)))
+                parts = streams[first:]
+                sizes = [s.frames for _, s in parts]
+                if max(sizes) - min(sizes) > length_tolerance_s * rate[0]:
+                    i, j = int(np.argmin(sizes)), int(np.argmax(sizes))
+                    raise TrackRejected(parts[i][0], f"{sizes[i] / rate[0]:.2f} s long but "
+                                        f"{Path(parts[j][0]).name} is {sizes[j] / rate[0]:.2f} s")
+                if len({s.channels for _, s in parts}) > 1:
+                    notes.append(f"{role}: mono and stereo stems summed as stereo")
+                roles[role] = list(range(first, len(streams)))
+                channels[role] = max(s.channels for _, s in parts)
+                lengths[role] = min(sizes)
+        sr = rate[0]
+        n = min(lengths.values())
+        first_file = {role: streams[idx[0]][0] for role, idx in roles.items()}
+        if max(lengths.values()) - n > length_tolerance_s * sr:
+            short = min(lengths, key=lengths.get)
+            long_ = max(lengths, key=lengths.get)
+            raise TrackRejected(first_file[short], f"{short} is {lengths[short] / sr:.2f} s but "
+                                                   f"{long_} is {lengths[long_] / sr:.2f} s "
+                                                   f"(tolerance {length_tolerance_s} s)")
+        if max(lengths.values()) != n:
+            notes.append(f"lengths differed by {(max(lengths.values()) - n) / sr * 1000:.0f} ms; "
+                         "trimmed to the shortest")
+        if n / sr < min_duration_s:
+            raise TrackRejected(next(iter(first_file.values())),
+                                f"{n / sr:.2f} s long, shorter than the {min_duration_s} s "
+                                "analysis window")
+        yield TrackSource(streams, roles, channels, n, sr, notes, c.layout == "stereo_lr")
 
 
 def load_track(c: Candidate, *, sample_rate: int, min_duration_s: float,
                silence_dbfs: float, length_tolerance_s: float) -> tuple[dict[str, NDArray], list[str]]:
-    """Read, check and standardise one candidate's audio.
+    """Read, check and standardise one candidate's audio, whole (ingestion streams it
+    instead: :func:`open_track`, with the same checks).
 
     Returns
     -------
@@ -431,58 +603,20 @@ def load_track(c: Candidate, *, sample_rate: int, min_duration_s: float,
         Unreadable/truncated files, NaN/inf, mismatched rates, lengths beyond the tolerance,
         wrong channel layout, silent stems, or a track shorter than ``min_duration_s``.
     """
-    notes: list[str] = []
-    rate: list[int] = []
-    raw: dict[str, tuple[NDArray, str]] = {}
-    if c.layout == "stereo_lr":
-        path = c.files["stereo"][0]
-        x, sr = _read(path, rate)
-        if x.shape[0] != 2:
-            raise TrackRejected(path, f"expected stereo (left = accompaniment, right = vocal), "
-                                      f"got {x.shape[0]} channel(s)")
-        raw["backing"] = (x[:1], path)
-        raw["raw_vocal"] = (x[1:], path)
-        raw["mixture"] = (x[:1] + x[1:], path)
-    else:
-        for role, files in c.files.items():
-            parts = []
-            for f in files:
-                audio, _ = _read(f, rate)
-                parts.append((audio, f))
-            lengths = [p[0].shape[1] for p in parts]
-            if max(lengths) - min(lengths) > length_tolerance_s * rate[0]:
-                i, j = int(np.argmin(lengths)), int(np.argmax(lengths))
-                raise TrackRejected(parts[i][1], f"{lengths[i] / rate[0]:.2f} s long but "
-                                    f"{Path(parts[j][1]).name} is {lengths[j] / rate[0]:.2f} s")
-            if len({p[0].shape[0] for p in parts}) > 1:
-                notes.append(f"{role}: mono and stereo stems summed as stereo")
-            raw[role] = (_sum_stems([p[0] for p in parts]), files[0])
-    sr = rate[0]
-    lengths = {role: a.shape[1] for role, (a, _) in raw.items()}
-    n = min(lengths.values())
-    if max(lengths.values()) - n > length_tolerance_s * sr:
-        short = min(lengths, key=lengths.get)
-        long_ = max(lengths, key=lengths.get)
-        raise TrackRejected(raw[short][1], f"{short} is {lengths[short] / sr:.2f} s but {long_} is "
-                                           f"{lengths[long_] / sr:.2f} s (tolerance "
-                                           f"{length_tolerance_s} s)")
-    if max(lengths.values()) != n:
-        notes.append(f"lengths differed by {(max(lengths.values()) - n) / sr * 1000:.0f} ms; "
-                     "trimmed to the shortest")
-    if n / sr < min_duration_s:
-        raise TrackRejected(next(iter(raw.values()))[1],
-                            f"{n / sr:.2f} s long, shorter than the {min_duration_s} s analysis window")
-    out = {}
-    threshold = db_to_gain(silence_dbfs)
-    for role, (audio, path) in raw.items():
-        audio = audio[:, :n]
-        peak = float(np.max(np.abs(audio)))
-        if peak <= threshold:
-            level = "digital silence" if peak == 0 else f"peak {20 * math.log10(peak):.1f} dBFS"
-            raise TrackRejected(path, f"{role} is silent ({level}, threshold {silence_dbfs} dBFS)")
-        if sr != sample_rate:
-            audio = resample(audio, orig_sample_rate=sr, target_sample_rate=sample_rate)
-        out[role] = audio
+    with open_track(c, min_duration_s=min_duration_s,
+                    length_tolerance_s=length_tolerance_s) as src:
+        audio = {role: np.empty((ch, src.frames), dtype=np.float32)
+                 for role, ch in src.channels.items()}
+        pos = 0
+        for block in src.blocks():
+            size = next(iter(block.values())).shape[1]
+            for role, x in block.items():
+                audio[role][:, pos:pos + size] = x
+            pos += size
+        src.check_silence(silence_dbfs)
+        notes, sr = list(src.notes), src.sample_rate
     if sr != sample_rate:
+        audio = {role: resample(x, orig_sample_rate=sr, target_sample_rate=sample_rate)
+                 for role, x in audio.items()}
         notes.append(f"resampled {sr} -> {sample_rate} Hz")
-    return out, notes
+    return audio, notes

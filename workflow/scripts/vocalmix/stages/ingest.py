@@ -1,4 +1,13 @@
-"""Checkpoint ``ingest``: every configured dataset -> ``tracks.tsv`` and standard audio."""
+"""Checkpoint ``ingest``: every configured dataset -> ``tracks.tsv`` and standard audio.
+
+The rule's ``threads`` ingest that many tracks at a time, as threads of this process (what
+a track's ingestion spends its time in, reading, summing, resampling, encoding FLAC and
+hashing, runs in numpy, libsndfile, scipy's polyphase filter and hashlib without the GIL).
+Each track streams in blocks (:mod:`vocalmix.corpus.ingest`), so the job's memory is about
+``threads`` times a few blocks above the interpreter's, whatever the songs' lengths and
+their number (issue 19: worker processes each held whole songs; 2495 MiB on the
+full-length benchmark corpus).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,7 @@ import logging
 import os
 import sys
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Mapping
 
 from vocalmix.corpus.adapters import discover
@@ -21,7 +30,7 @@ __all__ = ["ingest"]
 
 def _ingest_or_reject(c: Candidate, audio_dir: str,
                       cfg: dict) -> tuple[dict | None, Rejection | None]:
-    """One candidate ingested, or the reason it was rejected (a worker of the pool)."""
+    """One candidate ingested, or the reason it was rejected (a task of the pool)."""
     try:
         return ingest_track(c, audio_dir, cfg), None
     except TrackRejected as exc:
@@ -41,7 +50,7 @@ def ingest(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     progress = tqdm(total=len(candidates), desc="ingest", unit="track", file=sys.stderr,
                     mininterval=1.0)
     if threads > 1 and len(candidates) > 1:
-        with ProcessPoolExecutor(max_workers=threads) as pool:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             futures = [pool.submit(_ingest_or_reject, c, audio_dir, cfg) for c in candidates]
             for fut in as_completed(futures):
                 row, rej = fut.result()
