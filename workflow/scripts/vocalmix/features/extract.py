@@ -19,11 +19,12 @@ peaks (the active RMS and crest factor) and sums the power spectra of the frames
 long-term spectrum averages (a voice's own active frames, and the backing over the
 voice's), which are known once every first pass is done. The reverb's blind estimate reads
 the vocal through :func:`vocalmix.features.blind_levels.level_curves_file`. What is kept is
-a few numbers per 10 ms hop, 100 ms step or frame: bounded per minute of song and small
-(about 1 MB for 10 minutes), against 212 MB per stereo float32 role for a whole 10-minute
-song. The figures equal those of the whole-array functions (:func:`signal_features`,
-:func:`reverb_features`) bit for bit: the same operations on the same samples in the same
-order (``tests/unit/test_features_streaming.py``).
+a few numbers per 5 or 10 ms hop, 100 ms step or frame: about 12 MB for a 10-minute song
+(the meter's 10 ms series and the blind estimate's cumulative sums, mostly), against 212 MB
+per stereo float32 role read whole (``benchmarks/features_memory.py``: peak RSS 225 MiB at
+3 minutes, 236 MiB at 10). The figures equal those of the whole-array functions
+(:func:`signal_features`, :func:`reverb_features`) bit for bit: the same operations on the
+same samples in the same order (``tests/unit/test_features_streaming.py``).
 """
 
 from __future__ import annotations
