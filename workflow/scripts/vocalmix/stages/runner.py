@@ -119,3 +119,78 @@ def peak_rss_mib() -> float:
         hwm_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(hwm_kib, children) / 1024.0
+
+
+def _imports_of(path: Path, module: str, is_package: bool) -> set[str]:
+    """Names of ``vocalmix`` modules imported anywhere in a source file (incl. lazily)."""
+    st = path.stat()
+    return set(_imports_cached(path, module, is_package, st.st_mtime_ns, st.st_size))
+
+
+@lru_cache(maxsize=None)
+def _imports_cached(path: Path, module: str, is_package: bool, mtime_ns: int,
+                    size: int) -> frozenset[str]:
+    """:func:`_imports_of` for one version of the file: the Snakefile asks for the same
+    modules' sources once per rule (26 times), and parsing every file again each time was
+    most of the workflow's parse time (3.5 of 5.6 s)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == PACKAGE:
+                    found.add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package.split(".")
+                if node.level > 1:
+                    base_parts = base_parts[: -(node.level - 1)]
+                base = ".".join(base_parts)
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != PACKAGE:
+                continue
+            found.add(target)
+            for alias in node.names:  # "from pkg import module" imports a submodule
+                found.add(f"{target}.{alias.name}")
+    return frozenset(found)
+
+
+def _module_file(module: str) -> tuple[Path, bool] | None:
+    parts = module.split(".")[1:]
+    base = PACKAGE_DIR.joinpath(*parts)
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py", True
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py"), False
+    return None
+
+
+def module_sources(*modules: str, relative_to: str | os.PathLike | None = None) -> list[str]:
+    """Source files of ``modules`` and every ``vocalmix`` module they import, transitively.
+
+    Parent packages' ``__init__.py`` files are included (importing a submodule runs them).
+    Paths are returned sorted, relative to ``relative_to`` (default: the current directory).
+    """
+    seen: dict[str, Path] = {}
+    stack = list(modules)
+    while stack:
+        mod = stack.pop()
+        if mod in seen:
+            continue
+        located = _module_file(mod)
+        if located is None:
+            continue  # "from vocalmix.x import name" where name is not a module
+        path, is_pkg = located
+        seen[mod] = path
+        parents = mod.split(".")
+        for i in range(1, len(parents)):
+            stack.append(".".join(parents[:i]))
+        stack.extend(_imports_of(path, mod, is_pkg) - seen.keys())
+    missing = [m for m in modules if m not in seen]
+    if missing:
+        raise ImportError(f"no such vocalmix module(s): {', '.join(missing)}")
+    base = Path(relative_to) if relative_to is not None else Path.cwd()
+    return sorted(os.path.relpath(p, base) for p in seen.values())
