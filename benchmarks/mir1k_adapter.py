@@ -11,8 +11,9 @@ the names as MIR-1K spells them, capitals included). Every clip is ``--seconds``
 Then, in a fresh Python process per dataset, it times
 :func:`vocalmix.corpus.adapters.discover` (the adapter: what Snakemake runs when it builds the
 DAG) and the ingestion stage :func:`vocalmix.stages.ingest.ingest` (read, check, resample to
-``config.sample_rate``, write), with that process's peak resident memory (``VmHWM``) after
-each, and checks the seeded singer-grouped split: clips and singers per split, and how many
+``config.sample_rate``, write), with the process's peak resident memory (``VmHWM``) after
+discovery and, for ingestion, that of the process and its worker processes summed (polled
+every 0.1 s, as Snakemake's ``benchmark:`` counts a job), and checks the seeded singer-grouped split: clips and singers per split, and how many
 singers are in two splits (must be 0). ``--real DIR`` measures the real MIR-1K (its
 ``Wavfile/`` folder or the folder above) the same way, as a second row.
 
@@ -149,6 +150,37 @@ def _bytes_under(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def poll_tree_rss(popen: subprocess.Popen, interval: float = 0.1) -> float:
+    """Largest summed RSS (MiB) of a running process and its descendants until it exits
+    (its pipes read meanwhile, so it never blocks on them)."""
+    import threading
+
+    import psutil
+
+    proc = psutil.Process(popen.pid)
+    peak = 0.0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal peak
+        while not done.is_set():
+            total = 0
+            for p in [proc, *proc.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak = max(peak, total / 2**20)
+            done.wait(interval)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    popen.wait()
+    done.set()
+    watcher.join()
+    return peak
+
+
 def measure(label: str, root: Path, workdir: Path, threads: int) -> dict:
     """Discovery and ingestion of one MIR-1K-layout root in a fresh process; one CSV row."""
     from vocalmix.corpus.manifest import read_manifest
@@ -160,11 +192,16 @@ def measure(label: str, root: Path, workdir: Path, threads: int) -> dict:
     (work / "config.json").write_text(json.dumps(cfg))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(work / "config.json"), str(work),
-                           str(threads)], capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f"{label}: measuring process failed:\n{proc.stderr[-3000:]}")
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    popen = subprocess.Popen([sys.executable, "-c", CHILD, str(work / "config.json"),
+                              str(work), str(threads)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    peak = poll_tree_rss(popen)
+    stdout, stderr = popen.communicate()
+    if popen.returncode != 0:
+        raise SystemExit(f"{label}: measuring process failed:\n{stderr[-3000:]}")
+    r = json.loads(stdout.strip().splitlines()[-1])
+    # the process and its ingestion workers together, as Snakemake's benchmark counts them
+    r["ingest_peak_rss_mib"] = max(r["ingest_peak_rss_mib"], peak)
     rows = read_manifest(work / "tracks.tsv")
     with open(work / "rejected.tsv") as fh:
         rejected = max(0, sum(1 for _ in fh) - 1)
@@ -206,7 +243,8 @@ def measure(label: str, root: Path, workdir: Path, threads: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=4.0, help="length of each fixture clip")
-    ap.add_argument("--threads", type=int, default=1, help="ingestion worker processes")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="ingestion threads (the rule ingest has 4)")
     ap.add_argument("--real", type=Path, default=None,
                     help="also measure the real MIR-1K at this folder")
     ap.add_argument("--seed", type=int, default=20261204, help="seed of the fixture's audio")

@@ -1,12 +1,13 @@
 """Checkpoint ``ingest``: every configured dataset -> ``tracks.tsv`` and standard audio.
 
-The rule's ``threads`` ingest that many tracks at a time, as threads of this process (what
-a track's ingestion spends its time in, reading, summing, resampling, encoding FLAC and
-hashing, runs in numpy, libsndfile, scipy's polyphase filter and hashlib without the GIL).
-Each track streams in blocks (:mod:`vocalmix.corpus.ingest`), so the job's memory is about
-``threads`` times a few blocks above the interpreter's, whatever the songs' lengths and
-their number (issue 19: worker processes each held whole songs; 2495 MiB on the
-full-length benchmark corpus).
+The rule's ``threads`` ingest that many tracks at a time, in worker processes. Each track
+streams in blocks (:mod:`vocalmix.corpus.ingest`), so a worker holds a few blocks whatever
+the song's length, and the job's memory is the interpreters' and ``threads`` times that,
+whatever the songs' lengths and number (issue 19: workers held whole songs, 2366-2495 MiB on
+the full-length benchmark corpus; now 291 MiB by Snakemake's benchmark, the sum over the
+five processes). Threads of one process would hold less (157 MiB: one interpreter) but do
+not run in parallel on many short clips (MIR-1K's 1000: 29 s with 4 threads, as with 1;
+16 s with 4 processes).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import os
 import sys
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Mapping
 
 from vocalmix.corpus.adapters import discover
@@ -30,7 +31,7 @@ __all__ = ["ingest"]
 
 def _ingest_or_reject(c: Candidate, audio_dir: str,
                       cfg: dict) -> tuple[dict | None, Rejection | None]:
-    """One candidate ingested, or the reason it was rejected (a task of the pool)."""
+    """One candidate ingested, or the reason it was rejected (a worker of the pool)."""
     try:
         return ingest_track(c, audio_dir, cfg), None
     except TrackRejected as exc:
@@ -50,7 +51,7 @@ def ingest(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     progress = tqdm(total=len(candidates), desc="ingest", unit="track", file=sys.stderr,
                     mininterval=1.0)
     if threads > 1 and len(candidates) > 1:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
+        with ProcessPoolExecutor(max_workers=threads) as pool:
             futures = [pool.submit(_ingest_or_reject, c, audio_dir, cfg) for c in candidates]
             for fut in as_completed(futures):
                 row, rej = fut.result()
