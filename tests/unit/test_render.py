@@ -164,7 +164,7 @@ def test_conditions_and_inputs_follow_the_dataset():
     nowhere = RenderSettings(professional="/nowhere/{track}.wav")
     assert "professional" not in conditions_for(raw, nowhere)
     assert system_input(stems, RenderSettings(corruption_version=2)) == (
-        "corrupted", "results/corrupted/s/v2.wav")
+        "corrupted", "results/corrupted/s/v2.flac")
     assert system_input(raw, RenderSettings()) == ("raw", "raw.wav")
 
 

@@ -75,7 +75,7 @@ def test_corruption_and_dataset_stages(tiny_run):
         d = tiny_run / "results/corrupted" / r["track_id"]
         # v1's audio was temporary: read once, by build_dataset (rule corrupt_extra)
         assert sorted(p.name for p in d.iterdir()) == [
-            "dereverberated.flac", "v0.json", "v0.wav", "v1.json"]
+            "dereverberated.flac", "v0.flac", "v0.json", "v1.json"]
     with open(tiny_run / "results/dataset/index.tsv", newline="") as fh:
         index = list(csv.DictReader(fh, delimiter="\t"))
     split_of = {r["track_id"]: r["split"] for r in rows}
@@ -172,12 +172,13 @@ def test_disk_no_copies_temporaries_gone_kept_audio_compressed(tiny_run):
                         for role in ("vocal", "backing", "mixture", "raw_vocal")}
     assert [p.name for p in (tiny_run / "results/corpus/audio").iterdir()
             if not p.name.startswith(".")] == []
-    assert not list((tiny_run / "results/corrupted").glob("*/v1.wav"))
+    assert not list((tiny_run / "results/corrupted").glob("*/v1.flac"))
     kept = [*(tiny_run / "results/demo").glob("*/*.flac"),
             *(tiny_run / "results/corrupted").glob("*/dereverberated.flac"),
+            *(tiny_run / "results/corrupted").glob("*/v0.flac"),
             *(tiny_run / "results/renders").glob("*/*.vocal.flac"),
             *(tiny_run / "results/renders").glob("*/*.backing.flac")]
-    assert len(kept) == 4 * 6 + 4 + 2 * 5
+    assert len(kept) == 4 * 6 + 4 + 4 + 2 * 5
     for f in kept:
         info = sf.info(str(f))
         assert (info.format, info.subtype) == ("FLAC", "PCM_24"), f
@@ -185,11 +186,10 @@ def test_disk_no_copies_temporaries_gone_kept_audio_compressed(tiny_run):
     assert len(media) == 5
     for m in media:
         assert m.samefile(tiny_run / "results/renders" / m.parent.name / m.name)
-    # the only WAVs left: the kept corrupted versions (float) and the stimuli
+    # the only WAVs left: the stimuli (the kept corrupted versions are FLAC too)
     from vocalmix.conditions import CONDITIONS
 
     tests = [r["track_id"] for r in rows if r["split"] == "test"]
     assert {str(p.relative_to(tiny_run / "results"))
             for p in (tiny_run / "results").rglob("*.wav")} == (
-        {f"corrupted/{r['track_id']}/v0.wav" for r in rows}
-        | {f"renders/{t}/{c}.wav" for t in tests for c in CONDITIONS})
+        {f"renders/{t}/{c}.wav" for t in tests for c in CONDITIONS})

@@ -34,7 +34,7 @@ def separation_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("separation_run")
     _finished_song(workdir / "mixes" / "My Song.ogg")
     snakemake(workdir, "results/separated/quality.tsv", "results/features/separated_my-song.json",
-              "results/corrupted/separated_my-song/v0.wav", config=CONFIG)
+              "results/corrupted/separated_my-song/v0.flac", config=CONFIG)
     return workdir
 
 
@@ -68,7 +68,7 @@ def test_separated_track_is_used_downstream(separation_run):
     feats = read_json(separation_run / "results/features/separated_my-song.json")
     assert feats["source"] == "separated" and feats["split"] == "train"
     corrupted = read_json(separation_run / "results/corrupted/separated_my-song/v0.json")
-    assert corrupted and (separation_run / "results/corrupted/separated_my-song/v0.wav").is_file()
+    assert corrupted and (separation_run / "results/corrupted/separated_my-song/v0.flac").is_file()
 
 
 def test_quality_table(separation_run):

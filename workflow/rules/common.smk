@@ -192,7 +192,7 @@ def corrupt_inputs(wildcards):
 
 def corrupted(tracks, versions=VERSIONS):
     return expand(
-        "results/corrupted/{track}/v{k}.wav",
+        "results/corrupted/{track}/v{k}.flac",
         track=[r["track_id"] for r in tracks],
         k=versions,
     )

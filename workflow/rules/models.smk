@@ -10,7 +10,7 @@ rule corrupt:
         unpack(corrupt_inputs),
         code=pkg("vocalmix.stages.corrupt"),
     output:
-        audio=expand("results/corrupted/{{track}}/v{k}.wav", k=KEPT_VERSIONS),
+        audio=expand("results/corrupted/{{track}}/v{k}.flac", k=KEPT_VERSIONS),
         params=expand("results/corrupted/{{track}}/v{k}.json", k=VERSIONS),
         dereverberated="results/corrupted/{track}/dereverberated.flac",
     log:
@@ -40,7 +40,7 @@ if EXTRA_VERSIONS:
             dereverberated="results/corrupted/{track}/dereverberated.flac",
             code=pkg("vocalmix.stages.corrupt"),
         output:
-            audio=temp(expand("results/corrupted/{{track}}/v{k}.wav", k=EXTRA_VERSIONS)),
+            audio=temp(expand("results/corrupted/{{track}}/v{k}.flac", k=EXTRA_VERSIONS)),
         log:
             "results/logs/corrupt_extra/{track}.log",
         benchmark:

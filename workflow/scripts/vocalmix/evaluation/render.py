@@ -153,7 +153,7 @@ def system_input(row: dict, settings: RenderSettings) -> tuple[str, str]:
     (restoration protocol) or the raw take."""
     if row.get("vocal"):
         k = int(settings.corruption_version)
-        return "corrupted", f"results/corrupted/{row['track_id']}/v{k}.wav"
+        return "corrupted", f"results/corrupted/{row['track_id']}/v{k}.flac"
     if row.get("raw_vocal"):
         return "raw", row["raw_vocal"]
     raise RenderError(f"{row['track_id']}: neither a processed vocal nor a raw take to mix")

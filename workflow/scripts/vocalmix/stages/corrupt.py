@@ -2,7 +2,7 @@
 
 ``corrupt`` does the expensive part once per track: WPE dereverberation (kept, as a 24-bit
 FLAC: ``dereverberated.flac``), every version's parameters (``v<k>.json``) and the audio
-of the versions that are read again later (``v<k>.wav`` for version 0, which the held-out
+of the versions that are read again later (``v<k>.flac``, 24-bit, for version 0, which the held-out
 comparison uses, and ``render.corruption_version``, the systems' input in the renders).
 ``corrupt_extra`` makes the other versions' audio from the stored dereverberated vocal;
 only the dataset reads them, once, so they are temporary (issue 19, disk) and remaking them
@@ -150,7 +150,11 @@ def _version(derev: str | Path, sample_rate: int, track: str, seed: int, k: int,
     rng = np.random.default_rng(s)
     if audio_path is None:
         return s, corruption.corrupt_blocks(_source(derev), sample_rate, rng)
-    with block_writer(audio_path, sample_rate, 1) as write:
+    # a kept version is 24-bit FLAC (issue 19, disk: a third of the float WAV; normalised to
+    # NORMALISED_LUFS, versions peak far below full scale, and one that does not is refused
+    # naming its file); a .wav path keeps the float WAV of before
+    subtype = "PCM_24" if Path(audio_path).suffix.lower() == ".flac" else "FLOAT"
+    with block_writer(audio_path, sample_rate, 1, subtype=subtype) as write:
         return s, corruption.corrupt_blocks(_source(derev), sample_rate, rng, write)
 
 
