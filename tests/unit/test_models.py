@@ -255,9 +255,16 @@ def test_dataset_windows_inputs_and_targets(mini):
     assert np.isfinite(x).all()
     names = desc["targets"]
     assert names[0] == "level_lu" and "lra_lu" in names and "reverb_log_t60" in names
-    # shards are memory-mapped, not loaded
-    ds._load(ds.index[0]["shard"])
-    assert isinstance(ds._inputs[ds.index[0]["shard"]], np.memmap)
+    # windows are read from the shard files as asked for, in any order and any channels
+    stored = {r["shard"]: np.load(mini["dataset"] / f"{r['shard']}.inputs.npy")
+              for r in ds.index}
+    rows = np.random.default_rng(0).permutation(len(ds))[:9]
+    for channels in (None, [1], [1, 0]):
+        got = ds.inputs(rows, channels)
+        for k, i in enumerate(rows):
+            r = ds.index[i]
+            want = stored[r["shard"]][int(r["row"])].astype(np.float32)
+            assert np.array_equal(got[k], want if channels is None else want[channels])
     # silent windows carry no level target; others carry the features stage's value
     t = ds.targets_all()
     silent = np.array([r["silent"] == "1" for r in ds.index])
@@ -282,6 +289,48 @@ def test_dataset_windows_inputs_and_targets(mini):
     np.testing.assert_allclose(eq[VOICE], expected[VOICE], atol=1e-3)
     assert desc["corruption_eq"]["demo_000/1"] == rec["eq"]
 
+
+
+def test_streamed_log_mel_is_the_whole_signals_bit_for_bit():
+    """The dataset computes log-mels from blocks of audio (bounded memory): the frames are
+    exactly LogMel's of the whole signal, whatever the block size, at the ends too."""
+    from vocalmix.models.dataset import log_mel_blocks
+
+    rng = np.random.default_rng(4)
+    for n_fft, hop in ((1024, 512), (512, 700)):  # the second: hop longer than the frame
+        mel = LogMel(SR, n_fft, hop, 32)
+        for n in (300, 2 * mel.BLOCK_FRAMES * hop + 123):
+            x = (0.1 * rng.standard_normal(n)).astype(np.float32)
+            whole = mel(x)
+            for block in (777, 1 << 16):
+                pieces = list(log_mel_blocks((x[i: i + block] for i in range(0, n, block)),
+                                             n, mel))
+                assert [f for f, _ in pieces] == list(range(0, whole.shape[1],
+                                                            mel.BLOCK_FRAMES))
+                assert np.array_equal(np.concatenate([p for _, p in pieces], axis=1), whole)
+
+
+def test_dataset_windows_are_the_log_mels_of_the_whole_normalised_signals(mini):
+    """Built from streamed audio, a window holds the log-mel of the whole corrupted vocal and
+    of the whole backing normalised to -23 LUFS, cut at the window's start (float16)."""
+    from vocalmix.models.dataset import normalise_level
+
+    desc = read_json(mini["dataset"] / "dataset.json")
+    spec = desc["input"]
+    mel = LogMel(SR, spec["n_fft"], spec["hop"], spec["n_mels"])
+    ds = ShardedDataset(mini["dataset"], "valid")
+    backing, _ = read_audio(mini["root"] / "audio" / "demo_002" / "backing.wav")
+    b_mel = mel(normalise_level(backing, SR).mean(axis=0))
+    checked = 0
+    for i, r in enumerate(ds.index):
+        vocal, _ = read_audio(mini["root"] / "corrupted" / "demo_002" / f"v{r['version']}.wav")
+        v_mel = mel(vocal.mean(axis=0))
+        f0 = int(round(float(r["start_s"]) * SR / spec["hop"]))
+        f1 = f0 + spec["frames"]
+        want = np.stack([v_mel[:, f0:f1], b_mel[:, f0:f1]]).astype(np.float16)
+        assert np.array_equal(ds[i][0], want.astype(np.float32))
+        checked += 1
+    assert checked == desc["counts"]["valid"]["windows"] > 0
 
 @pytest.fixture(scope="module")
 def trained(mini, tmp_path_factory):
@@ -317,6 +366,44 @@ def test_training_is_deterministic_on_the_cpu(mini, trained, tmp_path):
     b = torch.load(tmp_path / "eq" / "model.pt", weights_only=False)["state_dict"]
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_reads_a_split_in_chunks_with_the_whole_splits_statistics(mini, monkeypatch):
+    """The input statistics and the validation loss are computed a chunk of windows at a
+    time (bounded memory); they are those of the whole split held at once: the statistics
+    to the bit (so training gives the bytes it gave when it held the split)."""
+    import torch
+
+    from vocalmix.models import train as tr
+    from vocalmix.models.nets import MULTITASK, MixNet, targets_index, task_groups, task_targets
+
+    ds = ShardedDataset(mini["dataset"], "train")
+    cols = targets_index(task_targets(MULTITASK))
+    for channels in ([1], [1, 0]):  # one channel: numpy sums the array as one run
+        split = tr._Split(ds, cols, np.arange(len(ds)), channels)
+        whole = np.stack([ds[i][0][channels] for i in range(len(ds))])
+        assert whole.dtype == np.float32 and len(split) > 2 * 10  # several chunks below
+        with monkeypatch.context() as m:
+            m.setattr(tr, "STATS_CHUNK", 7)
+            m.setattr(tr, "SUM_LEAF", 5000)  # leaves that end within windows
+            mean, std = tr._input_stats(split)
+        assert np.array_equal(mean, whole.mean(axis=(0, 2, 3)))
+        assert np.array_equal(std, whole.std(axis=(0, 2, 3)) + 1e-6)
+    torch.manual_seed(0)
+    model = MixNet(len(cols), in_channels=2, n_mels=32, channels=(4,), hidden=8).eval()
+    xm, xs = mean[None, :, None, None], std[None, :, None, None]
+
+    def norm_x(x):
+        return torch.from_numpy(((x - xm) / xs).astype(np.float32))
+
+    groups = task_groups(MULTITASK)
+    with torch.no_grad():
+        at_once = float(tr._loss(model(norm_x(whole)), torch.from_numpy(split.y),
+                                 torch.from_numpy(split.w), torch, groups))
+    monkeypatch.setattr(tr, "EVAL_BATCH", 10)
+    assert [len(c) for c in split.chunks()] == [10, len(split) - 10]  # no chunk of 4
+    chunked = tr._split_loss(model, split, norm_x, torch.from_numpy, "cpu", torch, groups)
+    assert chunked == pytest.approx(at_once, rel=1e-6)
 
 
 def test_eq_augmentation_changes_what_the_eq_model_sees(mini, trained, tmp_path, caplog):

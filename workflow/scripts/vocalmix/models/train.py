@@ -6,6 +6,13 @@ standardised targets (NaN targets -- silent windows, bands above Nyquist -- carr
 early stopping on the validation split (a seeded share of the training *tracks* when the
 corpus has no validation split), the best epoch's weights kept.
 
+The windows' log-mels are read from the dataset's shards when a batch needs them (the input
+statistics, the validation loss and the held-out predictions go through a split in chunks
+too); only the targets and weights, a few numbers a window, are held, so the memory of
+training does not grow with the dataset. The numbers are those of training with the split
+held whole in memory, to the bit on the CPU (the statistics are tested; the validation loss,
+made of predictions a chunk at a time, was measured so with torch 2.13).
+
 Writes ``model.pt`` (weights, architecture, input and target statistics), ``curve.csv`` and
 ``curve.png`` (loss per epoch) and ``metrics.json`` (held-out metrics on the test split, in
 target units, next to a baseline that always predicts the training mean).
@@ -18,9 +25,10 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vocalmix import seeding
 from vocalmix.config import schema_settings
@@ -44,6 +52,17 @@ from vocalmix.tables import fixed, write_table
 log = logging.getLogger(__name__)
 
 __all__ = ["TrainSettings", "train_task", "evaluate_windows"]
+
+#: Windows read and evaluated at once outside the training batches (the input statistics,
+#: the validation loss, the held-out predictions): about 2 MB of log-mels per input channel
+EVAL_BATCH = 64
+#: Windows read at once for the input statistics, and the most elements summed by one numpy
+#: call there (16 and 8 MB of float32)
+STATS_CHUNK = 4 * EVAL_BATCH
+SUM_LEAF = 1 << 21
+#: The fewest windows evaluated at once: the network's CPU kernels give a batch of 1-3
+#: windows other last bits than a larger one (measured with torch 2.13)
+MIN_CHUNK = 8
 
 @schema_settings("train")
 class TrainSettings:
@@ -70,29 +89,113 @@ class TrainSettings:
 
 
 class _Split:
-    """A split's windows held in memory for the task (float32 inputs, task targets)."""
+    """A split's windows for the task: targets and weights in memory (a few numbers a window),
+    the log-mel inputs read from the shards a batch at a time (:meth:`x`), so the memory of
+    training does not grow with the dataset."""
 
-    def __init__(self, ds: ShardedDataset, cols: list[int], rows: list[int] | None = None,
+    def __init__(self, ds: ShardedDataset, cols: list[int], rows: NDArray | None = None,
                  channels: list[int] | None = None):
-        rows = list(range(len(ds))) if rows is None else rows
-        self.rows = rows
-        self.index = [ds.index[i] for i in rows]
-        if rows:
-            items = [ds[i] for i in rows]
-            self.x = np.stack([it[0] if channels is None else it[0][channels] for it in items])
-            self.y = np.stack([it[1][cols] for it in items]).astype(np.float32)
-            self.w = np.array([it[2] for it in items], dtype=np.float32)
-        else:
-            self.x = np.zeros((0,), np.float32)
-            self.y = np.zeros((0, len(cols)), np.float32)
-            self.w = np.zeros(0, np.float32)
+        self.ds = ds
+        self.rows = (np.arange(len(ds)) if rows is None else np.asarray(rows)).astype(np.int64)
+        self.channels = channels
+        self.index = ds.rows_view(self.rows)
+        self.y = ds.targets(self.rows)[:, cols].astype(np.float32)
+        self.w = ds.weights[self.rows].astype(np.float32)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return int(self.rows.size)
+
+    def x(self, positions: NDArray) -> NDArray[np.float32]:
+        """Float32 inputs ``(len(positions), channels, n_mels, frames)`` of the split's
+        windows at ``positions``."""
+        return self.ds.inputs(self.rows[np.asarray(positions, dtype=np.int64)], self.channels)
+
+    def chunks(self, size: int | None = None) -> Iterator[NDArray]:
+        """Positions ``0..len`` in order, ``size`` (default :data:`EVAL_BATCH`) at a time; a
+        last chunk under :data:`MIN_CHUNK` joins the one before."""
+        size = EVAL_BATCH if size is None else size
+        n = len(self)
+        first = 0
+        while first < n:
+            stop = first + size if n - (first + size) >= MIN_CHUNK else n
+            yield np.arange(first, stop)
+            first = stop
+
+    def inputs(self) -> "_Inputs":
+        return _Inputs(self)
 
 
-def _rows(ds: ShardedDataset, versions: set[str] | None) -> list[int]:
-    return [i for i, r in enumerate(ds.index) if versions is None or r["version"] in versions]
+class _Inputs:
+    """A split's inputs as a sequence that reads a slice when asked (what
+    :meth:`~vocalmix.models.nets.Predictor.predict_inputs` takes in batches)."""
+
+    def __init__(self, split: _Split):
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, s: slice) -> NDArray[np.float32]:
+        return self.split.x(np.arange(len(self.split))[s])
+
+
+def _pairwise_sum(read, lo: int, hi: int) -> np.float32:
+    """numpy's pairwise float32 sum of elements ``lo:hi`` of a sequence that ``read(lo, hi)``
+    returns a part of: halves split as numpy splits them (at a multiple of 8), each half
+    up to :data:`SUM_LEAF` elements summed by numpy itself (the same subtree)."""
+    n = hi - lo
+    if n <= SUM_LEAF:
+        return np.add.reduce(read(lo, hi))
+    half = n // 2
+    half -= half % 8
+    return np.float32(_pairwise_sum(read, lo, lo + half) + _pairwise_sum(read, lo + half, hi))
+
+
+def _channel_sums(split: _Split, transform=None) -> NDArray[np.float32]:
+    """``transform(x).sum(axis=(0, 2, 3))`` of the split's whole float32 input array ``x``
+    (windows, channels, mels, frames), to the bit, read a chunk of windows at a time.
+
+    numpy sums such an array over those axes pairwise within each window's channel and adds
+    the windows up in order, in float32 -- or, with one channel, where the array is one
+    contiguous run, pairwise over the whole run (:func:`_pairwise_sum`). Both orders are
+    kept, so training gives the bytes it gave when it held the split (tested)."""
+    tf = (lambda x: x) if transform is None else transform
+    n = len(split)
+    shape = split.x(np.arange(1)).shape
+    channels, per = shape[1], shape[2] * shape[3]
+    if channels > 1:
+        total = np.zeros(channels, np.float32)
+        for pos in split.chunks(STATS_CHUNK):
+            for row in tf(split.x(pos)).reshape(len(pos), channels, per).sum(axis=2):
+                np.add(total, row, out=total)
+        return total
+
+    def read(lo: int, hi: int) -> NDArray:
+        w0, w1 = lo // per, (hi - 1) // per + 1
+        return tf(split.x(np.arange(w0, w1))).reshape(-1)[lo - w0 * per: hi - w0 * per]
+
+    return np.array([_pairwise_sum(read, 0, n * per)], dtype=np.float32)
+
+
+def _input_stats(split: _Split) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Per-channel mean and standard deviation (+1e-6) of a split's inputs over windows, mel
+    bands and frames -- ``x.mean(axis=(0, 2, 3))`` and ``x.std(...)`` of the whole float32
+    array, as numpy computes them (sums by :func:`_channel_sums`, divided by the count as an
+    ``intp``) -- in passes over the shards that hold a chunk at a time."""
+    shape = split.x(np.arange(1)).shape
+    count = np.intp(len(split) * shape[2] * shape[3])
+    total = _channel_sums(split)
+    mean = np.true_divide(total, count, out=total, casting="unsafe")
+    m = mean[None, :, None, None]
+    squares = _channel_sums(split, lambda x: np.square(np.subtract(x, m)))
+    var = np.true_divide(squares, count, out=squares, casting="unsafe")
+    return mean, np.sqrt(var, out=var) + 1e-6
+
+
+def _rows(ds: ShardedDataset, versions: set[int] | None) -> NDArray:
+    if versions is None:
+        return np.arange(len(ds))
+    return np.flatnonzero(np.isin(ds.index.version, sorted(versions)))
 
 
 def _loss(pred, y, w, torch, groups=None):
@@ -105,6 +208,17 @@ def _loss(pred, y, w, torch, groups=None):
     per = (diff ** 2).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
     has = mask.any(dim=1).float() * w
     return (per * has).sum() / has.sum().clamp(min=1e-6)
+
+
+def _split_loss(model, split: _Split, norm_x, norm_y, device, torch, groups=None) -> float:
+    """:func:`_loss` of ``model`` over a whole split: the predictions are made a chunk of
+    windows at a time (a window's prediction does not depend on the chunk it is in; chunks
+    are never under :data:`MIN_CHUNK` windows, where the kernels differ), the loss once over
+    them all."""
+    with torch.no_grad():
+        pred = torch.cat([model(norm_x(split.x(pos)).to(device)) for pos in split.chunks()])
+        return float(_loss(pred, norm_y(split.y).to(device),
+                           torch.from_numpy(split.w).to(device), torch, groups))
 
 
 def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed: int,
@@ -158,62 +272,64 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
         raise ValueError(f"{dataset_dir}: no training windows")
     # Without the vocal as input, the corrupted versions of a track are the same window
     # (same backing, same targets) repeated: keep one of each.
-    versions = None if "vocal" in wanted else {"0"}
+    versions = None if "vocal" in wanted else {0}
     train_rows = _rows(train_ds, versions)
     if len(valid_ds) == 0:  # carve validation tracks from the training tracks
         tracks = train_ds.tracks()
         order = sorted(tracks, key=lambda t: seeding.derive_seed(seed, "valid", t))
         n_valid = max(1, int(round(s.valid_fraction * len(tracks)))) if len(tracks) > 1 else 0
         held = set(order[:n_valid])
-        valid = _Split(train_ds, cols, [i for i in train_rows
-                                        if train_ds.index[i]["track_id"] in held], chans)
-        train_rows = [i for i in train_rows if train_ds.index[i]["track_id"] not in held]
+        is_held = np.array([t in held for t in train_ds.index.track_ids(train_rows)], bool)
+        valid = _Split(train_ds, cols, train_rows[is_held], chans)
+        train_rows = train_rows[~is_held]
         log.info("no validation split: %d training track(s) held out for early stopping",
                  len(held))
     else:
         valid = _Split(valid_ds, cols, _rows(valid_ds, versions), chans)
     train = _Split(train_ds, cols, train_rows, chans)
     test = _Split(test_ds, cols, _rows(test_ds, versions), chans)
+    if len(train) == 0:
+        raise ValueError(f"{dataset_dir}: no training windows left for {task} once the "
+                         "validation tracks are held out")
 
-    x_mean = train.x.mean(axis=(0, 2, 3))
-    x_std = train.x.std(axis=(0, 2, 3)) + 1e-6
+    x_mean, x_std = _input_stats(train)
     y_mean = np.array([desc["train_mean"][TARGETS.index(n)] or 0.0 for n in names], np.float32)
     y_std = np.array([desc["train_std"][TARGETS.index(n)] or 1.0 for n in names], np.float32)
+    xm = x_mean[None, :, None, None]
+    xs = x_std[None, :, None, None]
 
-    def tensors(split: _Split):
-        x = (split.x - x_mean[None, :, None, None]) / x_std[None, :, None, None]
-        y = (split.y - y_mean) / y_std
-        return (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                torch.from_numpy(y), torch.from_numpy(split.w))
+    def norm_x(x):
+        return torch.from_numpy(np.ascontiguousarray((x - xm) / xs, dtype=np.float32))
 
-    xv, yv, wv = tensors(valid) if len(valid) else (None, None, None)
+    def norm_y(y):
+        return torch.from_numpy(np.ascontiguousarray((y - y_mean) / y_std, dtype=np.float32))
+
     augment, eq_cols, vocal_ch = None, [], None
     if "vocal" in wanted and float(s.eq_augment) > 0:
         eq_cols = [k for k, n in enumerate(names) if n.startswith("eq_")]
     if eq_cols:
         vocal_ch = wanted.index("vocal")
         resp = EQResponses(desc["input"])
-        per_version = {key: resp([EQBand.from_dict(b) for b in bands])[0]
-                       for key, bands in desc["corruption_eq"].items()}
-        recorded = np.stack([per_version[f"{r['track_id']}/{r['version']}"]
-                             for r in train.index])
+        keys = sorted(desc["corruption_eq"])
+        per_version = np.stack([resp([EQBand.from_dict(b) for b in desc["corruption_eq"][k]])[0]
+                                for k in keys]).astype(np.float32)
+        key_of = {k: i for i, k in enumerate(keys)}
+        versions_of = train_ds.index.version[train.rows]
+        recorded = per_version[[key_of[f"{t}/{v}"] for t, v in
+                                zip(train_ds.index.track_ids(train.rows), versions_of)]]
         augment = MelEQAugment(desc["input"], recorded, probability=float(s.eq_augment),
                                seed=seeding.derive_seed(seed, "augment", task) % (2**31))
         log.info("%s: EQ augmentation on %.0f%% of the training windows per batch", task,
                  100 * float(s.eq_augment))
-    xm = x_mean[None, :, None, None]
-    xs = x_std[None, :, None, None]
 
     def batch(rows: np.ndarray):
-        x, y = train.x[rows], train.y[rows]
+        x, y = train.x(rows), train.y[rows]
         if augment is not None:
             x, y_eq = augment(x, y[:, eq_cols], rows, vocal_ch)
             y = y.copy()
             y[:, eq_cols] = y_eq
-        return (torch.from_numpy(np.ascontiguousarray((x - xm) / xs, dtype=np.float32)),
-                torch.from_numpy(np.ascontiguousarray((y - y_mean) / y_std, dtype=np.float32)),
-                torch.from_numpy(train.w[rows]))
-    arch = {"in_channels": int(train.x.shape[1]), "n_mels": int(train.x.shape[2]),
+        return norm_x(x), norm_y(y), torch.from_numpy(train.w[rows])
+    arch = {"in_channels": len(chans), "n_mels": int(desc["input"]["n_mels"]),
             "channels": tuple(s.channels), "hidden": int(s.hidden),
             "dropout": float(s.dropout)}
     model = MixNet(len(names), **arch).to(device)
@@ -240,10 +356,8 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
             total += float(loss.detach()) * len(b)
             count += len(b)
         model.eval()
-        with torch.no_grad():
-            vloss = (float(_loss(model(xv.to(device)), yv.to(device), wv.to(device), torch,
-                                     groups))
-                     if xv is not None and len(xv) else total / max(count, 1))
+        vloss = (_split_loss(model, valid, norm_x, norm_y, device, torch, groups) if len(valid)
+                 else total / max(count, 1))
         curve.append({"epoch": epoch + 1, "train_loss": total / max(count, 1),
                       "valid_loss": vloss})
         bar.set_postfix(train=f"{curve[-1]['train_loss']:.3f}", valid=f"{vloss:.3f}")
@@ -273,8 +387,9 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
                "device": str(device)}
     for name, split in (("valid", valid), ("test", test)):
         if len(split):
-            metrics[name] = evaluate_windows(task, pred.predict_inputs(split.x), split.y,
-                                             split.index, y_mean,
+            metrics[name] = evaluate_windows(task, pred.predict_inputs(split.inputs(),
+                                                                       EVAL_BATCH),
+                                             split.y, split.index, y_mean,
                                              meta["eq_bands_hz"])
     # the training time goes to the log (and the rule's benchmark), not into the file:
     # same config, same bytes
