@@ -139,6 +139,47 @@ def test_too_short_or_silent_backing_is_a_clear_error():
         backing_features(np.zeros((2, SR * 3), np.float32), SR, excerpt_s=EXCERPT_S)
 
 
+
+def test_a_files_features_are_read_from_its_excerpts_alone(tmp_path, corpus):
+    """A file is streamed (its memory does not grow with its length): the excerpts kept are
+    the whole file's samples there, and the features are those of the whole array."""
+    from vocalmix.audio import read_audio
+    from vocalmix.features.genre_features import excerpt_slices, file_features, read_excerpts
+
+    long = np.concatenate([s["backing"] for s in corpus[:4]], axis=1)  # 24 s, 3 excerpts
+    path = tmp_path / "long.wav"
+    write_audio(path, long, SR, subtype="FLOAT")
+    whole, _ = read_audio(path)
+    excerpts, sr = read_excerpts(str(path), excerpt_s=9.0)
+    slices = excerpt_slices(whole.shape[1], SR, 9.0)
+    assert sr == SR and len(excerpts) == len(slices) == 3
+    for x, sl in zip(excerpts, slices):
+        assert np.array_equal(x, whole[:, sl])
+    assert file_features(str(path), excerpt_s=9.0) == backing_features(
+        whole, SR, excerpt_s=9.0, name=str(path))
+
+
+def test_a_silent_short_or_damaged_file_is_a_clear_error_naming_it(tmp_path):
+    import soundfile as sf
+
+    from vocalmix.audio import AudioError
+    from vocalmix.features.genre_features import file_features
+
+    silent = tmp_path / "silent.wav"
+    write_audio(silent, np.zeros((2, SR * 3), np.float32), SR)
+    with pytest.raises(ValueError, match=r"silent\.wav: the backing is digital silence"):
+        file_features(str(silent), excerpt_s=EXCERPT_S)
+    short = tmp_path / "short.wav"
+    write_audio(short, np.ones((1, SR // 2), np.float32) * 0.1, SR)
+    with pytest.raises(ValueError, match=r"short\.wav: 0\.50 s of audio"):
+        file_features(str(short), excerpt_s=EXCERPT_S)
+    bad = np.full((1, SR * 3), 0.1, np.float32)
+    bad[0, SR * 2] = np.nan  # outside every excerpt (0.4 s at 25/50/75 %): still checked
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, bad.T, SR, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"nan\.wav.*NaN"):
+        file_features(str(nan), excerpt_s=1.2)
+
 # ----------------------------------------------------------------------------- resolution
 def test_resolution_order_metadata_then_confident_prediction_then_average():
     pred = G.GenrePrediction("rock", 0.8, {"rock": 0.8, "pop": 0.2})

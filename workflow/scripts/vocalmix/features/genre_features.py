@@ -2,8 +2,10 @@
 
 The backing is mixed down to mono and resampled to :data:`ANALYSIS_RATE` (22.05 kHz), so a
 user's 48 kHz beat and the pipeline's 44.1 kHz tracks are described alike. Long tracks are
-not read whole: up to ``excerpt_s`` seconds are analysed, as three equal excerpts centred
-at 25 %, 50 % and 75 % of the track (a track no longer than ``excerpt_s`` is used whole).
+not analysed whole: up to ``excerpt_s`` seconds are, as three equal excerpts centred at
+25 %, 50 % and 75 % of the track (a track no longer than ``excerpt_s`` is used whole). A
+file is not read whole either (:func:`file_features`): one pass in blocks checks every
+sample and keeps only the excerpts, so the memory needed does not grow with the song.
 
 The excerpts are scaled to one RMS level first, so no feature depends on the backing's
 overall level. Features:
@@ -36,14 +38,14 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.audio import read_audio, resample
+from vocalmix.audio import AudioError, open_audio, resample
 from vocalmix.measure.tempo import HOP_S, estimate_tempo, onset_strength
 from vocalmix.tables import exact, write_table
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ANALYSIS_RATE", "N_MELS", "FLUX_GROUPS", "feature_names", "excerpt_slices",
-           "mel_filterbank", "backing_features", "file_features"]
+           "mel_filterbank", "backing_features", "read_excerpts", "file_features"]
 
 ANALYSIS_RATE = 22050
 N_FFT = 1024
@@ -178,14 +180,30 @@ def backing_features(audio: NDArray, sample_rate: int, *, excerpt_s: float,
         Shorter than one second, or silent (the message names ``name`` when given).
     """
     audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-    where = f"{name}: " if name else ""
-    if audio.shape[1] < MIN_SECONDS * sample_rate:
-        raise ValueError(f"{where}{audio.shape[1] / sample_rate:.2f} s of audio; the genre "
-                         f"classifier needs at least {MIN_SECONDS:.0f} s")
+    _check_length(audio.shape[1], sample_rate, name)
     if not np.any(audio):
-        raise ValueError(f"{where}the backing is digital silence")
-    parts = [_mono(audio[:, s], sample_rate) for s in excerpt_slices(audio.shape[1],
-                                                                      sample_rate, excerpt_s)]
+        raise ValueError(f"{_where(name)}the backing is digital silence")
+    return _excerpt_features([audio[:, s] for s in excerpt_slices(audio.shape[1], sample_rate,
+                                                                   excerpt_s)],
+                             sample_rate, name)
+
+
+def _where(name: str | None) -> str:
+    return f"{name}: " if name else ""
+
+
+def _check_length(n_samples: int, sample_rate: int, name: str | None) -> None:
+    if n_samples < MIN_SECONDS * sample_rate:
+        raise ValueError(f"{_where(name)}{n_samples / sample_rate:.2f} s of audio; the genre "
+                         f"classifier needs at least {MIN_SECONDS:.0f} s")
+
+
+def _excerpt_features(excerpts: list[NDArray], sample_rate: int, name: str | None
+                      ) -> dict[str, float]:
+    """The feature vector of a backing's excerpts ``(channels, samples)`` (see
+    :func:`excerpt_slices`)."""
+    where = _where(name)
+    parts = [_mono(x, sample_rate) for x in excerpts]
     rms = math.sqrt(sum(float(np.sum(np.square(x, dtype=np.float64))) for x in parts)
                     / max(1, sum(x.size for x in parts)))
     if rms <= 0:
@@ -216,12 +234,45 @@ def backing_features(audio: NDArray, sample_rate: int, *, excerpt_s: float,
     return out
 
 
-def file_features(path: str, *, excerpt_s: float) -> dict[str, float]:
-    """:func:`backing_features` of an audio file (raises ``vocalmix.audio.AudioError`` or
-    ValueError naming the file)."""
+def read_excerpts(path: str, *, excerpt_s: float) -> tuple[list[NDArray[np.float32]], int]:
+    """The excerpts of an audio file that :func:`backing_features` analyses (the same
+    samples as slicing the whole file), and its sample rate, from one pass over the file in
+    blocks that checks every sample (NaN/inf: AudioError) and that it is not all silence.
 
-    audio, sr = read_audio(path)
-    return backing_features(audio, sr, excerpt_s=excerpt_s, name=str(path))
+    Raises
+    ------
+    vocalmix.audio.AudioError
+        Missing, unreadable, truncated or non-finite audio (naming the file).
+    ValueError
+        Shorter than one second, or silent (naming the file).
+    """
+    with open_audio(path) as stream:
+        n, sr = stream.frames, stream.sample_rate
+        _check_length(n, sr, str(path))
+        slices = excerpt_slices(n, sr, excerpt_s)
+        excerpts = [np.empty((stream.channels, s.stop - s.start), dtype=np.float32)
+                    for s in slices]
+        sound, pos = False, 0
+        for block in stream.blocks(1 << 18):
+            sound = sound or bool(np.any(block))
+            end = pos + block.shape[1]
+            for s, x in zip(slices, excerpts):
+                a, b = max(s.start, pos), min(s.stop, end)
+                if a < b:
+                    x[:, a - s.start: b - s.start] = block[:, a - pos: b - pos]
+            pos = end
+    if pos < n:  # libsndfile gave fewer samples than the header declares
+        raise AudioError(path, f"{pos} samples read, the header declares {n}")
+    if not sound:
+        raise ValueError(f"{path}: the backing is digital silence")
+    return excerpts, sr
+
+
+def file_features(path: str, *, excerpt_s: float) -> dict[str, float]:
+    """:func:`backing_features` of an audio file, streamed (:func:`read_excerpts`; raises
+    ``vocalmix.audio.AudioError`` or ValueError naming the file)."""
+    excerpts, sr = read_excerpts(path, excerpt_s=excerpt_s)
+    return _excerpt_features(excerpts, sr, str(path))
 
 
 def write_features_tsv(path, rows: list[dict], columns: list[str]) -> None:
