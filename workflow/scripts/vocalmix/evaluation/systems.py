@@ -54,10 +54,13 @@ def _shape_rms(shape: np.ndarray, truth: np.ndarray, range_db: float | None = 30
     return curve_difference_db(shape, truth, range_db=range_db)
 
 
-def _measure(vocal_stem, backing_stem, sr) -> dict:
-    return {"ratio": loudness.integrated_loudness(vocal_stem, sr)
-            - loudness.integrated_loudness(backing_stem, sr),
-            "lra": loudness.loudness_range(vocal_stem, sr),
+def _measure(vocal_stem, backing_stem, sr, *, vocal_weights=None) -> dict:
+    """Ratio, loudness range and spectral shape of a vocal stem over a backing stem.
+    ``vocal_weights``: BS.1770 channel weights of the vocal (``[2.0]``: a mono vocal measured
+    as the stereo stem that repeats it in both channels, without making that copy)."""
+    v = loudness.analyse(vocal_stem, sr, weights=vocal_weights)
+    return {"ratio": v.integrated_lufs - loudness.integrated_loudness(backing_stem, sr),
+            "lra": v.loudness_range_lu,
             "shape": long_term_spectrum(vocal_stem, sr).shape_db}
 
 
@@ -74,9 +77,7 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
     :func:`vocalmix.mixing.registry.get_mixer`: ``models``, ``mixing`` (None: the schema's
     defaults) and ``hop_s`` (the analysis hop; None: the models' own) for the data-driven
     one, ``genre_stats`` and the track's genre for the rule-based one."""
-    from vocalmix.features.reverb_fit import evaluate as reverb_descriptors
     from vocalmix.mixing.base import MixContext, MixingSettings
-    from vocalmix.mixing.registry import get_mixer
 
     mixing = MixingSettings() if mixing is None else mixing
 
@@ -100,22 +101,8 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
     context = MixContext(genre=genre, genre_source=genre_source, genre_stats=genre_stats,
                          models=models, smooth_windows=int(mixing.smooth_windows), hop_s=hop_s)
     for system in SYSTEMS:
-        if system == "no_processing":
-            stems = (np.repeat(vocal, 2, axis=0) if vocal.shape[0] == 1 else vocal, backing)
-            m = _measure(*stems, sr)
-            blind = estimate(vocal, sr).t60_mid_s
-            t60 = blind
-            eq_shape = long_term_spectrum(vocal, sr).shape_db
-        else:
-            choice = get_mixer(system).choose(vocal, backing, sr, context)
-            recipe, corr = choice.recipe, choice.pitch_corrected
-            res = choice.render(vocal, backing, sr)
-            m = _measure(res.vocal, res.backing, sr)
-            t60 = (reverb_descriptors(recipe.vocal.reverb, sr).t60_mid_s
-                   if recipe.vocal.reverb is not None else None)
-            eq_shape = long_term_spectrum(_eq_stage(corr if corr is not None else vocal, sr,
-                                                    recipe.vocal.highpass_hz,
-                                                    recipe.vocal.eq), sr).shape_db
+        # one system's arrays at a time: what a system made is gone before the next runs
+        m, t60, eq_shape = _system_measures(system, vocal, backing, sr, context)
         rec = {"track_id": row["track_id"], "dataset": row["dataset"], "genre": row["genre"],
                "system": system,
                "level_error_lu": abs(m["ratio"] - truth["ratio"]),
@@ -129,6 +116,34 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
                "truth_lra_lu": truth["lra"], "t60_s": t60, "truth_t60_s": truth["t60"]}
         out.append(rec)
     return out
+
+
+def _system_measures(system: str, vocal: np.ndarray, backing: np.ndarray, sr: int,
+                     context) -> tuple[dict, float | None, np.ndarray]:
+    """One system's measures on one track (:func:`_measure`, the reverb's T60, the shape of
+    the vocal after the system's EQ stage); the arrays it makes live only in here."""
+    from vocalmix.features.reverb_fit import evaluate as reverb_descriptors
+    from vocalmix.mixing.registry import get_mixer
+
+    if system == "no_processing":
+        # the corrupted vocal summed as it is: a mono vocal is both channels of the stem
+        mono = vocal.shape[0] == 1
+        m = _measure(vocal, backing, sr, vocal_weights=[2.0] if mono else None)
+        return m, estimate(vocal, sr).t60_mid_s, long_term_spectrum(vocal, sr).shape_db
+    choice = get_mixer(system).choose(vocal, backing, sr, context)
+    recipe, corr = choice.recipe, choice.pitch_corrected
+    res = choice.render(vocal, backing, sr)
+    del choice  # with it, the vocal branch the system rendered
+    stems = res.vocal, res.backing
+    del res  # with it, the mix
+    m = _measure(*stems, sr)
+    del stems
+    t60 = (reverb_descriptors(recipe.vocal.reverb, sr).t60_mid_s
+           if recipe.vocal.reverb is not None else None)
+    eq_shape = long_term_spectrum(_eq_stage(corr if corr is not None else vocal, sr,
+                                            recipe.vocal.highpass_hz, recipe.vocal.eq),
+                                  sr).shape_db
+    return m, t60, eq_shape
 
 
 METRICS = (("level", "level_error_lu", "mean absolute error", "LU", "mean"),
