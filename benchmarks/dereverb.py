@@ -17,11 +17,13 @@ there is nothing to remove -- the level change in the middle of sustained (>= 1 
 notes (dB): what WPE eats of sung notes. Writes ``benchmarks/results/dereverb.csv``.
 
 ``--blocks`` compares, for the stage's setting only, whole-song WPE with the blocked WPE the
-stage runs (:data:`~vocalmix.dsp.corruption.WPE_BLOCKS`: 30-s blocks, so songs of
-``--duration-s`` over 30 s are cut; issue 19) and writes ``dereverb_blocks.csv``.
+stage runs (:data:`~vocalmix.dsp.corruption.WPE_BLOCKS`; songs of ``--duration-s`` over one
+block are cut; issue 19) -- or with each ``--block-settings`` block length and overlap --
+and writes ``dereverb_blocks.csv``.
 
     .venv/bin/python benchmarks/dereverb.py [--songs 8]
-    .venv/bin/python benchmarks/dereverb.py --blocks --songs 6 --duration-s 75 --no-real
+    .venv/bin/python benchmarks/dereverb.py --blocks --songs 6 --duration-s 75 --no-real \
+        [--block-settings 30:5 45:5 60:5]
 """
 
 from __future__ import annotations
@@ -104,11 +106,28 @@ def cases(n_songs: int, seed: int, duration_s: float = 20.0, real: bool = True):
                    wet.astype(np.float32), None, None)
 
 
-def compare_blocks(n_songs: int, seed: int, duration_s: float, real: bool = True) -> None:
-    """Whole-song against blocked WPE (the stage's setting) on every case: SI-SDR and LSD
-    against the dry reference, seconds per minute; ``dereverb_blocks.csv`` and medians."""
-    variants = {"whole song": {"block_s": 1e9}, f"blocked {WPE_BLOCKS}": {}}
+def block_variants(settings: list[str] | None) -> dict[str, dict]:
+    """Variants of :func:`compare_blocks`: whole-song WPE and, for each ``"BLOCK:OVERLAP"``
+    (seconds) of ``settings``, blocked WPE with that block length and overlap (default: the
+    stage's :data:`~vocalmix.dsp.corruption.WPE_BLOCKS`)."""
+    variants = {"whole song": {"block_s": 1e9}}
+    for spec in settings or [f"{WPE_BLOCKS['block_s']:g}:{WPE_BLOCKS['overlap_s']:g}"]:
+        block_s, overlap_s = (float(v) for v in spec.split(":"))
+        kw = {**WPE_BLOCKS, "block_s": block_s, "overlap_s": overlap_s}
+        variants[f"blocked {kw}"] = kw
+    return variants
+
+
+def compare_blocks(n_songs: int, seed: int, duration_s: float, real: bool = True,
+                   settings: list[str] | None = None,
+                   out: Path = OUT / "dereverb_blocks.csv") -> None:
+    """Whole-song against blocked WPE (the stage's setting, or each of ``settings``) on
+    every case: SI-SDR and LSD against the dry reference, seconds per minute; the CSV
+    (rewritten after every case) and, per variant, the median and the largest loss against
+    whole-song WPE of any case (issue 19: at most 0.3 dB SI-SDR and LSD)."""
+    variants = block_variants(settings)
     rows = []
+    cols = ["case", "duration_s", "variant", "si_sdr_db", "lsd_db", "s_per_min"]
     for name, ref, wet, _, _ in cases(n_songs, seed, duration_s, real):
         minutes = wet.size / SR / 60
         for label, kw in variants.items():
@@ -118,21 +137,25 @@ def compare_blocks(n_songs: int, seed: int, duration_s: float, real: bool = True
             rows.append({"case": name, "duration_s": wet.size / SR, "variant": label,
                          "si_sdr_db": si_sdr(ref, y), "lsd_db": log_spectral_distance(ref, y),
                          "s_per_min": sec / minutes})
+            write_table(out, rows, cols, cell=fixed(4, nonfinite=None), delimiter=",")
         print(name, " ".join(f"{r['variant'][:7]}: {r['si_sdr_db']:.2f}/{r['lsd_db']:.3f}"
                              for r in rows if r["case"] == name), flush=True)
-    cols = ["case", "duration_s", "variant", "si_sdr_db", "lsd_db", "s_per_min"]
-    write_table(OUT / "dereverb_blocks.csv", rows, cols, cell=fixed(4, nonfinite=None),
-                delimiter=",")
-    print(f"\nmedian over cases ({duration_s:g} s each; WPE {WPE}):")
+    print(f"\nmedian over cases ({duration_s:g} s each; WPE {WPE}); worst loss against "
+          "whole-song WPE (SI-SDR drop, LSD rise):")
+    whole = {r["case"]: r for r in rows if r["variant"] == "whole song"}
     for kind in ("demo", "real"):
         for label in variants:
             sel = [r for r in rows if r["case"].startswith(kind) and r["variant"] == label]
-            if sel:
-                print(f"  {kind:4s} {label:60s} SI-SDR "
-                      f"{statistics.median(r['si_sdr_db'] for r in sel):6.2f} dB   LSD "
-                      f"{statistics.median(r['lsd_db'] for r in sel):.3f} dB   "
-                      f"{statistics.median(r['s_per_min'] for r in sel):.1f} s/min "
-                      f"(n={len(sel)})")
+            if not sel:
+                continue
+            sdr_loss = max(whole[r["case"]]["si_sdr_db"] - r["si_sdr_db"] for r in sel)
+            lsd_loss = max(r["lsd_db"] - whole[r["case"]]["lsd_db"] for r in sel)
+            print(f"  {kind:4s} {label:60s} SI-SDR "
+                  f"{statistics.median(r['si_sdr_db'] for r in sel):6.2f} dB   LSD "
+                  f"{statistics.median(r['lsd_db'] for r in sel):.3f} dB   "
+                  f"{statistics.median(r['s_per_min'] for r in sel):.1f} s/min "
+                  f"(n={len(sel)}); worst loss {sdr_loss:.3f} dB SI-SDR, "
+                  f"{lsd_loss:.3f} dB LSD")
 
 
 def main(argv=None) -> None:
@@ -142,11 +165,17 @@ def main(argv=None) -> None:
     ap.add_argument("--duration-s", type=float, default=20.0, help="length of each case (s)")
     ap.add_argument("--blocks", action="store_true",
                     help="compare whole-song and blocked WPE at the stage's setting only")
+    ap.add_argument("--block-settings", nargs="+", metavar="BLOCK:OVERLAP",
+                    help="with --blocks: block lengths and overlaps (s) to compare instead "
+                         "of the stage's")
+    ap.add_argument("--out", type=Path, default=OUT / "dereverb_blocks.csv",
+                    help="with --blocks: the CSV written")
     ap.add_argument("--no-real", action="store_true", help="demo songs only")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.blocks:
-        compare_blocks(args.songs, args.seed, args.duration_s, not args.no_real)
+        compare_blocks(args.songs, args.seed, args.duration_s, not args.no_real,
+                       args.block_settings, args.out)
         return
     rows = []
     for name, ref, wet, dry, notes in cases(args.songs, args.seed, args.duration_s,

@@ -15,14 +15,18 @@ after the call and the call's wall and CPU time:
   up to ``--whole-max-min`` minutes (a 10-minute song needs about 36 GB);
 * ``blocked`` -- :func:`~vocalmix.dsp.corruption.dereverberate` as the stage calls it.
 
-Writes ``benchmarks/results/dereverb_memory.csv`` (one row per implementation and length).
+``--block-s``, ``--overlap-s`` and ``--bins-per-chunk`` measure the blocked implementation
+at other settings than the stage's. Writes ``benchmarks/results/dereverb_memory.csv`` (one row
+per implementation, length and setting; ``--append`` keeps the rows already there).
 
     .venv/bin/python benchmarks/dereverb_memory.py [--minutes 1 5 10] [--whole-max-min 2]
+        [--block-s 60 --overlap-s 5] [--whole-extra-min] [--append]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -60,12 +64,12 @@ def whole(audio, sample_rate):
         y = np.pad(y, ((0, 0), (0, mono.shape[1] - y.shape[1])))
     return y.astype(np.float32)
 
-impl, path, sr = sys.argv[1], sys.argv[2], int(sys.argv[3])
+impl, path, sr, blocks = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
 from vocalmix.dsp.corruption import dereverberate
 audio = np.load(path)
 base_mb = hwm_mb()
 t0, c0 = time.perf_counter(), time.process_time()
-y = (whole if impl == "whole" else dereverberate)(audio, sr)
+y = whole(audio, sr) if impl == "whole" else dereverberate(audio, sr, **blocks)
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 peak_mb = hwm_mb()
 print(json.dumps({"baseline_rss_mb": base_mb, "peak_rss_mb": peak_mb, "wall_s": wall,
@@ -73,10 +77,11 @@ print(json.dumps({"baseline_rss_mb": base_mb, "peak_rss_mb": peak_mb, "wall_s": 
 """
 
 
-def measure(impl: str, path: Path, sample_rate: int) -> dict:
+def measure(impl: str, path: Path, sample_rate: int, blocks: dict) -> dict:
     """Run one implementation on one saved vocal in a fresh process; its figures."""
     env_threads = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", CHILD, impl, str(path), str(sample_rate)],
+    proc = subprocess.run([sys.executable, "-c", CHILD, impl, str(path), str(sample_rate),
+                           json.dumps(blocks)],
                           capture_output=True, text=True, check=True,
                           env={**os.environ, **env_threads})
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -90,17 +95,30 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--whole-extra-min", type=float, nargs="*", default=[2.0],
                     help="further lengths measured (within --whole-max-min for 'whole')")
     ap.add_argument("--seed", type=int, default=20261125)
+    ap.add_argument("--block-s", type=float, default=None,
+                    help="blocked: block length (s) instead of WPE_BLOCKS'")
+    ap.add_argument("--overlap-s", type=float, default=None,
+                    help="blocked: overlap (s) instead of WPE_BLOCKS'")
+    ap.add_argument("--bins-per-chunk", type=int, default=None,
+                    help="blocked: frequency bins filtered at a time instead of WPE_BLOCKS'")
     ap.add_argument("--out", type=Path, default=OUT / "dereverb_memory.csv")
+    ap.add_argument("--append", action="store_true", help="keep the rows already in --out")
     args = ap.parse_args(argv)
     from vocalmix.corpus import demo
     from vocalmix.dsp.corruption import WPE, WPE_BLOCKS
 
     lengths = sorted(set(args.minutes) | set(args.whole_extra_min))
+    chosen = {k: v for k, v in {"block_s": args.block_s, "overlap_s": args.overlap_s,
+                                "bins_per_chunk": args.bins_per_chunk}.items() if v is not None}
+    blocks = {**WPE_BLOCKS, **chosen}
     audio, _ = demo.generate_song("long_000", "pop", duration_s=60.0 * max(lengths),
                                   sample_rate=SR, seed=args.seed)
     vocal = audio["vocal"]
     del audio
     rows = []
+    if args.append and args.out.exists():
+        with open(args.out, newline="") as fh:
+            rows = list(csv.DictReader(fh))
     with tempfile.TemporaryDirectory() as tmp:
         for minutes in lengths:
             path = Path(tmp) / f"vocal_{minutes:g}min.npy"
@@ -108,11 +126,11 @@ def main(argv: list[str] | None = None) -> None:
             for impl in ("whole", "blocked"):
                 if impl == "whole" and minutes > args.whole_max_min:
                     continue
-                r = measure(impl, path, SR)
+                r = measure(impl, path, SR, chosen)
                 rows.append({"implementation": impl, "minutes": minutes,
                              "channels": vocal.shape[0], "sample_rate": SR, **r,
                              "wpe": json.dumps(WPE, sort_keys=True),
-                             "blocks": json.dumps(WPE_BLOCKS, sort_keys=True)
+                             "blocks": json.dumps(blocks, sort_keys=True)
                              if impl == "blocked" else ""})
                 print(f"{impl:8s} {minutes:5.1f} min: peak RSS {r['peak_rss_mb']:8.0f} MB "
                       f"(baseline {r['baseline_rss_mb']:.0f}), {r['wall_s']:6.1f} s wall, "
