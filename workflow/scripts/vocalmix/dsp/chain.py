@@ -99,7 +99,7 @@ def bus_limit(mix: NDArray, sample_rate: int, ceiling_dbtp: float,
     info = {"true_peak_before_dbtp": before, "limited": False, "safety_gain_db": 0.0}
     if before <= ceiling_dbtp:
         info["true_peak_after_dbtp"] = before
-        return mix.astype(np.float32), info
+        return mix.astype(np.float32, copy=False), info
     limiter = pb.Limiter(threshold_db=ceiling_dbtp - LIMITER_HEADROOM_DB, release_ms=release_ms)
     out = limiter(np.ascontiguousarray(mix, dtype=np.float32), float(sample_rate), reset=True)
     after = true_peak_dbtp(out, sample_rate)
@@ -110,7 +110,7 @@ def bus_limit(mix: NDArray, sample_rate: int, ceiling_dbtp: float,
         info["safety_gain_db"] = g
         after += g  # the interpolation is linear: a static gain moves the true peak by g
     info["true_peak_after_dbtp"] = after
-    return out.astype(np.float32), info
+    return out.astype(np.float32, copy=False), info
 
 
 def render(vocal: NDArray, backing: NDArray, sample_rate: int, recipe: MixRecipe, *,

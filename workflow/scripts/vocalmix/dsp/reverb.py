@@ -175,9 +175,18 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
                        dry_level=0.0, width=settings.width, freeze_mode=0.0)
     # told a rate of size * the true rate, the plugin's delay lines are size times as long
     wet = reverb(send, float(sample_rate) * settings.size, reset=True)
-    out = np.zeros((2, n + tail), dtype=np.float32)
-    if delay < n + tail:
-        out[:, delay:] = wet[:, lat: lat + n + tail - delay]  # latency compensated
+    del send
+    # latency compensated and pre-delayed: out[:, delay:] = wet[:, lat:], moved within
+    # ``wet`` a block at a time (no second copy of the song, issue 19), then the gain
+    length = n + tail
+    out = wet[:, :length]
+    src, dst, count = lat, delay, max(length - delay, 0)
+    block = 1 << 16
+    starts = range(0, count, block) if src >= dst else reversed(range(0, count, block))
+    for i in starts:  # the order that never overwrites samples still to be moved
+        j = min(i + block, count)
+        wet[:, dst + i: dst + j] = wet[:, src + i: src + j]
+    out[:, :min(delay, length)] = 0.0
     out *= np.float32(db_to_gain(settings.wet_db))
     return out
 
@@ -185,9 +194,11 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
 def render_reverb(audio: NDArray, sample_rate: float, settings: ReverbSettings,
                   tail_s: float = 0.0) -> NDArray[np.float32]:
     """Dry plus return: ``(2, samples + tail)``; a mono input becomes a centred stereo source."""
-    x = to_channels(audio, 2)
+    x = np.atleast_2d(audio)
+    if x.shape[0] not in (1, 2):
+        x = to_channels(x, 2)  # the error naming the channel count
     out = reverb_return(x, sample_rate, settings, tail_s)
-    out[:, : x.shape[1]] += x
+    out[:, : x.shape[1]] += x  # a mono row is added to both channels: no stereo copy
     return out
 
 

@@ -568,18 +568,31 @@ def true_peak_dbtp(audio: NDArray, sample_rate: float, chunk: int = 1 << 14) -> 
     n = audio.shape[1]
     rows = n + taps - 1  # output steps m of the whole-signal interpolation
     n_runs = -(-rows // chunk)
-    # x with taps - 1 zeros before it and zeros after, to whole runs plus one
-    xp = np.zeros((audio.shape[0], (n_runs + 1) * chunk + taps), dtype=np.float32)
-    xp[:, taps - 1: taps - 1 + n] = audio
+    # xp: x with taps - 1 zeros before it and zeros after, to whole runs plus one; never
+    # made whole (issue 19: no copy of the song), read a run at a time by ``padded``
+    def padded(c: int, a: int, b: int) -> NDArray:
+        """xp[c, a:b]."""
+        out = np.zeros(b - a, dtype=np.float32)
+        lo, hi = max(a - (taps - 1), 0), min(b - (taps - 1), n)
+        if hi > lo:
+            out[lo + taps - 1 - a: hi + taps - 1 - a] = audio[c, lo:hi]
+        return out
+
     # run r reads xp[r * chunk : (r + 1) * chunk + taps - 1]: within runs r and r + 1
-    level = np.abs(xp[:, : (n_runs + 1) * chunk]).reshape(audio.shape[0], -1, chunk).max(axis=2)
+    level = np.empty((audio.shape[0], n_runs + 1), dtype=np.float32)
+    group = 64  # runs per block of the level scan
+    for c in range(audio.shape[0]):
+        for g in range(0, n_runs + 1, group):
+            k = min(group, n_runs + 1 - g)
+            block = padded(c, g * chunk, (g + k) * chunk)
+            level[c, g:g + k] = np.abs(block, out=block).reshape(k, chunk).max(axis=1)
     reach = np.maximum(level[:, :-1], level[:, 1:]) * bound  # (channels, runs)
     order = np.argsort(-reach, axis=None, kind="stable")
     for flat in order:
         c, r = divmod(int(flat), n_runs)
         if reach[c, r] <= peak:
             break
-        seg = xp[c, r * chunk: (r + 1) * chunk + taps - 1]
+        seg = padded(c, r * chunk, (r + 1) * chunk + taps - 1)
         for p in range(factor):
             acc = coef[0, p] * seg[:chunk]
             for j in range(1, taps):

@@ -269,6 +269,7 @@ def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, rever
         threshold, _, _ = search_threshold(vocal, sample_rate, target_lra,
                                            tolerance_lu=tolerance_lu, offset_lu=offset,
                                            compressor=compressor, meter=meter)
+        wet = None  # a missed first render is not kept while the second is made (memory)
         wet = process_vocal(source, sample_rate,
                             VocalRecipe(highpass_hz=None, compressor=compressor.at(threshold),
                                         reverb=reverb))

@@ -61,7 +61,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.audio import db_to_gain
+from vocalmix.audio import db_to_gain, to_channels
 from vocalmix.measure import loudness
 from vocalmix.measure.spectrum import frame_power
 from vocalmix.dsp import chain
@@ -308,7 +308,10 @@ def _analyse_backing(backing: NDArray, sample_rate: int, span: slice, recipe: Mi
 
     window = loudest_window(backing, sample_rate, TEMPO_WINDOW_S)
     tempo, confidence = estimate_tempo(backing[:, window], sample_rate)
-    processed = chain.process_backing(backing, sample_rate, recipe)
+    if recipe.backing.eq or recipe.backing.gain_db != 0.0:
+        processed = chain.process_backing(backing, sample_rate, recipe)
+    else:  # a neutral backing recipe is the backing itself: no copy of the song (issue 19)
+        processed = to_channels(backing, 2)
     lufs = bands = None
     if levels:
         lufs = loudness.integrated_loudness(processed[:, span], sample_rate)
@@ -422,6 +425,7 @@ class RuleBasedMixer:
                     whole=x_hp_whole, span=span)
             analysis.update(target_vocal_lra_lu=target_lra,
                             target_vocal_to_backing_lu=cal.vocal_to_backing_lu)
+        x_hp = x_hp_whole = None  # measured: the wet render is what is used from here on
         if not reachable:
             log.warning("vocal loudness range: target %.1f LU not reachable by compression; "
                         "closest %.1f LU", target_lra, lra_reached)
@@ -455,6 +459,8 @@ class RuleBasedMixer:
         v_cuts, b_cuts, decisions = _masking_cuts(g2 * v_bands, b_bands, active, sample_rate, s)
         if v_cuts:
             vocal_recipe = replace(vocal_recipe, eq=tuple(v_cuts))
+            # the uncut render is replaced: let it go before the new one is made (memory)
+            rendered = stem = wet_whole = None
             full = chain.process_vocal(x, sample_rate, replace(vocal_recipe, cleanup=None,
                                                                pitch_correction=None))
             rendered = RenderedVocal(vocal, vocal_recipe, full)
