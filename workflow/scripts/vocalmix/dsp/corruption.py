@@ -187,6 +187,7 @@ def dereverberated_pieces(read: Reader, n_samples: int, sample_rate: int, *,
         parts.append(y[:, pos - start:end - start])
         yield np.concatenate(parts, axis=1).astype(np.float32)
         tail = (end, y[:, end - start:].copy())
+        del y, parts  # not held while the next block is dereverberated
 
 
 def dereverberate(audio: NDArray, sample_rate: int, *, block_s: float | None = None,
