@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -31,48 +31,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix import seeding
-from vocalmix.audio import AudioError, AudioStream, _zero_peak_timestamp, open_audio, stream_blocks
+from vocalmix.audio import AudioError, AudioStream, open_audio, open_audio_writer, stream_blocks
 from vocalmix.dsp import corruption
 from vocalmix.dsp.corruption import CorruptionSettings, dereverberated_pieces, note_loss_db
-from vocalmix.files import atomic_path, read_json, write_json
+from vocalmix.files import read_json, write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["corrupt", "corrupt_extra", "as_stored", "block_writer"]
-
-
-@contextmanager
-def block_writer(path: str | Path, sample_rate: int, channels: int, *,
-                 subtype: str = "FLOAT") -> Iterator[Callable[[NDArray], None]]:
-    """A function that appends ``(channels, samples)`` blocks to the audio file ``path``
-    (WAV, or FLAC for a ``.flac`` path), written atomically when the block ends: the same
-    bytes as :func:`vocalmix.audio.write_audio` of the whole signal. Non-finite samples, and
-    with an integer ``subtype`` samples beyond full scale, are refused naming ``path`` (never
-    clipped)."""
-    import soundfile as sf
-
-    fmt = "FLAC" if Path(path).suffix.lower() == ".flac" else "WAV"
-    if fmt == "FLAC" and subtype == "FLOAT":
-        raise ValueError(f"{path}: FLAC holds integer samples; subtype must be PCM_16 or "
-                         "PCM_24, not FLOAT")
-    with atomic_path(path) as tmp:
-        with sf.SoundFile(str(tmp), "w", samplerate=int(sample_rate), channels=int(channels),
-                          subtype=subtype, format=fmt) as fh:
-            def write(block: NDArray) -> None:
-                block = np.asarray(block, dtype=np.float32)
-                if block.ndim != 2 or block.shape[0] != channels:
-                    raise AudioError(path, f"expected ({channels}, samples) blocks, got "
-                                           f"shape {block.shape}")
-                if not np.all(np.isfinite(block)):
-                    raise AudioError(path, "contains NaN or infinite samples")
-                peak = float(np.max(np.abs(block))) if block.size else 0.0
-                if subtype != "FLOAT" and peak > 1.0:
-                    raise AudioError(path, f"peak {peak:.3f} exceeds full scale; it cannot "
-                                           f"be stored as {subtype}")
-                fh.write(block.T)
-            yield write
-        if fmt == "WAV":
-            _zero_peak_timestamp(tmp)
+__all__ = ["corrupt", "corrupt_extra", "as_stored"]
 
 
 def _reader(stream: AudioStream) -> Callable[[int], NDArray]:
@@ -123,7 +89,8 @@ def _store_dereverberated(vocal: str, path: str | Path, dereverb: bool, name: st
     """Dereverberate (WPE) or just take the mid of ``vocal`` into the 24-bit file ``path``
     (as :func:`as_stored`), a block at a time; the sample rate."""
     with open_audio(vocal) as stream, \
-            block_writer(path, stream.sample_rate, 1, subtype="PCM_24") as write:
+            open_audio_writer(path, stream.sample_rate, 1, subtype="PCM_24",
+                              clip="error") as out:
         n, read = stream.frames, _reader(stream)
         if dereverb:
             pieces = dereverberated_pieces(read, n, stream.sample_rate)
@@ -132,7 +99,7 @@ def _store_dereverberated(vocal: str, path: str | Path, dereverb: bool, name: st
             pieces = (read(min(step, n - i)).mean(axis=0, keepdims=True).astype(np.float32)
                       for i in range(0, n, step))
         for piece in pieces:
-            write(as_stored(piece, stream.sample_rate, name=name))
+            out.write(as_stored(piece, stream.sample_rate, name=name))
         return stream.sample_rate
 
 
@@ -154,8 +121,8 @@ def _version(derev: str | Path, sample_rate: int, track: str, seed: int, k: int,
     # NORMALISED_LUFS, versions peak far below full scale, and one that does not is refused
     # naming its file); a .wav path keeps the float WAV of before
     subtype = "PCM_24" if Path(audio_path).suffix.lower() == ".flac" else "FLOAT"
-    with block_writer(audio_path, sample_rate, 1, subtype=subtype) as write:
-        return s, corruption.corrupt_blocks(_source(derev), sample_rate, rng, write)
+    with open_audio_writer(audio_path, sample_rate, 1, subtype=subtype, clip="error") as out:
+        return s, corruption.corrupt_blocks(_source(derev), sample_rate, rng, out.write)
 
 
 def corrupt(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
