@@ -258,13 +258,18 @@ def test_dataset_windows_inputs_and_targets(mini):
     # windows are read from the shard files as asked for, in any order and any channels
     stored = {r["shard"]: np.load(mini["dataset"] / f"{r['shard']}.inputs.npy")
               for r in ds.index}
+    assert len(stored) > 1
     rows = np.random.default_rng(0).permutation(len(ds))[:9]
-    for channels in (None, [1], [1, 0]):
-        got = ds.inputs(rows, channels)
-        for k, i in enumerate(rows):
-            r = ds.index[i]
-            want = stored[r["shard"]][int(r["row"])].astype(np.float32)
-            assert np.array_equal(got[k], want if channels is None else want[channels])
+    for open_files in (ShardedDataset.OPEN_FILES, 1):  # 1: a shard's file closes for the next
+        reader = ShardedDataset(mini["dataset"], "train")
+        reader.OPEN_FILES = open_files
+        for channels in (None, [1], [1, 0]):
+            got = reader.inputs(rows, channels)
+            for k, i in enumerate(rows):
+                r = ds.index[i]
+                want = stored[r["shard"]][int(r["row"])].astype(np.float32)
+                assert np.array_equal(got[k], want if channels is None else want[channels])
+        assert len(reader._files) == min(open_files, len(stored))
     # silent windows carry no level target; others carry the features stage's value
     t = ds.targets_all()
     silent = np.array([r["silent"] == "1" for r in ds.index])

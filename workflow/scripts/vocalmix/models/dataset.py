@@ -37,6 +37,7 @@ import math
 import os
 import tempfile
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -483,18 +484,25 @@ class ShardedDataset:
     ``len`` and ``__getitem__``). Only the index (as columns) and the targets (a few numbers a
     window) are held; inputs are read a batch at a time (:meth:`inputs`)."""
 
+    #: Shard files kept open at once (the least recently read is closed first)
+    OPEN_FILES = 64
+
     def __init__(self, root: str | os.PathLike, split: str, stats: bool = True):
         self.root = Path(root)
         self.index = _Index(self.root / "index.tsv", split)
-        self._files: dict[str, _ShardFile] = {}
+        self._files: OrderedDict[int, _ShardFile] = OrderedDict()
         self.description = read_json(self.root / "dataset.json") if stats else None
         self._targets: NDArray | None = None
 
-    def _file(self, shard: int, kind: str = "inputs") -> _ShardFile:
-        name = f"{self.index.shard_names[shard]}.{kind}.npy"
-        f = self._files.get(name)
+    def _file(self, shard: int) -> _ShardFile:
+        """The inputs file of ``shard``, open."""
+        f = self._files.get(shard)
         if f is None:
-            f = self._files[name] = _ShardFile(self.root / name)
+            while self._files and len(self._files) >= self.OPEN_FILES:
+                self._files.popitem(last=False)[1].close()
+            name = f"{self.index.shard_names[shard]}.inputs.npy"
+            f = self._files[shard] = _ShardFile(self.root / name)
+        self._files.move_to_end(shard)
         return f
 
     def __len__(self) -> int:
@@ -531,11 +539,14 @@ class ShardedDataset:
             y = np.zeros((len(self), len(TARGETS)), dtype=np.float32)
             for shard in np.unique(self.index.shard):
                 at = np.flatnonzero(self.index.shard == shard)
-                f = self._file(int(shard), "targets")
-                if f.row_shape != (len(TARGETS),):
-                    raise ValueError(f"{f.path}: {f.row_shape} targets a window, expected "
-                                     f"{len(TARGETS)} (rebuild the dataset)")
-                y[at] = f.read(0, f.shape[0])[self.index.row[at]]
+                f = _ShardFile(self.root / f"{self.index.shard_names[shard]}.targets.npy")
+                try:
+                    if f.row_shape != (len(TARGETS),):
+                        raise ValueError(f"{f.path}: {f.row_shape} targets a window, expected "
+                                         f"{len(TARGETS)} (rebuild the dataset)")
+                    y[at] = f.read(0, f.shape[0])[self.index.row[at]]
+                finally:
+                    f.close()
             self._targets = y
         return self._targets if rows is None else self._targets[np.asarray(rows, np.int64)]
 
