@@ -11,10 +11,11 @@ each song its generated genre.
 Then runs ``snakemake all`` on it in its own working directory (``--workdir``; the
 repository's ``results/`` is not touched), with the repository's ``config.yaml`` and an
 overlay that replaces the datasets, and reads every job's Snakemake ``benchmark:`` file:
-wall seconds, CPU seconds and MB written (``io_out``), and every job's peak RSS: the kernel's
-high-water mark the stage runner logs at the end of the job (``peak RSS ... MiB``; Snakemake's
-own ``max_rss`` samples every 0.5 s, then every 30 s after the first 15 s, and misses a long
-job's peak: it is kept beside it as ``sampled_rss_mib``). For the per-track rules the job's
+wall seconds, CPU seconds and MB written (``io_out``), and every job's peak RSS: the larger of
+the kernel's high-water mark the stage runner logs at the end of the job (``peak RSS ... MiB``:
+exact, for the job's largest process) and Snakemake's own ``max_rss`` (the process tree's sum,
+so it sees a job's worker processes, but sampled every 0.5 s, then every 30 s after the first
+15 s, so it misses a long job's peak; also kept alone as ``sampled_rss_mib``). For the per-track rules the job's
 song length is known from its track id.
 
 Writes ``benchmarks/results/long_songs.csv`` (one row per job: rule, job, song minutes, wall,
@@ -138,9 +139,13 @@ def read_benchmarks(run: Path) -> list[dict]:
         rows.append({"rule": rule, "job": job,
                      "song_min": int(m.group(1)) / 60.0 if m else (None if not s else "train"),
                      "wall_s": float(r["s"]), "cpu_s": float(r.get("cpu_time") or 0.0),
-                     # exact peak from the log where the stage runner wrote it, else
-                     # Snakemake's sampled figure (0.5-s, then 30-s samples: a lower bound)
-                     "max_rss_mib": float(peaks[-1]) if peaks else sampled,
+                     # the exact peak of the job's largest process from the log where the
+                     # stage runner wrote it; Snakemake's samples sum the process tree (a job
+                     # with worker processes, ingest) but miss peaks between samples: the
+                     # larger of the two
+                     "max_rss_mib": max([float(p) for p in peaks[-1:]]
+                                        + ([sampled] if sampled is not None else []),
+                                        default=None),
                      "sampled_rss_mib": sampled,
                      "io_out_mb": float(r["io_out"]) if r.get("io_out") not in (None, "", "-")
                      else None})

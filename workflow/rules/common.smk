@@ -15,6 +15,7 @@ from vocalmix.corpus.manifest import read_manifest
 from vocalmix.models.genre import read_genres
 from vocalmix.evaluation.render import commercial_source, conditions_for, professional_source
 from vocalmix.evaluation.render import RenderSettings, reference_song_for, system_input
+from vocalmix.evaluation.render import WINDOWED_CONDITIONS
 from vocalmix.stages.runner import module_sources
 
 try:
@@ -128,25 +129,30 @@ def track_row(track):
 
 
 # Peak memory of the per-track jobs, measured by benchmarks/long_songs.py on songs of 3, 5, 8
-# and 10 minutes (benchmarks/results/long_songs.csv): MiB = max(floor, base + per_minute *
-# minutes), the line through the highest job of each length (render: the worst of the five
-# conditions), declared with a 25 % margin so that a scheduler's limit is not hit by the
-# spread between runs. What still grows with the song's length is stated in the README.
+# and 10 minutes (benchmarks/results/long_songs.csv: each job's high-water mark, logged by the
+# stage runner): MiB = max(floor, base + per_minute * minutes), a line on or above the highest
+# job of each length, declared with a 25 % margin so that a scheduler's limit is not hit by
+# the spread between runs. The streamed stages are flat (per_minute 0); the mixing systems'
+# renders (rule_based, data_driven, the commercial preset) analyse and render the whole song
+# and grow with it; professional and unprocessed read the excerpt only ("render_excerpt").
 JOB_MEMORY = {  # rule: (floor MiB, base MiB, MiB per minute of song)
-    "corrupt": (500, 572, 18),
-    "corrupt_extra": (150, -71, 79),
-    "extract_features": (250, 108, 158),
-    "excerpt": (100, -54, 43),
-    "render": (400, 635, 110),
-    "evaluate_track": (450, 452, 0),
+    "corrupt": (560, 560, 0),  # 551-557 MiB at 3-10 min (WPE in 50-s blocks)
+    "corrupt_extra": (100, 80, 0),  # 78-80
+    "extract_features": (250, 250, 0),  # 216-248
+    "excerpt": (100, 60, 0),  # 54-56
+    "render": (400, 273, 135),  # worst mixer 678, 915, 1351, 1475 at 3, 5, 8, 10 min
+    "render_excerpt": (150, 130, 0),  # professional, unprocessed: 121-129
+    "evaluate_track": (450, 440, 0),  # 428-439
 }
-
-
 def track_mem_mb(rule):
-    """``resources: mem_mb`` of a per-track rule, from the song's length in the manifest."""
-    floor, base, per_minute = JOB_MEMORY[rule]
+    """``resources: mem_mb`` of a per-track rule, from the song's length in the manifest
+    (for ``render``, of its condition)."""
 
     def mem_mb(wildcards, attempt=1):
+        key = rule
+        if rule == "render" and getattr(wildcards, "condition", None) in WINDOWED_CONDITIONS:
+            key = "render_excerpt"
+        floor, base, per_minute = JOB_MEMORY[key]
         minutes = float(track_row(wildcards.track).get("duration_s") or 600.0) / 60.0
         peak = max(floor, base + per_minute * minutes)
         return int(-(-peak * 1.25 // 100) * 100) * attempt
