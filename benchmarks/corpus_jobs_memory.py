@@ -47,6 +47,7 @@ from pathlib import Path
 
 import yaml
 
+from process_memory import peak_tree_rss_mib
 from vocalmix.tables import fixed, write_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,19 +65,6 @@ inputs, outputs, params = (json.loads(a) for a in sys.argv[2:5])
 stage(inputs=inputs, outputs=outputs, params=params, threads=int(sys.argv[5]))
 print(json.dumps({"own_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
-
-
-def tree_rss_mib(proc) -> float:
-    """RSS of a process and its descendants, summed (as Snakemake's benchmark does)."""
-    import psutil
-
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total / 2**20
 
 
 class Corpus:
@@ -213,8 +201,6 @@ def job_call(job: str, corpus: Corpus, out: Path, task: str) -> tuple[str, dict,
 
 
 def measure(job: str, corpus: Corpus, out: Path, task: str, interval: float) -> dict:
-    import psutil
-
     stage, inputs, outputs, params, threads, rows = job_call(job, corpus, out, task)
     if out.exists():
         shutil.rmtree(out)
@@ -225,11 +211,7 @@ def measure(job: str, corpus: Corpus, out: Path, task: str, interval: float) -> 
                               json.dumps(outputs), json.dumps(params), str(threads)],
                              cwd=corpus.dir, stdout=subprocess.PIPE,
                              stderr=open(out / "stage.log", "w"), text=True)
-    proc = psutil.Process(popen.pid)
-    peak = 0.0
-    while popen.poll() is None:
-        peak = max(peak, tree_rss_mib(proc))
-        time.sleep(interval)
+    peak = peak_tree_rss_mib(popen, interval)
     wall = time.perf_counter() - start
     stdout = popen.stdout.read()
     if popen.returncode != 0:

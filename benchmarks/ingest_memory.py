@@ -34,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+from process_memory import peak_tree_rss_mib
 from vocalmix.tables import fixed, write_table
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -52,19 +53,6 @@ ingest({}, out, {"config": cfg}, threads=int(sys.argv[3]))
 """
 
 
-def tree_rss_mib(proc) -> float:
-    """RSS of a process and its descendants, summed (as Snakemake's benchmark does)."""
-    import psutil
-
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total / 2**20
-
-
 def corpus_root(data: Path, corpus: str, work: Path) -> Path:
     """The dataset root of one corpus: ``data`` itself, or links to one song's folder."""
     if corpus == "full":
@@ -80,7 +68,6 @@ def corpus_root(data: Path, corpus: str, work: Path) -> Path:
 
 def measure(root: Path, data: Path, out_dir: Path, sample_rate: int, threads: int,
             interval: float) -> dict:
-    import psutil
 
     from vocalmix.config import load_config
 
@@ -100,11 +87,7 @@ def measure(root: Path, data: Path, out_dir: Path, sample_rate: int, threads: in
     start = time.perf_counter()
     popen = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(params), json.dumps(out),
                               str(threads)], stderr=subprocess.DEVNULL)
-    proc = psutil.Process(popen.pid)
-    peak = 0.0
-    while popen.poll() is None:
-        peak = max(peak, tree_rss_mib(proc))
-        time.sleep(interval)
+    peak = peak_tree_rss_mib(popen, interval)
     wall = time.perf_counter() - start
     if popen.returncode != 0:
         raise SystemExit(f"ingest failed ({popen.returncode}) on {root}")

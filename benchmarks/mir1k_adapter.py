@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from process_memory import peak_tree_rss_mib
 from vocalmix import seeding
 from vocalmix.tables import fixed, write_table
 
@@ -150,37 +151,6 @@ def _bytes_under(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def poll_tree_rss(popen: subprocess.Popen, interval: float = 0.1) -> float:
-    """Largest summed RSS (MiB) of a running process and its descendants until it exits
-    (its pipes read meanwhile, so it never blocks on them)."""
-    import threading
-
-    import psutil
-
-    proc = psutil.Process(popen.pid)
-    peak = 0.0
-    done = threading.Event()
-
-    def watch() -> None:
-        nonlocal peak
-        while not done.is_set():
-            total = 0
-            for p in [proc, *proc.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            peak = max(peak, total / 2**20)
-            done.wait(interval)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    popen.wait()
-    done.set()
-    watcher.join()
-    return peak
-
-
 def measure(label: str, root: Path, workdir: Path, threads: int) -> dict:
     """Discovery and ingestion of one MIR-1K-layout root in a fresh process; one CSV row."""
     from vocalmix.corpus.manifest import read_manifest
@@ -195,7 +165,7 @@ def measure(label: str, root: Path, workdir: Path, threads: int) -> dict:
     popen = subprocess.Popen([sys.executable, "-c", CHILD, str(work / "config.json"),
                               str(work), str(threads)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=env)
-    peak = poll_tree_rss(popen)
+    peak = peak_tree_rss_mib(popen)
     stdout, stderr = popen.communicate()
     if popen.returncode != 0:
         raise SystemExit(f"{label}: measuring process failed:\n{stderr[-3000:]}")
