@@ -107,21 +107,19 @@ class Corpus:
             d = res / "corrupted" / tid
             d.mkdir(parents=True, exist_ok=True)
             for k in versions:
-                wav = src / f"v{k}.wav"
-                if not wav.exists():
-                    wav = self._remade(orig, k)
-                for f in (wav, src / f"v{k}.json"):
+                audio = _version_audio(src, k) or self._remade(orig, k, _version_suffix(src))
+                for f in (audio, src / f"v{k}.json"):
                     if not (d / f.name).exists():
                         (d / f.name).symlink_to(f)
             if not (d / "dereverberated.flac").exists():
                 (d / "dereverberated.flac").symlink_to(src / "dereverberated.flac")
 
-    def _remade(self, track: str, version: int) -> Path:
+    def _remade(self, track: str, version: int, suffix: str) -> Path:
         """A temporary corrupted version the run deleted, remade by rule corrupt_extra's
         stage from the stored dereverberated vocal (the same bytes)."""
         from vocalmix.stages.corrupt import corrupt_extra
 
-        out = self.cache / track / f"v{version}.wav"
+        out = self.cache / track / f"v{version}{suffix}"
         if not out.exists():
             corrupt_extra(
                 {"dereverberated": str(self.run / "results" / "corrupted" / track
@@ -130,12 +128,31 @@ class Corpus:
                 {"track": track, "seed": self.config["seed"], "versions": [version]})
         return out
 
+    def corrupted(self, track: str, version: int) -> str:
+        """The corrupted version's audio file (relative to :attr:`dir`), as linked."""
+        found = _version_audio(self.dir / "results" / "corrupted" / track, version)
+        return str(found.relative_to(self.dir))
+
     def vocal_rows(self, split=None) -> list[dict]:
         return [r for r in self.rows
                 if r.get("vocal") and (split is None or r["split"] in split)]
 
     def audio_min(self, rows) -> float:
         return sum(float(r["duration_s"]) for r in rows) / 60.0
+
+
+def _version_audio(folder: Path, version: int) -> Path | None:
+    """``v<k>.flac`` (or ``v<k>.wav``, as older runs stored it) in ``folder``, if there."""
+    for suffix in (".flac", ".wav"):
+        if (folder / f"v{version}{suffix}").exists():
+            return folder / f"v{version}{suffix}"
+    return None
+
+
+def _version_suffix(folder: Path) -> str:
+    """The suffix the run gave its corrupted versions (that of version 0, always kept)."""
+    v0 = _version_audio(folder, 0)
+    return v0.suffix if v0 is not None else ".flac"
 
 
 def job_call(job: str, corpus: Corpus, out: Path, task: str) -> tuple[str, dict, dict, dict,
@@ -150,8 +167,8 @@ def job_call(job: str, corpus: Corpus, out: Path, task: str) -> tuple[str, dict,
                 {"features": [f"results/features/{r['track_id']}.json" for r in vt],
                  "windows": [f"results/features/{r['track_id']}.windows.tsv" for r in vt],
                  "backing": [r["backing"] for r in vt],
-                 "corrupted": [f"results/corrupted/{r['track_id']}/v{k}.wav"
-                               for r in vt for k in versions]},
+                 "corrupted": [corpus.corrupted(r["track_id"], k) for r in vt
+                               for k in versions]},
                 {"dataset": str(out / "dataset")},
                 {"tracks": [{k: r[k] for k in ("track_id", "split", "source", "weight",
                                                "backing")} for r in vt],
@@ -183,7 +200,7 @@ def job_call(job: str, corpus: Corpus, out: Path, task: str) -> tuple[str, dict,
                  "genres": "results/corpus/genres.tsv",
                  "features": [f"results/features/{r['track_id']}.json" for r in vt],
                  "backing": [r["backing"] for r in vt],
-                 "corrupted": [f"results/corrupted/{r['track_id']}/v0.wav" for r in vt],
+                 "corrupted": [corpus.corrupted(r["track_id"], 0) for r in vt],
                  "dereverberated": [f"results/corrupted/{r['track_id']}/dereverberated.flac"
                                     for r in vt]},
                 {"per_track": str(out / "per_track.tsv"), "summary": str(out / "summary.tsv"),
