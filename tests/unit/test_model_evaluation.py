@@ -75,13 +75,13 @@ def test_each_systems_arrays_are_freed_before_the_next_system_runs(monkeypatch, 
     made: list = []
     for name in SYSTEMS:
         monkeypatch.setitem(SYSTEMS, name, lambda name=name: _Mixer(name, made))
-    estimate = systems.estimate
+    estimate = systems.estimate_from_levels
 
-    def checked_estimate(vocal, sr):  # the unprocessed system runs last
+    def checked_estimate(*levels):  # the unprocessed system runs last
         assert all(ref() is None for ref in made), "a mixing system's arrays are alive"
-        return estimate(vocal, sr)
+        return estimate(*levels)
 
-    monkeypatch.setattr(systems, "estimate", checked_estimate)
+    monkeypatch.setattr(systems, "estimate_from_levels", checked_estimate)
     vocal, backing = _signals()
     write_audio(tmp_path / "v.wav", vocal, SR)
     write_audio(tmp_path / "b.wav", backing, SR)

@@ -36,7 +36,8 @@ from vocalmix.audio import read_audio
 from vocalmix.dsp.effects import apply_eq, apply_highpass
 from vocalmix.files import save_figure
 from vocalmix.measure import loudness
-from vocalmix.measure.reverb_blind import estimate
+from vocalmix.features.blind_levels import level_curves_file
+from vocalmix.measure.reverb_blind import estimate_from_levels
 from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ, curve_difference_db, long_term_spectrum
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
                          models=models, smooth_windows=int(mixing.smooth_windows), hop_s=hop_s)
     for system in SYSTEMS:
         # one system's arrays at a time: what a system made is gone before the next runs
-        m, t60, eq_shape = _system_measures(system, vocal, backing, sr, context)
+        m, t60, eq_shape = _system_measures(system, vocal, backing, sr, context, corrupted)
         rec = {"track_id": row["track_id"], "dataset": row["dataset"], "genre": row["genre"],
                "system": system,
                "level_error_lu": abs(m["ratio"] - truth["ratio"]),
@@ -119,9 +120,10 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
 
 
 def _system_measures(system: str, vocal: np.ndarray, backing: np.ndarray, sr: int,
-                     context) -> tuple[dict, float | None, np.ndarray]:
+                     context, vocal_path: str) -> tuple[dict, float | None, np.ndarray]:
     """One system's measures on one track (:func:`_measure`, the reverb's T60, the shape of
-    the vocal after the system's EQ stage); the arrays it makes live only in here."""
+    the vocal after the system's EQ stage); the arrays it makes live only in here.
+    ``vocal_path``: the file ``vocal`` was read from."""
     from vocalmix.features.reverb_fit import evaluate as reverb_descriptors
     from vocalmix.mixing.registry import get_mixer
 
@@ -129,7 +131,10 @@ def _system_measures(system: str, vocal: np.ndarray, backing: np.ndarray, sr: in
         # the corrupted vocal summed as it is: a mono vocal is both channels of the stem
         mono = vocal.shape[0] == 1
         m = _measure(vocal, backing, sr, vocal_weights=[2.0] if mono else None)
-        return m, estimate(vocal, sr).t60_mid_s, long_term_spectrum(vocal, sr).shape_db
+        # the blind estimate of its reverb from level curves streamed from its file (those
+        # of the whole array bit for bit, without the whole song's float64 filter passes)
+        t60 = estimate_from_levels(*level_curves_file(vocal_path, sr)).t60_mid_s
+        return m, t60, long_term_spectrum(vocal, sr).shape_db
     choice = get_mixer(system).choose(vocal, backing, sr, context)
     recipe, corr = choice.recipe, choice.pitch_corrected
     res = choice.render(vocal, backing, sr)
