@@ -144,13 +144,15 @@ JOB_MEMORY = {  # rule: (floor MiB, base MiB, MiB per minute of song)
     "render_excerpt": (150, 130, 0),  # professional, unprocessed: 121-129
     "evaluate_track": (450, 440, 0),  # 428-439
 }
-def track_mem_mb(rule):
+
+
+def track_mem_mb(rule_name):
     """``resources: mem_mb`` of a per-track rule, from the song's length in the manifest
     (for ``render``, of its condition)."""
 
     def mem_mb(wildcards, attempt=1):
-        key = rule
-        if rule == "render" and getattr(wildcards, "condition", None) in WINDOWED_CONDITIONS:
+        key = rule_name
+        if rule_name == "render" and getattr(wildcards, "condition", None) in WINDOWED_CONDITIONS:
             key = "render_excerpt"
         floor, base, per_minute = JOB_MEMORY[key]
         minutes = float(track_row(wildcards.track).get("duration_s") or 600.0) / 60.0
