@@ -8,7 +8,8 @@ is, the partition named on the command line, ``--slurm-status-command squeue`` (
 sacct sees no job finish). One more option is for speed only: status checks every 5 s
 instead of the plugin's 40 s (it changes when Snakemake notices a finished job, nothing
 that is submitted). The node declares the largest job the profile asks for (8 CPUs for
-ingest, 16 GB), as a real cluster node would have; the jobs share this machine's cores.
+ingest; the largest memory request), as a real cluster node would have; the jobs share this
+machine's cores.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ rule genre_features:
         "../../envs/audio.yaml"
     threads: 2
     resources:
-        mem_mb=2000,
+        mem_mb=500,  # streamed: 348-358 MiB (two worker processes; corpus_jobs_memory.csv)
     params:
         tracks=lambda wc: genre_feature_tracks(),
         excerpt_s=lookup(dpath="genre/excerpt_s", within=config),

@@ -80,7 +80,7 @@ rule build_dataset:
         "../../envs/audio.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=400,  # streamed: 154 MiB, flat in the corpus (corpus_jobs_memory.csv)
     params:
         tracks=lambda wc: [
             {k: r[k] for k in ("track_id", "split", "source", "weight", "backing")}
@@ -118,7 +118,7 @@ rule train_model:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=1000,  # 590 MiB on CPU, flat in the corpus (corpus_jobs_memory.csv)
         gpu=lookup(dpath="train/gpus", within=config),
     params:
         task="{task}",
@@ -160,7 +160,7 @@ rule evaluate_models:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=2600,  # the mixers on the longest test song: 1487-1916 MiB measured
     params:
         tracks=lambda wc: [with_genre(r) for r in vocal_tracks(split=("test",))],
         smooth_windows=lookup(dpath="mixing/smooth_windows", within=config),
