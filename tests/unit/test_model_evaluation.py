@@ -15,24 +15,13 @@ from vocalmix.evaluation import systems
 from vocalmix.mixing.base import MixChoice, MixingSettings
 from vocalmix.mixing.registry import SYSTEMS
 
-SR = 44100
-STATS = {"rock": {"vocal_to_backing_lu": -1.0, "vocal_lra_lu": 5.0},
-         "all": {"vocal_to_backing_lu": 1.5, "vocal_lra_lu": 6.0}}
-
-
-def _signals(seconds: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
-    """A mono sung-like vocal with phrase gaps and a stereo noise backing."""
-    t = np.arange(int(seconds * SR)) / SR
-    phase = 2 * np.pi * np.cumsum(220.0 * (1 + 0.01 * np.sin(2 * np.pi * 5.5 * t))) / SR
-    vocal = sum(np.sin(k * phase) / k for k in range(1, 6)) * (np.sin(2 * np.pi * 0.5 * t) > -0.5)
-    backing = 0.05 * np.random.default_rng(0).standard_normal((2, t.size))
-    return (0.2 * vocal)[None, :].astype(np.float32), backing.astype(np.float32)
+from tests.unit.test_mixer_contract import SR, STATS, _signals
 
 
 def test_a_mono_vocal_is_measured_as_the_stereo_stem_that_repeats_it():
     """The unprocessed system's vocal stem is the mono vocal in both channels; measured
     through the channel weights instead of a stereo copy, every figure is the same."""
-    vocal, backing = _signals()
+    vocal, backing = _signals(4.0)
     copy = systems._measure(np.repeat(vocal, 2, axis=0), backing, SR)
     weighted = systems._measure(vocal, backing, SR, vocal_weights=[2.0])
     assert weighted["ratio"] == copy["ratio"]
@@ -82,7 +71,7 @@ def test_each_systems_arrays_are_freed_before_the_next_system_runs(monkeypatch, 
         return estimate(*levels)
 
     monkeypatch.setattr(systems, "estimate_from_levels", checked_estimate)
-    vocal, backing = _signals()
+    vocal, backing = _signals(4.0)
     write_audio(tmp_path / "v.wav", vocal, SR)
     write_audio(tmp_path / "b.wav", backing, SR)
     row = {"track_id": "t", "dataset": "demo", "genre": "rock",
