@@ -88,3 +88,18 @@ def test_sosfilt_inplace_in_each_precision(noise):
     np.testing.assert_allclose(y32, expected, rtol=0, atol=2e-6)
     with pytest.raises(ValueError):
         kernels.sosfilt_inplace(sos, noise[:, ::2])  # not contiguous
+
+
+def test_sosfilt_zi_and_sosfiltfilt_are_scipys():
+    from scipy import signal
+
+    from vocalmix.kernels import sosfilt_zi, sosfiltfilt, sosfiltfilt_padlen
+
+    sos = signal.butter(4, (500.0, 2000.0), btype="bandpass", fs=44100, output="sos")
+    assert np.allclose(sosfilt_zi(sos), signal.sosfilt_zi(sos), rtol=1e-12, atol=1e-14)
+    x = np.random.default_rng(3).standard_normal((2, 20000))
+    reference = signal.sosfiltfilt(sos, x)
+    assert np.max(np.abs(sosfiltfilt(sos, x) - reference)) <= 1e-12 * np.max(np.abs(reference))
+    assert np.allclose(sosfiltfilt(sos, x[0]), reference[0], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="needs more than"):
+        sosfiltfilt(sos, x[0, : sosfiltfilt_padlen(sos)])

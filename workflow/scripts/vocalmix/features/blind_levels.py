@@ -56,7 +56,8 @@ def level_curves_file(path: str, sample_rate: int, windows_s: Sequence[float] = 
         Unreadable audio (see :func:`vocalmix.audio.open_audio`), NaN/inf samples, or a
         sample rate other than ``sample_rate``; the message names the file.
     """
-    from scipy import signal
+    from vocalmix.kernels import (butter_bandpass_sos, sosfilt, sosfilt_zi,
+                                  sosfiltfilt_padlen)
 
     with open_audio(path) as stream:
         if stream.sample_rate != sample_rate:
@@ -66,11 +67,11 @@ def level_curves_file(path: str, sample_rate: int, windows_s: Sequence[float] = 
             x = stream.read(-1)
             return [level_curve(x, sample_rate, band=band, window_s=w, hop_s=hop_s)
                     for w in windows_s]
-        sos = signal.butter(4, band, btype="bandpass", fs=sample_rate, output="sos")
-        zi = signal.sosfilt_zi(sos)
-        # scipy sosfiltfilt's default odd extension at both ends, ``edge`` samples each
-        ntaps = 2 * len(sos) + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
-        edge = 3 * ntaps
+        # the band-pass of level_curve (vocalmix.kernels: scipy's filters, no scipy.signal)
+        sos = butter_bandpass_sos(4, *band, sample_rate)
+        zi = sosfilt_zi(sos)
+        # sosfiltfilt's odd extension at both ends, ``edge`` samples each
+        edge = sosfiltfilt_padlen(sos)
 
         def blocks_from(k: int) -> NDArray:
             stream.seek(k * block)
@@ -85,21 +86,21 @@ def level_curves_file(path: str, sample_rate: int, windows_s: Sequence[float] = 
             x = _mono(chunk)
             if k == 0:
                 left = 2.0 * x[0] - x[edge:0:-1]
-                _, state = signal.sosfilt(sos, left, zi=zi * left[:1])
+                _, state = sosfilt(sos, left, zi=zi * left[:1])
             states.append(state)
-            _, state = signal.sosfilt(sos, x, zi=state)
+            _, state = sosfilt(sos, x, zi=state)
             tail = np.concatenate([tail, x])[-(edge + 1):]
             n += x.size
         right = 2.0 * tail[-1] - tail[-2::-1]
-        y_right, _ = signal.sosfilt(sos, right, zi=state)
+        y_right, _ = sosfilt(sos, right, zi=state)
 
         # 2. backwards: the backward filter's state entering each block from its end
         back = [None] * len(states)
-        _, state = signal.sosfilt(sos, y_right[::-1], zi=zi * y_right[-1:])
+        _, state = sosfilt(sos, y_right[::-1], zi=zi * y_right[-1:])
         for k in range(len(states) - 1, -1, -1):
             back[k] = state
-            y, _ = signal.sosfilt(sos, blocks_from(k), zi=states[k])
-            _, state = signal.sosfilt(sos, y[::-1], zi=state)
+            y, _ = sosfilt(sos, blocks_from(k), zi=states[k])
+            _, state = sosfilt(sos, y[::-1], zi=state)
 
         # 3. forwards: the zero-phase output block by block, into the cumulative sum
         hop = int(round(hop_s * sample_rate))
@@ -110,8 +111,8 @@ def level_curves_file(path: str, sample_rate: int, windows_s: Sequence[float] = 
         kept = np.empty(need.size)
         carry = 0.0
         for k in range(len(states)):
-            y, _ = signal.sosfilt(sos, blocks_from(k), zi=states[k])
-            y, _ = signal.sosfilt(sos, y[::-1], zi=back[k])
+            y, _ = sosfilt(sos, blocks_from(k), zi=states[k])
+            y, _ = sosfilt(sos, y[::-1], zi=back[k])
             y = y[::-1]
             first = k * block
             cum = np.cumsum(np.concatenate([[carry], y * y]))  # cum[i]: the sum to first + i

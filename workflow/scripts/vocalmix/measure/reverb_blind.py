@@ -29,7 +29,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BlindEstimate", "estimate", "estimate_from_levels", "level_curve"]
+__all__ = ["BlindEstimate", "estimate", "estimate_from_band", "estimate_from_levels",
+           "level_curve", "levels_of", "mid_band"]
 
 HOP_S = 0.005
 
@@ -46,22 +47,35 @@ class BlindEstimate:
         return asdict(self)
 
 
-def level_curve(audio: NDArray, sample_rate: float, band: tuple[float, float] = (500.0, 2000.0),
-                window_s: float = 0.05, hop_s: float = HOP_S) -> NDArray:
-    """Mid-band level in dB, one value every ``hop_s``."""
-    from scipy import signal
+def mid_band(audio: NDArray, sample_rate: float,
+             band: tuple[float, float] = (500.0, 2000.0)) -> NDArray[np.float64]:
+    """The channel mean of ``audio`` through the estimate's zero-phase band-pass (4th-order
+    Butterworth, forwards and backwards: :func:`vocalmix.kernels.sosfiltfilt`, no
+    ``scipy.signal`` import)."""
+    from vocalmix.kernels import butter_bandpass_sos, sosfiltfilt
 
     x = np.asarray(audio, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=0)
-    sos = signal.butter(4, band, btype="bandpass", fs=sample_rate, output="sos")
-    y = signal.sosfiltfilt(sos, x)
+    return sosfiltfilt(butter_bandpass_sos(4, *band, sample_rate), x)
+
+
+def levels_of(y: NDArray, sample_rate: float, window_s: float = 0.05,
+              hop_s: float = HOP_S) -> NDArray:
+    """Level in dB of the band-passed signal ``y`` (:func:`mid_band`) over ``window_s``,
+    one value every ``hop_s``."""
     hop = int(round(hop_s * sample_rate))
     win = int(round(window_s * sample_rate))
     power = np.concatenate([[0.0], np.cumsum(y * y)])
     starts = np.arange(0, max(1, y.size - win), hop)
     energy = (power[starts + win] - power[starts]) / win
     return 10 * np.log10(np.maximum(energy, 1e-20))
+
+
+def level_curve(audio: NDArray, sample_rate: float, band: tuple[float, float] = (500.0, 2000.0),
+                window_s: float = 0.05, hop_s: float = HOP_S) -> NDArray:
+    """Mid-band level in dB, one value every ``hop_s``."""
+    return levels_of(mid_band(audio, sample_rate, band), sample_rate, window_s, hop_s)
 
 
 def estimate(audio: NDArray, sample_rate: float, *, min_hold_s: float = 0.15,
@@ -81,11 +95,19 @@ def estimate(audio: NDArray, sample_rate: float, *, min_hold_s: float = 0.15,
     min_tail_db : float
         A tail must decay at least this much before the noise floor or the next onset.
     """
-    return estimate_from_levels(level_curve(audio, sample_rate),
-                                level_curve(audio, sample_rate, window_s=0.01),
-                                min_hold_s=min_hold_s, min_drop_db=min_drop_db,
-                                settle_s=settle_s, min_tail_db=min_tail_db,
-                                floor_margin_db=floor_margin_db, max_tail_s=max_tail_s)
+    return estimate_from_band(mid_band(audio, sample_rate), sample_rate,
+                              min_hold_s=min_hold_s, min_drop_db=min_drop_db,
+                              settle_s=settle_s, min_tail_db=min_tail_db,
+                              floor_margin_db=floor_margin_db, max_tail_s=max_tail_s)
+
+
+def estimate_from_band(y: NDArray, sample_rate: float, **settings) -> BlindEstimate:
+    """:func:`estimate` from the recording's band-passed signal (:func:`mid_band`), filtered
+    once for both level curves. The band-pass is linear: a wet vocal made of a dry one plus
+    a scaled return is ``mid_band(dry) + g * mid_band(return)``, so a search over the
+    return's level filters each signal once (:mod:`vocalmix.mixing.rule_based`)."""
+    return estimate_from_levels(levels_of(y, sample_rate), levels_of(y, sample_rate, 0.01),
+                                **settings)
 
 
 def estimate_from_levels(lvl: NDArray, fine: NDArray, *, min_hold_s: float = 0.15,
