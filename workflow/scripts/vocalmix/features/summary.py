@@ -2,7 +2,8 @@
 
 * ``summary.tsv``: one row per track with its headline features.
 * ``genre_stats.tsv``: per genre, from the *training* split's processed vocals only, the
-  median vocal-to-backing loudness ratio and vocal loudness range with counts, plus one
+  median vocal-to-backing loudness ratio, vocal loudness range, vocal wetness (blind DRR,
+  fitted T60) and vocal tonal balance (octave bands), with counts and spreads, plus one
   ``all`` row (the overall median) used for genres that are not in the table
   (proposal IV.A.1: "for genres that are not included, the ratio will be set to the
   average value of the analysis").
@@ -16,12 +17,16 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from numpy.typing import NDArray
+
 from vocalmix.audio import read_audio
+from vocalmix.measure.spectrum import OCTAVE_HZ, octave_shape_db
 
 
 log = logging.getLogger(__name__)
 
-__all__ = ["summary_rows", "genre_stats", "truth_rows", "read_genre_stats"]
+__all__ = ["summary_rows", "genre_stats", "truth_rows", "read_genre_stats", "eq_column",
+           "target_shape_db"]
 
 OVERALL = "all"
 
@@ -53,8 +58,31 @@ def summary_rows(features: list[dict]) -> list[dict]:
     return rows
 
 
+def eq_column(band_hz: float, stat: str = "median") -> str:
+    """The genre table's column of the target tonal balance in one octave band: its median
+    (``vocal_eq_<hz>hz_db``) or interquartile range (``vocal_eq_<hz>hz_iqr_db``)."""
+    return f"vocal_eq_{int(band_hz)}hz_db" if stat == "median" else \
+        f"vocal_eq_{int(band_hz)}hz_{stat}_db"
+
+
+def target_shape_db(row: dict) -> tuple[NDArray, NDArray] | None:
+    """The target tonal balance of a genre-table row: (median, interquartile range), dB
+    per :data:`OCTAVE_HZ` band (the median's power mean is about 0); None where the row has
+    no curve (an older or hand-made table). A band without a value is NaN."""
+    def column(stat: str) -> NDArray:
+        return np.array([np.nan if row.get(eq_column(hz, stat)) in (None, "")
+                         else float(row[eq_column(hz, stat)]) for hz in OCTAVE_HZ])
+
+    shape, iqr = column("median"), column("iqr")
+    return (shape, iqr) if np.any(np.isfinite(shape)) else None
+
+
 def genre_stats(features: list[dict]) -> list[dict]:
-    """Median vocal-to-backing ratio and vocal LRA per genre over the training split."""
+    """Per genre, over the training split's processed vocals, the median (and interquartile
+    range) of: the vocal-to-backing ratio, the vocal's loudness range, its blind DRR
+    (:mod:`vocalmix.measure.reverb_blind`) and the T60 of the reverb fitted to it, and its
+    tonal balance (octave bands 125 Hz - 8 kHz of its long-term spectrum, the power mean
+    removed: columns ``vocal_eq_<hz>hz_db`` and ``vocal_eq_<hz>hz_iqr_db``)."""
     train = [f for f in features if f["split"] == "train" and f["source"] != "raw"
              and f.get("vocal_to_backing_lu") is not None]
     groups: dict[str, list[dict]] = {}
@@ -62,16 +90,32 @@ def genre_stats(features: list[dict]) -> list[dict]:
         groups.setdefault(f["genre"], []).append(f)
     rows = []
 
+    def median_iqr(values: list) -> tuple[float | None, float | None]:
+        v = np.array([x for x in values if x is not None], dtype=float)
+        v = v[np.isfinite(v)]
+        if not v.size:
+            return None, None
+        return float(np.median(v)), float(np.subtract(*np.percentile(v, [75, 25])))
+
     def row(genre, items):
-        lar = [f["vocal_to_backing_lu"] for f in items]
-        lra = [f["vocal"]["loudness_range_lu"] for f in items
-               if f["vocal"].get("loudness_range_lu") is not None]
-        return {"genre": genre, "n_tracks": len(items),
-                "vocal_to_backing_lu": float(np.median(lar)),
-                "vocal_to_backing_lu_iqr": float(np.subtract(*np.percentile(lar, [75, 25]))),
-                "vocal_lra_lu": float(np.median(lra)) if lra else None,
-                "vocal_lra_lu_iqr": (float(np.subtract(*np.percentile(lra, [75, 25])))
-                                     if lra else None)}
+        lar, lar_iqr = median_iqr([f["vocal_to_backing_lu"] for f in items])
+        lra, lra_iqr = median_iqr([f["vocal"].get("loudness_range_lu") for f in items])
+        drr, drr_iqr = median_iqr([((f.get("reverb") or {}).get("blind_estimate") or {})
+                                   .get("drr_db") for f in items])
+        t60, t60_iqr = median_iqr([((f.get("reverb") or {}).get("fitted") or {})
+                                   .get("t60_mid_s") for f in items])
+        out = {"genre": genre, "n_tracks": len(items),
+               "vocal_to_backing_lu": lar, "vocal_to_backing_lu_iqr": lar_iqr,
+               "vocal_lra_lu": lra, "vocal_lra_lu_iqr": lra_iqr,
+               "vocal_drr_db": drr, "vocal_drr_db_iqr": drr_iqr,
+               "vocal_t60_s": t60, "vocal_t60_s_iqr": t60_iqr}
+        shapes = np.array([octave_shape_db(np.asarray(f["vocal"]["eq_db"], dtype=float))
+                           for f in items if f["vocal"].get("eq_db") is not None])
+        shapes = shapes[np.all(np.isfinite(shapes), axis=1)] if shapes.size else shapes
+        for k, hz in enumerate(OCTAVE_HZ):
+            med, iqr = median_iqr(list(shapes[:, k])) if len(shapes) else (None, None)
+            out[eq_column(hz)], out[eq_column(hz, "iqr")] = med, iqr
+        return out
 
     for genre in sorted(groups):
         if genre == "unknown":

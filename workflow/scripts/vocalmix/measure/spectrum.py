@@ -19,7 +19,8 @@ from numpy.typing import NDArray
 
 __all__ = ["THIRD_OCTAVE_HZ", "NOMINAL_HZ", "Spectrum", "frame_power", "active_frames",
            "active_frames_of_mean_square", "band_levels_db", "curve_shape_db",
-           "curve_difference_db", "long_term_spectrum"]
+           "curve_difference_db", "long_term_spectrum", "OCTAVE_HZ", "octave_levels_db",
+           "octave_shape_db"]
 
 THIRD_OCTAVE_HZ = 1000.0 * np.power(2.0, np.arange(-17, 14) / 3.0)
 NOMINAL_HZ = (20, 25, 31.5, 40, 50, 63, 80, 100, 125, 160, 200, 250, 315, 400, 500, 630, 800,
@@ -27,6 +28,9 @@ NOMINAL_HZ = (20, 25, 31.5, 40, 50, 63, 80, 100, 125, 160, 200, 250, 315, 400, 5
               20000)
 VOICE_BAND = (100.0, 10000.0)
 N_FFT = 8192
+#: Octave bands of the vocal's tonal balance (the rule-based EQ's target curve): the voice's
+#: range, 125 Hz - 8 kHz, each the power sum of three third-octave bands.
+OCTAVE_HZ = (125, 250, 500, 1000, 2000, 4000, 8000)
 
 
 def frame_power(audio: NDArray, sample_rate: int, *, n_fft: int = N_FFT,
@@ -107,6 +111,28 @@ def curve_shape_db(levels_db: NDArray, centres_hz: NDArray = THIRD_OCTAVE_HZ) ->
     sel = (centres_hz >= VOICE_BAND[0]) & (centres_hz <= VOICE_BAND[1]) & np.isfinite(levels_db)
     ref = 10 * np.log10(np.mean(np.power(10.0, levels_db[sel] / 10.0)))
     return levels_db - ref
+
+
+def octave_levels_db(third_octave_db: NDArray) -> NDArray:
+    """Levels (dB) of the octave bands :data:`OCTAVE_HZ` from a third-octave curve on
+    :data:`THIRD_OCTAVE_HZ`: each the power sum of the band centred on the octave and its
+    two neighbours (NaN where one of them is)."""
+    levels = np.asarray(third_octave_db, dtype=np.float64)
+    if levels.shape[-1] != THIRD_OCTAVE_HZ.size:
+        raise ValueError(f"a third-octave curve has {THIRD_OCTAVE_HZ.size} bands, not "
+                         f"{levels.shape[-1]}")
+    centre = [int(round(3 * np.log2(f / 1000.0))) + 17 for f in OCTAVE_HZ]
+    power = np.power(10.0, levels / 10.0)
+    return 10 * np.log10(np.stack([power[..., k - 1: k + 2].sum(axis=-1) for k in centre],
+                                  axis=-1))
+
+
+def octave_shape_db(third_octave_db: NDArray) -> NDArray:
+    """The tonal balance of a third-octave curve: :func:`octave_levels_db` minus their
+    power-mean, so a gain does not change it (NaN if a band is)."""
+    oct_db = octave_levels_db(third_octave_db)
+    return oct_db - 10 * np.log10(np.mean(np.power(10.0, oct_db / 10.0), axis=-1,
+                                          keepdims=True))
 
 
 def curve_difference_db(curve_db: NDArray, reference_db: NDArray, *, range_db: float = 30.0,

@@ -6,30 +6,47 @@ active_span`: from its first to its last sample above -70 dBFS) and of the backi
 so a take padded with silence (shorter than the backing, or placed later in it) gets the
 recipe of the take alone; a take with less than :data:`MIN_ACTIVE_S` of sound is refused.
 
-Order of decisions (each measured on the audio the previous ones produce):
+Order of decisions (each measured on the audio the previous ones produce; the take's
+measured state -- level, loudness range, noise floor, blind DRR -- and each decision's
+reason are written to the recipe's ``analysis``):
 
 1. **Pitch correction** (optional): key of the backing (:mod:`vocalmix.measure.key`), notes
    snapped to its scale (:mod:`vocalmix.dsp.pitch`), strength 1, retune 40 ms.
 2. **High-pass**: 0.7 x the singer's low pitch (5th percentile of the voiced f0), within
    60-150 Hz: below the voice, rumble and proximity boom only.
+2b. **Tonal balance** (input-aware, issue 21): the take's long-term spectrum in octave
+   bands 125 Hz - 8 kHz (its power mean removed) against the genre's median from
+   ``genre_stats.tsv`` (the training split's processed vocals); only what lies outside half
+   the band's interquartile range among those vocals is corrected (a voice's own timbre is
+   not a fault), not at all in a band where they disagree by more than 6 dB or which is
+   40 dB under the loudest, with at most 4 peaking filters (Q 1.41) of at most +/-9 dB,
+   measured and refitted up to three times (:func:`tonal_eq`). A table without the curve
+   leaves the vocal's EQ to the masking rule (5).
 3. **Compression** (IV.A.3): ratio 4:1, attack 7.5 ms, release 400 ms fixed (the vocal
    settings of FxNorm's compression normalisation); the threshold is searched by bisection
    until the vocal's EBU Tech 3342 loudness range hits the genre's target from
    ``genre_stats.tsv`` within ``lra_tolerance_lu`` -- or the closest reachable value, with
-   a warning (a compressor cannot widen the range).
+   a warning (a compressor cannot widen the range); a take already in range, or narrower,
+   is not compressed.
 4. **Reverb** (IV.A.4, after Moffat & Sandler 2019, simplified for a vocal): from the
-   backing's tempo (over its loudest minute), pre-delay = a 64th note (10-60 ms) and decay
-   T60 = two beats (0.4-3 s, mapped to the reverb's room size / size); from the vocal's
-   crest factor C (dB), damping = 0.3 + 0.04 (C - 12) within 0.1-0.8 and the return level
-   9 LU below the dry vocal (Pestana & Reiss 2014) minus 0.5 (C - 12) LU within +/-3 LU
-   (percussive, peaky delivery gets a drier sound); send filtered 200 Hz - 8 kHz.
+   backing's tempo (over its loudest minute), pre-delay = a 64th note (10-60 ms); decay T60
+   = the genre's median (the T60 of the reverb fitted to its processed vocals), or two
+   beats where the table has none (0.4-3 s, mapped to the reverb's room size / size); from
+   the vocal's crest factor C (dB), damping = 0.3 + 0.04 (C - 12) within 0.1-0.8. The
+   return level (input-aware, issue 21): where the table has the genre's wetness (the
+   median blind DRR of its processed vocals, :mod:`vocalmix.measure.reverb_blind`), the
+   level at which the wet take's blind DRR reads it -- and **no reverb when the take is
+   already as wet** (its own DRR within 1 dB of the target or under); otherwise 9 LU below
+   the dry vocal (Pestana & Reiss 2014) minus 0.5 (C - 12) LU within +/-3 LU (percussive,
+   peaky delivery gets a drier sound). Send filtered 200 Hz - 8 kHz.
 5. **EQ by masking reduction** (IV.A.2, Hafezi & Reiss 2015, two tracks): octave bands
    63 Hz - 16 kHz over the vocal-active frames; the bands of rank <= 3 are *essential* to
    the track masked, and the masker keeps its two strongest bands untouched (tuned for a
    vocal over a full backing, whose low-mids would otherwise always count as its own);
    where a band is essential to one track, not to the other, and the other is louder there,
    the louder one (the masker) gets a peaking cut (Q = 1.41, one octave) of the masking
-   amount, at most 6 dB, on at most 5 bands. A masking measure (mean dB
+   amount, at most 6 dB, on at most 5 bands (only the backing's cuts where the vocal has
+   its tonal EQ from 2b). A masking measure (mean dB
    by which the backing exceeds the vocal in the vocal's essential bands, over the
    vocal-active frames) is reported before and after.
 6. **Level** (IV.A.1): the vocal-to-backing loudness ratio (integrated BS.1770, wet vocal
@@ -68,6 +85,7 @@ from vocalmix.dsp import chain
 from vocalmix.dsp.effects import EQBand
 from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings, reverb_return
+from vocalmix.features.summary import target_shape_db
 from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
 from vocalmix.mixing.common import (VOCAL_COMPRESSOR, SearchedCompressor, compress_to_range,
                                     gain_for, loudest_window, prepare_vocal, room_for_t60,
@@ -110,6 +128,16 @@ class RuleSettings:
     reference_eq_max_db: float = 6.0
     reference_drr_steps: int = 3
     reference_drr_tolerance_db: float = 0.5
+    tonal_eq: bool = True
+    tonal_max_filters: int = 4
+    tonal_max_gain_db: float = 9.0
+    tonal_max_spread_db: float = 6.0
+    tonal_min_gain_db: float = 0.5
+    tonal_passes: int = 3
+    tonal_range_db: float = 40.0
+    wet_margin_db: float = 1.0
+    backing_masking_cuts: bool = True
+    t60_from: str = "genre"
 
 
 def genre_targets(genre: str | None, table: dict[str, dict]) -> tuple[str, dict]:
@@ -215,6 +243,122 @@ def _masking_cuts(vb: NDArray, bb: NDArray, active: NDArray, sample_rate: int,
     return cuts["vocal"], cuts["backing"], decisions
 
 
+def tonal_eq(vocal: NDArray, sample_rate: int, target_db: NDArray, spread_db: NDArray,
+             s: RuleSettings) -> tuple[list[EQBand], dict]:
+    """Peaking filters that bring the vocal's tonal balance toward a target curve.
+
+    The balance is the long-term spectrum over the active frames in the octave bands
+    :data:`vocalmix.measure.spectrum.OCTAVE_HZ`, its power mean removed (the features
+    stage's measure of the processed vocals behind the target). A band's deviation from the
+    target is corrected only beyond half the band's interquartile range among those vocals
+    (``spread_db``: a voice's own timbre is not a fault), and not at all in a band where
+    they disagree by more than ``s.tonal_max_spread_db`` (below a voice's fundamental, say)
+    or where the take or the target is more than ``s.tonal_range_db`` under its loudest
+    band (nothing there to equalise);
+    the corrections are fitted with at most ``s.tonal_max_filters`` peaking filters of at
+    most ``s.tonal_max_gain_db`` (:func:`vocalmix.mixing.common.eq_from_curve`; a
+    broadband offset is left to the level).
+
+    Returns the filters and the decision's record (measured, target, spread, correction,
+    per band, and the RMS mismatch over the corrected bands before and after).
+    """
+    from vocalmix.dsp.effects import apply_eq
+    from vocalmix.measure.spectrum import OCTAVE_HZ, long_term_spectrum, octave_shape_db
+    from vocalmix.mixing.common import eq_from_curve
+
+    bands = np.asarray(OCTAVE_HZ, dtype=np.float64)
+    measured = octave_shape_db(long_term_spectrum(vocal, sample_rate).bands_db)
+    target = np.asarray(target_db, dtype=np.float64)
+    spread = np.asarray(spread_db, dtype=np.float64)
+    tolerance = np.where(np.isfinite(spread), spread / 2.0, 0.0)
+    def loud(curve: NDArray) -> NDArray:  # within tonal_range_db of the loudest band
+        top = np.max(curve[np.isfinite(curve)]) if np.any(np.isfinite(curve)) else np.inf
+        with np.errstate(invalid="ignore"):
+            return curve >= top - s.tonal_range_db
+
+    with np.errstate(invalid="ignore"):
+        usable = (np.isfinite(target - measured) & ~(spread > s.tonal_max_spread_db)
+                  & (bands * np.sqrt(2.0) < sample_rate / 2.0) & loud(target) & loud(measured))
+
+    def outside(shape: NDArray) -> NDArray:  # what lies outside the spread, per band
+        d = target - shape
+        return np.where(usable, np.sign(d) * np.maximum(np.abs(d) - tolerance, 0.0), np.nan)
+
+    correction = outside(measured)
+
+    def mismatch(shape: NDArray) -> float | None:
+        d = (target - shape)[usable]
+        d = d - d.mean() if d.size else d  # the offset is the level's business
+        return float(np.sqrt(np.mean(d ** 2))) if d.size else None
+
+    # the filters are fitted to the requested curve at the band centres; an octave band's
+    # power integrates them over the band, so the result is measured and what is still
+    # outside the spread is added to the request (closed loop, a few passes)
+    eq: list[EQBand] = []
+    after, request, passes = measured, correction, 0
+    while passes < s.tonal_passes and np.any(np.abs(np.nan_to_num(outside(after)))
+                                             >= s.tonal_min_gain_db):
+        if passes:
+            request = request + outside(after)
+        passes += 1
+        trial = eq_from_curve(request, bands, sample_rate, max_filters=s.tonal_max_filters,
+                              min_gain_db=s.tonal_min_gain_db, q=s.eq_q,
+                              max_gain_db=s.tonal_max_gain_db)
+        shape = (octave_shape_db(long_term_spectrum(apply_eq(vocal, sample_rate, trial),
+                                                    sample_rate).bands_db)
+                 if trial else measured)
+        if mismatch(shape) is not None and mismatch(shape) >= (mismatch(after) or 0.0):
+            break  # no better than the last pass: keep it
+        eq, after = trial, shape
+
+    def listed(v: NDArray) -> list:
+        return [None if not math.isfinite(float(x)) else round(float(x), 3) for x in v]
+
+    info = {"bands_hz": [float(b) for b in bands], "measured_db": listed(measured),
+            "target_db": listed(target), "spread_db": listed(spread),
+            "correction_db": listed(correction), "corrected_bands": int(usable.sum()),
+            "passes": passes,
+            "mismatch_before_db": mismatch(measured), "mismatch_after_db": mismatch(after),
+            "decision": (f"{len(eq)} peaking filter(s) toward the genre's tonal balance" if eq
+                         else "none: the take's tonal balance is within the genre's spread")}
+    return eq, info
+
+
+def noise_floor_dbfs(vocal: NDArray, sample_rate: int, frame_s: float = 0.05) -> float:
+    """The take's noise floor: the 5th percentile of its 50-ms frame levels (dBFS, channel
+    mean square) over the frames that are not digital silence (-inf if all are)."""
+    x = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+    step = max(1, int(frame_s * sample_rate))
+    frames = x.shape[1] // step
+    if frames == 0:
+        return -math.inf
+    ms = np.zeros(frames)
+    for channel in x:
+        f = channel[: frames * step].reshape(frames, step)
+        ms += np.einsum("ij,ij->i", f, f) / step
+    ms /= x.shape[0]
+    ms = ms[ms > 1e-20]  # digital silence (a gated or padded take) is not a noise floor
+    if not ms.size:
+        return -math.inf
+    return 10 * math.log10(float(np.percentile(ms, 5)))
+
+
+def _finite(value) -> float | None:
+    """A table value as a finite float, else None (an empty cell, a missing column)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _table_value(row: dict, overall: dict, key: str) -> float | None:
+    """``row[key]`` as a finite float, else the overall row's, else None (a table made
+    before the column existed, or a prior row without it)."""
+    value = _finite(row.get(key))
+    return value if value is not None else _finite(overall.get(key))
+
+
 def crest_factor_db(audio: NDArray) -> float:
     """Peak over RMS (dB) of the samples above -80 dB of the peak (0 for silence)."""
     a = np.abs(np.asarray(audio, dtype=np.float32))
@@ -228,15 +372,20 @@ def crest_factor_db(audio: NDArray) -> float:
 
 
 def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_db: float,
-                 dry_lufs: float, s: RuleSettings, reference=None
+                 dry_lufs: float, s: RuleSettings, reference=None,
+                 target_drr_db: float | None = None, genre_t60_s: float | None = None
                  ) -> tuple[ReverbSettings | None, dict]:
     """Reverb parameters from tempo and crest factor (see the module docstring);
     ``dry_lufs`` is the integrated loudness of ``dry_vocal``. With a reliable
     ``reference`` (:class:`vocalmix.mixing.reference.ReferenceTargets`) with a blind T60,
-    its T60 and DRR instead (None: the take is already as wet as the reference)."""
+    its T60 and DRR instead (None: the take is already as wet as the reference). With
+    ``target_drr_db`` (the genre's wetness, a blind DRR), the return level is set for it,
+    and no reverb is added to a take already as wet."""
     beat = 60.0 / tempo_bpm if math.isfinite(tempo_bpm) and tempo_bpm > 0 else 0.5
     predelay = float(np.clip(1000.0 * beat / 16.0, 10.0, 60.0))
     t60 = float(np.clip(2.0 * beat, 0.4, 3.0))
+    if genre_t60_s is not None and math.isfinite(genre_t60_s):
+        t60 = float(np.clip(genre_t60_s, 0.3, 3.0))
     if reference is not None and reference.t60_s is not None:
         t60 = float(np.clip(reference.t60_s, 0.3, 3.0))
     room, size = room_for_t60(t60)
@@ -253,30 +402,41 @@ def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_d
     info = {"tempo_bpm": tempo_bpm, "beat_s": beat, "target_t60_s": t60,
             "crest_factor_db": crest_db, "return_level_lu": level}
     if reference is not None and reference.t60_s is not None and reference.drr_db is not None:
-        return _match_drr(dry_vocal, sample_rate, ret, settings, reference.drr_db, s, info)
+        return _match_drr(dry_vocal, sample_rate, ret, settings, reference.drr_db, s, info,
+                          source="reference")
+    if target_drr_db is not None and math.isfinite(target_drr_db):
+        return _match_drr(dry_vocal, sample_rate, ret, settings, target_drr_db, s, info,
+                          source="genre")
+    info["decision"] = "return level by the rule (no wetness target)"
     return settings, info
 
 
 def _match_drr(dry: NDArray, sample_rate: int, ret_0db: NDArray, settings: ReverbSettings,
-               drr_target: float, s: RuleSettings, info: dict
+               drr_target: float, s: RuleSettings, info: dict, source: str = "reference"
                ) -> tuple[ReverbSettings | None, dict]:
     """The return level at which the wet vocal's blind DRR reads ``drr_target`` (the wet
-    vocal is the dry one plus the return rendered at 0 dB, scaled: no render per step)."""
-    from vocalmix.audio import to_channels
-    from vocalmix.measure.reverb_blind import estimate
+    vocal is the dry one plus the return rendered at 0 dB, scaled: no render per step);
+    None (no reverb) when the take's own DRR is within ``s.wet_margin_db`` of the target or
+    under it. A take without a measurable reverberant tail counts as dry."""
+    from vocalmix.measure.reverb_blind import estimate_from_band, mid_band
 
-    dry2 = to_channels(dry, 2)
-    own = estimate(dry2, sample_rate).drr_db
-    info.update(source="reference", target_drr_db=drr_target, input_drr_db=own)
-    if own is not None and own <= drr_target + 1.0:
-        info["decision"] = "none: the take is already as wet as the reference"
+    # the band-pass is linear: the wet take's band signal is the dry one's plus the
+    # return's scaled, so each is filtered once however many levels are tried
+    y_dry = mid_band(dry, sample_rate)
+    own = estimate_from_band(y_dry, sample_rate).drr_db
+    what = "the reference" if source == "reference" else "the genre's vocals"
+    info.update(source=source, target_drr_db=drr_target, input_drr_db=own)
+    if own is not None and own <= drr_target + s.wet_margin_db:
+        info["decision"] = f"none: the take is already as wet as {what}"
         return None, info
+    if own is None:  # no free decay with a measurable tail: a dry take
+        info["input_wetness"] = "no measurable reverberation (dry)"
+    y_ret = mid_band(ret_0db[:, : np.atleast_2d(dry).shape[1]], sample_rate)
     wet_db, steps = settings.wet_db, []
     best = (math.inf, settings)
     for _ in range(max(1, s.reference_drr_steps)):
         trial = settings.clipped(wet_db=wet_db)
-        drr = estimate(dry2 + ret_0db[:, : dry2.shape[1]] * np.float32(
-            db_to_gain(trial.wet_db)), sample_rate).drr_db
+        drr = estimate_from_band(y_dry + y_ret * db_to_gain(trial.wet_db), sample_rate).drr_db
         steps.append({"wet_db": trial.wet_db, "drr_db": drr})
         if drr is None:
             break
@@ -285,8 +445,21 @@ def _match_drr(dry: NDArray, sample_rate: int, ret_0db: NDArray, settings: Rever
         if abs(drr - drr_target) <= s.reference_drr_tolerance_db:
             break
         wet_db = trial.wet_db + (drr - drr_target)  # more return, lower DRR (about 1:1)
-    info.update(drr_steps=steps, decision="return level for the reference's DRR")
+    info.update(drr_steps=steps, decision=f"return level for the DRR of {what}")
     return best[1], info
+
+
+def _compression_reason(input_lra: float, target_lra: float, threshold: float | None,
+                        tolerance_lu: float) -> str:
+    """Why the compressor is set as it is, for the recipe's analysis."""
+    if threshold is not None:
+        return (f"threshold for the target range: the take's {input_lra:.1f} LU is wider than "
+                f"{target_lra:.1f} LU")
+    if math.isfinite(input_lra) and input_lra < target_lra - tolerance_lu:
+        return (f"none: the take's range ({input_lra:.1f} LU) is narrower than the target "
+                f"({target_lra:.1f} LU), and a compressor cannot widen it")
+    return (f"none: the take's range ({input_lra:.1f} LU) is within {tolerance_lu:g} LU of "
+            f"the target ({target_lra:.1f} LU) or under it")
 
 
 @dataclass(frozen=True)
@@ -394,17 +567,46 @@ class RuleBasedMixer:
         # span of the filtered vocal is the span filtered alone)
         highpass = vocal_highpass_hz(x[:, span], sample_rate)
         x_hp_whole = apply_highpass(x, sample_rate, highpass)
+
+        # 2b. the tonal balance toward the genre's (input-aware: only what lies outside the
+        # spread of the genre's vocals is corrected, with bounded gains); a reference song
+        # sets the tone instead (step 5), a table without curves leaves it to the masking
+        # rule
+        overall = context.genre_stats.get("all", {})
+        curve = None
+        if s.tonal_eq and not use_ref:  # the genre's curve, else the overall one
+            curve = target_shape_db(targets) or target_shape_db(overall)
+        vocal_eq: list[EQBand] = []
+        if curve is not None:
+            vocal_eq, analysis["tonal_eq"] = tonal_eq(x_hp_whole[:, span], sample_rate,
+                                                      *curve, s)
+            if vocal_eq:
+                from vocalmix.dsp.effects import apply_eq
+
+                x_hp_whole = apply_eq(x_hp_whole, sample_rate, vocal_eq)
         x_hp = x_hp_whole[:, span]
         dry = loudness.analyse(x_hp, sample_rate)
+        analysis["input"] = {"integrated_lufs": dry.integrated_lufs,
+                             "loudness_range_lu": dry.loudness_range_lu,
+                             "noise_floor_dbfs": noise_floor_dbfs(x[:, span], sample_rate),
+                             "measured_on": "the take after cleanup, pitch correction, "
+                                            "high-pass and tonal EQ (noise floor: before "
+                                            "the high-pass)"}
 
         # 4. reverb rules (from the uncompressed vocal: the rules need its crest factor and
-        # the return-to-dry loudness, which compression barely moves)
+        # the return-to-dry loudness, which compression barely moves), toward the genre's
+        # wetness where the table has it: none for a take already as wet
         crest = crest_factor_db(x_hp)
-        reverb, reverb_info = reverb_rules(x_hp, sample_rate, back.tempo_bpm, crest,
-                                           dry.integrated_lufs, s,
-                                           reference=ref if use_ref else None)
+        reverb, reverb_info = reverb_rules(
+            x_hp, sample_rate, back.tempo_bpm, crest, dry.integrated_lufs, s,
+            reference=ref if use_ref else None,
+            target_drr_db=None if use_ref else _table_value(targets, overall, "vocal_drr_db"),
+            genre_t60_s=(_table_value(targets, overall, "vocal_t60_s")
+                         if s.t60_from == "genre" and not use_ref else None))
         analysis["reverb_rules"] = reverb_info
         analysis["tempo_confidence"] = back.tempo_confidence
+        if "input_drr_db" in reverb_info:
+            analysis["input"]["drr_db"] = reverb_info["input_drr_db"]
 
         # 3. compression to the target loudness range, measured on the wet vocal: search on
         # the dry vocal with the reverb's effect on the range as an offset, then check
@@ -430,9 +632,12 @@ class RuleBasedMixer:
             log.warning("vocal loudness range: target %.1f LU not reachable by compression; "
                         "closest %.1f LU", target_lra, lra_reached)
         analysis.update(compressor_threshold_db=threshold, vocal_lra_lu=lra_reached,
-                        lra_reachable=bool(reachable))
-        vocal_recipe = VocalRecipe(highpass_hz=highpass, compressor=s.compressor.at(threshold),
-                                   reverb=reverb, pitch_correction=pc, cleanup=context.cleanup)
+                        lra_reachable=bool(reachable),
+                        compression_decision=_compression_reason(
+                            dry.loudness_range_lu, target_lra, threshold, s.lra_tolerance_lu))
+        vocal_recipe = VocalRecipe(highpass_hz=highpass, eq=tuple(vocal_eq),
+                                   compressor=s.compressor.at(threshold), reverb=reverb,
+                                   pitch_correction=pc, cleanup=context.cleanup)
 
         # the vocal branch at 0 dB gain is the last wet render (everything after the gain is
         # linear, so any gain is a scaling of it), of the whole take: the mix scales it
@@ -457,6 +662,12 @@ class RuleBasedMixer:
         g2 = db_to_gain(gain) ** 2
         before = _masking_db(g2 * v_bands, b_bands, active, s.essential_rank)
         v_cuts, b_cuts, decisions = _masking_cuts(g2 * v_bands, b_bands, active, sample_rate, s)
+        if curve is not None:  # the vocal's EQ is the tonal one: cuts only on the backing
+            v_cuts = []
+            decisions = [d for d in decisions if d["masker"] == "backing"]
+        if not s.backing_masking_cuts:
+            b_cuts = []
+            decisions = [d for d in decisions if d["masker"] != "backing"]
         if v_cuts:
             vocal_recipe = replace(vocal_recipe, eq=tuple(v_cuts))
             # the uncut render is replaced: let it go before the new one is made (memory)

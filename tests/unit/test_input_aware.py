@@ -1,0 +1,131 @@
+"""Input-aware decisions of the rule-based mixer (issue 21): it measures the take it is
+given and processes toward the genre's targets, so a take already wet gets no reverb, a
+bright take is brought to the genre's tonal balance, a take already in range is not
+compressed -- and each decision and the measured input state are in the recipe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vocalmix.corpus import demo
+from vocalmix.dsp.effects import EQBand, apply_eq, apply_highpass
+from vocalmix.features.summary import eq_column
+from vocalmix.measure.loudness import active_span
+from vocalmix.measure.reverb_blind import estimate
+from vocalmix.measure.spectrum import OCTAVE_HZ, long_term_spectrum, octave_shape_db
+from vocalmix.mixing.base import MixContext
+from vocalmix.mixing.registry import get_mixer
+from vocalmix.mixing.rule_based import RuleSettings, noise_floor_dbfs, tonal_eq
+
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def song():
+    audio, _ = demo.generate_song("demo_001", "rock", duration_s=12.0, sample_rate=SR, seed=3)
+    return audio["dry_vocal"].astype(np.float32), audio["backing"].astype(np.float32)
+
+
+def _shape(x) -> np.ndarray:
+    return octave_shape_db(long_term_spectrum(x, SR).bands_db)
+
+
+def _row(**extra) -> dict:
+    return {"all": {"vocal_to_backing_lu": 1.0, "vocal_lra_lu": 6.0, "n_tracks": 10, **extra}}
+
+
+def _choose(vocal, backing, stats):
+    return get_mixer("rule_based").choose(vocal, backing, SR, MixContext(genre_stats=stats))
+
+
+def _wet(dry: np.ndarray, *, t60_s: float, drr_db: float, seed: int = 0) -> np.ndarray:
+    """``dry`` through a room: the direct sound plus an exponentially decaying noise tail
+    of ``t60_s``, scaled to a direct-to-reverberant ratio of ``drr_db``."""
+    rng = np.random.default_rng(seed)
+    n = int(1.5 * t60_s * SR)
+    t = np.arange(n) / SR
+    tail = rng.standard_normal(n) * 10 ** (-3 * t / t60_s)
+    tail[: int(0.005 * SR)] = 0.0
+    tail *= np.sqrt(10 ** (-drr_db / 10) / np.sum(tail ** 2))
+    ir = tail
+    ir[0] = 1.0
+    from scipy.signal import oaconvolve
+
+    out = np.stack([oaconvolve(ch.astype(np.float64), ir)[: dry.shape[1]] for ch in dry])
+    return (out / np.max(np.abs(out)) * 0.5).astype(np.float32)
+
+
+def test_a_wet_take_gets_no_added_reverb_and_a_dry_one_does(song):
+    dry, backing = song
+    stats = _row(vocal_drr_db=3.0)
+    wet = _wet(dry, t60_s=1.6, drr_db=-4.0)
+    own = estimate(np.repeat(wet, 2, axis=0) if wet.shape[0] == 1 else wet, SR).drr_db
+    assert own is not None and own < 3.0  # the take really is wetter than the target
+
+    recipe = _choose(wet, backing, stats).recipe
+    rules = recipe.analysis["reverb_rules"]
+    assert recipe.vocal.reverb is None
+    assert rules["decision"].startswith("none: the take is already as wet")
+    assert recipe.analysis["input"]["drr_db"] == pytest.approx(rules["input_drr_db"])
+
+    dry_recipe = _choose(dry, backing, stats).recipe
+    assert dry_recipe.vocal.reverb is not None  # the same table adds reverb to a dry take
+    own_dry = dry_recipe.analysis["reverb_rules"]["input_drr_db"]
+    assert own_dry is None or own_dry > 3.0 + 1.0
+
+
+def test_a_bright_take_is_brought_within_1_5_db_of_the_target_in_1_to_8_khz(song):
+    dry, _ = song
+    x = apply_highpass(dry, SR, 100.0)
+    target = _shape(x)
+    bright = apply_eq(x, SR, [EQBand("high_shelf", 1000.0, 6.0, 0.707)])
+    hi = np.asarray(OCTAVE_HZ) >= 1000.0
+    assert np.max(np.abs(_shape(bright) - target)[hi]) > 3.0  # it is bright before
+
+    spread = np.full(len(OCTAVE_HZ), 1.0)
+    eq, info = tonal_eq(bright, SR, target, spread, RuleSettings())
+    assert eq and all(abs(b.gain_db) <= RuleSettings().tonal_max_gain_db for b in eq)
+    after = _shape(apply_eq(bright, SR, eq))
+    assert np.max(np.abs(after - target)[hi]) <= 1.5
+    assert info["mismatch_after_db"] < info["mismatch_before_db"]
+
+
+def test_the_mixer_equalises_toward_the_genre_curve_and_leaves_a_matching_take(song):
+    dry, backing = song
+    highpass = _choose(dry, backing, _row()).recipe.vocal.highpass_hz
+    start, stop = active_span(dry)
+    x = apply_highpass(dry, SR, highpass)[:, start:stop]  # the take as the mixer measures it
+    curve = {eq_column(hz): v for hz, v in zip(OCTAVE_HZ, _shape(x))}
+    curve.update({eq_column(hz, "iqr"): 2.0 for hz in OCTAVE_HZ})
+    matching = _choose(dry, backing, _row(**curve)).recipe
+    assert matching.vocal.eq == ()
+    assert matching.analysis["tonal_eq"]["decision"].startswith("none")
+
+    bright = apply_eq(dry, SR, [EQBand("high_shelf", 1000.0, 6.0, 0.707)])
+    recipe = _choose(bright, backing, _row(**curve)).recipe
+    tonal = recipe.analysis["tonal_eq"]
+    assert recipe.vocal.eq and tonal["mismatch_after_db"] < tonal["mismatch_before_db"] - 1.0
+    assert tonal["mismatch_after_db"] <= 1.0  # the spread's half-width is 1 dB
+
+
+def test_a_take_already_in_range_is_not_compressed(song):
+    dry, backing = song
+    probe = _choose(dry, backing, _row()).recipe
+    lra = probe.analysis["input"]["loudness_range_lu"]
+    in_range = _choose(dry, backing, _row(vocal_lra_lu=lra + 0.3)).recipe
+    assert in_range.vocal.compressor is None
+    assert in_range.analysis["compression_decision"].startswith("none")
+    wide = _choose(dry, backing, _row(vocal_lra_lu=lra - 3.0)).recipe
+    assert wide.vocal.compressor is not None  # the same take, a narrower target: compressed
+    assert wide.analysis["compression_decision"].startswith("threshold")
+
+
+def test_the_input_state_is_recorded(song):
+    dry, backing = song
+    a = _choose(dry, backing, _row(vocal_drr_db=3.0)).recipe.analysis
+    state = a["input"]
+    assert {"integrated_lufs", "loudness_range_lu", "noise_floor_dbfs", "drr_db"} <= set(state)
+    hiss = dry + np.float32(10 ** (-60 / 20)) * np.random.default_rng(1).standard_normal(
+        dry.shape).astype(np.float32)
+    assert noise_floor_dbfs(hiss, SR) == pytest.approx(-60.0, abs=3.0)
