@@ -13,10 +13,12 @@ from vocalmix.dsp.effects import EQBand, apply_eq, apply_highpass
 from vocalmix.features.summary import eq_column
 from vocalmix.measure.loudness import active_span
 from vocalmix.measure.reverb_blind import estimate
-from vocalmix.measure.spectrum import OCTAVE_HZ, long_term_spectrum, octave_shape_db
+from vocalmix.measure.spectrum import (OCTAVE_HZ, THIRD_OCTAVE_HZ, long_term_spectrum,
+                                       octave_shape_db)
 from vocalmix.mixing.base import MixContext
 from vocalmix.mixing.registry import get_mixer
-from vocalmix.mixing.rule_based import RuleSettings, noise_floor_dbfs, tonal_eq
+from vocalmix.mixing.common import ToneSettings, tonal_eq
+from vocalmix.mixing.rule_based import noise_floor_dbfs
 
 SR = 44100
 
@@ -84,8 +86,8 @@ def test_a_bright_take_is_brought_within_1_5_db_of_the_target_in_1_to_8_khz(song
     assert np.max(np.abs(_shape(bright) - target)[hi]) > 3.0  # it is bright before
 
     spread = np.full(len(OCTAVE_HZ), 1.0)
-    eq, info = tonal_eq(bright, SR, target, spread, RuleSettings())
-    assert eq and all(abs(b.gain_db) <= RuleSettings().tonal_max_gain_db for b in eq)
+    eq, info = tonal_eq(bright, SR, target, spread, ToneSettings())
+    assert eq and all(abs(b.gain_db) <= ToneSettings().max_gain_db for b in eq)
     after = _shape(apply_eq(bright, SR, eq))
     assert np.max(np.abs(after - target)[hi]) <= 1.5
     assert info["mismatch_after_db"] < info["mismatch_before_db"]
@@ -129,3 +131,67 @@ def test_the_input_state_is_recorded(song):
     hiss = dry + np.float32(10 ** (-60 / 20)) * np.random.default_rng(1).standard_normal(
         dry.shape).astype(np.float32)
     assert noise_floor_dbfs(hiss, SR) == pytest.approx(-60.0, abs=3.0)
+
+
+# --------------------------------------------------------------------------- data-driven
+class _Constant:
+    """A task predictor that predicts the same values for every window."""
+
+    INPUT = {"channels": ["vocal", "backing"], "dtype": "float16", "frames": 129, "hop": 1024,
+             "n_fft": 2048, "n_mels": 64, "normalised_lufs": -23.0, "sample_rate": SR,
+             "window_s": 3.0, "windows": {"gate_lu": -20.0, "hop_s": 1.0,
+                                          "min_active_fraction": 0.25, "window_s": 3.0}}
+
+    def __init__(self, targets: dict[str, float], **meta):
+        self.targets = list(targets)
+        self.values = np.array(list(targets.values()), dtype=np.float32)
+        self.meta = {"input": self.INPUT, "eq_bands_hz": [float(f) for f in THIRD_OCTAVE_HZ],
+                     "targets": self.targets, **meta}
+
+    def __call__(self, windows):
+        return np.repeat(self.values[None, :], len(windows), axis=0)
+
+
+def _models(tone: np.ndarray, *, drr_db: float, rmse_db: float = 0.5) -> dict:
+    from vocalmix.models.dataset import eq_target_names, tone_target_names
+
+    eq = {n: 0.0 for n in eq_target_names()}
+    eq.update({n: float(v) for n, v in zip(tone_target_names(), tone)})
+    return {"level": _Constant({"level_lu": 1.0}),
+            "eq": _Constant(eq, tone_rmse_db=[rmse_db] * len(tone)),
+            "compression": _Constant({"lra_lu": 6.0}),
+            "reverb": _Constant({"reverb_log_t60": float(np.log(1.0)), "reverb_damping": 0.5,
+                                 "reverb_wet_db": -12.0, "reverb_predelay_ms": 20.0,
+                                 "reverb_drr_db": drr_db})}
+
+
+def _data_driven(vocal, backing, models, **settings):
+    from vocalmix.mixing.data_driven import DataDrivenMixer, DataDrivenSettings
+
+    return DataDrivenMixer(DataDrivenSettings(**settings)).choose(vocal, backing, SR,
+                                                                   MixContext(models=models))
+
+
+def test_data_driven_adds_no_reverb_to_a_take_as_wet_as_predicted(song):
+    dry, backing = song
+    flat = np.zeros(len(OCTAVE_HZ))
+    wet = _wet(dry, t60_s=1.6, drr_db=-4.0)
+    recipe = _data_driven(wet, backing, _models(flat, drr_db=3.0)).recipe
+    assert recipe.vocal.reverb is None
+    assert recipe.analysis["reverb_level"]["decision"].startswith("none: the take is already")
+    dry_recipe = _data_driven(dry, backing, _models(flat, drr_db=3.0)).recipe
+    assert dry_recipe.vocal.reverb is not None  # the same prediction, a dry take: reverb
+
+
+def test_data_driven_equalises_toward_the_predicted_balance(song):
+    dry, backing = song
+    highpass = _choose(dry, backing, _row()).recipe.vocal.highpass_hz
+    target = _shape(apply_highpass(dry, SR, highpass))
+    bright = apply_eq(dry, SR, [EQBand("high_shelf", 1000.0, 6.0, 0.707)])
+    choice = _data_driven(bright, backing, _models(target, drr_db=3.0), eq_from="tone")
+    tonal = choice.recipe.analysis["tonal_eq"]
+    assert choice.recipe.vocal.eq and "predicted" in tonal["decision"]
+    assert tonal["mismatch_after_db"] < tonal["mismatch_before_db"] - 1.0
+    after = _shape(apply_eq(apply_highpass(bright, SR, highpass), SR, choice.recipe.vocal.eq))
+    hi = np.asarray(OCTAVE_HZ) >= 1000.0
+    assert np.max(np.abs(after - target)[hi]) <= 1.5

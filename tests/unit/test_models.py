@@ -485,6 +485,18 @@ def test_window_gain_recovers_a_known_offset():
     assert info["level_windows"] == int(np.isfinite(pred).sum())
 
 
+def _assert_reverb_follows_the_predicted_wetness(recipe) -> None:
+    """The reverb is the models' input-aware decision (issue 21): a return level for the
+    predicted DRR, or none for a take measured as wet as that already."""
+    info = recipe.analysis["reverb_level"]
+    if recipe.vocal.reverb is None:
+        assert info["decision"].startswith("none: the take is already as wet")
+        assert info["input_drr_db"] <= info["target_drr_db"] + 1.0
+    else:
+        assert info["decision"].startswith("return level for the DRR")
+        assert info["drr_steps"]
+
+
 def test_data_driven_mixer_runs_end_to_end_from_checkpoints(trained, mini):
     from vocalmix.mixing.base import MixContext
     from vocalmix.mixing.registry import get_mixer
@@ -499,7 +511,8 @@ def test_data_driven_mixer_runs_end_to_end_from_checkpoints(trained, mini):
     a = recipe.analysis
     assert a["models"] == str(out)
     assert a["windows"] == 6 and len(a["level_per_window_lu"]) == 6
-    assert np.isfinite(recipe.vocal.gain_db) and recipe.vocal.reverb is not None
+    assert np.isfinite(recipe.vocal.gain_db)
+    _assert_reverb_follows_the_predicted_wetness(recipe)
     assert all(abs(b.gain_db) <= 12.0 for b in recipe.vocal.eq)
     res = choice.render(vocal, backing, SR)
     assert np.isfinite(res.mix).all() and res.mix.shape[0] == 2
@@ -531,7 +544,7 @@ def test_data_driven_mixer_takes_a_references_level_and_range(trained, mini):
     ratio = (loudness.integrated_loudness(res.vocal, SR)
              - loudness.integrated_loudness(res.backing, SR))
     assert ratio == pytest.approx(an["target_vocal_to_backing_lu"], abs=0.05)
-    assert choice.recipe.vocal.reverb is not None  # the models' decision stays
+    _assert_reverb_follows_the_predicted_wetness(choice.recipe)  # the models' decision stays
 
 
 def test_missing_model_is_a_clear_error(tmp_path):

@@ -24,7 +24,7 @@ from vocalmix.dsp.reverb import RANGES, expected_t60, room_size_for_t60
 __all__ = ["PHONE_TAKE_CLEANUP", "prepare_vocal", "SearchedCompressor", "VOCAL_COMPRESSOR",
            "correct_to_key", "search_threshold", "compress_to_range", "CompressedVocal",
            "room_for_t60", "gain_for", "gain_on_meter", "vocal_highpass_hz", "eq_from_curve",
-           "loudest_window"]
+           "loudest_window", "ToneSettings", "tonal_eq", "match_drr"]
 
 
 @dataclass(frozen=True)
@@ -344,3 +344,146 @@ def eq_from_curve(curve_db: NDArray, bands_hz: NDArray, sample_rate: int, *,
         residual = target - basis[:, :-1] @ gains - coef[-1]
     bands = [EQBand("peak", c, float(g), q) for c, g in zip(centres, gains) if abs(g) >= 0.25]
     return bands
+
+
+@dataclass(frozen=True)
+class ToneSettings:
+    """How :func:`tonal_eq` moves a take toward a target tonal balance: at most
+    ``max_filters`` peaking filters (Q ``q``) of at most ``max_gain_db``, none smaller than
+    ``min_gain_db``; bands whose target spread exceeds ``max_spread_db``, or ``range_db``
+    under the loudest band, are left alone; up to ``passes`` measured refits."""
+
+    max_filters: int = 4
+    max_gain_db: float = 9.0
+    max_spread_db: float = 6.0
+    min_gain_db: float = 0.5
+    passes: int = 3
+    range_db: float = 40.0
+    q: float = 1.41
+
+
+def tonal_eq(vocal: NDArray, sample_rate: int, target_db: NDArray, spread_db: NDArray,
+             s: ToneSettings = ToneSettings(), *, whose: str = "the genre's"
+             ) -> tuple[list[EQBand], dict]:
+    """Peaking filters that bring the vocal's tonal balance toward a target curve.
+
+    The balance is the long-term spectrum over the active frames in the octave bands
+    :data:`vocalmix.measure.spectrum.OCTAVE_HZ`, its power mean removed (the features
+    stage's measure of the processed vocals behind the target). A band's deviation from the
+    target is corrected only beyond half the band's interquartile range among those vocals
+    (``spread_db``: a voice's own timbre is not a fault), and not at all in a band where
+    they disagree by more than ``s.max_spread_db`` (below a voice's fundamental, say)
+    or where the take or the target is more than ``s.range_db`` under its loudest
+    band (nothing there to equalise);
+    the corrections are fitted with at most ``s.max_filters`` peaking filters of at
+    most ``s.max_gain_db`` (:func:`eq_from_curve`; a broadband offset is left to the
+    level), the result measured and the request refitted up to ``s.passes`` times.
+    ``whose`` names the target's source in the decision's text.
+
+    Returns the filters and the decision's record (measured, target, spread, correction,
+    per band, and the RMS mismatch over the corrected bands before and after).
+    """
+    from vocalmix.dsp.effects import apply_eq
+    from vocalmix.measure.spectrum import OCTAVE_HZ, long_term_spectrum, octave_shape_db
+
+    bands = np.asarray(OCTAVE_HZ, dtype=np.float64)
+    measured = octave_shape_db(long_term_spectrum(vocal, sample_rate).bands_db)
+    target = np.asarray(target_db, dtype=np.float64)
+    spread = np.asarray(spread_db, dtype=np.float64)
+    tolerance = np.where(np.isfinite(spread), spread / 2.0, 0.0)
+    def loud(curve: NDArray) -> NDArray:  # within range_db of the loudest band
+        top = np.max(curve[np.isfinite(curve)]) if np.any(np.isfinite(curve)) else np.inf
+        with np.errstate(invalid="ignore"):
+            return curve >= top - s.range_db
+
+    with np.errstate(invalid="ignore"):
+        usable = (np.isfinite(target - measured) & ~(spread > s.max_spread_db)
+                  & (bands * np.sqrt(2.0) < sample_rate / 2.0) & loud(target) & loud(measured))
+
+    def outside(shape: NDArray) -> NDArray:  # what lies outside the spread, per band
+        d = target - shape
+        return np.where(usable, np.sign(d) * np.maximum(np.abs(d) - tolerance, 0.0), np.nan)
+
+    correction = outside(measured)
+
+    def mismatch(shape: NDArray) -> float | None:
+        d = (target - shape)[usable]
+        d = d - d.mean() if d.size else d  # the offset is the level's business
+        return float(np.sqrt(np.mean(d ** 2))) if d.size else None
+
+    # the filters are fitted to the requested curve at the band centres; an octave band's
+    # power integrates them over the band, so the result is measured and what is still
+    # outside the spread is added to the request (closed loop, a few passes)
+    eq: list[EQBand] = []
+    after, request, passes = measured, correction, 0
+    while passes < s.passes and np.any(np.abs(np.nan_to_num(outside(after)))
+                                             >= s.min_gain_db):
+        if passes:
+            request = request + outside(after)
+        passes += 1
+        trial = eq_from_curve(request, bands, sample_rate, max_filters=s.max_filters,
+                              min_gain_db=s.min_gain_db, q=s.q,
+                              max_gain_db=s.max_gain_db)
+        shape = (octave_shape_db(long_term_spectrum(apply_eq(vocal, sample_rate, trial),
+                                                    sample_rate).bands_db)
+                 if trial else measured)
+        if mismatch(shape) is not None and mismatch(shape) >= (mismatch(after) or 0.0):
+            break  # no better than the last pass: keep it
+        eq, after = trial, shape
+
+    def listed(v: NDArray) -> list:
+        return [None if not math.isfinite(float(x)) else round(float(x), 3) for x in v]
+
+    info = {"bands_hz": [float(b) for b in bands], "measured_db": listed(measured),
+            "target_db": listed(target), "spread_db": listed(spread),
+            "correction_db": listed(correction), "corrected_bands": int(usable.sum()),
+            "passes": passes,
+            "mismatch_before_db": mismatch(measured), "mismatch_after_db": mismatch(after),
+            "decision": (f"{len(eq)} peaking filter(s) toward {whose} tonal balance" if eq
+                         else f"none: the take's tonal balance is within {whose} spread")}
+    return eq, info
+
+
+def match_drr(dry: NDArray, sample_rate: int, ret_0db: NDArray, settings,
+              drr_target: float, info: dict, *, steps: int = 3, tolerance_db: float = 0.5,
+              margin_db: float = 1.0, whose: str = "the target"):
+    """The reverb return level at which the wet take's blind DRR
+    (:mod:`vocalmix.measure.reverb_blind`) reads ``drr_target``: (the reverb settings, or
+    None for no reverb, and ``info`` with the measured DRRs and the decision).
+
+    ``dry`` is the take the return is added to, ``ret_0db`` its return rendered at 0 dB
+    (:func:`vocalmix.dsp.reverb.reverb_return`), ``settings`` the reverb with the first
+    level to try. Input-aware: **no reverb** when the take's own DRR is within
+    ``margin_db`` of the target or under it (it is already as wet); a take without a
+    measurable reverberant tail counts as dry. Otherwise up to ``steps`` levels are tried
+    (more return, lower DRR, about 1:1) until one reads within ``tolerance_db``; the closest
+    is kept. The band-pass is linear, so the wet take's band signal is the dry one's plus
+    the return's scaled: each is filtered once however many levels are tried.
+    """
+    from vocalmix.audio import db_to_gain
+    from vocalmix.measure.reverb_blind import estimate_from_band, mid_band
+
+    y_dry = mid_band(dry, sample_rate)
+    own = estimate_from_band(y_dry, sample_rate).drr_db
+    info.update(target_drr_db=drr_target, input_drr_db=own)
+    if own is not None and own <= drr_target + margin_db:
+        info["decision"] = f"none: the take is already as wet as {whose}"
+        return None, info
+    if own is None:  # no free decay with a measurable tail: a dry take
+        info["input_wetness"] = "no measurable reverberation (dry)"
+    y_ret = mid_band(ret_0db[:, : np.atleast_2d(dry).shape[1]], sample_rate)
+    wet_db, tried = settings.wet_db, []
+    best = (math.inf, settings)
+    for _ in range(max(1, steps)):
+        trial = settings.clipped(wet_db=wet_db)
+        drr = estimate_from_band(y_dry + y_ret * db_to_gain(trial.wet_db), sample_rate).drr_db
+        tried.append({"wet_db": trial.wet_db, "drr_db": drr})
+        if drr is None:
+            break
+        if abs(drr - drr_target) < best[0]:
+            best = (abs(drr - drr_target), trial)
+        if abs(drr - drr_target) <= tolerance_db:
+            break
+        wet_db = trial.wet_db + (drr - drr_target)
+    info.update(drr_steps=tried, decision=f"return level for the DRR of {whose}")
+    return best[1], info

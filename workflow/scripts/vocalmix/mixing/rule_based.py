@@ -20,8 +20,8 @@ reason are written to the recipe's ``analysis``):
    the band's interquartile range among those vocals is corrected (a voice's own timbre is
    not a fault), not at all in a band where they disagree by more than 6 dB or which is
    40 dB under the loudest, with at most 4 peaking filters (Q 1.41) of at most +/-9 dB,
-   measured and refitted up to three times (:func:`tonal_eq`). A table without the curve
-   leaves the vocal's EQ to the masking rule (5).
+   measured and refitted up to three times (:func:`vocalmix.mixing.common.tonal_eq`). A
+   table without the curve leaves the vocal's EQ to the masking rule (5).
 3. **Compression** (IV.A.3): ratio 4:1, attack 7.5 ms, release 400 ms fixed (the vocal
    settings of FxNorm's compression normalisation); the threshold is searched by bisection
    until the vocal's EBU Tech 3342 loudness range hits the genre's target from
@@ -87,14 +87,14 @@ from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings, reverb_return
 from vocalmix.features.summary import target_shape_db
 from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
-from vocalmix.mixing.common import (VOCAL_COMPRESSOR, SearchedCompressor, compress_to_range,
-                                    gain_for, loudest_window, prepare_vocal, room_for_t60,
-                                    vocal_highpass_hz)
+from vocalmix.mixing.common import (VOCAL_COMPRESSOR, SearchedCompressor, ToneSettings,
+                                    compress_to_range, gain_for, loudest_window, match_drr,
+                                    prepare_vocal, room_for_t60, tonal_eq, vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["RuleSettings", "RuleBasedMixer", "masking_eq", "masking_measure_db",
-           "reverb_rules", "genre_targets"]
+           "reverb_rules", "genre_targets", "noise_floor_dbfs"]
 
 #: Least sound (s) in a vocal take: with the 1.5 s of silence EBU Tech 3342 appends, the
 #: shortest take that has one 3 s short-term window, hence a loudness range.
@@ -129,12 +129,7 @@ class RuleSettings:
     reference_drr_steps: int = 3
     reference_drr_tolerance_db: float = 0.5
     tonal_eq: bool = True
-    tonal_max_filters: int = 4
-    tonal_max_gain_db: float = 9.0
-    tonal_max_spread_db: float = 6.0
-    tonal_min_gain_db: float = 0.5
-    tonal_passes: int = 3
-    tonal_range_db: float = 40.0
+    tone: ToneSettings = ToneSettings()
     wet_margin_db: float = 1.0
     backing_masking_cuts: bool = True
     t60_from: str = "genre"
@@ -243,87 +238,6 @@ def _masking_cuts(vb: NDArray, bb: NDArray, active: NDArray, sample_rate: int,
     return cuts["vocal"], cuts["backing"], decisions
 
 
-def tonal_eq(vocal: NDArray, sample_rate: int, target_db: NDArray, spread_db: NDArray,
-             s: RuleSettings) -> tuple[list[EQBand], dict]:
-    """Peaking filters that bring the vocal's tonal balance toward a target curve.
-
-    The balance is the long-term spectrum over the active frames in the octave bands
-    :data:`vocalmix.measure.spectrum.OCTAVE_HZ`, its power mean removed (the features
-    stage's measure of the processed vocals behind the target). A band's deviation from the
-    target is corrected only beyond half the band's interquartile range among those vocals
-    (``spread_db``: a voice's own timbre is not a fault), and not at all in a band where
-    they disagree by more than ``s.tonal_max_spread_db`` (below a voice's fundamental, say)
-    or where the take or the target is more than ``s.tonal_range_db`` under its loudest
-    band (nothing there to equalise);
-    the corrections are fitted with at most ``s.tonal_max_filters`` peaking filters of at
-    most ``s.tonal_max_gain_db`` (:func:`vocalmix.mixing.common.eq_from_curve`; a
-    broadband offset is left to the level).
-
-    Returns the filters and the decision's record (measured, target, spread, correction,
-    per band, and the RMS mismatch over the corrected bands before and after).
-    """
-    from vocalmix.dsp.effects import apply_eq
-    from vocalmix.measure.spectrum import OCTAVE_HZ, long_term_spectrum, octave_shape_db
-    from vocalmix.mixing.common import eq_from_curve
-
-    bands = np.asarray(OCTAVE_HZ, dtype=np.float64)
-    measured = octave_shape_db(long_term_spectrum(vocal, sample_rate).bands_db)
-    target = np.asarray(target_db, dtype=np.float64)
-    spread = np.asarray(spread_db, dtype=np.float64)
-    tolerance = np.where(np.isfinite(spread), spread / 2.0, 0.0)
-    def loud(curve: NDArray) -> NDArray:  # within tonal_range_db of the loudest band
-        top = np.max(curve[np.isfinite(curve)]) if np.any(np.isfinite(curve)) else np.inf
-        with np.errstate(invalid="ignore"):
-            return curve >= top - s.tonal_range_db
-
-    with np.errstate(invalid="ignore"):
-        usable = (np.isfinite(target - measured) & ~(spread > s.tonal_max_spread_db)
-                  & (bands * np.sqrt(2.0) < sample_rate / 2.0) & loud(target) & loud(measured))
-
-    def outside(shape: NDArray) -> NDArray:  # what lies outside the spread, per band
-        d = target - shape
-        return np.where(usable, np.sign(d) * np.maximum(np.abs(d) - tolerance, 0.0), np.nan)
-
-    correction = outside(measured)
-
-    def mismatch(shape: NDArray) -> float | None:
-        d = (target - shape)[usable]
-        d = d - d.mean() if d.size else d  # the offset is the level's business
-        return float(np.sqrt(np.mean(d ** 2))) if d.size else None
-
-    # the filters are fitted to the requested curve at the band centres; an octave band's
-    # power integrates them over the band, so the result is measured and what is still
-    # outside the spread is added to the request (closed loop, a few passes)
-    eq: list[EQBand] = []
-    after, request, passes = measured, correction, 0
-    while passes < s.tonal_passes and np.any(np.abs(np.nan_to_num(outside(after)))
-                                             >= s.tonal_min_gain_db):
-        if passes:
-            request = request + outside(after)
-        passes += 1
-        trial = eq_from_curve(request, bands, sample_rate, max_filters=s.tonal_max_filters,
-                              min_gain_db=s.tonal_min_gain_db, q=s.eq_q,
-                              max_gain_db=s.tonal_max_gain_db)
-        shape = (octave_shape_db(long_term_spectrum(apply_eq(vocal, sample_rate, trial),
-                                                    sample_rate).bands_db)
-                 if trial else measured)
-        if mismatch(shape) is not None and mismatch(shape) >= (mismatch(after) or 0.0):
-            break  # no better than the last pass: keep it
-        eq, after = trial, shape
-
-    def listed(v: NDArray) -> list:
-        return [None if not math.isfinite(float(x)) else round(float(x), 3) for x in v]
-
-    info = {"bands_hz": [float(b) for b in bands], "measured_db": listed(measured),
-            "target_db": listed(target), "spread_db": listed(spread),
-            "correction_db": listed(correction), "corrected_bands": int(usable.sum()),
-            "passes": passes,
-            "mismatch_before_db": mismatch(measured), "mismatch_after_db": mismatch(after),
-            "decision": (f"{len(eq)} peaking filter(s) toward the genre's tonal balance" if eq
-                         else "none: the take's tonal balance is within the genre's spread")}
-    return eq, info
-
-
 def noise_floor_dbfs(vocal: NDArray, sample_rate: int, frame_s: float = 0.05) -> float:
     """The take's noise floor: the 5th percentile of its 50-ms frame levels (dBFS, channel
     mean square) over the frames that are not digital silence (-inf if all are)."""
@@ -414,39 +328,12 @@ def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_d
 def _match_drr(dry: NDArray, sample_rate: int, ret_0db: NDArray, settings: ReverbSettings,
                drr_target: float, s: RuleSettings, info: dict, source: str = "reference"
                ) -> tuple[ReverbSettings | None, dict]:
-    """The return level at which the wet vocal's blind DRR reads ``drr_target`` (the wet
-    vocal is the dry one plus the return rendered at 0 dB, scaled: no render per step);
-    None (no reverb) when the take's own DRR is within ``s.wet_margin_db`` of the target or
-    under it. A take without a measurable reverberant tail counts as dry."""
-    from vocalmix.measure.reverb_blind import estimate_from_band, mid_band
-
-    # the band-pass is linear: the wet take's band signal is the dry one's plus the
-    # return's scaled, so each is filtered once however many levels are tried
-    y_dry = mid_band(dry, sample_rate)
-    own = estimate_from_band(y_dry, sample_rate).drr_db
+    """:func:`vocalmix.mixing.common.match_drr` with the rules' steps and margins."""
     what = "the reference" if source == "reference" else "the genre's vocals"
-    info.update(source=source, target_drr_db=drr_target, input_drr_db=own)
-    if own is not None and own <= drr_target + s.wet_margin_db:
-        info["decision"] = f"none: the take is already as wet as {what}"
-        return None, info
-    if own is None:  # no free decay with a measurable tail: a dry take
-        info["input_wetness"] = "no measurable reverberation (dry)"
-    y_ret = mid_band(ret_0db[:, : np.atleast_2d(dry).shape[1]], sample_rate)
-    wet_db, steps = settings.wet_db, []
-    best = (math.inf, settings)
-    for _ in range(max(1, s.reference_drr_steps)):
-        trial = settings.clipped(wet_db=wet_db)
-        drr = estimate_from_band(y_dry + y_ret * db_to_gain(trial.wet_db), sample_rate).drr_db
-        steps.append({"wet_db": trial.wet_db, "drr_db": drr})
-        if drr is None:
-            break
-        if abs(drr - drr_target) < best[0]:
-            best = (abs(drr - drr_target), trial)
-        if abs(drr - drr_target) <= s.reference_drr_tolerance_db:
-            break
-        wet_db = trial.wet_db + (drr - drr_target)  # more return, lower DRR (about 1:1)
-    info.update(drr_steps=steps, decision=f"return level for the DRR of {what}")
-    return best[1], info
+    info["source"] = source
+    return match_drr(dry, sample_rate, ret_0db, settings, drr_target, info,
+                     steps=s.reference_drr_steps, tolerance_db=s.reference_drr_tolerance_db,
+                     margin_db=s.wet_margin_db, whose=what)
 
 
 def _compression_reason(input_lra: float, target_lra: float, threshold: float | None,
@@ -579,7 +466,7 @@ class RuleBasedMixer:
         vocal_eq: list[EQBand] = []
         if curve is not None:
             vocal_eq, analysis["tonal_eq"] = tonal_eq(x_hp_whole[:, span], sample_rate,
-                                                      *curve, s)
+                                                      *curve, s.tone)
             if vocal_eq:
                 from vocalmix.dsp.effects import apply_eq
 

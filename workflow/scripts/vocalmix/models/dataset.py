@@ -51,18 +51,20 @@ from vocalmix.features.extract import WindowSettings
 from vocalmix.files import atomic_path, read_json, write_json
 from vocalmix.measure import loudness
 from vocalmix.measure.mel import LogMel
-from vocalmix.measure.spectrum import THIRD_OCTAVE_HZ
+from vocalmix.measure.spectrum import OCTAVE_HZ, THIRD_OCTAVE_HZ, octave_shape_db
 from vocalmix.models.augment import correction_shape_db
 from vocalmix.tables import text
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DatasetSettings", "window_frames", "TARGETS", "eq_target_names", "build",
+__all__ = ["DatasetSettings", "window_frames", "TARGETS", "eq_target_names",
+           "tone_target_names", "build",
            "ShardedDataset", "normalise_level", "normalising_gain", "log_mel_blocks",
            "INDEX_COLUMNS"]
 
 NORMALISED_LUFS = -23.0
-REVERB_TARGETS = ("reverb_log_t60", "reverb_damping", "reverb_wet_db", "reverb_predelay_ms")
+REVERB_TARGETS = ("reverb_log_t60", "reverb_damping", "reverb_wet_db", "reverb_predelay_ms",
+                  "reverb_drr_db")
 INDEX_COLUMNS = ("track_id", "split", "source", "version", "window", "start_s", "silent",
                  "weight", "shard", "row")
 #: Audio frames read at once when a file is streamed (6 s of 44.1-kHz stereo: 2 MB)
@@ -73,7 +75,15 @@ def eq_target_names() -> list[str]:
     return [f"eq_{f:.0f}" for f in THIRD_OCTAVE_HZ]
 
 
-TARGETS = ["level_lu", *eq_target_names(), "lra_lu", *REVERB_TARGETS]
+def tone_target_names() -> list[str]:
+    """The processed vocal's tonal balance (:func:`vocalmix.measure.spectrum.octave_shape_db`
+    of its long-term spectrum), one target per octave band of
+    :data:`vocalmix.measure.spectrum.OCTAVE_HZ`: the data-driven mixer equalises a take
+    toward the predicted balance (issue 21), as the rule-based one toward its genre's."""
+    return [f"tone_{hz}" for hz in OCTAVE_HZ]
+
+
+TARGETS = ["level_lu", *eq_target_names(), *tone_target_names(), "lra_lu", *REVERB_TARGETS]
 
 
 def normalise_level(audio: NDArray, sample_rate: int, target: float = NORMALISED_LUFS
@@ -208,7 +218,11 @@ def track_targets(features: dict, corruption: dict, sample_rate: int) -> dict:
     eq = correction_shape_db(np.where(THIRD_OCTAVE_HZ * 2 ** (1 / 6) <= sample_rate / 2, eq,
                                       np.nan))
     out = {name: float(v) for name, v in zip(eq_target_names(), eq)}
-    out["lra_lu"] = _float((features.get("vocal") or {}).get("loudness_range_lu"))
+    vocal = features.get("vocal") or {}
+    tone = (octave_shape_db(np.array([_float(v) for v in vocal["eq_db"]], dtype=float))
+            if vocal.get("eq_db") is not None else np.full(len(OCTAVE_HZ), np.nan))
+    out.update({name: float(v) for name, v in zip(tone_target_names(), tone)})
+    out["lra_lu"] = _float(vocal.get("loudness_range_lu"))
     rv = features.get("reverb") or {}
     if rv.get("params") and (rv.get("fitted") or {}).get("t60_mid_s"):
         out.update(reverb_log_t60=math.log(rv["fitted"]["t60_mid_s"]),
@@ -216,6 +230,9 @@ def track_targets(features: dict, corruption: dict, sample_rate: int) -> dict:
                    reverb_predelay_ms=rv["params"]["predelay_ms"])
     else:
         out.update({k: math.nan for k in REVERB_TARGETS})
+    # the processed vocal's wetness as the blind estimator reads it (the data-driven mixer
+    # sets its return level for it, and adds none to a take already as wet)
+    out["reverb_drr_db"] = _float((rv.get("blind_estimate") or {}).get("drr_db"))
     return out
 
 

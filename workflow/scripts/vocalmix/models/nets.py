@@ -26,7 +26,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vocalmix.models.dataset import REVERB_TARGETS, TARGETS, eq_target_names
+from vocalmix.models.dataset import REVERB_TARGETS, TARGETS, eq_target_names, tone_target_names
 
 __all__ = ["TASKS", "MULTITASK", "task_targets", "task_groups", "MixNet", "save_checkpoint", "load_checkpoint", "Predictor",
            "select_device"]
@@ -41,8 +41,8 @@ def task_targets(task: str) -> list[str]:
         return [n for t in TASKS for n in task_targets(t)]
     if task == "level":
         return ["level_lu"]
-    if task == "eq":
-        return eq_target_names()
+    if task == "eq":  # the corruption's inverse and the processed vocal's tonal balance
+        return eq_target_names() + tone_target_names()
     if task == "compression":
         return ["lra_lu"]
     if task == "reverb":

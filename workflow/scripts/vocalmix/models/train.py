@@ -378,7 +378,6 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
             "target_mean": y_mean.tolist(), "target_std": y_std.tolist(),
             "input": desc["input"], "eq_bands_hz": desc["eq_bands_hz"], "seed": seed,
             "epochs": len(curve), "best_valid_loss": best}
-    save_checkpoint(out / "model.pt", model, meta)
     _write_curve(out, curve, task)
 
     pred = Predictor(model, meta)
@@ -391,6 +390,12 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
                                                                        EVAL_BATCH),
                                              split.y, split.index, y_mean,
                                              meta["eq_bands_hz"])
+    # the tonal balance's error on the validation split, per band: how far from the
+    # predicted balance a take may lie before the data-driven mixer corrects it
+    tone_rmse = (metrics.get("valid") or {}).get("tone_band_rmse_db")
+    if task == "eq" and tone_rmse:
+        meta["tone_rmse_db"] = tone_rmse
+    save_checkpoint(out / "model.pt", model, meta)
     # the training time goes to the log (and the rule's benchmark), not into the file:
     # same config, same bytes
     write_json(out / "metrics.json", {k: v for k, v in metrics.items() if k != "seconds"})
@@ -445,14 +450,25 @@ def evaluate_windows(task: str, pred: np.ndarray, y: np.ndarray, index: list[dic
             warnings.simplefilter("ignore", RuntimeWarning)
             base = np.broadcast_to(train_mean, y.shape)
             if task == "eq":
+                n_eq = len(bands_hz)  # the correction curve, then the tonal balance
                 sel = (np.asarray(bands_hz) >= 100) & (np.asarray(bands_hz) <= 10000)
 
-                def rms(a, b):
-                    return float(np.nanmean(np.sqrt(np.nanmean((a - b)[:, sel] ** 2, axis=1))))
+                def rms(a, b, cols=slice(0, n_eq), mask=sel):
+                    d = (a[:, cols] - b[:, cols])[:, mask]
+                    return float(np.nanmean(np.sqrt(np.nanmean(d ** 2, axis=1))))
 
-                return {"curve_rms_db": rms(pred, y), "baseline_curve_rms_db": rms(base, y),
-                        "track_curve_rms_db": rms(agg(pred), agg(y)),
-                        "baseline_track_curve_rms_db": rms(agg(base), agg(y))}
+                out = {"curve_rms_db": rms(pred, y), "baseline_curve_rms_db": rms(base, y),
+                       "track_curve_rms_db": rms(agg(pred), agg(y)),
+                       "baseline_track_curve_rms_db": rms(agg(base), agg(y))}
+                if pred.shape[1] > n_eq:
+                    tone = dict(cols=slice(n_eq, None), mask=slice(None))
+                    out.update(tone_rms_db=rms(agg(pred), agg(y), **tone),
+                               baseline_tone_rms_db=rms(agg(base), agg(y), **tone),
+                               tone_band_rmse_db=[
+                                   float(np.sqrt(np.nanmean((agg(pred)[:, k] - agg(y)[:, k])
+                                                            ** 2)))
+                                   for k in range(n_eq, pred.shape[1])])
+                return out
             if task == "reverb":
                 def t60_err(a, b):
                     return float(np.nanmedian(np.abs(np.exp(agg(a)[:, 0] - agg(b)[:, 0]) - 1)) * 100)
