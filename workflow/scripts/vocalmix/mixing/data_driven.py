@@ -318,6 +318,8 @@ class DataDrivenMixer:
         if s.reverb_level_from == "drr" and drr is not None and math.isfinite(drr):
             ret = reverb_return(x_eq, sample_rate, d["reverb"].clipped(wet_db=0.0))
             l_dry = loudness.integrated_loudness(x_eq, sample_rate)
+            if x_eq.shape[0] == 1:  # a mono take sits on both channels of the mix
+                l_dry += 10 * math.log10(2.0)
             l_ret = loudness.integrated_loudness(ret, sample_rate)
             d["reverb"], analysis["reverb_level"] = match_drr(
                 x_eq, sample_rate, ret, d["reverb"], drr, {"predicted_wet_db": d["reverb"].wet_db,

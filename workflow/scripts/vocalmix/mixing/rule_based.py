@@ -290,7 +290,8 @@ def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_d
                  target_drr_db: float | None = None, genre_t60_s: float | None = None
                  ) -> tuple[ReverbSettings | None, dict]:
     """Reverb parameters from tempo and crest factor (see the module docstring);
-    ``dry_lufs`` is the integrated loudness of ``dry_vocal``. With a reliable
+    ``dry_lufs`` is the integrated loudness of ``dry_vocal`` (as it is: a mono take is
+    compared with the stereo return as it sits in the mix, on both channels). With a reliable
     ``reference`` (:class:`vocalmix.mixing.reference.ReferenceTargets`) with a blind T60,
     its T60 and DRR instead (None: the take is already as wet as the reference). With
     ``target_drr_db`` (the genre's wetness, a blind DRR), the return level is set for it,
@@ -310,6 +311,10 @@ def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_d
                            lowpass_hz=s.send_lowpass_hz)
     ret = reverb_return(dry_vocal, sample_rate, probe)
     l_ret = loudness.integrated_loudness(ret, sample_rate)
+    # the return is stereo; a mono take sits on both channels of the mix, 3.01 dB louder
+    # than it measures alone (BS.1770 sums the channels' powers)
+    if np.atleast_2d(dry_vocal).shape[0] == 1:
+        dry_lufs = dry_lufs + 10 * math.log10(2.0)
     wet_db = (level - (l_ret - dry_lufs) if math.isfinite(l_ret) and math.isfinite(dry_lufs)
               else -15.0)
     settings = probe.clipped(wet_db=float(wet_db))
