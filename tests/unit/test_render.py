@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from vocalmix.evaluation.objective import (balance_lu, centroid_error_hz, compare, mel_distance_db,
-                                           mrstft_distance, summarise)
+from vocalmix.evaluation.objective import (ALL, TABLE_METRICS, balance_lu, centroid_error_hz,
+                                           compare, loudness_error_lu, mel_distance_db,
+                                           mrstft_distance, objective_table,
+                                           objective_table_html, summarise, unnormalised_lufs)
 from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
 from vocalmix.evaluation.render import (RenderSettings, choose_excerpt, choose_excerpt_file,
                                         conditions_for, cut_excerpt, normalise_for_listening, render_condition,
@@ -48,8 +50,8 @@ def test_identical_signals_give_zero_on_every_metric():
     mix = v + b
     item = {"mix": mix, "vocal": v, "backing": b, "t60_s": 0.8}
     m = compare(item, item, SR)
-    for key in ("balance_error_lu", "lra_error_lu", "mel_distance_db", "centroid_error_hz",
-                "mrstft_distance", "t60_error_pct"):
+    for key in ("loudness_error_lu", "balance_error_lu", "lra_error_lu", "mel_distance_db",
+                "centroid_error_hz", "mrstft_distance", "t60_error_pct"):
         assert m[key] == pytest.approx(0.0, abs=1e-9), key
 
 
@@ -63,6 +65,86 @@ def test_a_vocal_3_db_louder_gives_a_3_lu_balance_error():
     assert m["lra_error_lu"] == pytest.approx(0.0, abs=0.05)  # a gain leaves the LRA alone
     assert balance_lu(v3, b, SR) - balance_lu(v, b, SR) == pytest.approx(3.0, abs=0.01)
     assert mel_distance_db(cond["mix"], ref["mix"], SR) > 0.3
+
+
+def test_a_mix_3_db_louder_gives_a_3_lu_loudness_error_also_after_normalisation():
+    v, b = _sung(8), _backing(8)
+    ref_mix = v + b
+    loud = ref_mix * np.float32(10 ** (3 / 20))
+    assert loudness_error_lu(loud, ref_mix, SR) == pytest.approx(3.0, abs=0.01)
+    assert loudness_error_lu(ref_mix, loud, SR) == pytest.approx(3.0, abs=0.01)  # absolute
+    m = compare({"mix": loud}, {"mix": ref_mix}, SR)
+    assert m["loudness_error_lu"] == pytest.approx(3.0, abs=0.01)
+    assert m["mel_distance_db"] > 2.0  # the mel distance sees the level too
+    # both normalised for listening: the recorded loudness before it still gives 3 LU, while
+    # the normalised mixes themselves are the same to the spectral metrics
+    before = {"ref": integrated_loudness(ref_mix, SR), "loud": integrated_loudness(loud, SR)}
+    norm = {k: normalise_for_listening(x, SR, target_lufs=-23.0, ceiling_dbtp=-1.0)[0]
+            for k, x in (("ref", ref_mix), ("loud", loud))}
+    m = compare({"mix": norm["loud"], "unnormalised_lufs": before["loud"]},
+                {"mix": norm["ref"], "unnormalised_lufs": before["ref"]}, SR)
+    assert m["loudness_error_lu"] == pytest.approx(3.0, abs=0.01)
+    assert m["unnormalised_lufs"] == pytest.approx(before["loud"], abs=1e-9)
+    assert m["mel_distance_db"] == pytest.approx(0.0, abs=0.01)
+    assert math.isnan(loudness_error_lu(np.zeros_like(ref_mix), ref_mix, SR))  # silence
+
+
+def test_loudness_before_normalisation_from_the_render_json():
+    norm = {"gain_db": -4.5, "integrated_lufs": -23.0, "limited": False}
+    assert unnormalised_lufs({"unnormalised_lufs": -17.25, "normalisation": norm}) == -17.25
+    # a JSON from before it was recorded: a pure gain moved the loudness by exactly gain_db
+    assert unnormalised_lufs({"normalisation": norm}) == pytest.approx(-18.5, abs=1e-12)
+    # the limiter acted: the gain alone does not give it back
+    assert math.isnan(unnormalised_lufs({"normalisation": {**norm, "limited": True}}))
+    assert math.isnan(unnormalised_lufs({}))
+
+
+def test_rows_without_stems_get_the_loudness_error_through_render_and_evaluate(tmp_path):
+    # a supplied professional mix and a supplied commercial render 3 dB louder, neither with
+    # stems: the render stage normalises both to -23 LUFS and records their loudness before;
+    # evaluate_track gives the commercial row 3.0 LU, and no stem metric
+    from vocalmix.evaluation.objective import evaluate_track
+    from vocalmix.files import read_json, write_json
+    from vocalmix.stages import render as stage
+
+    v, b = _sung(6), _backing(6)
+    pro = 0.5 * (v + b)
+    paths = {}
+    for name, x in (("vocal", v), ("backing", b), ("mixture", v + b), ("pro", pro),
+                    ("commercial", pro * np.float32(10 ** (3 / 20)))):
+        paths[name] = str(tmp_path / f"{name}.wav")
+        write_audio(paths[name], x, SR)  # float WAV: the 3 dB are exact
+    write_json(tmp_path / "excerpt.json",
+               {"start_s": 0.0, "duration_s": 6.0, "fade_s": 0.05, "method": "whole"})
+    row = {"track_id": "preview_t", "split": "test", "vocal": paths["vocal"],
+           "backing": paths["backing"], "mixture": paths["mixture"]}
+    renders = {}
+    for condition in ("professional", "commercial"):
+        out = {k: str(tmp_path / f"{condition}.{ext}") for k, ext in
+               (("audio", "wav"), ("vocal", "vocal.flac"), ("backing", "backing.flac"),
+                ("json", "json"))}
+        stage.render({"excerpt": str(tmp_path / "excerpt.json"), "vocal_in": paths["vocal"]},
+                     out, {"row": row, "condition": condition, "input_role": "corrupted",
+                           "reference": paths["pro"], "commercial": paths["commercial"],
+                           "genre": None, "genre_source": None, "render": {},
+                           "sample_rate": SR,
+                           "listening": {"loudness_lufs": -23.0, "true_peak_dbtp": -1.0}})
+        info = read_json(out["json"])
+        assert info["stems_known"] is False and info["source"] == "supplied"
+        assert info["integrated_lufs"] == pytest.approx(-23.0, abs=0.05)
+        renders[condition] = out
+    assert (read_json(renders["commercial"]["json"])["unnormalised_lufs"]
+            - read_json(renders["professional"]["json"])["unnormalised_lufs"]
+            == pytest.approx(3.0, abs=0.01))
+    rows = {r["condition"]: r for r in evaluate_track(
+        "preview_t", renders, SR, seed=0, reverb={"max_evaluations": 8, "population": 4},
+        dataset="preview")}
+    assert [r["dataset"] for r in rows.values()] == ["preview", "preview"]
+    assert rows["commercial"]["loudness_error_lu"] == pytest.approx(3.0, abs=0.01)
+    assert rows["professional"]["loudness_error_lu"] == pytest.approx(0.0, abs=1e-9)
+    for m in ("balance_error_lu", "lra_error_lu", "t60_error_pct"):
+        assert math.isnan(rows["commercial"][m]), m
+    assert rows["commercial"]["mel_distance_db"] == pytest.approx(0.0, abs=0.05)
 
 
 def test_spectral_metrics_respond_to_a_brighter_mix():
@@ -103,6 +185,118 @@ def test_summary_has_mean_median_ci_and_n():
     assert bal["ci95_low"] == pytest.approx(3 - half, abs=1e-4)
     assert bal["ci95_high"] == pytest.approx(3 + half, abs=1e-4)
     assert s["lra_error_lu"]["n"] == 0 and s["lra_error_lu"]["mean"] is None
+
+
+def _rows(dataset: str, track: str, condition: str, balance: float, loudness: float) -> dict:
+    return {"track": track, "dataset": dataset, "condition": condition,
+            "loudness_error_lu": loudness, "balance_error_lu": balance, "lra_error_lu": 1.0,
+            "mel_distance_db": 2.0, "centroid_error_hz": 100.0, "mrstft_distance": 0.5,
+            "t60_error_pct": 10.0}
+
+
+def test_summary_and_objective_table_per_dataset_then_all():
+    rows = [_rows("demo", "demo_1", "rule_based", 1.0, 0.5),
+            _rows("demo", "demo_2", "rule_based", 3.0, 1.5),
+            _rows("demo", "demo_1", "unprocessed", 4.0, 2.0),
+            _rows("musdb18hq", "musdb18hq_a", "rule_based", 5.0, 3.0),
+            _rows("musdb18hq", "musdb18hq_a", "commercial", math.nan, 6.0),  # no stems
+            _rows("musdb18hq", "musdb18hq_b", "commercial", 2.0, 4.0)]
+    s = {(r["dataset"], r["condition"], r["metric"]): r for r in summarise(rows)}
+    # blocks: each dataset in name order, then all; conditions only where present
+    order = list(dict.fromkeys((r["dataset"], r["condition"]) for r in summarise(rows)))
+    assert order == [("demo", "unprocessed"), ("demo", "rule_based"),
+                     ("musdb18hq", "commercial"), ("musdb18hq", "rule_based"),
+                     (ALL, "unprocessed"), (ALL, "commercial"), (ALL, "rule_based")]
+    assert s["demo", "rule_based", "balance_error_lu"]["mean"] == pytest.approx(2.0, abs=1e-12)
+    assert s["demo", "rule_based", "balance_error_lu"]["n"] == 2
+    assert s["musdb18hq", "rule_based", "balance_error_lu"]["mean"] == pytest.approx(5.0)
+    assert s[ALL, "rule_based", "balance_error_lu"]["mean"] == pytest.approx(3.0, abs=1e-12)
+    assert s[ALL, "rule_based", "loudness_error_lu"]["mean"] == pytest.approx(5 / 3, abs=1e-12)
+    assert s[ALL, "rule_based", "balance_error_lu"]["n"] == 3
+    # a row without stems: its loudness error counts, its balance error does not
+    assert s["musdb18hq", "commercial", "loudness_error_lu"]["mean"] == pytest.approx(5.0)
+    assert s["musdb18hq", "commercial", "loudness_error_lu"]["n"] == 2
+    assert s["musdb18hq", "commercial", "balance_error_lu"]["mean"] == pytest.approx(2.0)
+    assert s["musdb18hq", "commercial", "balance_error_lu"]["n"] == 1
+
+    table = objective_table(rows)
+    assert [(r["dataset"], r["condition"]) for r in table] == order
+    assert list(table[0]) == ["dataset", "condition", "n_tracks", *TABLE_METRICS]
+    t = {(r["dataset"], r["condition"]): r for r in table}
+    assert t["demo", "rule_based"]["n_tracks"] == 2
+    assert t["demo", "rule_based"]["loudness_error_lu"] == pytest.approx(1.0, abs=1e-12)
+    assert t[ALL, "rule_based"]["balance_error_lu"] == pytest.approx(3.0, abs=1e-12)
+    assert t["musdb18hq", "commercial"]["n_tracks"] == 2
+    assert t["musdb18hq", "commercial"]["balance_error_lu"] == pytest.approx(2.0)
+    page = objective_table_html(table, summarise(rows), title="per dataset")
+    lines = [ln for ln in page.splitlines() if ln.startswith("<tr")]
+    assert len(lines) == 2 + len(table)  # two header rows, then one per table row
+    # the mean over fewer tracks than the row's shows its n; the others do not
+    com = lines[2 + order.index(("musdb18hq", "commercial"))]
+    assert "<td>musdb18hq</td><td>Commercial / preset</td><td>2</td><td>5.00</td>" in com
+    assert "<td>2.00 <small>(n=1)</small></td>" in com
+    assert "(n=" not in lines[2 + order.index(("demo", "rule_based"))]
+    # one dataset: its block and "all" hold the same rows, so the table shows it once
+    demo = [r for r in rows if r["dataset"] == "demo"]
+    assert {r["dataset"] for r in objective_table(demo)} == {"demo"}
+    assert {r["dataset"] for r in summarise(demo)} == {"demo", ALL}
+
+
+def test_summary_refuses_a_dataset_named_all_and_mixed_tables():
+    with pytest.raises(ValueError, match="named 'all'"):
+        summarise([_rows(ALL, "t", "rule_based", 1.0, 1.0)])
+    rows = [_rows("demo", "t", "rule_based", 1.0, 1.0), _rows("", "u", "rule_based", 1.0, 1.0)]
+    with pytest.raises(ValueError, match="rerun it"):
+        summarise(rows)
+
+
+def test_evaluate_stage_writes_the_tables_per_dataset_and_skips_a_table_without_one(tmp_path,
+                                                                                   caplog):
+    import csv
+
+    from vocalmix.stages.objective import evaluate
+    from vocalmix.tables import write_tsv
+
+    new = [_rows(d, t, c, b, lo) for d, t, c, b, lo in
+           (("demo", "demo_1", "professional", 0.0, 0.0),
+            ("demo", "demo_1", "rule_based", 1.0, 2.0),
+            ("musdb18hq", "musdb18hq_a", "professional", 0.0, 0.0),
+            ("musdb18hq", "musdb18hq_a", "rule_based", 3.0, 4.0))]
+    tables = []
+    for track in ("demo_1", "musdb18hq_a"):
+        tables.append(str(tmp_path / f"{track}.tsv"))
+        write_tsv(tables[-1], [r for r in new if r["track"] == track])
+    old = [{k: v for k, v in _rows("demo", "demo_2", "rule_based", 9.0, 9.0).items()
+            if k != "dataset"}]  # written before the dataset column
+    tables.append(str(tmp_path / "demo_2.tsv"))
+    write_tsv(tables[-1], old)
+    out = {k: str(tmp_path / "out" / name) for k, name in
+           (("per_track", "per_track.tsv"), ("summary", "summary.tsv"),
+            ("table", "objective_table.tsv"), ("table_html", "objective_table.html"),
+            ("plot", "metrics.png"))}
+    evaluate({"tables": tables}, out, {})
+    assert "demo_2.tsv: no dataset column" in caplog.text
+
+    def read(key):
+        with open(out[key], newline="") as fh:
+            return list(csv.DictReader(fh, delimiter="\t"))
+
+    per_track = read("per_track")
+    assert {r["track"] for r in per_track} == {"demo_1", "musdb18hq_a"}
+    assert list(per_track[0])[:3] == ["track", "dataset", "condition"]
+    summary = read("summary")
+    assert list(summary[0]) == ["dataset", "condition", "metric", "unit", "mean", "median",
+                                "ci95_low", "ci95_high", "n"]
+    s = {(r["dataset"], r["condition"], r["metric"]): r for r in summary}
+    assert float(s["musdb18hq", "rule_based", "balance_error_lu"]["mean"]) == 3.0
+    assert float(s["all", "rule_based", "loudness_error_lu"]["mean"]) == 3.0
+    table = read("table")
+    assert [(r["dataset"], r["condition"]) for r in table] == [
+        ("demo", "professional"), ("demo", "rule_based"), ("musdb18hq", "professional"),
+        ("musdb18hq", "rule_based"), ("all", "professional"), ("all", "rule_based")]
+    assert float(table[-1]["balance_error_lu"]) == 2.0 and table[-1]["n_tracks"] == "2"
+    assert "<td>musdb18hq</td><td>Rule-based</td><td>1</td><td>4.00</td>" in (
+        tmp_path / "out" / "objective_table.html").read_text()
 
 
 # ------------------------------------------------------------------------------ excerpts

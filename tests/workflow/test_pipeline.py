@@ -146,12 +146,24 @@ def test_evaluate_stage_tables(tiny_run):
 
     with open(tiny_run / "results/evaluation/summary.tsv") as fh:
         summary = list(csv.DictReader(fh, delimiter="\t"))
-    assert list(summary[0]) == ["condition", "metric", "unit", "mean", "median", "ci95_low",
-                                "ci95_high", "n"]
+    assert list(summary[0]) == ["dataset", "condition", "metric", "unit", "mean", "median",
+                                "ci95_low", "ci95_high", "n"]
+    # the tiny config's one dataset, then the block over all datasets: the same numbers
+    assert list(dict.fromkeys(r["dataset"] for r in summary)) == ["demo", "all"]
+    by_block = {d: [{k: v for k, v in r.items() if k != "dataset"} for r in summary
+                    if r["dataset"] == d] for d in ("demo", "all")}
+    assert by_block["demo"] == by_block["all"]
     ref = [r for r in summary if r["condition"] == "professional"]
     assert ref and all(float(r["mean"]) == 0.0 for r in ref if r["mean"])
-    unproc = {r["metric"]: r for r in summary if r["condition"] == "unprocessed"}
+    unproc = {r["metric"]: r for r in summary
+              if r["condition"] == "unprocessed" and r["dataset"] == "all"}
     assert float(unproc["mel_distance_db"]["mean"]) > 0
+    assert float(unproc["loudness_error_lu"]["mean"]) > 0  # measured before normalisation
+    with open(tiny_run / "results/evaluation/objective_table.tsv") as fh:
+        table = list(csv.DictReader(fh, delimiter="\t"))
+    assert list(table[0])[:4] == ["dataset", "condition", "n_tracks", "loudness_error_lu"]
+    assert {r["dataset"] for r in table} == {"demo"}
+    assert (tiny_run / "results/evaluation/objective_table.html").stat().st_size > 1000
     assert (tiny_run / "results/evaluation/metrics.png").stat().st_size > 10_000
 
 

@@ -110,6 +110,7 @@ rule evaluate_track:
         mem_mb=track_mem_mb("evaluate_track"),
     params:
         track="{track}",
+        dataset=lambda wc: track_row(wc.track)["dataset"],
         seed=lookup(dpath="seed", within=config),
         sample_rate=lookup(dpath="sample_rate", within=config),
         reverb=lookup(dpath="features/reverb", within=config),
@@ -131,10 +132,18 @@ rule evaluate:
     output:
         per_track="results/evaluation/per_track.tsv",
         summary="results/evaluation/summary.tsv",
+        table="results/evaluation/objective_table.tsv",
+        table_html=report(
+            "results/evaluation/objective_table.html",
+            caption="../report/objective_table.rst",
+            category="Objective evaluation",
+            labels={"figure": "table per dataset"},
+        ),
         plot=report(
             "results/evaluation/metrics.png",
             caption="../report/evaluation.rst",
             category="Objective evaluation",
+            labels={"figure": "metrics per track"},
         ),
     log:
         "results/logs/evaluate.log",

@@ -91,6 +91,11 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         window=window, **kw)
     cut = excerpt if window is None else {**excerpt, "start_s": 0.0}
     mix_x = cut_excerpt(mix, sr, cut)
+    from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
+
+    # the excerpt's loudness as the system made it: the normalisation below equalises it,
+    # so the evaluation's mix loudness error (DeepAFx-ST's LUFS) compares this one
+    unnormalised = integrated_loudness(mix_x, sr)
     out, norm = normalise_for_listening(mix_x, sr, target_lufs=float(level.loudness_lufs),
                                         ceiling_dbtp=float(level.true_peak_dbtp))
     gain = np.float32(db_to_gain(norm["gain_db"]))
@@ -105,12 +110,10 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         # an error, never clipped silently
         write_audio(outputs[role_name], data, sr, subtype="PCM_24", clip="error")
     # the written file is what listeners hear: measure it back as read
-    from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
-
     written, _ = read_audio(outputs["audio"])
     info.update(track=row["track_id"], split=row.get("split"), genre=params.get("genre"),
                 genre_source=params.get("genre_source"), excerpt=excerpt,
-                stems_known=stems_known, normalisation=norm,
+                stems_known=stems_known, unnormalised_lufs=unnormalised, normalisation=norm,
                 integrated_lufs=integrated_loudness(written, sr),
                 true_peak_dbtp=true_peak_dbtp(written, sr), sample_rate=sr,
                 pitch_correct=pitch_correct)
