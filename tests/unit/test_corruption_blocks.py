@@ -210,3 +210,23 @@ def test_stage_memory_does_not_grow_with_the_song(tmp_path, monkeypatch, derever
     added_mb = 30.0 * sr * 4 / 1e6
     for rule in ("corrupt", "corrupt_extra"):
         assert peaks[rule, 40.0] - peaks[rule, 10.0] < 0.1 * added_mb, peaks
+
+
+def test_a_version_that_would_pass_full_scale_is_turned_down_to_a_1_dbfs_peak():
+    """A peaky take (a click over a quiet tone) normalised to -23 LUFS would peak far above
+    full scale: the gain stops at a -1 dBFS peak, recorded, and the level is what it says."""
+    sr = 44100
+    t = np.arange(4 * sr) / sr
+    x = (0.01 * np.sin(2 * np.pi * 440 * t))[None, :].astype(np.float32)
+    x[0, sr: sr + 40] = 0.9  # a click 39 dB over the tone
+    out, p = corrupt(x, sr, np.random.default_rng(5))
+    peak_dbfs = 20 * math.log10(float(np.max(np.abs(out))))
+    assert p["peak_limited"] and peak_dbfs == pytest.approx(corruption.PEAK_CEILING_DBFS,
+                                                            abs=0.01)
+    assert p["normalised_lufs"] < NORMALISED_LUFS
+    assert loudness.integrated_loudness(out, sr) == pytest.approx(p["normalised_lufs"], abs=0.05)
+
+    quiet, q = corrupt(0.1 * np.sin(2 * np.pi * 440 * t)[None, :].astype(np.float32), sr,
+                       np.random.default_rng(5))
+    assert not q["peak_limited"] and q["normalised_lufs"] == NORMALISED_LUFS
+    assert loudness.integrated_loudness(quiet, sr) == pytest.approx(NORMALISED_LUFS, abs=0.05)

@@ -19,8 +19,9 @@ mixing decisions cannot be read off the model's input but are known exactly:
 * **dynamics** -- a downward expander (pedalboard ``NoiseGate``): threshold 3-12 dB under
   the vocal's active RMS, ratio 1.5-4, attack 1-10 ms, release 50-250 ms: it widens the
   loudness range. Target: the original's EBU loudness range.
-* **level** -- loudness normalisation to -23 LUFS. Target: the original vocal-to-backing
-  ratio.
+* **level** -- loudness normalisation to -23 LUFS, or lower where the sample peak would
+  pass -1 dBFS (recorded as ``peak_limited``; a real wet vocal with a boosting EQ can).
+  Target: the original vocal-to-backing ratio.
 
 Each of ``versions`` corruptions per track draws its parameters from a seed derived from
 the config seed, the track and the version, and saves them as JSON beside the audio; the
@@ -59,6 +60,9 @@ class CorruptionSettings:
 
 
 NORMALISED_LUFS = -23.0
+#: The highest sample peak a corrupted version may have: its gain to NORMALISED_LUFS stops
+#: there (the demo generator's ceiling, :data:`vocalmix.corpus.demo.PEAK_CEILING`).
+PEAK_CEILING_DBFS = -1.0
 RANGES = {
     "peak_bands": (1, 4),
     "peak_frequency_hz": (100.0, 10000.0),
@@ -337,16 +341,33 @@ def corrupt_blocks(source: Callable[[], Iterable[NDArray]], sample_rate: int,
     def expanded() -> Iterator[NDArray[np.float32]]:
         return _processed(source, sample_rate, [*eq_plugins(eq), pb.NoiseGate(**exp)])
 
-    # the level: integrated loudness of the expanded vocal (a pass of the streaming meter)
-    lufs = loudness.analyse_blocks(expanded(), sample_rate, channels).integrated_lufs
+    # the level: integrated loudness of the expanded vocal (a pass of the streaming meter),
+    # and its peak: a take is never louder than full scale allows, so the gain to
+    # NORMALISED_LUFS stops where the peak would pass PEAK_CEILING_DBFS (a real wet vocal
+    # with a boosting EQ can: MUSDB's Falcon 69 would peak at +0.7 dBFS)
+    top = 0.0
+
+    def metered() -> Iterator[NDArray[np.float32]]:
+        nonlocal top
+        for x in expanded():
+            if x.size:
+                top = max(top, float(np.abs(x).max()))
+            yield x
+
+    lufs = loudness.analyse_blocks(metered(), sample_rate, channels).integrated_lufs
     gain_db = NORMALISED_LUFS - lufs if math.isfinite(lufs) else 0.0
+    peak_limited = top > 0 and 20 * math.log10(top) + gain_db > PEAK_CEILING_DBFS
+    if peak_limited:
+        gain_db = PEAK_CEILING_DBFS - 20 * math.log10(top)
     if sink is not None:
         gain = np.float32(db_to_gain(gain_db))
         for x in expanded():
             sink((x * gain).astype(np.float32))
     return {"eq": [b.to_dict() for b in eq], "inverse_eq": [b.to_dict() for b in inverse_eq(eq)],
-            "expander": exp, "normalised_lufs": NORMALISED_LUFS, "gain_db": gain_db,
-            "dereverb": dict(WPE)}
+            "expander": exp,
+            "normalised_lufs": (lufs + gain_db if peak_limited and math.isfinite(lufs)
+                                else NORMALISED_LUFS),
+            "gain_db": gain_db, "peak_limited": bool(peak_limited), "dereverb": dict(WPE)}
 
 
 def corrupt(dereverberated: NDArray, sample_rate: int, rng: np.random.Generator

@@ -117,9 +117,9 @@ def _version(derev: str | Path, sample_rate: int, track: str, seed: int, k: int,
     rng = np.random.default_rng(s)
     if audio_path is None:
         return s, corruption.corrupt_blocks(_source(derev), sample_rate, rng)
-    # a kept version is 24-bit FLAC (issue 19, disk: a third of the float WAV; normalised to
-    # NORMALISED_LUFS, versions peak far below full scale, and one that does not is refused
-    # naming its file); a .wav path keeps the float WAV of before
+    # a kept version is 24-bit FLAC (issue 19, disk: a third of the float WAV; its gain
+    # stops at a -1 dBFS peak, so it fits, and one that did not would be refused naming its
+    # file); a .wav path keeps the float WAV of before
     subtype = "PCM_24" if Path(audio_path).suffix.lower() == ".flac" else "FLOAT"
     with open_audio_writer(audio_path, sample_rate, 1, subtype=subtype, clip="error") as out:
         return s, corruption.corrupt_blocks(_source(derev), sample_rate, rng, out.write)
