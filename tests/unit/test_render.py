@@ -424,3 +424,24 @@ def test_render_stage_reads_only_the_excerpt_and_writes_the_whole_song_paths_byt
             b, _ = read_audio(out["whole"][k])
             assert a.shape == (2, 16 * SR)
             assert np.array_equal(a, b), (start, k)
+
+
+def test_the_rule_based_render_takes_its_genre_from_genres_tsv_not_a_placeholder(tmp_path):
+    """Snakemake gives a parameter that reads a re-running checkpoint a placeholder
+    (``<TBD>``); the render stage reads the resolved genre from its genres.tsv input."""
+    from vocalmix.models.genre import GENRES_COLUMNS
+    from vocalmix.evaluation.render import RenderError
+    from vocalmix.stages.render import _genre
+
+    path = tmp_path / "genres.tsv"
+    row = {c: "" for c in GENRES_COLUMNS}
+    row.update(track_id="t", genre="rock", genre_source="metadata", genre_resolved="rock",
+               genre_resolved_source="metadata")
+    path.write_text("\t".join(GENRES_COLUMNS) + "\n"
+                    + "\t".join(row[c] for c in GENRES_COLUMNS) + "\n")
+    placeholder = {"genre": "<TBD>", "genre_source": "<TBD>"}
+    assert _genre({"genres": str(path)}, placeholder, "rule_based", "t") == ("rock", "metadata")
+    assert _genre({"genres": str(path)}, {"genre": "pop", "genre_source": "metadata"},
+                  "unprocessed", "t") == ("pop", "metadata")
+    with pytest.raises(RenderError, match="u: not in"):
+        _genre({"genres": str(path)}, placeholder, "rule_based", "u")

@@ -63,13 +63,13 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         vocal_in = read_window(inputs["vocal_in"], sr, window)
         role = params["input_role"]
     pitch_correct = settings.pitch_correct_for(role)
+    genre, genre_source = _genre(inputs, params, condition, row["track_id"])
     kw: dict = {}
     if condition == "rule_based":
         from vocalmix.features.summary import read_genre_stats
 
         kw["genre_stats"] = read_genre_stats(inputs["genre_stats"])
-        kw["genre"] = params.get("genre")
-        kw["genre_source"] = params.get("genre_source")
+        kw["genre"], kw["genre_source"] = genre, genre_source
     if condition == "data_driven":
         from vocalmix.mixing.base import MixingSettings
         from vocalmix.mixing.data_driven import load_models
@@ -111,8 +111,8 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         write_audio(outputs[role_name], data, sr, subtype="PCM_24", clip="error")
     # the written file is what listeners hear: measure it back as read
     written, _ = read_audio(outputs["audio"])
-    info.update(track=row["track_id"], split=row.get("split"), genre=params.get("genre"),
-                genre_source=params.get("genre_source"), excerpt=excerpt,
+    info.update(track=row["track_id"], split=row.get("split"), genre=genre,
+                genre_source=genre_source, excerpt=excerpt,
                 stems_known=stems_known, unnormalised_lufs=unnormalised, normalisation=norm,
                 integrated_lufs=integrated_loudness(written, sr),
                 true_peak_dbtp=true_peak_dbtp(written, sr), sample_rate=sr,
@@ -121,6 +121,24 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     log.info("%s/%s (%s): %.2f LUFS, %.2f dBTP%s", row["track_id"], condition,
              info["source"], info["integrated_lufs"], info["true_peak_dbtp"],
              ", limited" if norm["limited"] else "")
+
+
+def _genre(inputs: Mapping[str, Any], params: Mapping[str, Any], condition: str,
+           track: str) -> tuple[str | None, str | None]:
+    """(genre, source) of the track for ``condition``: for ``rule_based`` the resolved genre
+    read from the job's own ``genres.tsv`` input (metadata, a confident prediction or the
+    average), not from a parameter: Snakemake fills a parameter that reads a checkpoint's
+    output with a placeholder when the checkpoint reruns in the same invocation, and a
+    partial target (``results/evaluation/summary.tsv``) rendered with genre ``<TBD>`` and
+    the overall row; the other conditions record the metadata genre of ``params``."""
+    if condition == "rule_based" and inputs.get("genres"):
+        from vocalmix.models.genre import read_genres
+
+        row = read_genres(inputs["genres"]).get(track)
+        if row is None:
+            raise RenderError(f"{track}: not in {inputs['genres']}")
+        return row["genre_resolved"], row["genre_resolved_source"]
+    return params.get("genre"), params.get("genre_source")
 
 
 def render_index(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
