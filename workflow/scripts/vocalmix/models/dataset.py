@@ -788,9 +788,12 @@ class ShardedDataset:
         for a, b in zip(np.r_[0, cut], np.r_[cut, order.size]):
             first = int(at[a])
             block = self._file(int(shard[a])).read(first, int(at[b - 1]) - first + width)
+            if b - a == 1:  # (the float16 -> float32 cast)
+                flat[order[a]] = block.T
+                continue
             # windows[i] is block[i:i + width].T: (n_mels, width), a view
             windows = np.lib.stride_tricks.sliding_window_view(block, width, axis=0)
-            flat[order[a:b]] = windows[at[a:b] - first]  # the float16 -> float32 cast
+            flat[order[a:b]] = windows[at[a:b] - first]
         return out
 
     def targets(self, rows: Sequence[int] | NDArray | None = None) -> NDArray[np.float32]:
