@@ -255,10 +255,11 @@ def test_dataset_windows_inputs_and_targets(mini):
     assert np.isfinite(x).all()
     names = desc["targets"]
     assert names[0] == "level_lu" and "lra_lu" in names and "reverb_log_t60" in names
-    # windows are read from the shard files as asked for, in any order and any channels
-    stored = {r["shard"]: np.load(mini["dataset"] / f"{r['shard']}.inputs.npy")
-              for r in ds.index}
-    assert len(stored) > 1
+    # windows are read from the shards' frames files as asked for, in any order and any
+    # channels: each as it reads alone (tests/unit/test_dataset_frames.py checks the values)
+    # (a shard holds whole tracks: these short songs share one; test_dataset_frames.py reads
+    # several)
+    shards = {r["shard"] for r in ds.index}
     rows = np.random.default_rng(0).permutation(len(ds))[:9]
     for open_files in (ShardedDataset.OPEN_FILES, 1):  # 1: a shard's file closes for the next
         reader = ShardedDataset(mini["dataset"], "train")
@@ -266,10 +267,9 @@ def test_dataset_windows_inputs_and_targets(mini):
         for channels in (None, [1], [1, 0]):
             got = reader.inputs(rows, channels)
             for k, i in enumerate(rows):
-                r = ds.index[i]
-                want = stored[r["shard"]][int(r["row"])].astype(np.float32)
+                want = ds[int(i)][0]
                 assert np.array_equal(got[k], want if channels is None else want[channels])
-        assert len(reader._files) == min(open_files, len(stored))
+        assert len(reader._files) == min(open_files, len(shards))
     # silent windows carry no level target; others carry the features stage's value
     t = ds.targets_all()
     silent = np.array([r["silent"] == "1" for r in ds.index])

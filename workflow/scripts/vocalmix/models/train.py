@@ -266,8 +266,8 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
         raise ValueError(f"train.inputs.{task}: unknown input {', '.join(unknown)}; the dataset "
                          f"has {', '.join(available)}")
     chans = [available.index(c) for c in wanted]
-    valid_ds = ShardedDataset(dataset_dir, "valid", stats=False)
-    test_ds = ShardedDataset(dataset_dir, "test", stats=False)
+    valid_ds = ShardedDataset(dataset_dir, "valid")
+    test_ds = ShardedDataset(dataset_dir, "test")
     if len(train_ds) == 0:
         raise ValueError(f"{dataset_dir}: no training windows")
     # Without the vocal as input, the corrupted versions of a track are the same window
