@@ -210,14 +210,14 @@ class DataDrivenSettings:
     ``"tone"`` -- toward the predicted tonal balance of the processed vocal
     (:func:`vocalmix.mixing.common.tonal_eq`; a band is corrected beyond ``tone_tolerance``
     times the model's validation RMSE there; a model without the balance falls back to the
-    correction). Chosen on the demo's validation split (6 songs, ``benchmarks/quality.py``):
-    the correction gave mel distance 0.85 dB, centroid error 52 Hz, LRA error 0.65 LU; the
-    balance 0.87 dB, 51 Hz, 1.18 LU (tolerance 1; 0.91 dB with 2, 1.04 dB with 0).
+    correction). Chosen on the demo's validation split (6 songs,
+    ``benchmarks/quality.py``): the correction gave mel distance 0.84 dB, centroid error
+    50 Hz, LRA error 0.67 LU; the balance 0.88 dB, 53 Hz, 1.07 LU.
     ``reverb_level_from``: ``"drr"`` -- the return level for the predicted blind DRR of the
     processed vocal, none for a take already as wet (:func:`vocalmix.mixing.common.
     match_drr`, ``drr_steps`` levels tried, ``drr_tolerance_db``, ``wet_margin_db``) -- or
     ``"wet_db"``, the predicted level as it is (validation: T60 error 37 % with the DRR,
-    52 % with the predicted level; mel distance 0.85 and 1.11 dB).
+    53 % with the predicted level; mel distance 0.84 and 1.08 dB).
     """
 
     eq_from: str = "correction"
