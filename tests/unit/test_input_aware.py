@@ -195,3 +195,16 @@ def test_data_driven_equalises_toward_the_predicted_balance(song):
     after = _shape(apply_eq(apply_highpass(bright, SR, highpass), SR, choice.recipe.vocal.eq))
     hi = np.asarray(OCTAVE_HZ) >= 1000.0
     assert np.max(np.abs(after - target)[hi]) <= 1.5
+
+
+def test_eq_from_curve_never_stacks_filters_on_one_centre():
+    """A deviation beyond the gain bound leaves a residual there; a second filter on the same
+    centre would double the cut past the bound (found on a real take: -9 dB twice at 2 kHz)."""
+    from vocalmix.mixing.common import eq_from_curve
+
+    bands = np.asarray(OCTAVE_HZ, dtype=float)
+    curve = np.array([0.0, 0.0, 0.0, 0.0, -16.0, -14.0, 0.0])
+    eq = eq_from_curve(curve, bands, SR, max_filters=4, max_gain_db=9.0, q=1.41)
+    centres = [b.frequency_hz for b in eq]
+    assert len(centres) == len(set(centres))
+    assert all(abs(b.gain_db) <= 9.0 for b in eq)

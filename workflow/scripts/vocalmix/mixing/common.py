@@ -319,9 +319,9 @@ def eq_from_curve(curve_db: NDArray, bands_hz: NDArray, sample_rate: int, *,
                   max_filters: int = 6, min_gain_db: float = 1.0, q: float = 1.41,
                   max_gain_db: float = 12.0) -> list[EQBand]:
     """Peaking filters approximating a correction curve (greedy on the largest remaining deviation
-    between 100 Hz and 10 kHz, gains re-fitted by least squares on the filters' actual
-    responses beside a free broadband offset, which is dropped: the gain is the level's
-    decision)."""
+    between 100 Hz and 10 kHz, at most one filter per centre, gains re-fitted by least
+    squares on the filters' actual responses beside a free broadband offset, which is
+    dropped: the gain is the level's decision; each gain within ``max_gain_db``)."""
     bands_hz = np.asarray(bands_hz, dtype=np.float64)
     curve = np.asarray(curve_db, dtype=np.float64)
     sel = (bands_hz >= 100.0) & (bands_hz <= 10000.0) & np.isfinite(curve) & \
@@ -333,8 +333,11 @@ def eq_from_curve(curve_db: NDArray, bands_hz: NDArray, sample_rate: int, *,
     residual = target - target.mean()  # a broadband offset is the level's business
     gains = np.zeros(0)
     for _ in range(max_filters):
-        k = int(np.argmax(np.abs(residual)))
-        if abs(residual[k]) < min_gain_db:
+        # one filter per centre: a band whose filter is at its gain bound keeps a residual,
+        # and a second filter there would double the cut past ``max_gain_db``
+        free = np.where(np.isin(f, centres), 0.0, np.abs(residual))
+        k = int(np.argmax(free))
+        if free[k] < min_gain_db:
             break
         centres.append(float(f[k]))
         basis = np.stack([eq_response_db([EQBand("peak", c, 6.0, q)], f, sample_rate) / 6.0
