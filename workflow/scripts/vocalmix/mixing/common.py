@@ -447,16 +447,17 @@ def tonal_eq(vocal: NDArray, sample_rate: int, target_db: NDArray, spread_db: ND
     return eq, info
 
 
-def match_drr(dry: NDArray, sample_rate: int, ret_0db: NDArray, settings,
-              drr_target: float, info: dict, *, steps: int = 3, tolerance_db: float = 0.5,
-              margin_db: float = 1.0, whose: str = "the target"):
+def match_drr(dry: NDArray, sample_rate: int, first_guess, drr_target: float, info: dict, *,
+              steps: int = 3, tolerance_db: float = 0.5, margin_db: float = 1.0,
+              whose: str = "the target"):
     """The reverb return level at which the wet take's blind DRR
     (:mod:`vocalmix.measure.reverb_blind`) reads ``drr_target``: (the reverb settings, or
     None for no reverb, and ``info`` with the measured DRRs and the decision).
 
-    ``dry`` is the take the return is added to, ``ret_0db`` its return rendered at 0 dB
-    (:func:`vocalmix.dsp.reverb.reverb_return`), ``settings`` the reverb with the first
-    level to try. Input-aware: **no reverb** when the take's own DRR is within
+    ``dry`` is the take the return is added to; ``first_guess()`` gives its return rendered
+    at 0 dB (:func:`vocalmix.dsp.reverb.reverb_return`) and the reverb with the first level
+    to try, and is called only when reverb is to be added (the render is a second or so of
+    a 3-minute song). Input-aware: **no reverb** when the take's own DRR is within
     ``margin_db`` of the target or under it (it is already as wet); a take without a
     measurable reverberant tail counts as dry. Otherwise up to ``steps`` levels are tried
     (more return, lower DRR, about 1:1) until one reads within ``tolerance_db``; the closest
@@ -474,7 +475,9 @@ def match_drr(dry: NDArray, sample_rate: int, ret_0db: NDArray, settings,
         return None, info
     if own is None:  # no free decay with a measurable tail: a dry take
         info["input_wetness"] = "no measurable reverberation (dry)"
+    ret_0db, settings = first_guess()
     y_ret = mid_band(ret_0db[:, : np.atleast_2d(dry).shape[1]], sample_rate)
+    ret_0db = None
     wet_db, tried = settings.wet_db, []
     best = (math.inf, settings)
     for _ in range(max(1, steps)):

@@ -316,17 +316,15 @@ class DataDrivenMixer:
         # vocal (its blind DRR), none for a take already as wet
         drr = pred["summary"].get("drr_db")
         if s.reverb_level_from == "drr" and drr is not None and math.isfinite(drr):
-            ret = reverb_return(x_eq, sample_rate, d["reverb"].clipped(wet_db=0.0))
-            l_dry = loudness.integrated_loudness(x_eq, sample_rate)
-            if x_eq.shape[0] == 1:  # a mono take sits on both channels of the mix
-                l_dry += 10 * math.log10(2.0)
-            l_ret = loudness.integrated_loudness(ret, sample_rate)
+            predicted = d["reverb"]
+
+            def first_guess():  # the return at 0 dB, the predicted level first
+                return reverb_return(x_eq, sample_rate, predicted.clipped(wet_db=0.0)), predicted
+
             d["reverb"], analysis["reverb_level"] = match_drr(
-                x_eq, sample_rate, ret, d["reverb"], drr, {"predicted_wet_db": d["reverb"].wet_db,
-                                                            "return_to_dry_lu": l_ret - l_dry},
+                x_eq, sample_rate, first_guess, drr, {"predicted_wet_db": predicted.wet_db},
                 steps=s.drr_steps, tolerance_db=s.drr_tolerance_db, margin_db=s.wet_margin_db,
                 whose="the predicted")
-            ret = None
         threshold, reached, reachable, wet, wet_meter = compress_to_range(
             x_eq, sample_rate, d["vocal_lra_lu"], d["reverb"])
         b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))

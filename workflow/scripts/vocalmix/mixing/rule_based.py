@@ -309,34 +309,39 @@ def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_d
     probe = ReverbSettings(room_size=room, size=size, damping=damping, width=1.0, wet_db=0.0,
                            predelay_ms=predelay, highpass_hz=s.send_highpass_hz,
                            lowpass_hz=s.send_lowpass_hz)
-    ret = reverb_return(dry_vocal, sample_rate, probe)
-    l_ret = loudness.integrated_loudness(ret, sample_rate)
-    # the return is stereo; a mono take sits on both channels of the mix, 3.01 dB louder
-    # than it measures alone (BS.1770 sums the channels' powers)
-    if np.atleast_2d(dry_vocal).shape[0] == 1:
-        dry_lufs = dry_lufs + 10 * math.log10(2.0)
-    wet_db = (level - (l_ret - dry_lufs) if math.isfinite(l_ret) and math.isfinite(dry_lufs)
-              else -15.0)
-    settings = probe.clipped(wet_db=float(wet_db))
     info = {"tempo_bpm": tempo_bpm, "beat_s": beat, "target_t60_s": t60,
             "crest_factor_db": crest_db, "return_level_lu": level}
+
+    def first_guess() -> tuple[NDArray, ReverbSettings]:
+        """The return at 0 dB and the settings at the rule's level (rendered only when
+        reverb is to be added: a take already as wet needs neither)."""
+        ret = reverb_return(dry_vocal, sample_rate, probe)
+        l_ret = loudness.integrated_loudness(ret, sample_rate)
+        # the return is stereo; a mono take sits on both channels of the mix, 3.01 dB
+        # louder than it measures alone (BS.1770 sums the channels' powers)
+        l_dry = dry_lufs + (10 * math.log10(2.0) if np.atleast_2d(dry_vocal).shape[0] == 1
+                            else 0.0)
+        wet_db = (level - (l_ret - l_dry) if math.isfinite(l_ret) and math.isfinite(l_dry)
+                  else -15.0)
+        return ret, probe.clipped(wet_db=float(wet_db))
+
     if reference is not None and reference.t60_s is not None and reference.drr_db is not None:
-        return _match_drr(dry_vocal, sample_rate, ret, settings, reference.drr_db, s, info,
+        return _match_drr(dry_vocal, sample_rate, first_guess, reference.drr_db, s, info,
                           source="reference")
     if target_drr_db is not None and math.isfinite(target_drr_db):
-        return _match_drr(dry_vocal, sample_rate, ret, settings, target_drr_db, s, info,
+        return _match_drr(dry_vocal, sample_rate, first_guess, target_drr_db, s, info,
                           source="genre")
     info["decision"] = "return level by the rule (no wetness target)"
-    return settings, info
+    return first_guess()[1], info
 
 
-def _match_drr(dry: NDArray, sample_rate: int, ret_0db: NDArray, settings: ReverbSettings,
-               drr_target: float, s: RuleSettings, info: dict, source: str = "reference"
+def _match_drr(dry: NDArray, sample_rate: int, first_guess, drr_target: float,
+               s: RuleSettings, info: dict, source: str = "reference"
                ) -> tuple[ReverbSettings | None, dict]:
     """:func:`vocalmix.mixing.common.match_drr` with the rules' steps and margins."""
     what = "the reference" if source == "reference" else "the genre's vocals"
     info["source"] = source
-    return match_drr(dry, sample_rate, ret_0db, settings, drr_target, info,
+    return match_drr(dry, sample_rate, first_guess, drr_target, info,
                      steps=s.reference_drr_steps, tolerance_db=s.reference_drr_tolerance_db,
                      margin_db=s.wet_margin_db, whose=what)
 
