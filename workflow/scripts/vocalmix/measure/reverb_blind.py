@@ -124,15 +124,28 @@ def estimate_from_levels(lvl: NDArray, fine: NDArray, *, min_hold_s: float = 0.1
     settle = max(1, int(settle_s / HOP_S))
     longest = int(max_tail_s / HOP_S)
     t60s, drrs = [], []
+    # the note offsets, judged for every frame at once: frame i is one where the level held
+    # (its median over the ``hold`` frames before, within 12 dB) well above the noise, and
+    # falls by ``min_drop_db`` within ``settle`` frames (the same tests, frame by frame, as a
+    # loop would make; the loop below visits only these frames)
+    last = n - settle - 6  # frames hold .. last - 1
+    offsets = np.zeros(0, dtype=np.int64)
+    if last > hold:
+        windows = np.lib.stride_tricks.sliding_window_view(lvl[: last - 1], hold)
+        held_all = np.median(windows, axis=1)  # frame i: lvl[i - hold: i]
+        spread = windows.max(axis=1) - windows.min(axis=1)
+        frames = np.arange(hold, last)
+        ok = ~((held_all - noise < min_tail_db + floor_margin_db + min_drop_db)
+               | (spread > 12.0) | (lvl[frames] < held_all - 1.5)
+               | (lvl[frames + settle] > held_all - min_drop_db))
+        offsets = frames[ok]
     i = hold
-    while i < n - settle - 6:
-        window = lvl[i - hold: i]
-        held = float(np.median(window))
-        if (held - noise < min_tail_db + floor_margin_db + min_drop_db
-                or np.ptp(window) > 12.0 or lvl[i] < held - 1.5
-                or lvl[i + settle] > held - min_drop_db):
-            i += 1
-            continue
+    while i < last:
+        k = int(np.searchsorted(offsets, i))
+        if k == offsets.size:
+            break
+        i = int(offsets[k])
+        held = float(held_all[i - hold])
         # the free decay: from the end of the settling time until the level stops falling
         # (rises 2 dB above its running minimum: a new note) or nears the noise floor
         a = i + settle
