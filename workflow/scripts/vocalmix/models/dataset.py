@@ -501,31 +501,22 @@ class _Index:
         cols: dict[str, list] = {k: [] for k in ("track", "source", "version", "window",
                                                  "start_s", "silent", "weight", "frame",
                                                  "shard", "row")}
-        with open(path, newline="") as fh:
-            reader = csv.reader(fh, delimiter="\t")
-            header = next(reader, None)
-            if header is None or tuple(header) != INDEX_COLUMNS:
-                raise ValueError(f"{path}: not a dataset index (columns {header}, expected "
-                                 f"{', '.join(INDEX_COLUMNS)})")
-            for line, r in enumerate(reader, start=2):
-                if len(r) != len(INDEX_COLUMNS):
-                    raise ValueError(f"{path}, line {line}: {len(r)} fields, expected "
-                                     f"{len(INDEX_COLUMNS)}")
-                if r[1] != split:
-                    continue
-                try:
-                    cols["track"].append(tracks.setdefault(r[0], len(tracks)))
-                    cols["source"].append(sources.setdefault(r[2], len(sources)))
-                    cols["version"].append(int(r[3]))
-                    cols["window"].append(int(r[4]))
-                    cols["start_s"].append(float(r[5]))
-                    cols["silent"].append(int(r[6]))
-                    cols["weight"].append(float(r[7]))
-                    cols["frame"].append(int(r[8]))
-                    cols["shard"].append(shards.setdefault(r[9], len(shards)))
-                    cols["row"].append(int(r[10]))
-                except ValueError as exc:
-                    raise ValueError(f"{path}, line {line}: {exc}") from None
+        for line, r in _table_rows(path, INDEX_COLUMNS, "a dataset index"):
+            if r[1] != split:
+                continue
+            try:
+                cols["track"].append(tracks.setdefault(r[0], len(tracks)))
+                cols["source"].append(sources.setdefault(r[2], len(sources)))
+                cols["version"].append(int(r[3]))
+                cols["window"].append(int(r[4]))
+                cols["start_s"].append(float(r[5]))
+                cols["silent"].append(int(r[6]))
+                cols["weight"].append(float(r[7]))
+                cols["frame"].append(int(r[8]))
+                cols["shard"].append(shards.setdefault(r[9], len(shards)))
+                cols["row"].append(int(r[10]))
+            except ValueError as exc:
+                raise ValueError(f"{path}, line {line}: {exc}") from None
         self.path = path
         self.split = split
         self.track_names = list(tracks)
@@ -566,30 +557,38 @@ def _signals(path: Path, split: str) -> dict[tuple[str, str, int | None], tuple[
     """The stored signals of ``split`` from ``signals.tsv``: (track, signal, version -- None
     for a signal shared by the versions) -> (shard, first row, frames)."""
     out: dict[tuple[str, str, int | None], tuple[str, int, int]] = {}
+    for line, r in _table_rows(path, SIGNAL_COLUMNS, "a dataset's signal table"):
+        if r[0] != split:
+            continue
+        try:
+            key = (r[2], r[3], int(r[4]) if r[4] else None)
+            row, frames = int(r[5]), int(r[6])
+        except ValueError as exc:
+            raise ValueError(f"{path}, line {line}: {exc}") from None
+        if row < 0 or frames < 0:
+            raise ValueError(f"{path}, line {line}: negative row or frame count")
+        if key in out:
+            raise ValueError(f"{path}, line {line}: {key[1]} of {key[0]}"
+                             f"{'' if key[2] is None else f' v{key[2]}'} stored twice")
+        out[key] = (r[1], row, frames)
+    return out
+
+
+def _table_rows(path: Path, columns: Sequence[str], what: str
+                ) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each row of the tab-separated table ``path``, whose header
+    must be ``columns`` and every row as wide (a clear error naming the file and line)."""
     with open(path, newline="") as fh:
         reader = csv.reader(fh, delimiter="\t")
         header = next(reader, None)
-        if header is None or tuple(header) != SIGNAL_COLUMNS:
-            raise ValueError(f"{path}: not a dataset's signal table (columns {header}, "
-                             f"expected {', '.join(SIGNAL_COLUMNS)})")
+        if header is None or tuple(header) != tuple(columns):
+            raise ValueError(f"{path}: not {what} (columns {header}, expected "
+                             f"{', '.join(columns)})")
         for line, r in enumerate(reader, start=2):
-            if len(r) != len(SIGNAL_COLUMNS):
+            if len(r) != len(columns):
                 raise ValueError(f"{path}, line {line}: {len(r)} fields, expected "
-                                 f"{len(SIGNAL_COLUMNS)}")
-            if r[0] != split:
-                continue
-            try:
-                key = (r[2], r[3], int(r[4]) if r[4] else None)
-                row, frames = int(r[5]), int(r[6])
-            except ValueError as exc:
-                raise ValueError(f"{path}, line {line}: {exc}") from None
-            if row < 0 or frames < 0:
-                raise ValueError(f"{path}, line {line}: negative row or frame count")
-            if key in out:
-                raise ValueError(f"{path}, line {line}: {key[1]} of {key[0]}"
-                                 f"{'' if key[2] is None else f' v{key[2]}'} stored twice")
-            out[key] = (r[1], row, frames)
-    return out
+                                 f"{len(columns)}")
+            yield line, r
 
 
 class _RowsView:
