@@ -208,3 +208,15 @@ def test_eq_from_curve_never_stacks_filters_on_one_centre():
     centres = [b.frequency_hz for b in eq]
     assert len(centres) == len(set(centres))
     assert all(abs(b.gain_db) <= 9.0 for b in eq)
+
+
+def test_a_misspelt_setting_is_an_error_not_a_silent_fallback():
+    from vocalmix.mixing.data_driven import DataDrivenSettings
+    from vocalmix.mixing.rule_based import RuleSettings
+
+    with pytest.raises(ValueError, match="t60_from must be"):
+        RuleSettings(t60_from="genres")
+    with pytest.raises(ValueError, match="eq_from must be one of correction, tone"):
+        DataDrivenSettings(eq_from="tones")
+    with pytest.raises(ValueError, match="reverb_level_from must be one of drr, wet_db"):
+        DataDrivenSettings(reverb_level_from="wet")

@@ -430,7 +430,8 @@ def tonal_eq(vocal: NDArray, sample_rate: int, target_db: NDArray, spread_db: ND
         shape = (octave_shape_db(long_term_spectrum(apply_eq(vocal, sample_rate, trial),
                                                     sample_rate).bands_db)
                  if trial else measured)
-        if mismatch(shape) is not None and mismatch(shape) >= (mismatch(after) or 0.0):
+        worse, best = mismatch(shape), mismatch(after)
+        if worse is not None and worse >= (best or 0.0):
             break  # no better than the last pass: keep it
         eq, after = trial, shape
 

@@ -228,6 +228,13 @@ class DataDrivenSettings:
     drr_tolerance_db: float = 0.5
     wet_margin_db: float = 1.0
 
+    def __post_init__(self):
+        for name, allowed in (("eq_from", ("correction", "tone")),
+                              ("reverb_level_from", ("drr", "wet_db"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not "
+                                 f"{getattr(self, name)!r}")
+
 
 class DataDrivenMixer:
     """The data-driven system (see the module docstring): reads ``context.models`` (or

@@ -134,6 +134,10 @@ class RuleSettings:
     backing_masking_cuts: bool = True
     t60_from: str = "genre"
 
+    def __post_init__(self):
+        if self.t60_from not in ("genre", "tempo"):
+            raise ValueError(f"t60_from must be 'genre' or 'tempo', not {self.t60_from!r}")
+
 
 def genre_targets(genre: str | None, table: dict[str, dict]) -> tuple[str, dict]:
     """(row used, its targets): the genre's row, or the overall median (``all``)."""
