@@ -36,7 +36,6 @@ job and corpus.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -47,8 +46,7 @@ from pathlib import Path
 
 import yaml
 
-from process_memory import peak_tree_rss_mib
-from vocalmix.tables import fixed, write_table
+from process_memory import peak_tree_rss_mib, write_merged
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "results"
@@ -279,14 +277,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{r['audio_min']:.1f} min; peak RSS {r['peak_rss_mib']:.0f} MiB (own "
                   f"{r['own_maxrss_mib']:.0f}), {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s "
                   "CPU", flush=True)
-    old = []
-    if args.out.exists():
-        with open(args.out, newline="") as fh:
-            done = {(x["label"], x["job"], x["corpus"]) for x in rows}
-            old = [r for r in csv.DictReader(fh) if (r["label"], r["job"], r["corpus"])
-                   not in done]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_table(args.out, old + rows, COLUMNS, cell=fixed(2), delimiter=",")
+    write_merged(args.out, rows, COLUMNS, ("label", "job", "corpus"))
 
 
 if __name__ == "__main__":

@@ -34,8 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from process_memory import peak_tree_rss_mib
-from vocalmix.tables import fixed, write_table
+from process_memory import peak_tree_rss_mib, write_merged
 
 OUT = Path(__file__).resolve().parent / "results"
 COLUMNS = ("label", "corpus", "songs", "audio_min", "sample_rate", "threads",
@@ -133,14 +132,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{r['audio_min']:.1f} min; peak RSS {r['peak_rss_mib']:.0f} MiB, "
               f"{r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, {r['written_mb']:.0f} MB "
               "written", flush=True)
-    old = []
-    if args.out.exists():
-        with open(args.out, newline="") as fh:
-            old = [r for r in csv.DictReader(fh)
-                   if (r["label"], r["corpus"], r["sample_rate"]) not in
-                   {(x["label"], x["corpus"], str(x["sample_rate"])) for x in rows}]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_table(args.out, old + rows, COLUMNS, cell=fixed(2), delimiter=",")
+    write_merged(args.out, rows, COLUMNS, ("label", "corpus", "sample_rate"))
 
 
 if __name__ == "__main__":

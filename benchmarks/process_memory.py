@@ -1,6 +1,7 @@
 """Peak memory of a benchmarked child process and its descendants, summed as Snakemake's
 ``benchmark:`` sums them (a job with worker processes is measured whole). Shared by the
-memory benchmarks (``ingest_memory.py``, ``corpus_jobs_memory.py``, ``mir1k_adapter.py``)."""
+memory benchmarks (``ingest_memory.py``, ``corpus_jobs_memory.py``, ``mir1k_adapter.py``),
+with the CSV merge they write their rows with."""
 
 from __future__ import annotations
 
@@ -45,3 +46,21 @@ def peak_tree_rss_mib(popen: subprocess.Popen, interval: float = 0.1) -> float:
     done.set()
     watcher.join()
     return peak
+
+
+def write_merged(path, rows: list[dict], columns, key: tuple[str, ...]) -> None:
+    """Write ``rows`` to the CSV ``path`` with the rows already there whose ``key`` columns
+    differ from every new row's (so runs of other labels or corpora stay side by side)."""
+    import csv
+    from pathlib import Path
+
+    from vocalmix.tables import fixed, write_table
+
+    path = Path(path)
+    done = {tuple(str(r[k]) for k in key) for r in rows}
+    old = []
+    if path.exists():
+        with open(path, newline="") as fh:
+            old = [r for r in csv.DictReader(fh) if tuple(r[k] for k in key) not in done]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_table(path, old + rows, columns, cell=fixed(2), delimiter=",")
