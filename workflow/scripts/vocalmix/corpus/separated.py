@@ -2,7 +2,13 @@
 
 Each entry of ``config.commercial_mixes`` is a folder (every audio file in it, not
 recursive), a file, or a glob pattern (``**`` recursive), given as a string or as
-``{path: ..., genre: ...}``. Every song becomes a candidate track
+``{path: ..., genre: ..., metadata: ...}``. ``metadata`` is a sheet (CSV or TSV, one row per
+song, e.g. JamendoLyrics' ``metadata.csv``) whose file-name column (``file_column``; by default
+the first of ``file``, ``filename``, ``filepath``, ``path``) names each song's audio file and
+whose ``genre_column`` (default ``genre``) gives its genre; a song's row wins over the
+entry's ``genre``, and a song missing from the sheet keeps the entry's genre (with a warning).
+The sheet is read as untrusted text: at most :data:`MAX_SHEET_BYTES`, every problem an error
+naming the sheet. Every song becomes a candidate track
 ``separated_<slug of the file name>`` whose vocal and backing are the outputs of rule
 ``separate`` (``results/separated/<track>/{vocal,backing}.wav``) and whose mixture is the
 song itself. Discovery only lists files (cheap enough for Snakemake's DAG); rule
@@ -17,8 +23,11 @@ never test material unless asked); ``auto`` gives them a seeded, genre-stratifie
 
 from __future__ import annotations
 
+import csv
 import glob
+import io
 import logging
+import unicodedata
 from dataclasses import fields
 from pathlib import Path
 
@@ -29,11 +38,14 @@ from vocalmix.layout import SEPARATED_DIR
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SeparatedSettings", "DATASET", "OUT_DIR", "discover_mixes", "mix_entries",
-           "separated_paths"]
+__all__ = ["SeparatedSettings", "DATASET", "OUT_DIR", "MAX_SHEET_BYTES", "discover_mixes",
+           "mix_entries", "read_sheet", "separated_paths"]
 
 DATASET = "separated"
 OUT_DIR = SEPARATED_DIR
+#: the largest metadata sheet read (a sheet of 100 000 songs is about 20 MB of CSV)
+MAX_SHEET_BYTES = 64 * 2**20
+FILE_COLUMNS = ("file", "filename", "filepath", "path")
 
 
 @schema_settings("separation")
@@ -53,14 +65,82 @@ def separated_paths(track_id: str) -> dict[str, str]:
 
 
 def mix_entries(config: dict) -> list[dict]:
-    """``commercial_mixes`` entries as ``{path, genre}`` dicts."""
+    """``commercial_mixes`` entries as ``{path, genre, metadata, file_column, genre_column}``
+    dicts (None where not given)."""
     out = []
     for entry in config.get("commercial_mixes") or []:
         if isinstance(entry, str):
-            out.append({"path": entry, "genre": None})
-        else:
-            out.append({"path": str(entry["path"]), "genre": entry.get("genre")})
+            entry = {"path": entry}
+        out.append({"path": str(entry["path"]), "genre": entry.get("genre"),
+                    "metadata": entry.get("metadata"),
+                    "file_column": entry.get("file_column"),
+                    "genre_column": entry.get("genre_column") or "genre"})
     return out
+
+
+def _key(name: str) -> str:
+    """A file name as a sheet key: its base name, Unicode-normalised (NFC) and case-folded
+    (macOS writes decomposed accents; a sheet typed by hand may not)."""
+    return unicodedata.normalize("NFC", Path(name.replace("\\", "/")).name).casefold()
+
+
+def _column(fields: list[str], wanted: str | tuple[str, ...], sheet: Path, key: str) -> str:
+    by_lower = {f.strip().casefold(): f for f in fields}
+    for name in (wanted,) if isinstance(wanted, str) else wanted:
+        if name.casefold() in by_lower:
+            return by_lower[name.casefold()]
+    raise CorpusError(f"commercial_mixes metadata '{sheet}': no {key} column "
+                      f"({' or '.join((wanted,) if isinstance(wanted, str) else wanted)}); "
+                      f"columns: {', '.join(fields)}")
+
+
+def read_sheet(path: str | Path, *, file_column: str | None = None,
+               genre_column: str = "genre") -> dict[str, dict[str, str]]:
+    """A metadata sheet: file-name key (see :func:`_key`) -> the song's row.
+
+    CSV or TSV (the delimiter is the one of ``,``, ``;`` and tab that the header line uses
+    most), UTF-8 (a byte-order mark is dropped).
+
+    Raises
+    ------
+    CorpusError
+        The sheet is missing, too large, not UTF-8 text, lacks the file-name or genre column,
+        or names one file twice; the message names the sheet.
+    """
+    sheet = Path(path).expanduser()
+    if not sheet.is_file():
+        raise CorpusError(f"commercial_mixes metadata '{sheet}': no such file")
+    size = sheet.stat().st_size
+    if size > MAX_SHEET_BYTES:
+        raise CorpusError(f"commercial_mixes metadata '{sheet}': {size} bytes, more than the "
+                          f"{MAX_SHEET_BYTES} a metadata sheet may have")
+    try:
+        text = sheet.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"commercial_mixes metadata '{sheet}': not UTF-8 text "
+                          f"(byte {exc.start})") from None
+    header = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=header.count)
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    fields = [f for f in (reader.fieldnames or []) if f is not None]
+    fcol = _column(fields, file_column or FILE_COLUMNS, sheet, "file-name")
+    gcol = _column(fields, genre_column, sheet, "genre")
+    rows: dict[str, dict[str, str]] = {}
+    try:
+        for line, row in enumerate(reader, start=2):
+            name = (row.get(fcol) or "").strip()
+            if not name:
+                continue
+            k = _key(name)
+            if k in rows:
+                raise CorpusError(f"commercial_mixes metadata '{sheet}' line {line}: "
+                                  f"'{name}' is listed twice")
+            rows[k] = {**{c: v.strip() for c, v in row.items()
+                          if isinstance(c, str) and isinstance(v, str)},
+                       "genre": (row.get(gcol) or "").strip()}
+    except csv.Error as exc:
+        raise CorpusError(f"commercial_mixes metadata '{sheet}': {exc}") from None
+    return rows
 
 
 def _files(pattern: str) -> list[Path]:
@@ -87,6 +167,9 @@ def discover_mixes(config: dict) -> tuple[list[Candidate], list[Rejection]]:
     seen: dict[str, str] = {}
     for entry in mix_entries(config):
         files = _files(entry["path"])
+        sheet = (read_sheet(entry["metadata"], file_column=entry["file_column"],
+                            genre_column=entry["genre_column"])
+                 if entry["metadata"] else None)
         if not files:
             msg = "no audio file (" + ", ".join(AUDIO_EXTS) + ") found"
             log.warning("commercial_mixes '%s': %s", entry["path"], msg)
@@ -99,9 +182,17 @@ def discover_mixes(config: dict) -> tuple[list[Candidate], list[Rejection]]:
                                   f"'{tid}'; rename one")
             seen[tid] = str(f)
             out = separated_paths(tid)
+            genre = entry["genre"]
+            if sheet is not None:
+                row = sheet.get(_key(f.name))
+                if row is None:
+                    log.warning("commercial_mixes '%s': not in metadata sheet '%s'; genre %s",
+                                f, entry["metadata"], genre or "unknown")
+                elif row["genre"]:
+                    genre = row["genre"]
             cands.append(Candidate(
                 track_id=tid, dataset=DATASET, adapter="separated", split="train",
-                source="separated", genre=genre_slug(entry["genre"]),
+                source="separated", genre=genre_slug(genre),
                 # mixture first: an unreadable song is reported with its own file and reason
                 files={"mixture": [str(f)], "vocal": [out["vocal"]], "backing": [out["backing"]]},
                 origin=str(f), weight=weight))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from vocalmix import seeding
 
 __all__ = ["AUDIO_EXTS", "Candidate", "Rejection", "TrackRejected", "CorpusError", "slug",
-           "genre_slug", "assign_splits", "assign_group_splits", "split_candidates"]
+           "genre_slug", "GENRE_ALIASES", "assign_splits", "assign_group_splits", "split_candidates"]
 
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
 
@@ -81,8 +81,24 @@ def slug(text: str) -> str:
     return s or "x"
 
 
+#: spellings of one genre in datasets' metadata -> the project's genre name, so that a
+#: Jamendo "Hip-Hop" song and a demo "hiphop" song share one row of the genre table
+GENRE_ALIASES = {
+    "hip-hop": "hiphop", "hip-hop-rap": "hiphop", "hiphop-rap": "hiphop",
+    "metal": "heavy-metal", "heavymetal": "heavy-metal",
+    "singer-songwriter": "singer-songwriter", "singersongwriter": "singer-songwriter",
+    "r-b": "rnb", "r-n-b": "rnb", "rhythm-and-blues": "rnb",
+}
+
+
 def genre_slug(text: str | None) -> str | None:
-    return None if text is None or str(text).strip() == "" else slug(str(text))
+    """A metadata genre as the project's genre name: slugged (``Pop/Rock`` -> ``pop-rock``),
+    then :data:`GENRE_ALIASES` applied (``Hip-Hop`` -> ``hiphop``, ``Metal`` ->
+    ``heavy-metal``); None for no genre."""
+    if text is None or str(text).strip() == "":
+        return None
+    s = slug(str(text))
+    return GENRE_ALIASES.get(s, s)
 
 
 def assign_splits(ids: list[str], genres: list[str | None], *, seed: int, test_fraction: float,
