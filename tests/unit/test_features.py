@@ -145,3 +145,46 @@ def test_genre_stats_use_training_medians_and_an_overall_row(tmp_path):
     write_tsv(path, list(rows.values()))
     table = read_genre_stats(path)
     assert table["pop"]["vocal_to_backing_lu"] == pytest.approx(2.0)
+
+
+def _dfeats(track, genre, lar, lra, dataset):
+    return {**_feats(track, genre, "train", lar, lra), "dataset": dataset}
+
+
+def test_genre_stats_take_real_songs_alone_once_a_genre_has_enough():
+    # pop: 3 real songs (a MUSDB-like dataset and separated finished songs) beside 3 demo
+    # songs -> the real median alone; rock: 1 real beside 2 demo -> all three
+    feats = [_dfeats("d1", "pop", 4.0, 5.0, "demo"), _dfeats("d2", "pop", 5.0, 5.0, "demo"),
+             _dfeats("d3", "pop", 6.0, 5.0, "demo"),
+             _dfeats("m1", "pop", -1.0, 8.0, "musdb18hq"),
+             _dfeats("s1", "pop", -2.0, 9.0, "separated"),
+             _dfeats("s2", "pop", 0.0, 10.0, "separated"),
+             _dfeats("d4", "rock", 1.0, 4.0, "demo"), _dfeats("d5", "rock", 3.0, 4.0, "demo"),
+             _dfeats("s3", "rock", -7.0, 4.0, "separated")]
+    rows = {r["genre"]: r for r in genre_stats(feats, synthetic_datasets=["demo"])}
+    pop, rock, overall = rows["pop"], rows["rock"], rows[OVERALL]
+    assert (pop["row_source"], pop["n_tracks"], pop["n_real"]) == ("real", 6, 3)
+    assert pop["vocal_to_backing_lu"] == pytest.approx(-1.0)
+    assert pop["vocal_lra_lu"] == pytest.approx(9.0)
+    assert (rock["row_source"], rock["n_tracks"], rock["n_real"]) == ("corpus", 3, 1)
+    assert rock["vocal_to_backing_lu"] == pytest.approx(1.0)
+    # overall: 4 real songs of 9 -> the real median
+    assert (overall["row_source"], overall["n_real"]) == ("real", 4)
+    assert overall["vocal_to_backing_lu"] == pytest.approx(-1.5)
+    # the threshold is a setting; and with no dataset marked synthetic every song is real
+    rows = {r["genre"]: r for r in genre_stats(feats, synthetic_datasets=["demo"],
+                                               min_real_songs=5)}
+    assert rows["pop"]["row_source"] == "corpus"
+    assert rows["pop"]["vocal_to_backing_lu"] == pytest.approx(2.0)
+    assert {r["row_source"] for r in genre_stats(feats)} == {"real"}
+
+
+def test_genre_table_keeps_its_text_columns_as_text(tmp_path):
+    feats = [_dfeats("d1", "pop", 4.0, 5.0, "demo"), _dfeats("s1", "pop", -2.0, 9.0, "x"),
+             _dfeats("s2", "pop", -1.0, 9.0, "x"), _dfeats("s3", "pop", 0.0, 9.0, "x")]
+    path = tmp_path / "genre_stats.tsv"
+    write_tsv(path, genre_stats(feats, synthetic_datasets=["demo"]))
+    table = read_genre_stats(path)
+    assert table["pop"]["row_source"] == "real"
+    assert table["pop"]["vocal_to_backing_lu"] == pytest.approx(-1.0)
+    assert table[OVERALL]["n_real"] == pytest.approx(3.0)

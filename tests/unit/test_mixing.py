@@ -121,8 +121,11 @@ def test_rule_based_hits_the_genre_level_and_loudness_range(song):
     audio, _ = song
     v, b = audio["raw_vocal"], audio["backing"]
     assert loudness.loudness_range(v, SR) > 6.0  # the amateur take is wider than the target
-    recipe = _rule_based(v, b, genre_stats=STATS, genre="rock")
+    recipe = _rule_based(v, b, genre_stats={**STATS, "rock": {**STATS["rock"],
+                                                              "row_source": "real"}},
+                         genre="rock")
     assert recipe.analysis["genre_stats_row"] == "rock"
+    assert recipe.analysis["genre_row_source"] == "real"
     _, ratio, lra = _render_and_measure(recipe, v, b)
     assert ratio == pytest.approx(-1.0, abs=0.5)
     assert lra == pytest.approx(5.0, abs=0.5)
@@ -137,6 +140,7 @@ def test_unknown_genre_uses_the_overall_median(song):
     v, b = audio["raw_vocal"], audio["backing"]
     recipe = _rule_based(v, b, genre_stats=STATS, genre="polka")
     assert recipe.analysis["genre_stats_row"] == "all"
+    assert recipe.analysis["genre_row_source"] == "corpus"  # a table without row_source
     _, ratio, _ = _render_and_measure(recipe, v, b)
     assert ratio == pytest.approx(1.5, abs=0.5)
 

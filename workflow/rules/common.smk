@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from vocalmix.conditions import CONDITIONS
 from vocalmix.config import ConfigError, validate_config
-from vocalmix.corpus.adapters import CorpusError, discover
+from vocalmix.corpus.adapters import CorpusError, discover, synthetic_datasets
 from vocalmix.corpus.demo_layout import genre_of, song_ids
 from vocalmix.corpus.manifest import read_manifest
 from vocalmix.models.genre import read_genres

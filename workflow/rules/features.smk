@@ -53,5 +53,7 @@ rule summarise_features:
         mem_mb=2000,
     params:
         truth_tracks=lambda wildcards: [r["track_id"] for r in truth_tracks()],
+        synthetic_datasets=synthetic_datasets(config),
+        min_real_songs=lookup(dpath="genre/min_real_songs", within=config),
     script:
         "../scripts/summarise_features.py"

@@ -59,7 +59,8 @@ from vocalmix.corpus.tracks import (
 log = logging.getLogger(__name__)
 
 __all__ = ["Candidate", "Rejection", "TrackRejected", "CorpusError", "ADAPTERS", "discover",
-           "open_track", "TrackSource", "load_track", "slug", "assign_splits"]
+           "open_track", "TrackSource", "load_track", "slug", "assign_splits",
+           "synthetic_datasets"]
 
 VOCAL_INSTRUMENTS = ("singer", "rapper", "vocalists", "vocalist", "choir")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -75,6 +76,13 @@ def _find(folder: Path, stem: str) -> Path | None:
 
 def _entry_name(entry: dict) -> str:
     return slug(entry.get("name") or entry["adapter"]).replace("-", "")
+
+
+def synthetic_datasets(config: dict) -> list[str]:
+    """Names of the configured datasets whose songs are synthetic (the demo generator's):
+    every other dataset, and the separated finished songs, are real recordings."""
+    return sorted({_entry_name(e) for e in config.get("datasets") or []
+                   if e.get("adapter") == "demo"})
 
 
 def _root(entry: dict) -> Path:

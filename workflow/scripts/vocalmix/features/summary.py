@@ -1,7 +1,8 @@
 """Corpus-level feature tables (rule ``summarise_features``).
 
 * ``summary.tsv``: one row per track with its headline features.
-* ``genre_stats.tsv``: per genre, from the *training* split's processed vocals only, the
+* ``genre_stats.tsv``: per genre, from the *training* split's processed vocals only (real
+  songs alone where a genre has enough of them, see :func:`genre_stats`), the
   median vocal-to-backing loudness ratio, vocal loudness range, vocal wetness (blind DRR,
   fitted T60) and vocal tonal balance (octave bands), with counts and spreads, plus one
   ``all`` row (the overall median) used for genres that are not in the table
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,9 +28,11 @@ from vocalmix.measure.spectrum import OCTAVE_HZ, octave_shape_db
 log = logging.getLogger(__name__)
 
 __all__ = ["summary_rows", "genre_stats", "truth_rows", "read_genre_stats", "eq_column",
-           "target_shape_db"]
+           "target_shape_db", "is_real", "MIN_REAL_SONGS", "TEXT_COLUMNS"]
 
 OVERALL = "all"
+#: the genre table's columns that are text, not numbers
+TEXT_COLUMNS = ("genre", "row_source")
 
 
 def _get(feats: dict, role: str, key: str):
@@ -77,12 +81,33 @@ def target_shape_db(row: dict) -> tuple[NDArray, NDArray] | None:
     return (shape, iqr) if np.any(np.isfinite(shape)) else None
 
 
-def genre_stats(features: list[dict]) -> list[dict]:
+#: songs of a genre from real recordings (not a synthetic dataset) from which its row is
+#: measured on them alone (config ``features.min_real_songs``)
+MIN_REAL_SONGS = 3
+
+
+def is_real(feats: dict, synthetic_datasets: Iterable[str]) -> bool:
+    """Whether a track comes from real recordings: any dataset but a synthetic one (the
+    demo generator's), separated finished songs included."""
+    return feats.get("dataset") not in set(synthetic_datasets)
+
+
+def genre_stats(features: list[dict], *, synthetic_datasets: Iterable[str] = (),
+                min_real_songs: int = MIN_REAL_SONGS) -> list[dict]:
     """Per genre, over the training split's processed vocals, the median (and interquartile
     range) of: the vocal-to-backing ratio, the vocal's loudness range, its blind DRR
     (:mod:`vocalmix.measure.reverb_blind`) and the T60 of the reverb fitted to it, and its
     tonal balance (octave bands 125 Hz - 8 kHz of its long-term spectrum, the power mean
-    removed: columns ``vocal_eq_<hz>hz_db`` and ``vocal_eq_<hz>hz_iqr_db``)."""
+    removed: columns ``vocal_eq_<hz>hz_db`` and ``vocal_eq_<hz>hz_iqr_db``).
+
+    Real songs take precedence over synthetic ones: a genre with at least
+    ``min_real_songs`` real training songs (tracks of any dataset not named in
+    ``synthetic_datasets``, separated finished songs included) is measured on those alone
+    (``row_source`` ``real``); any other genre on all its training songs (``corpus``). The
+    overall row likewise. ``n_tracks`` counts a genre's training songs, ``n_real`` the real
+    ones among them.
+    """
+    synthetic = set(synthetic_datasets)
     train = [f for f in features if f["split"] == "train" and f["source"] != "raw"
              and f.get("vocal_to_backing_lu") is not None]
     groups: dict[str, list[dict]] = {}
@@ -97,14 +122,17 @@ def genre_stats(features: list[dict]) -> list[dict]:
             return None, None
         return float(np.median(v)), float(np.subtract(*np.percentile(v, [75, 25])))
 
-    def row(genre, items):
+    def row(genre, songs):
+        real = [f for f in songs if is_real(f, synthetic)]
+        items = real if len(real) >= min_real_songs else songs
         lar, lar_iqr = median_iqr([f["vocal_to_backing_lu"] for f in items])
         lra, lra_iqr = median_iqr([f["vocal"].get("loudness_range_lu") for f in items])
         drr, drr_iqr = median_iqr([((f.get("reverb") or {}).get("blind_estimate") or {})
                                    .get("drr_db") for f in items])
         t60, t60_iqr = median_iqr([((f.get("reverb") or {}).get("fitted") or {})
                                    .get("t60_mid_s") for f in items])
-        out = {"genre": genre, "n_tracks": len(items),
+        out = {"genre": genre, "n_tracks": len(songs), "n_real": len(real),
+               "row_source": "real" if items is real else "corpus",
                "vocal_to_backing_lu": lar, "vocal_to_backing_lu_iqr": lar_iqr,
                "vocal_lra_lu": lra, "vocal_lra_lu_iqr": lra_iqr,
                "vocal_drr_db": drr, "vocal_drr_db_iqr": drr_iqr,
@@ -127,15 +155,17 @@ def genre_stats(features: list[dict]) -> list[dict]:
 
 
 def read_genre_stats(path) -> dict[str, dict]:
-    """genre -> {vocal_to_backing_lu, vocal_lra_lu, n_tracks}; includes the ``all`` row."""
+    """genre -> {vocal_to_backing_lu, vocal_lra_lu, n_tracks, ...}; includes the ``all``
+    row. Numbers are floats; the text columns (:data:`TEXT_COLUMNS`: the genre, where the
+    row's values come from) stay text."""
     import csv
 
     out = {}
     with open(path, newline="") as fh:
         lines = [ln for ln in fh if not ln.startswith("#")]
         for r in csv.DictReader(lines, delimiter="\t"):
-            out[r["genre"]] = {k: (float(v) if v not in ("", None) and k != "genre" else v)
-                               for k, v in r.items()}
+            out[r["genre"]] = {k: (float(v) if v not in ("", None) and k not in TEXT_COLUMNS
+                                   else v) for k, v in r.items()}
     if OVERALL not in out:
         raise ValueError(f"{path}: no '{OVERALL}' row (the overall median for unseen genres)")
     return out

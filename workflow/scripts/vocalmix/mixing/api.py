@@ -292,6 +292,8 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
                      f"(threshold {a['genre_threshold']:.2f}, {a['genre_model']})")
         if a.get("targets_from") != "reference":
             line += f"; targets of row '{a['genre_stats_row']}'"
+            if a.get("genre_row_source"):
+                line += f" ({a['genre_row_source']})"
         lines.insert(2, line)
     if "vocal_lra_lu" in a:
         line = (f"vocal loudness range {a['vocal_lra_lu']:.1f} LU (target "

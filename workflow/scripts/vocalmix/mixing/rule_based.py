@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -137,6 +138,14 @@ class RuleSettings:
     def __post_init__(self):
         if self.t60_from not in ("genre", "tempo"):
             raise ValueError(f"t60_from must be 'genre' or 'tempo', not {self.t60_from!r}")
+
+
+def _row_source(row: Mapping) -> str:
+    """Where a genre-table row's values come from: ``real`` (real songs alone), ``corpus``
+    (all training songs of the genre), ``prior`` (published figures, the packaged table);
+    a table without the column: ``corpus``."""
+    src = row.get("row_source")
+    return str(src) if src not in (None, "") else "corpus"
 
 
 def genre_targets(genre: str | None, table: dict[str, dict]) -> tuple[str, dict]:
@@ -424,6 +433,7 @@ class RuleBasedMixer:
                        "vocal_lra_lu": ref.separated.vocal_lra_lu}
         analysis: dict = {"genre": genre or "unknown", "genre_source": context.genre_source,
                           "genre_stats_row": row,
+                          "genre_row_source": _row_source(targets),
                           "targets_from": "reference" if use_ref else "genre",
                           "target_vocal_to_backing_lu": float(targets["vocal_to_backing_lu"]),
                           "target_vocal_lra_lu": float(targets["vocal_lra_lu"])}

@@ -56,6 +56,7 @@ class GenreSettings:
     excerpt_s: float
     regularisation_c: float
     cv_folds: int
+    min_real_songs: int
 
 
 _DEFAULTS = GenreSettings()

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from vocalmix.features.summary import (
+    MIN_REAL_SONGS,
     genre_stats,
     plot_distributions,
     summary_rows,
@@ -31,7 +32,8 @@ def summarise_features(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         truths[t["song_id"]] = t
     rows = summary_rows(features)
     write_tsv(outputs["summary"], rows)
-    stats = genre_stats(features)
+    stats = genre_stats(features, synthetic_datasets=params.get("synthetic_datasets", ()),
+                        min_real_songs=int(params.get("min_real_songs", MIN_REAL_SONGS)))
     if not stats:
         raise ValueError("no training track with a processed vocal: genre_stats.tsv needs at "
                          "least one (check the datasets' splits and sources)")
