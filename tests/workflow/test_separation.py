@@ -1,6 +1,7 @@
 """End to end: a finished song listed under commercial_mixes is separated, ingested as
 source=separated (training split, weight 0.5), and carried through features and corruption;
-the quality table scores the held-out demo song; spleeter without a checkpoint
+the quality table scores the held-out demo song and the bias tables measure what the
+separation does to its training targets; spleeter without a checkpoint
 stops the run before any job."""
 
 from __future__ import annotations
@@ -88,6 +89,33 @@ def test_quality_table(separation_run):
     assert len(song) == 1 and song[0]["ground_truth"] == "no" and song[0]["vocal_sdr_db"] == ""
     assert "no ground truth" in song[0]["note"]
     assert (separation_run / "results/separated/quality.png").stat().st_size > 5000
+
+
+def test_bias_tables(separation_run):
+    """The held-out song's targets on the truth and the estimate, and their summary."""
+    from vocalmix.separation import bias
+    from vocalmix.separation.quality import BIAS_COLUMNS, BIAS_SUMMARY_COLUMNS
+
+    with open(separation_run / "results/separated/bias.tsv", newline="") as fh:
+        assert next(csv.reader(fh, delimiter="\t")) == list(BIAS_COLUMNS)
+    rows = _tsv(separation_run / "results/separated/bias.tsv")
+    assert [(r["dataset"], r["split"], r["estimate"]) for r in rows] == [
+        ("demo", "test", "builtin:network")]
+    row = rows[0]
+    for t in ("vocal_to_backing_lu", "vocal_lra_lu", *bias.EQ_TARGETS):
+        true, est, b = (float(row[f"{k}_{t}"]) for k in ("true", "est", "bias"))
+        assert b == pytest.approx(est - true, abs=2e-4), t
+    assert float(row[bias.EQ_RMS]) >= 0.0
+    with open(separation_run / "results/separated/bias_summary.tsv", newline="") as fh:
+        assert next(csv.reader(fh, delimiter="\t")) == list(BIAS_SUMMARY_COLUMNS)
+    summary = _tsv(separation_run / "results/separated/bias_summary.tsv")
+    assert [(s["dataset"], s["target"]) for s in summary] == [
+        ("demo", t) for t in bias.BIAS_MEASURES]
+    vbr = summary[0]
+    assert vbr["n_tracks"] == "1"
+    assert float(vbr["mean_bias"]) == pytest.approx(float(row["bias_vocal_to_backing_lu"]),
+                                                    abs=2e-4)
+    assert (separation_run / "results/separated/bias.png").stat().st_size > 5000
 
 
 def test_spleeter_without_checkpoint_stops_before_any_job(tmp_path):

@@ -144,6 +144,13 @@ rule separation_quality:
             caption="../report/separation_quality.rst",
             category="Separation",
         ),
+        bias="results/separated/bias.tsv",
+        bias_summary="results/separated/bias_summary.tsv",
+        bias_plot=report(
+            "results/separated/bias.png",
+            caption="../report/separation_bias.rst",
+            category="Separation",
+        ),
     log:
         "results/logs/separation_quality.log",
     benchmark:

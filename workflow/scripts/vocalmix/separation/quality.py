@@ -18,7 +18,10 @@ the reference-free facts of their reports and ``ground_truth = no``.
 
 Writes ``quality.tsv`` (one row per track and estimate), ``quality_summary.tsv`` (means per
 dataset and estimate, and the separator's mean vocal SI-SDR gain over the mixture) and
-``quality.png``.
+``quality.png``; and, for the same held-out tracks, what the separation does to each training
+target (:mod:`vocalmix.separation.bias`): ``bias.tsv`` (:data:`BIAS_COLUMNS`, one row per
+track), ``bias_summary.tsv`` (:data:`BIAS_SUMMARY_COLUMNS`, per dataset and target) and
+``bias.png``.
 """
 
 from __future__ import annotations
@@ -29,19 +32,24 @@ from collections import defaultdict
 import numpy as np
 
 from vocalmix.files import save_figure
-from vocalmix.separation import metrics
+from vocalmix.separation import bias, metrics
 from vocalmix.separation.classical import oracle_masks
 from vocalmix.separation.settings import SeparationSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["COLUMNS", "SUMMARY_COLUMNS", "backend_label", "evaluate_track"]
+__all__ = ["COLUMNS", "SUMMARY_COLUMNS", "BIAS_COLUMNS", "BIAS_SUMMARY_COLUMNS",
+           "backend_label", "evaluate_track", "plot_bias"]
 
 METRICS = ("vocal_sdr_db", "vocal_si_sdr_db", "backing_sdr_db", "backing_si_sdr_db")
 COLUMNS = ("track_id", "dataset", "split", "ground_truth", "estimate", "duration_s", *METRICS,
            "vocal_si_sdr_gain_db", "vocal_to_backing_lu", "note")
 SUMMARY_COLUMNS = ("dataset", "estimate", "n_tracks", *(f"mean_{m}" for m in METRICS),
                    "mean_vocal_si_sdr_gain_db", "min_vocal_si_sdr_gain_db")
+#: ``bias.tsv``: the track, then true/est/bias of each target (:func:`bias.bias_row`)
+BIAS_COLUMNS = ("track_id", "dataset", "split", "estimate", *bias.ROW_COLUMNS)
+#: ``bias_summary.tsv``: per dataset and target (:func:`bias.summarise_bias`)
+BIAS_SUMMARY_COLUMNS = ("dataset", *bias.SUMMARY_COLUMNS)
 
 
 def backend_label(settings: SeparationSettings) -> str:
@@ -123,5 +131,47 @@ def plot_quality(rows: list[dict], label: str, path: str) -> None:
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Separation quality on held-out tracks (bars: mean, dots: tracks)", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=90)
+
+
+def plot_bias(rows: list[dict], label: str, path: str) -> None:
+    """The separation's bias per target (dots: tracks, bars: dataset means) as a PNG:
+    levels (LU / dB), T60 (s) and tonal balance per octave band (dB)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = sorted({r["dataset"] for r in rows})
+    panels = ((("vocal_to_backing_lu", "VBR"), ("vocal_lra_lu", "LRA"),
+               ("vocal_drr_db", "DRR")), (("vocal_t60_s", "T60"),),
+              tuple((t, t.split("_")[2].replace("hz", " Hz")) for t in bias.EQ_TARGETS))
+    units = ("bias (LU; DRR dB)", "bias (s)", "tonal balance bias (dB)")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), width_ratios=(3, 1, 6))
+    width = 0.8 / max(1, len(datasets))
+    for ax, panel, unit in zip(axes, panels, units):
+        for k, ds in enumerate(datasets):
+            for i, (target, _) in enumerate(panel):
+                vals = np.array([r[f"bias_{target}"] for r in rows if r["dataset"] == ds],
+                                dtype=float)
+                vals = vals[np.isfinite(vals)]
+                x = i + (k - (len(datasets) - 1) / 2) * width
+                if vals.size:
+                    ax.bar(x, vals.mean(), width=width * 0.9, alpha=0.55,
+                           color=f"C{k}", label=ds if i == 0 else None)
+                    ax.plot(np.full(vals.size, x), vals, "k.", ms=3)
+        ax.set_xticks(range(len(panel)))
+        ax.set_xticklabels([name for _, name in panel], fontsize=8)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_ylabel(unit)
+        ax.grid(axis="y", alpha=0.3)
+    if not rows:
+        axes[0].text(0.5, 0.5, "no held-out track with ground truth", ha="center",
+                     va="center", transform=axes[0].transAxes)
+    else:
+        axes[0].legend(fontsize=8)
+    fig.suptitle(f"Target bias of {label} (estimate minus truth; bars: mean, dots: tracks)",
+                 fontsize=10)
     fig.tight_layout()
     save_figure(fig, path, dpi=90)

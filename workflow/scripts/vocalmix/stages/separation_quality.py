@@ -1,4 +1,5 @@
-"""Rule ``separation_quality``: SI-SDR of the separator on held-out tracks."""
+"""Rule ``separation_quality``: SI-SDR of the separator on held-out tracks, and the bias
+the separation puts into each training target (:mod:`vocalmix.separation.bias`)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from vocalmix.audio import read_audio
 from vocalmix.corpus.tracks import Candidate, TrackRejected
 from vocalmix.tables import write_tsv
 from vocalmix.files import read_json
-from vocalmix.separation import quality
+from vocalmix.separation import bias, quality
 from vocalmix.separation.quality import (
+    BIAS_COLUMNS,
+    BIAS_SUMMARY_COLUMNS,
     COLUMNS,
     SUMMARY_COLUMNS,
     backend_label,
+    plot_bias,
     plot_quality,
     summarise,
 )
@@ -30,7 +34,13 @@ def separation_quality(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                        params: Mapping[str, Any], threads: int = 1) -> None:
     """Stage entry: score the estimates of rule ``separate_heldout`` for
     ``params['heldout']`` (candidate dicts; ``params['estimates']`` maps each to its
-    vocal/backing files) and list the separated songs' reports (``inputs['reports']``)."""
+    vocal/backing files) and list the separated songs' reports (``inputs['reports']``).
+
+    Writes ``outputs['table']``, ``['summary']`` and ``['plot']`` (SI-SDR) and, where the
+    outputs name them, ``outputs['bias']`` (one row per held-out track: the training
+    targets measured on the true and the estimated pair, :func:`vocalmix.separation.bias.
+    bias_row`), ``['bias_summary']`` (per dataset, :func:`~vocalmix.separation.bias.
+    summarise_bias`) and ``['bias_plot']``."""
     from tqdm import tqdm
 
     from vocalmix.separation.heldout import mixture_of
@@ -40,6 +50,7 @@ def separation_quality(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     label = backend_label(SeparationSettings.from_mapping(params["separation"]))
     sample_rate = int(cfg["sample_rate"])
     rows: list[dict] = []
+    bias_rows: list[dict] = []
     heldout = [Candidate(**d) for d in params["heldout"]]
     for c in tqdm(heldout, desc="separation quality", unit="track", file=sys.stderr,
                   mininterval=2.0):
@@ -64,6 +75,12 @@ def separation_quality(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                          else ""})
         log.info("%s: vocal SI-SDR %.2f dB with %s, %.2f dB for the mixture", c.track_id,
                  scores[label]["vocal_si_sdr_db"], label, scores["mixture"]["vocal_si_sdr_db"])
+        b = bias.bias_row((stems.vocal, stems.backing), (v_hat, b_hat), sample_rate)
+        bias_rows.append({"track_id": c.track_id, "dataset": c.dataset, "split": c.split,
+                          "estimate": label, **b})
+        log.info("%s: separation bias: vocal-to-backing %+.2f LU, vocal LRA %+.2f LU, "
+                 "tonal balance %.2f dB RMS", c.track_id, b["bias_vocal_to_backing_lu"],
+                 b["bias_vocal_lra_lu"], b[bias.EQ_RMS])
     for path in inputs.get("reports") or []:
         rep = read_json(path)
         rows.append({"track_id": rep["track_id"], "dataset": "separated",
@@ -83,3 +100,19 @@ def separation_quality(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                  s["mean_vocal_si_sdr_db"], s["mean_vocal_si_sdr_gain_db"],
                  s["mean_backing_si_sdr_db"])
     plot_quality(rows, label, outputs["plot"])
+    if "bias" in outputs:
+        _write_bias(bias_rows, outputs, label)
+
+
+def _write_bias(rows: list[dict], outputs: Mapping[str, Any], label: str) -> None:
+    """The bias table, its per-dataset summary and (where named) its plot."""
+    write_tsv(outputs["bias"], rows, columns=BIAS_COLUMNS)
+    summary = bias.summarise_bias(rows, "dataset")
+    write_tsv(outputs["bias_summary"], summary, columns=BIAS_SUMMARY_COLUMNS)
+    for s in summary:
+        if s["target"] in ("vocal_to_backing_lu", "vocal_lra_lu", bias.EQ_RMS):
+            log.info("%s: %s bias mean %.2f, sd %.2f, mean |bias| %.2f over %d track(s)",
+                     s["dataset"], s["target"], s["mean_bias"], s["sd_bias"],
+                     s["mean_abs_bias"], s["n_tracks"])
+    if "bias_plot" in outputs:
+        plot_bias(rows, label, outputs["bias_plot"])
