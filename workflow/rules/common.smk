@@ -113,6 +113,8 @@ def get_final_output():
         "results/corpus/overview.png",
         # separation quality whenever finished songs are separated (commercial_mixes)
         *(["results/separated/quality.tsv"] if config["commercial_mixes"] else []),
+        # vocal activity vs lyric-line timings where commercial_mixes entries give them
+        *(["results/separated/activity.tsv"] if ACTIVITY else []),
     ]
 
 
@@ -310,7 +312,7 @@ def with_genre(row):
 import re
 from dataclasses import asdict
 
-from vocalmix.corpus.separated import separated_paths
+from vocalmix.corpus.separated import activity_references, separated_paths
 from vocalmix.separation.api import SeparationError, check_backend
 from vocalmix.separation.settings import SeparationSettings
 from vocalmix.separation.training import training_candidates
@@ -318,6 +320,7 @@ from vocalmix.separation.training import training_candidates
 SEPARATION = config["separation"]
 SEPARATION_BACKEND = SEPARATION["backend"]
 SEPARATED = {c.track_id: c for c in CANDIDATES if c.adapter == "separated"}
+ACTIVITY = {t: p for t, p in activity_references(config).items() if t in SEPARATED}
 HELDOUT = {c.track_id: c for c in training_candidates(CANDIDATES, "test")}
 SEPARATOR_MODEL = "results/separated/model/separator.pt"
 

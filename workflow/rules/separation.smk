@@ -168,3 +168,39 @@ rule separation_quality:
         config=separation_config(),
     script:
         "../scripts/separation_quality.py"
+
+
+rule vocal_activity:
+    input:
+        code=pkg("vocalmix.stages.activity"),
+        vocals=[separated_paths(t)["vocal"] for t in ACTIVITY],
+        lines=list(ACTIVITY.values()),
+    output:
+        table="results/separated/activity.tsv",
+        plot=report(
+            "results/separated/activity.png",
+            caption="../report/vocal_activity.rst",
+            category="Separation",
+        ),
+    log:
+        "results/logs/vocal_activity.log",
+    benchmark:
+        "results/benchmarks/vocal_activity.tsv"
+    conda:
+        "../../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+    params:
+        tracks=[
+            {
+                "track_id": t,
+                "genre": SEPARATED[t].genre,
+                "vocal": separated_paths(t)["vocal"],
+                "lines": p,
+            }
+            for t, p in ACTIVITY.items()
+        ],
+        gate_lu=lookup(dpath="features/gate_lu", within=config),
+    script:
+        "../scripts/vocal_activity.py"

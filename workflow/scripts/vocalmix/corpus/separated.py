@@ -8,7 +8,10 @@ the first of ``file``, ``filename``, ``filepath``, ``path``) names each song's a
 whose ``genre_column`` (default ``genre``) gives its genre; a song's row wins over the
 entry's ``genre``, and a song missing from the sheet keeps the entry's genre (with a warning).
 The sheet is read as untrusted text: at most :data:`MAX_SHEET_BYTES`, every problem an error
-naming the sheet. Every song becomes a candidate track
+naming the sheet. ``activity`` is a folder of lyric-line timings (``<audio file stem>.csv``
+with ``start_time,end_time`` in seconds, JamendoLyrics' ``lines/``): rule
+``vocal_activity`` then checks the vocal-activity detection on each separated vocal against
+them (:func:`activity_references`). Every song becomes a candidate track
 ``separated_<slug of the file name>`` whose vocal and backing are the outputs of rule
 ``separate`` (``results/separated/<track>/{vocal,backing}.wav``) and whose mixture is the
 song itself. Discovery only lists files (cheap enough for Snakemake's DAG); rule
@@ -39,7 +42,7 @@ from vocalmix.layout import SEPARATED_DIR
 log = logging.getLogger(__name__)
 
 __all__ = ["SeparatedSettings", "DATASET", "OUT_DIR", "MAX_SHEET_BYTES", "discover_mixes",
-           "mix_entries", "read_sheet", "separated_paths"]
+           "mix_entries", "read_sheet", "separated_paths", "activity_references"]
 
 DATASET = "separated"
 OUT_DIR = SEPARATED_DIR
@@ -74,7 +77,8 @@ def mix_entries(config: dict) -> list[dict]:
         out.append({"path": str(entry["path"]), "genre": entry.get("genre"),
                     "metadata": entry.get("metadata"),
                     "file_column": entry.get("file_column"),
-                    "genre_column": entry.get("genre_column") or "genre"})
+                    "genre_column": entry.get("genre_column") or "genre",
+                    "activity": entry.get("activity")})
     return out
 
 
@@ -154,6 +158,26 @@ def _files(pattern: str) -> list[Path]:
                       if Path(f).is_file() and Path(f).suffix.lower() in AUDIO_EXTS)
     raise CorpusError(f"commercial_mixes: '{pattern}' is not a file, a folder or a glob "
                       "pattern that exists")
+
+
+def activity_references(config: dict) -> dict[str, str]:
+    """Separated track -> its lyric-line timings (``<activity folder>/<audio stem>.csv``) for
+    every ``commercial_mixes`` entry with an ``activity`` folder; songs without a file there
+    are left out (with a warning)."""
+    out: dict[str, str] = {}
+    for entry in mix_entries(config):
+        if not entry["activity"]:
+            continue
+        folder = Path(entry["activity"]).expanduser()
+        if not folder.is_dir():
+            raise CorpusError(f"commercial_mixes activity '{folder}': not a folder")
+        for f in _files(entry["path"]):
+            ref = folder / f"{f.stem}.csv"
+            if ref.is_file():
+                out[f"{DATASET}_{slug(f.stem)}"] = str(ref)
+            else:
+                log.warning("commercial_mixes '%s': no lyric-line timings %s", f, ref)
+    return out
 
 
 def discover_mixes(config: dict) -> tuple[list[Candidate], list[Rejection]]:
