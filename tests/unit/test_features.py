@@ -188,3 +188,24 @@ def test_genre_table_keeps_its_text_columns_as_text(tmp_path):
     assert table["pop"]["row_source"] == "real"
     assert table["pop"]["vocal_to_backing_lu"] == pytest.approx(-1.0)
     assert table[OVERALL]["n_real"] == pytest.approx(3.0)
+
+
+def test_separated_songs_are_corrected_for_the_separators_bias():
+    # three separated songs whose separator reads the vocal 2 LU low and its range 1 LU
+    # wide; the correction brings their median back, and leaves the other songs alone
+    feats = [_dfeats("s1", "pop", -3.0, 6.0, "separated"),
+             _dfeats("s2", "pop", -2.0, 7.0, "separated"),
+             _dfeats("s3", "pop", -1.0, 8.0, "separated"),
+             _dfeats("m1", "rock", 1.0, 5.0, "musdb18hq")]
+    for f in feats:
+        f["vocal"]["eq_db"] = np.zeros(len(spectrum.THIRD_OCTAVE_HZ))
+    bias = {"vocal_to_backing_lu": -2.0, "vocal_lra_lu": 1.0, "vocal_eq_4000hz_db": -3.0}
+    rows = {r["genre"]: r for r in genre_stats(feats, separation_bias=bias)}
+    assert rows["pop"]["vocal_to_backing_lu"] == pytest.approx(0.0)
+    assert rows["pop"]["vocal_lra_lu"] == pytest.approx(6.0)
+    assert rows["rock"]["vocal_to_backing_lu"] == pytest.approx(1.0)
+    flat = {r["genre"]: r for r in genre_stats(feats)}
+    # the separator lost 3 dB at 4 kHz: the corrected balance has it 3 dB higher
+    assert rows["pop"]["vocal_eq_4000hz_db"] - flat["pop"]["vocal_eq_4000hz_db"] == \
+        pytest.approx(3.0)
+    assert rows["rock"]["vocal_eq_4000hz_db"] == pytest.approx(flat["rock"]["vocal_eq_4000hz_db"])

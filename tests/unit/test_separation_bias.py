@@ -132,3 +132,39 @@ def test_summary_counts_and_moments_per_group():
     assert groups["demo", "train"]["n_tracks"] == 2
     with pytest.raises(KeyError, match="genre"):
         bias.summarise_bias(rows, "genre")
+
+
+def test_calibration_takes_real_non_test_stem_tracks_only():
+    from vocalmix.corpus.tracks import Candidate
+    from vocalmix.separation.bias import calibration_candidates
+
+    def cand(tid, dataset, split, files=("vocal", "backing"), source="stems"):
+        return Candidate(track_id=tid, dataset=dataset, adapter=dataset, split=split,
+                         source=source, genre=None, files={f: [f"{tid}/{f}.wav"] for f in files})
+
+    cands = [cand("d1", "demo", "train"), cand("m1", "musdb", "train"),
+             cand("m2", "musdb", "valid"), cand("m3", "musdb", "test"),
+             cand("r1", "mir1k", "train", files=("raw_vocal", "backing")),
+             cand("s1", "separated", "train", source="separated")]
+    got = calibration_candidates(cands, synthetic_datasets=["demo"], limit=10, seed=1)
+    assert [c.track_id for c in got] == ["m1", "m2"]
+    one = calibration_candidates(cands, synthetic_datasets=["demo"], limit=1, seed=1)
+    assert len(one) == 1 and one == calibration_candidates(
+        cands, synthetic_datasets=["demo"], limit=1, seed=1)
+    assert calibration_candidates(cands, synthetic_datasets=["demo"], limit=0, seed=1) == []
+
+
+def test_corrections_apply_from_three_calibration_tracks(tmp_path):
+    from vocalmix.separation.bias import (CORRECTION_COLUMNS, corrections,
+                                          read_corrections)
+    from vocalmix.tables import write_tsv
+
+    rows = [{"bias_vocal_to_backing_lu": b, "bias_vocal_lra_lu": ""} for b in (-1.0, -2.0)]
+    corr = {c["target"]: c for c in corrections(rows)}
+    assert corr["vocal_to_backing_lu"]["applied"] == "no"
+    assert "2 real calibration track(s)" in corr["vocal_to_backing_lu"]["reason"]
+    rows.append({"bias_vocal_to_backing_lu": -3.0, "bias_vocal_lra_lu": ""})
+    corr = corrections(rows)
+    path = tmp_path / "correction.tsv"
+    write_tsv(path, corr, columns=CORRECTION_COLUMNS)
+    assert read_corrections(path) == {"vocal_to_backing_lu": pytest.approx(-2.0)}

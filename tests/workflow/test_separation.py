@@ -116,6 +116,11 @@ def test_bias_tables(separation_run):
     assert float(vbr["mean_bias"]) == pytest.approx(float(row["bias_vocal_to_backing_lu"]),
                                                     abs=2e-4)
     assert (separation_run / "results/separated/bias.png").stat().st_size > 5000
+    assert {s["split"] for s in summary} == {"test"}
+    # the demo's synthetic songs never calibrate the separator: no correction applied
+    corr = _tsv(separation_run / "results/separated/correction.tsv")
+    assert [c["target"] for c in corr] == list(bias.CORRECTED_TARGETS)
+    assert {(c["n_tracks"], c["applied"]) for c in corr} == {("0", "no")}
 
 
 def test_spleeter_without_checkpoint_stops_before_any_job(tmp_path):

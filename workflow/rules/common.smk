@@ -315,13 +315,33 @@ from dataclasses import asdict
 from vocalmix.corpus.separated import activity_references, separated_paths
 from vocalmix.separation.api import SeparationError, check_backend
 from vocalmix.separation.settings import SeparationSettings
+from vocalmix.separation.bias import calibration_candidates
 from vocalmix.separation.training import training_candidates
 
 SEPARATION = config["separation"]
 SEPARATION_BACKEND = SEPARATION["backend"]
 SEPARATED = {c.track_id: c for c in CANDIDATES if c.adapter == "separated"}
 ACTIVITY = {t: p for t, p in activity_references(config).items() if t in SEPARATED}
-HELDOUT = {c.track_id: c for c in training_candidates(CANDIDATES, "test")}
+# tracks with true stems that the configured separator also separates: the test split's
+# (separation quality and bias) and, when finished songs are separated, up to
+# separation.calibration_tracks real train/valid ones (the bias correction)
+CALIBRATION = (
+    {
+        c.track_id: c
+        for c in calibration_candidates(
+            CANDIDATES,
+            synthetic_datasets=synthetic_datasets(config),
+            limit=SEPARATION["calibration_tracks"],
+            seed=config["seed"],
+        )
+    }
+    if SEPARATED
+    else {}
+)
+HELDOUT = {
+    **{c.track_id: c for c in training_candidates(CANDIDATES, "test")},
+    **CALIBRATION,
+}
 SEPARATOR_MODEL = "results/separated/model/separator.pt"
 
 if SEPARATED and SEPARATION_BACKEND != "builtin":

@@ -33,6 +33,8 @@ rule summarise_features:
         truth=lambda wildcards: [r["truth"] for r in truth_tracks()],
         truth_vocal=lambda wildcards: [r["vocal"] for r in truth_tracks()],
         truth_backing=lambda wildcards: [r["backing"] for r in truth_tracks()],
+        # the separator's bias on real tracks with true stems, subtracted from separated songs
+        correction=["results/separated/correction.tsv"] if SEPARATED else [],
     output:
         summary="results/features/summary.tsv",
         genre_stats="results/features/genre_stats.tsv",

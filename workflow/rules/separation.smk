@@ -133,7 +133,7 @@ use rule separate_heldout as separate_heldout_demucs with:
 rule separation_quality:
     input:
         code=pkg("vocalmix.stages.separation_quality"),
-        stems=candidate_files("test"),
+        stems=sorted({f for c in HELDOUT.values() for f in c.all_files()}),
         estimates=[f for e in heldout_estimates().values() for f in e.values()],
         reports=[separated_paths(t)["report"] for t in SEPARATED],
     output:
@@ -151,6 +151,7 @@ rule separation_quality:
             caption="../report/separation_bias.rst",
             category="Separation",
         ),
+        correction="results/separated/correction.tsv",
     log:
         "results/logs/separation_quality.log",
     benchmark:
@@ -161,7 +162,7 @@ rule separation_quality:
     resources:
         mem_mb=3000,
     params:
-        heldout=separation_candidates("test"),
+        heldout=[asdict(HELDOUT[t]) for t in sorted(HELDOUT)],
         estimates=heldout_estimates(),
         splits={t: c.split for t, c in SEPARATED.items()},
         separation=separation_params(),

@@ -16,12 +16,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.audio import read_audio
+from vocalmix.corpus.separated import DATASET as SEPARATED_DATASET
 from vocalmix.measure.spectrum import OCTAVE_HZ, octave_shape_db
 
 
@@ -93,7 +94,8 @@ def is_real(feats: dict, synthetic_datasets: Iterable[str]) -> bool:
 
 
 def genre_stats(features: list[dict], *, synthetic_datasets: Iterable[str] = (),
-                min_real_songs: int = MIN_REAL_SONGS) -> list[dict]:
+                min_real_songs: int = MIN_REAL_SONGS,
+                separation_bias: Mapping[str, float] | None = None) -> list[dict]:
     """Per genre, over the training split's processed vocals, the median (and interquartile
     range) of: the vocal-to-backing ratio, the vocal's loudness range, its blind DRR
     (:mod:`vocalmix.measure.reverb_blind`) and the T60 of the reverb fitted to it, and its
@@ -106,8 +108,20 @@ def genre_stats(features: list[dict], *, synthetic_datasets: Iterable[str] = (),
     (``row_source`` ``real``); any other genre on all its training songs (``corpus``). The
     overall row likewise. ``n_tracks`` counts a genre's training songs, ``n_real`` the real
     ones among them.
+
+    ``separation_bias`` (target -> mean bias of the separator, estimate minus truth, from
+    ``results/separated/correction.tsv``; keys ``vocal_to_backing_lu``, ``vocal_lra_lu``,
+    ``vocal_drr_db``, ``vocal_eq_<hz>hz_db``) is subtracted from the values of the separated
+    finished songs (dataset ``separated``) before the medians.
     """
     synthetic = set(synthetic_datasets)
+    corr = dict(separation_bias or {})
+
+    def value(f: dict, key: str, v):
+        """A song's value of a target, corrected for the separator's bias where separated."""
+        if v is None or f.get("dataset") != SEPARATED_DATASET or key not in corr:
+            return v
+        return v - corr[key]
     train = [f for f in features if f["split"] == "train" and f["source"] != "raw"
              and f.get("vocal_to_backing_lu") is not None]
     groups: dict[str, list[dict]] = {}
@@ -125,10 +139,12 @@ def genre_stats(features: list[dict], *, synthetic_datasets: Iterable[str] = (),
     def row(genre, songs):
         real = [f for f in songs if is_real(f, synthetic)]
         items = real if len(real) >= min_real_songs else songs
-        lar, lar_iqr = median_iqr([f["vocal_to_backing_lu"] for f in items])
-        lra, lra_iqr = median_iqr([f["vocal"].get("loudness_range_lu") for f in items])
-        drr, drr_iqr = median_iqr([((f.get("reverb") or {}).get("blind_estimate") or {})
-                                   .get("drr_db") for f in items])
+        lar, lar_iqr = median_iqr([value(f, "vocal_to_backing_lu", f["vocal_to_backing_lu"])
+                                   for f in items])
+        lra, lra_iqr = median_iqr([value(f, "vocal_lra_lu", f["vocal"].get("loudness_range_lu"))
+                                   for f in items])
+        drr, drr_iqr = median_iqr([value(f, "vocal_drr_db", (
+            (f.get("reverb") or {}).get("blind_estimate") or {}).get("drr_db")) for f in items])
         t60, t60_iqr = median_iqr([((f.get("reverb") or {}).get("fitted") or {})
                                    .get("t60_mid_s") for f in items])
         out = {"genre": genre, "n_tracks": len(songs), "n_real": len(real),
@@ -138,6 +154,7 @@ def genre_stats(features: list[dict], *, synthetic_datasets: Iterable[str] = (),
                "vocal_drr_db": drr, "vocal_drr_db_iqr": drr_iqr,
                "vocal_t60_s": t60, "vocal_t60_s_iqr": t60_iqr}
         shapes = np.array([octave_shape_db(np.asarray(f["vocal"]["eq_db"], dtype=float))
+                           + np.array([value(f, eq_column(hz), 0.0) for hz in OCTAVE_HZ])
                            for f in items if f["vocal"].get("eq_db") is not None])
         shapes = shapes[np.all(np.isfinite(shapes), axis=1)] if shapes.size else shapes
         for k, hz in enumerate(OCTAVE_HZ):

@@ -37,7 +37,9 @@ from vocalmix.measure import loudness, spectrum
 from vocalmix.measure.reverb_blind import estimate
 
 __all__ = ["TARGETS", "EQ_TARGETS", "EQ_RMS", "BIAS_MEASURES", "ROW_COLUMNS",
-           "SUMMARY_COLUMNS", "target_values", "bias_row", "summarise_bias"]
+           "SUMMARY_COLUMNS", "target_values", "bias_row", "summarise_bias",
+           "MIN_CALIBRATION_TRACKS", "CORRECTED_TARGETS", "CORRECTION_COLUMNS",
+           "calibration_candidates", "corrections", "read_corrections"]
 
 #: the vocal's tonal balance, one target per octave band
 EQ_TARGETS = tuple(f"vocal_eq_{int(hz)}hz_db" for hz in spectrum.OCTAVE_HZ)
@@ -192,3 +194,62 @@ def summarise_bias(rows: Sequence[Mapping], group_key: str | Sequence[str] = "da
                         "mean_est": _mean(r.get(f"est_{m}") for r in members) if both
                         else math.nan})
     return out
+
+
+# --------------------------------------------------------------------------- correction
+#: calibration tracks a target needs before its mean bias is subtracted from separated songs
+MIN_CALIBRATION_TRACKS = 3
+#: the targets a correction applies to (the blind T60 is not what the genre table keeps)
+CORRECTED_TARGETS = ("vocal_to_backing_lu", "vocal_lra_lu", *EQ_TARGETS, "vocal_drr_db")
+#: ``correction.tsv``
+CORRECTION_COLUMNS = ("target", "n_tracks", "mean_bias", "sd_bias", "applied", "reason")
+
+
+def calibration_candidates(candidates: Sequence, *, synthetic_datasets: Iterable[str],
+                           limit: int, seed: int) -> list:
+    """The tracks separated to calibrate the separator: real (not synthetic) tracks of the
+    training and validation splits with a processed vocal stem and a backing, at most
+    ``limit`` of them in a seeded order. The demo's synthetic voices are left out on
+    purpose: the separator misses much of them (vocal-to-backing bias about -5.5 LU on the
+    demo, -0.7 LU on real previews; ``benchmarks/results/separation_bias_summary.csv``), so
+    a correction learnt there would make real songs worse."""
+    from vocalmix.seeding import derive_seed
+
+    synthetic = set(synthetic_datasets)
+    pool = [c for c in candidates
+            if c.split in ("train", "valid") and c.dataset not in synthetic
+            and c.source != "separated" and c.adapter != "separated" and c.layout == "stems"
+            and "vocal" in c.files and "backing" in c.files]
+    pool.sort(key=lambda c: derive_seed(seed, "calibration", c.track_id))
+    return sorted(pool[:max(0, int(limit))], key=lambda c: c.track_id)
+
+
+def corrections(rows: Sequence[Mapping], *,
+                min_tracks: int = MIN_CALIBRATION_TRACKS) -> list[dict]:
+    """Per target of :data:`CORRECTED_TARGETS`: the mean bias over the calibration rows
+    (:func:`bias_row` results of :func:`calibration_candidates`), and whether it is applied
+    (at least ``min_tracks`` tracks with a finite bias)."""
+    out = []
+    for t in CORRECTED_TARGETS:
+        v = np.array([float(r[f"bias_{t}"]) for r in rows
+                      if r.get(f"bias_{t}") not in (None, "")], dtype=float)
+        v = v[np.isfinite(v)]
+        ok = v.size >= min_tracks
+        out.append({"target": t, "n_tracks": int(v.size),
+                    "mean_bias": float(v.mean()) if v.size else math.nan,
+                    "sd_bias": float(v.std(ddof=1)) if v.size > 1 else math.nan,
+                    "applied": "yes" if ok else "no",
+                    "reason": (f"mean over {v.size} real calibration tracks" if ok else
+                               f"{v.size} real calibration track(s) with true stems outside "
+                               f"the test split; {min_tracks} needed")})
+    return out
+
+
+def read_corrections(path) -> dict[str, float]:
+    """``correction.tsv`` -> target -> the bias to subtract from a separated song's value
+    (applied targets only)."""
+    import csv
+
+    with open(path, newline="") as fh:
+        return {r["target"]: float(r["mean_bias"]) for r in csv.DictReader(fh, delimiter="\t")
+                if r.get("applied") == "yes"}

@@ -48,8 +48,8 @@ SUMMARY_COLUMNS = ("dataset", "estimate", "n_tracks", *(f"mean_{m}" for m in MET
                    "mean_vocal_si_sdr_gain_db", "min_vocal_si_sdr_gain_db")
 #: ``bias.tsv``: the track, then true/est/bias of each target (:func:`bias.bias_row`)
 BIAS_COLUMNS = ("track_id", "dataset", "split", "estimate", *bias.ROW_COLUMNS)
-#: ``bias_summary.tsv``: per dataset and target (:func:`bias.summarise_bias`)
-BIAS_SUMMARY_COLUMNS = ("dataset", *bias.SUMMARY_COLUMNS)
+#: ``bias_summary.tsv``: per dataset, split and target (:func:`bias.summarise_bias`)
+BIAS_SUMMARY_COLUMNS = ("dataset", "split", *bias.SUMMARY_COLUMNS)
 
 
 def backend_label(settings: SeparationSettings) -> str:

@@ -76,6 +76,7 @@ class SeparationSettings:
     backend: str
     split: str
     train_weight: float
+    calibration_tracks: int
     pretrained: PretrainedSettings
     builtin: BuiltinSettings
     spleeter: SpleeterSettings

@@ -39,8 +39,11 @@ def separation_quality(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     Writes ``outputs['table']``, ``['summary']`` and ``['plot']`` (SI-SDR) and, where the
     outputs name them, ``outputs['bias']`` (one row per held-out track: the training
     targets measured on the true and the estimated pair, :func:`vocalmix.separation.bias.
-    bias_row`), ``['bias_summary']`` (per dataset, :func:`~vocalmix.separation.bias.
-    summarise_bias`) and ``['bias_plot']``."""
+    bias_row`), ``['bias_summary']`` (per dataset and split, :func:`~vocalmix.separation.
+    bias.summarise_bias`), ``['bias_plot']`` and ``['correction']`` (the mean bias over the
+    calibration tracks, the held-out tracks outside the test split:
+    :func:`~vocalmix.separation.bias.corrections`). The SI-SDR tables hold the test split
+    only."""
     from tqdm import tqdm
 
     from vocalmix.separation.heldout import mixture_of
@@ -63,6 +66,12 @@ def separation_quality(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         est = params["estimates"][c.track_id]
         v_hat, _ = read_audio(est["vocal"])
         b_hat, _ = read_audio(est["backing"])
+        if c.split != "test":  # a calibration track: its bias only
+            bias_rows.append({"track_id": c.track_id, "dataset": c.dataset, "split": c.split,
+                              "estimate": label,
+                              **bias.bias_row((stems.vocal, stems.backing), (v_hat, b_hat),
+                                              sample_rate)})
+            continue
         scores = quality.evaluate_track(stems.vocal, stems.backing, mixture,
                                         {label: (v_hat, b_hat)})
         vbr = describe(mixture, stems.vocal, stems.backing, sample_rate)["vocal_to_backing_lu"]
@@ -107,8 +116,15 @@ def separation_quality(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
 def _write_bias(rows: list[dict], outputs: Mapping[str, Any], label: str) -> None:
     """The bias table, its per-dataset summary and (where named) its plot."""
     write_tsv(outputs["bias"], rows, columns=BIAS_COLUMNS)
-    summary = bias.summarise_bias(rows, "dataset")
+    summary = bias.summarise_bias(rows, ("dataset", "split"))
     write_tsv(outputs["bias_summary"], summary, columns=BIAS_SUMMARY_COLUMNS)
+    if "correction" in outputs:
+        corr = bias.corrections([r for r in rows if r["split"] != "test"])
+        write_tsv(outputs["correction"], corr, columns=bias.CORRECTION_COLUMNS)
+        applied = [c for c in corr if c["applied"] == "yes"]
+        log.info("separation bias correction: %s", "; ".join(
+            f"{c['target']} {c['mean_bias']:+.2f}" for c in applied) if applied
+            else f"none ({corr[0]['reason']})")
     for s in summary:
         if s["target"] in ("vocal_to_backing_lu", "vocal_lra_lu", bias.EQ_RMS):
             log.info("%s: %s bias mean %.2f, sd %.2f, mean |bias| %.2f over %d track(s)",

@@ -15,6 +15,7 @@ from vocalmix.features.summary import (
     truth_rows,
 )
 from vocalmix.files import read_json
+from vocalmix.separation.bias import read_corrections
 from vocalmix.tables import write_tsv
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,15 @@ def summarise_features(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         truths[t["song_id"]] = t
     rows = summary_rows(features)
     write_tsv(outputs["summary"], rows)
+    correction = inputs.get("correction") or []
+    correction = [correction] if isinstance(correction, str) else list(correction)
+    corr = read_corrections(correction[0]) if correction else {}
+    if corr:
+        log.info("separated songs corrected for the separator's bias: %s",
+                 ", ".join(f"{k} {v:+.2f}" for k, v in corr.items()))
     stats = genre_stats(features, synthetic_datasets=params.get("synthetic_datasets", ()),
-                        min_real_songs=int(params.get("min_real_songs", MIN_REAL_SONGS)))
+                        min_real_songs=int(params.get("min_real_songs", MIN_REAL_SONGS)),
+                        separation_bias=corr)
     if not stats:
         raise ValueError("no training track with a processed vocal: genre_stats.tsv needs at "
                          "least one (check the datasets' splits and sources)")
