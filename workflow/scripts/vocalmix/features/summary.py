@@ -241,25 +241,55 @@ def truth_rows(features: list[dict], truths: dict[str, dict],
     return rows
 
 
-def plot_distributions(rows: list[dict], path) -> None:
+def plot_distributions(rows: list[dict], path, *, synthetic_datasets: Iterable[str] = (),
+                       stats: list[dict] | None = None) -> None:
+    """Vocal-to-backing ratio and vocal LRA by genre (all splits): a box per genre, each
+    song a dot (real recordings orange, separated finished songs red, synthetic songs grey),
+    and where ``stats`` (the genre table) is given its row's value as a black bar labelled
+    with the row's source."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    synthetic = set(synthetic_datasets)
     with_vocal = [r for r in rows if r["vocal_to_backing_lu"] is not None]
     genres = sorted({r["genre"] for r in with_vocal})
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    table = {s["genre"]: s for s in stats or []}
+    fig, axes = plt.subplots(1, 2, figsize=(max(10.0, 1.1 * len(genres) + 4), 4.2))
+    kinds = (("synthetic", "0.6"), ("real", "tab:orange"), ("separated", "tab:red"))
+
+    def kind(r: dict) -> str:
+        if r.get("dataset") == SEPARATED_DATASET:
+            return "separated"
+        return "synthetic" if r.get("dataset") in synthetic else "real"
+
     for ax, key, label in ((axes[0], "vocal_to_backing_lu", "vocal-to-backing ratio (LU)"),
                            (axes[1], "vocal_lra_lu", "vocal loudness range (LU)")):
         data = [[r[key] for r in with_vocal if r["genre"] == g and r[key] is not None]
                 for g in genres]
-        ax.boxplot(data, tick_labels=genres if genres else None)
-        for i, d in enumerate(data, start=1):
-            ax.scatter(np.full(len(d), i), d, s=12, alpha=0.6, color="tab:orange", zorder=3)
+        ax.boxplot(data, tick_labels=genres if genres else None, showfliers=False)
+        for name, colour in kinds:
+            for i, g in enumerate(genres, start=1):
+                d = [r[key] for r in with_vocal if r["genre"] == g and r[key] is not None
+                     and kind(r) == name]
+                if d:
+                    ax.scatter(np.full(len(d), i), d, s=14, alpha=0.7, color=colour,
+                               zorder=3, label=name)
+            for i, g in enumerate(genres, start=1):
+                row = table.get(g)
+                if name == "synthetic" and row and row.get(key) is not None:
+                    ax.hlines(row[key], i - 0.35, i + 0.35, color="k", lw=2, zorder=4)
+                    ax.annotate(row.get("row_source", ""), (i, row[key]), fontsize=7,
+                                xytext=(0, 4), textcoords="offset points", ha="center")
         ax.set_ylabel(label)
+        ax.tick_params(axis="x", rotation=30)
         ax.grid(alpha=0.3)
-    fig.suptitle("Ground-truth features by genre (all splits)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    seen = dict(zip(labels, handles))
+    if seen:
+        axes[0].legend(seen.values(), seen.keys(), fontsize=7, loc="best")
+    fig.suptitle("Ground-truth features by genre (all splits); bars: the genre table's rows")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

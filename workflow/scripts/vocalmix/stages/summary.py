@@ -56,7 +56,8 @@ def summarise_features(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
             "measured_vocal_lra_lu", "error_vocal_lra_lu", "truth_t60_mid_s", "fitted_t60_mid_s",
             "error_t60_mid_pct", "blind_t60_mid_s", "blind_error_t60_mid_pct"]
     write_tsv(outputs["truth_check"], checks, cols)
-    plot_distributions(rows, outputs["plot"])
+    plot_distributions(rows, outputs["plot"],
+                       synthetic_datasets=params.get("synthetic_datasets", ()), stats=stats)
     for s in stats:
         log.info("genre %-18s n=%2d  vocal-to-backing %+.2f LU  vocal LRA %s LU", s["genre"],
                  s["n_tracks"], s["vocal_to_backing_lu"], s["vocal_lra_lu"])
