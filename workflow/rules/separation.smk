@@ -149,7 +149,7 @@ rule separation_quality:
         bias_plot=report(
             "results/separated/bias.png",
             caption="../report/separation_bias.rst",
-            category="Separation",
+            category="Real material",
         ),
         correction="results/separated/correction.tsv",
     log:
@@ -181,7 +181,7 @@ rule vocal_activity:
         plot=report(
             "results/separated/activity.png",
             caption="../report/vocal_activity.rst",
-            category="Separation",
+            category="Real material",
         ),
     log:
         "results/logs/vocal_activity.log",
