@@ -60,6 +60,21 @@ def _source(path: str | Path) -> Callable[[], Iterator[NDArray]]:
     return blocks
 
 
+class FullScaleError(AudioError):
+    """Samples beyond full scale where 24-bit PCM must hold them; ``peak`` is their peak."""
+
+    def __init__(self, name: str, peak: float):
+        self.peak = peak
+        super().__init__(None, f"{name}: peak {peak:.3f} exceeds full scale; it cannot be "
+                               "stored as 24-bit PCM")
+
+
+#: attempts at storing the dereverberated vocal, each with the gain the last one's peak asks
+DEREVERB_ATTEMPTS = 3
+#: the peak (dBFS) the dereverberated vocal is scaled to when it overshot full scale
+DEREVERB_PEAK_DBFS = -1.0
+
+
 def as_stored(audio: NDArray, sample_rate: int, *, name: str = "dereverberated vocal"
               ) -> NDArray[np.float32]:
     """``audio`` as a 24-bit FLAC holds it: the samples every version is made from.
@@ -75,8 +90,7 @@ def as_stored(audio: NDArray, sample_rate: int, *, name: str = "dereverberated v
 
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak > 1.0:
-        raise AudioError(None, f"{name}: peak {peak:.3f} exceeds full scale; it cannot be "
-                               "stored as 24-bit PCM")
+        raise FullScaleError(name, peak)
     buf = io.BytesIO()
     sf.write(buf, np.asarray(audio, dtype=np.float32).T, int(sample_rate), subtype="PCM_24",
              format="FLAC")
@@ -85,9 +99,10 @@ def as_stored(audio: NDArray, sample_rate: int, *, name: str = "dereverberated v
     return np.ascontiguousarray(data.T)
 
 
-def _store_dereverberated(vocal: str, path: str | Path, dereverb: bool, name: str) -> int:
+def _store_dereverberated(vocal: str, path: str | Path, dereverb: bool, name: str,
+                          gain: float = 1.0) -> int:
     """Dereverberate (WPE) or just take the mid of ``vocal`` into the 24-bit file ``path``
-    (as :func:`as_stored`), a block at a time; the sample rate."""
+    (as :func:`as_stored`), a block at a time, times ``gain``; the sample rate."""
     with open_audio(vocal) as stream, \
             open_audio_writer(path, stream.sample_rate, 1, subtype="PCM_24",
                               clip="error") as out:
@@ -99,8 +114,34 @@ def _store_dereverberated(vocal: str, path: str | Path, dereverb: bool, name: st
             pieces = (read(min(step, n - i)).mean(axis=0, keepdims=True).astype(np.float32)
                       for i in range(0, n, step))
         for piece in pieces:
+            if gain != 1.0:
+                piece = piece * np.float32(gain)
             out.write(as_stored(piece, stream.sample_rate, name=name))
         return stream.sample_rate
+
+
+def store_dereverberated(vocal: str, path: str | Path, dereverb: bool, name: str
+                         ) -> tuple[int, float]:
+    """:func:`_store_dereverberated`, scaled down where the result overshoots full scale.
+
+    WPE can raise a loud separated or mastered vocal's peaks above 0 dBFS (measured: 1.10 on
+    a separated Jamendo song). The versions are loudness-normalised from it, so a constant
+    gain on it changes nothing downstream; the attempt that overshot gives the gain that
+    puts the peak at :data:`DEREVERB_PEAK_DBFS` (the peak found so far: up to
+    :data:`DEREVERB_ATTEMPTS` passes). Returns the sample rate and the gain (dB; 0 where none
+    was needed). Raises :class:`FullScaleError` when every attempt overshoots.
+    """
+    gain = 1.0
+    for attempt in range(DEREVERB_ATTEMPTS):
+        try:
+            return _store_dereverberated(vocal, path, dereverb, name, gain), \
+                float(20 * np.log10(gain))
+        except FullScaleError as exc:
+            if attempt == DEREVERB_ATTEMPTS - 1:
+                raise
+            gain *= 10 ** (DEREVERB_PEAK_DBFS / 20) / exc.peak
+            log.warning("%s; scaled by %.2f dB and made again", exc, 20 * np.log10(gain))
+    raise AssertionError("unreachable")
 
 
 def _dry_note_report(dry_vocal: str, truth: str) -> dict:
@@ -143,15 +184,16 @@ def corrupt(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=".corrupt.",
                                                                   dir=folder))
             derev = Path(tmp) / "dereverberated.flac"
-        sr = _store_dereverberated(inputs["vocal"], derev, settings.dereverb,
-                                   f"{track}: dereverberated vocal")
+        sr, headroom_db = store_dereverberated(inputs["vocal"], derev, settings.dereverb,
+                                               f"{track}: dereverberated vocal")
         report = {}
         if settings.dereverb and inputs.get("dry_vocal") and inputs.get("truth"):
             report = _dry_note_report(inputs["dry_vocal"], inputs["truth"])
         for k, path in enumerate(json_paths):
             seed, p = _version(derev, sr, track, params["seed"], k, audio_paths.get(k))
             write_json(path, {"track_id": track, "version": k, "seed": seed, **p,
-                              "wpe_on_dry_notes": report})
+                              "wpe_on_dry_notes": report,
+                              **({"dereverberated_gain_db": headroom_db} if headroom_db else {})})
             log.info("%s v%d: %d EQ band(s), expander %.1f dB / %.1f:1%s", track, k,
                      len(p["eq"]), p["expander"]["threshold_db"], p["expander"]["ratio"],
                      "" if k in audio_paths else " (audio: rule corrupt_extra)")
