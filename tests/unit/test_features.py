@@ -209,3 +209,21 @@ def test_separated_songs_are_corrected_for_the_separators_bias():
     assert rows["pop"]["vocal_eq_4000hz_db"] - flat["pop"]["vocal_eq_4000hz_db"] == \
         pytest.approx(3.0)
     assert rows["rock"]["vocal_eq_4000hz_db"] == pytest.approx(flat["rock"]["vocal_eq_4000hz_db"])
+
+
+def test_a_genre_with_too_few_real_songs_keeps_the_published_prior():
+    feats = [_dfeats("s1", "heavy-metal", 4.0, 9.0, "separated"),
+             _dfeats("s2", "folk", 3.0, 8.0, "separated"),
+             _dfeats("d1", "pop", 2.0, 5.0, "demo")]
+    priors = {"heavy-metal": {"genre": "heavy-metal", "n_tracks": 0.0, "row_source": "prior",
+                              "vocal_to_backing_lu": -2.0, "vocal_lra_lu": 4.5},
+              "pop": {"genre": "pop", "vocal_to_backing_lu": 1.5, "vocal_lra_lu": 5.0}}
+    rows = {r["genre"]: r for r in genre_stats(feats, synthetic_datasets=["demo"],
+                                               priors=priors)}
+    metal = rows["heavy-metal"]
+    assert (metal["row_source"], metal["n_tracks"], metal["n_real"]) == ("prior", 1, 1)
+    assert (metal["vocal_to_backing_lu"], metal["vocal_lra_lu"]) == (-2.0, 4.5)
+    assert metal["vocal_drr_db"] is None  # nothing measured stands in for a missing prior
+    # no prior for folk: its one real song; pop's synthetic song is the corpus, not a prior
+    assert (rows["folk"]["row_source"], rows["folk"]["vocal_to_backing_lu"]) == ("corpus", 3.0)
+    assert (rows["pop"]["row_source"], rows["pop"]["vocal_to_backing_lu"]) == ("corpus", 2.0)

@@ -35,6 +35,8 @@ rule summarise_features:
         truth_backing=lambda wildcards: [r["backing"] for r in truth_tracks()],
         # the separator's bias on real tracks with true stems, subtracted from separated songs
         correction=["results/separated/correction.tsv"] if SEPARATED else [],
+        # published priors for genres with too few real songs (and no synthetic ones)
+        priors=pkg_data("genre_stats_default.tsv"),
     output:
         summary="results/features/summary.tsv",
         genre_stats="results/features/genre_stats.tsv",

@@ -95,7 +95,8 @@ def is_real(feats: dict, synthetic_datasets: Iterable[str]) -> bool:
 
 def genre_stats(features: list[dict], *, synthetic_datasets: Iterable[str] = (),
                 min_real_songs: int = MIN_REAL_SONGS,
-                separation_bias: Mapping[str, float] | None = None) -> list[dict]:
+                separation_bias: Mapping[str, float] | None = None,
+                priors: Mapping[str, Mapping] | None = None) -> list[dict]:
     """Per genre, over the training split's processed vocals, the median (and interquartile
     range) of: the vocal-to-backing ratio, the vocal's loudness range, its blind DRR
     (:mod:`vocalmix.measure.reverb_blind`) and the T60 of the reverb fitted to it, and its
@@ -108,6 +109,11 @@ def genre_stats(features: list[dict], *, synthetic_datasets: Iterable[str] = (),
     (``row_source`` ``real``); any other genre on all its training songs (``corpus``). The
     overall row likewise. ``n_tracks`` counts a genre's training songs, ``n_real`` the real
     ones among them.
+
+    A genre whose training songs are all real but fewer than ``min_real_songs`` takes its
+    row from ``priors`` (the packaged table of published figures,
+    ``vocalmix/data/genre_stats_default.tsv``) where that has the genre (``row_source``
+    ``prior``): one or two songs are a weaker estimate than the published one.
 
     ``separation_bias`` (target -> mean bias of the separator, estimate minus truth, from
     ``results/separated/correction.tsv``; keys ``vocal_to_backing_lu``, ``vocal_lra_lu``,
@@ -162,10 +168,25 @@ def genre_stats(features: list[dict], *, synthetic_datasets: Iterable[str] = (),
             out[eq_column(hz)], out[eq_column(hz, "iqr")] = med, iqr
         return out
 
+    def prior_row(genre, songs):
+        real = [f for f in songs if is_real(f, synthetic)]
+        known = {k: v for k, v in priors[genre].items()
+                 if k not in ("genre", "n_tracks", "n_real", "row_source")}
+        out = row(genre, songs)
+        out.update({k: None for k in out if k not in ("genre", "n_tracks", "n_real")})
+        out.update(known)
+        out.update(genre=genre, n_tracks=len(songs), n_real=len(real), row_source="prior")
+        return out
+
     for genre in sorted(groups):
         if genre == "unknown":
             continue  # tracks without a genre still count in the overall row
-        rows.append(row(genre, groups[genre]))
+        songs = groups[genre]
+        n_real = sum(is_real(f, synthetic) for f in songs)
+        if priors and genre in priors and n_real == len(songs) < min_real_songs:
+            rows.append(prior_row(genre, songs))
+        else:
+            rows.append(row(genre, songs))
     if train:
         rows.append(row(OVERALL, train))
     return rows

@@ -9,8 +9,10 @@ import numpy as np
 
 from vocalmix.features.summary import (
     MIN_REAL_SONGS,
+    OVERALL,
     genre_stats,
     plot_distributions,
+    read_genre_stats,
     summary_rows,
     truth_rows,
 )
@@ -21,6 +23,14 @@ from vocalmix.tables import write_tsv
 log = logging.getLogger(__name__)
 
 __all__ = ["summarise_features"]
+
+
+def _priors(path) -> dict[str, dict]:
+    """The packaged table's rows of published priors (``row_source`` ``prior``)."""
+    if not path:
+        return {}
+    return {g: r for g, r in read_genre_stats(str(path)).items()
+            if r.get("row_source") == "prior" and g != OVERALL}
 
 
 def summarise_features(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
@@ -41,7 +51,8 @@ def summarise_features(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                  ", ".join(f"{k} {v:+.2f}" for k, v in corr.items()))
     stats = genre_stats(features, synthetic_datasets=params.get("synthetic_datasets", ()),
                         min_real_songs=int(params.get("min_real_songs", MIN_REAL_SONGS)),
-                        separation_bias=corr)
+                        separation_bias=corr,
+                        priors=_priors(inputs.get("priors")))
     if not stats:
         raise ValueError("no training track with a processed vocal: genre_stats.tsv needs at "
                          "least one (check the datasets' splits and sources)")
