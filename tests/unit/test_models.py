@@ -443,6 +443,39 @@ def test_unknown_model_input_is_a_clear_error(mini, tmp_path):
                    settings=dataclasses.replace(TINY_TRAIN, inputs={"level": ("drums",)}))
 
 
+def test_song_weighting_gives_every_track_the_same_total_whatever_its_length():
+    from vocalmix.models.train import song_weights
+
+    tracks = ["long"] * 12 + ["short"] * 3 + ["half"] * 3
+    w = np.array([1.0] * 12 + [1.0] * 3 + [0.5] * 3)
+    out = song_weights(w, tracks)
+    totals = {t: float(out[[i for i, x in enumerate(tracks) if x == t]].sum()) for t in set(tracks)}
+    assert totals["long"] == pytest.approx(totals["short"])  # 6 windows' worth each
+    assert totals["long"] == pytest.approx(6.0)
+    assert totals["half"] == pytest.approx(0.5 * totals["short"])  # the track weight stays
+
+
+def test_held_out_training_tracks_are_left_out_and_scored_apart(mini, tmp_path):
+    from vocalmix.models.train import train_task
+
+    ds = ShardedDataset(mini["dataset"], "train")
+    tracks = sorted(set(ds.tracks()))
+    m = train_task(mini["dataset"], tmp_path / "level", "level", seed=1,
+                   settings=dataclasses.replace(TINY_TRAIN, window_weighting="song"),
+                   holdout_tracks=tracks[:1])
+    assert m["holdout"]["track_mae_lu"] >= 0
+    full = train_task(mini["dataset"], tmp_path / "all", "level", seed=1, settings=TINY_TRAIN)
+    assert m["train_windows"] < full["train_windows"] and "holdout" not in full
+
+
+def test_unknown_window_weighting_is_an_error():
+    from vocalmix.models.train import TrainSettings
+
+    with pytest.raises(ValueError, match="window_weighting"):
+        dataclasses.replace(TINY_TRAIN, window_weighting="minute")
+    assert TrainSettings().window_weighting == "window"
+
+
 # ------------------------------------------------------------------ data-driven mixer
 def test_eq_from_curve_fits_a_two_filter_curve_within_half_a_db():
     from vocalmix.mixing.data_driven import eq_from_curve

@@ -25,7 +25,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Collection, Iterator, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -64,6 +64,22 @@ SUM_LEAF = 1 << 21
 #: windows other last bits than a larger one (measured with torch 2.13)
 MIN_CHUNK = 8
 
+#: how the loss weighs a track's windows: each window by its track's weight (``window``), or
+#: each track by its weight whatever its length (``song``: a window's weight divided by its
+#: track's window count, times the mean count, so a 3-minute song counts as much as a
+#: 12-second one instead of 15 times as much)
+WEIGHTINGS = ("window", "song")
+
+
+def song_weights(w: NDArray, track_ids: Sequence[str]) -> NDArray[np.float32]:
+    """Window weights ``w`` rescaled so every track's windows weigh, in sum, its weight times
+    the mean number of windows per track (``train.window_weighting: song``)."""
+    tracks, inverse, counts = np.unique(np.asarray(track_ids), return_inverse=True,
+                                        return_counts=True)
+    scale = counts.mean() / counts[inverse]
+    return (np.asarray(w, dtype=np.float64) * scale).astype(np.float32)
+
+
 @schema_settings("train")
 class TrainSettings:
     """Training of the task models (config section ``train``; defaults from the schema).
@@ -86,6 +102,12 @@ class TrainSettings:
     eq_augment: float
     inputs: Mapping[str, tuple[str, ...]]
     gpus: int
+    window_weighting: str
+
+    def __post_init__(self):
+        if self.window_weighting not in WEIGHTINGS:
+            raise ValueError(f"train.window_weighting must be one of {', '.join(WEIGHTINGS)}, "
+                             f"not {self.window_weighting!r}")
 
 
 class _Split:
@@ -222,7 +244,8 @@ def _split_loss(model, split: _Split, norm_x, norm_y, device, torch, groups=None
 
 
 def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed: int,
-               settings: TrainSettings | None = None) -> dict:
+               settings: TrainSettings | None = None,
+               holdout_tracks: Collection[str] = ()) -> dict:
     """Train the ``task`` model on ``dataset_dir``; write its files to ``out_dir``.
 
     Parameters
@@ -237,6 +260,9 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
         The config seed; every random choice derives from it and the task.
     settings
         Training settings (default: the schema's).
+    holdout_tracks
+        Training-split tracks left out of training and scored apart (``metrics['holdout']``):
+        cross-validation over real songs (``benchmarks/level_model_real.py``).
 
     Returns
     -------
@@ -286,7 +312,15 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
                  len(held))
     else:
         valid = _Split(valid_ds, cols, _rows(valid_ds, versions), chans)
+    holdout = None
+    if holdout_tracks:
+        out_of = np.isin(np.asarray(train_ds.index.track_ids(train_rows)), list(holdout_tracks))
+        holdout = _Split(train_ds, cols, train_rows[out_of], chans)
+        train_rows = train_rows[~out_of]
     train = _Split(train_ds, cols, train_rows, chans)
+    if s.window_weighting == "song":
+        train.w = song_weights(train.w, train_ds.index.track_ids(train.rows))
+        valid.w = song_weights(valid.w, valid.ds.index.track_ids(valid.rows))
     test = _Split(test_ds, cols, _rows(test_ds, versions), chans)
     if len(train) == 0:
         raise ValueError(f"{dataset_dir}: no training windows left for {task} once the "
@@ -384,8 +418,8 @@ def train_task(dataset_dir: str | Path, out_dir: str | Path, task: str, *, seed:
     metrics = {"task": task, "train_windows": len(train), "valid_windows": len(valid),
                "test_windows": len(test), "epochs": len(curve), "seconds": time.perf_counter() - t0,
                "device": str(device)}
-    for name, split in (("valid", valid), ("test", test)):
-        if len(split):
+    for name, split in (("valid", valid), ("test", test), ("holdout", holdout)):
+        if split is not None and len(split):
             metrics[name] = evaluate_windows(task, pred.predict_inputs(split.inputs(),
                                                                        EVAL_BATCH),
                                              split.y, split.index, y_mean,
