@@ -9,7 +9,8 @@ that every path here is one that a rule writes.
 from __future__ import annotations
 
 __all__ = ["GENRE_MODEL", "GENRE_STATS", "MODELS_DIR", "RENDERS_TABLE", "EVALUATION_PER_TRACK",
-           "WAET_DIR", "WAET_KEY", "RATINGS", "ANALYSIS_DIR", "SEPARATOR_MODEL", "SEPARATED_DIR"]
+           "WAET_DIR", "WAET_KEY", "RATINGS", "ANALYSIS_DIR", "SEPARATOR_MODEL", "SEPARATED_DIR",
+           "SEPARATED_DATASET"]
 
 #: the genre classifier of the backing (rule ``train_genre_classifier``)
 GENRE_MODEL = "results/genre/model.json"
@@ -30,3 +31,5 @@ ANALYSIS_DIR = "results/analysis"
 #: the builtin separator's weights (rule ``train_separator``) and separated songs
 SEPARATOR_MODEL = "results/separated/model/separator.pt"
 SEPARATED_DIR = "results/separated"
+#: the dataset name of the separated finished songs (``commercial_mixes``)
+SEPARATED_DATASET = "separated"

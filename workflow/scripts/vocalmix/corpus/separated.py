@@ -37,14 +37,14 @@ from pathlib import Path
 from vocalmix.config import schema_settings
 from vocalmix.corpus.tracks import (AUDIO_EXTS, Candidate, CorpusError, Rejection,
                                     genre_slug, slug, split_candidates)
-from vocalmix.layout import SEPARATED_DIR
+from vocalmix.layout import SEPARATED_DATASET, SEPARATED_DIR
 
 log = logging.getLogger(__name__)
 
 __all__ = ["SeparatedSettings", "DATASET", "OUT_DIR", "MAX_SHEET_BYTES", "discover_mixes",
            "mix_entries", "read_sheet", "separated_paths", "activity_references"]
 
-DATASET = "separated"
+DATASET = SEPARATED_DATASET
 OUT_DIR = SEPARATED_DIR
 #: the largest metadata sheet read (a sheet of 100 000 songs is about 20 MB of CSV)
 MAX_SHEET_BYTES = 64 * 2**20

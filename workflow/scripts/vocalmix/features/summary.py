@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vocalmix.audio import read_audio
-from vocalmix.corpus.separated import DATASET as SEPARATED_DATASET
+from vocalmix.layout import SEPARATED_DATASET
 from vocalmix.measure.spectrum import OCTAVE_HZ, octave_shape_db
 
 
