@@ -24,7 +24,7 @@ from vocalmix.dsp.reverb import RANGES, expected_t60, room_size_for_t60
 __all__ = ["PHONE_TAKE_CLEANUP", "prepare_vocal", "SearchedCompressor", "VOCAL_COMPRESSOR",
            "correct_to_key", "search_threshold", "compress_to_range", "CompressedVocal",
            "room_for_t60", "gain_for", "gain_on_meter", "vocal_highpass_hz", "eq_from_curve",
-           "loudest_window", "ToneSettings", "tonal_eq", "match_drr"]
+           "loudest_window", "ToneSettings", "tonal_eq", "filtered_balance_db", "match_drr"]
 
 
 @dataclass(frozen=True)
@@ -365,6 +365,19 @@ class ToneSettings:
     q: float = 1.41
 
 
+def filtered_balance_db(spectrum, bands: list[EQBand], sample_rate: int) -> NDArray:
+    """The octave-band tonal balance (:func:`~vocalmix.measure.spectrum.octave_shape_db`)
+    of a take whose long-term spectrum is ``spectrum``
+    (:func:`~vocalmix.measure.spectrum.long_term_spectrum`) once it has passed through the
+    peaking filters ``bands``: the spectrum times the filters' power response, no filtering
+    of the audio."""
+    from vocalmix.measure.spectrum import band_levels_db, octave_shape_db
+
+    gain = 10.0 ** (eq_response_db(bands, spectrum.freqs, sample_rate) / 10.0)
+    return octave_shape_db(band_levels_db(spectrum.freqs, spectrum.psd * gain,
+                                          sample_rate=sample_rate))
+
+
 def tonal_eq(vocal: NDArray, sample_rate: int, target_db: NDArray, spread_db: NDArray,
              s: ToneSettings = ToneSettings(), *, whose: str = "the genre's"
              ) -> tuple[list[EQBand], dict]:
@@ -380,17 +393,24 @@ def tonal_eq(vocal: NDArray, sample_rate: int, target_db: NDArray, spread_db: ND
     band (nothing there to equalise);
     the corrections are fitted with at most ``s.max_filters`` peaking filters of at
     most ``s.max_gain_db`` (:func:`eq_from_curve`; a broadband offset is left to the
-    level), the result measured and the request refitted up to ``s.passes`` times.
+    level), the result measured and the request refitted up to ``s.passes`` times. A pass
+    measures the filtered take without filtering it: its long-term spectrum is the take's
+    times the filters' power response (the same pedalboard filters' impulse response,
+    :func:`vocalmix.dsp.effects.eq_response_db`), which a linear filter makes exact up to the
+    STFT frames' leakage (``tests/unit/test_speed_paths.py`` checks it against filtering).
     ``whose`` names the target's source in the decision's text.
 
     Returns the filters and the decision's record (measured, target, spread, correction,
     per band, and the RMS mismatch over the corrected bands before and after).
     """
-    from vocalmix.dsp.effects import apply_eq
     from vocalmix.measure.spectrum import OCTAVE_HZ, long_term_spectrum, octave_shape_db
 
     bands = np.asarray(OCTAVE_HZ, dtype=np.float64)
-    measured = octave_shape_db(long_term_spectrum(vocal, sample_rate).bands_db)
+    lts = long_term_spectrum(vocal, sample_rate)
+    measured = octave_shape_db(lts.bands_db)
+
+    def filtered(trial: list[EQBand]) -> NDArray:  # the balance of the take through ``trial``
+        return filtered_balance_db(lts, trial, sample_rate)
     target = np.asarray(target_db, dtype=np.float64)
     spread = np.asarray(spread_db, dtype=np.float64)
     tolerance = np.where(np.isfinite(spread), spread / 2.0, 0.0)
@@ -427,9 +447,7 @@ def tonal_eq(vocal: NDArray, sample_rate: int, target_db: NDArray, spread_db: ND
         trial = eq_from_curve(request, bands, sample_rate, max_filters=s.max_filters,
                               min_gain_db=s.min_gain_db, q=s.q,
                               max_gain_db=s.max_gain_db)
-        shape = (octave_shape_db(long_term_spectrum(apply_eq(vocal, sample_rate, trial),
-                                                    sample_rate).bands_db)
-                 if trial else measured)
+        shape = filtered(trial) if trial else measured
         worse, best = mismatch(shape), mismatch(after)
         if worse is not None and worse >= (best or 0.0):
             break  # no better than the last pass: keep it
