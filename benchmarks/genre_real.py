@@ -27,17 +27,15 @@ after ``snakemake all --configfile config.yaml benchmarks/configs/real_songs.yam
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
+from real_common import add_arguments, load_config, protocol_sets, write_tables
 
 from vocalmix.corpus.adapters import synthetic_datasets
 from vocalmix.models.genre import GenreSettings, majority_genre, read_features, train_classifier
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _predict(rows_train: list[dict], rows_test: list[dict], names: list[str], c: float
@@ -85,12 +83,7 @@ def evaluate(rows: list[dict], names: list[str], synthetic: list[str], c: float)
 
 def summary(rows: list[dict]) -> list[dict]:
     out = []
-    for name, sel in (("real training songs (leave-one-song-out)",
-                       [r for r in rows if r["protocol"] == "leave-one-song-out"]),
-                      ("real test songs", [r for r in rows if r["protocol"] == "held-out test"]),
-                      ("all real songs", rows)):
-        if not sel:
-            continue
+    for name, sel in protocol_sets(rows):
         acc = {k: float(np.mean([r[k] == r["genre"] for r in sel]))
                for k in ("demo_only", "with_real", "real_only", "majority_demo",
                          "majority_fold", "majority_real")}
@@ -101,34 +94,16 @@ def summary(rows: list[dict]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--results", default="results", help="a finished run's results folder")
-    ap.add_argument("--config", nargs="+", default=["config.yaml",
-                                                    "benchmarks/configs/real_songs.yaml"],
-                    help="the run's config files (later ones override)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "genre_real.csv"))
+    add_arguments(ap, "genre_real.csv")
     args = ap.parse_args(argv)
-    cfg: dict = {}
-    for path in args.config:
-        cfg.update(yaml.safe_load(open(path)) or {})
+    cfg = load_config(args.config)
     c = GenreSettings.from_mapping(cfg.get("genre") or {}).regularisation_c
     rows, names = read_features(Path(args.results) / "genre" / "features.tsv")
     per_song = evaluate(rows, names, synthetic_datasets(cfg), c)
     if not per_song:
         print("no real song with a metadata genre in", args.results, file=sys.stderr)
         return 1
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(per_song[0]))
-        w.writeheader()
-        w.writerows(per_song)
-    summ = summary(per_song)
-    with open(out.with_name(out.stem + "_summary.csv"), "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(summ[0]))
-        w.writeheader()
-        w.writerows(summ)
-    for s in summ:
-        print(s)
+    write_tables(args.out, per_song, summary(per_song))
     return 0
 
 

@@ -24,20 +24,18 @@ row per variant and fold, and a summary (track-weighted mean over the folds).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
+from real_common import add_arguments, load_config, write_tables
 
 from vocalmix.corpus.adapters import synthetic_datasets
 from vocalmix.corpus.manifest import read_manifest
 from vocalmix.models.train import TrainSettings, train_task
 from vocalmix.seeding import derive_seed
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def folds_of(tracks: list[str], k: int, seed: int) -> list[list[str]]:
@@ -47,16 +45,10 @@ def folds_of(tracks: list[str], k: int, seed: int) -> list[list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--results", default="results", help="a finished run's results folder")
-    ap.add_argument("--config", nargs="+", default=["config.yaml",
-                                                    "benchmarks/configs/real_songs.yaml"])
+    add_arguments(ap, "level_model_real.csv")
     ap.add_argument("--folds", type=int, default=3)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" /
-                                         "level_model_real.csv"))
     args = ap.parse_args(argv)
-    cfg: dict = {}
-    for path in args.config:
-        cfg.update(yaml.safe_load(open(path)) or {})
+    cfg = load_config(args.config)
     seed = int(cfg.get("seed", 0))
     base = TrainSettings.from_mapping(cfg.get("train") or {})
     results = Path(args.results)
@@ -92,12 +84,6 @@ def main(argv: list[str] | None = None) -> int:
                                  "window_mae_lu": round(h["window_mae_lu"], 4),
                                  "baseline_track_mae_lu": round(h["baseline_track_mae_lu"], 4)})
                 print(out_rows[-1], flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(out_rows[0]))
-        w.writeheader()
-        w.writerows(out_rows)
     summary = []
     for variant in dict.fromkeys(r["variant"] for r in out_rows):
         sel = [r for r in out_rows if r["variant"] == variant]
@@ -105,12 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         summary.append({"variant": variant, "n_tracks": n, **{
             k: round(sum(r[k] * r["n_tracks"] for r in sel) / n, 4)
             for k in ("track_mae_lu", "window_mae_lu", "baseline_track_mae_lu")}})
-    with open(out.with_name(out.stem + "_summary.csv"), "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(summary[0]))
-        w.writeheader()
-        w.writerows(summary)
-    for s in summary:
-        print(s)
+    write_tables(args.out, out_rows, summary)
     return 0
 
 

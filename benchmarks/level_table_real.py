@@ -25,20 +25,18 @@ A genre missing from a table takes its ``all`` row. Writes a CSV per song and a 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
+from real_common import add_arguments, load_config, protocol_sets, write_tables
 
 from vocalmix.corpus.adapters import synthetic_datasets
 from vocalmix.features.summary import OVERALL, genre_stats, is_real, read_genre_stats
 from vocalmix.mixing.api import DEFAULT_GENRE_STATS
 from vocalmix.models.genre import GenreSettings
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("vocal_to_backing_lu", "vocal_lra_lu")
 
 
@@ -89,12 +87,7 @@ def evaluate(features: list[dict], synthetic: list[str], min_real: int) -> list[
 
 def summary(rows: list[dict]) -> list[dict]:
     out = []
-    for name, sel in (("real training songs (leave-one-song-out)",
-                       [r for r in rows if r["protocol"] == "leave-one-song-out"]),
-                      ("real test songs", [r for r in rows if r["protocol"] == "held-out test"]),
-                      ("all real songs", rows)):
-        if not sel:
-            continue
+    for name, sel in protocol_sets(rows):
         s = {"set": name, "n": len(sel)}
         for t in TARGETS:
             for table in ("priors", "demo", "real"):
@@ -107,16 +100,9 @@ def summary(rows: list[dict]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--results", default="results", help="a finished run's results folder")
-    ap.add_argument("--config", nargs="+", default=["config.yaml",
-                                                    "benchmarks/configs/real_songs.yaml"],
-                    help="the run's config files (later ones override)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" /
-                                         "level_table_real.csv"))
+    add_arguments(ap, "level_table_real.csv")
     args = ap.parse_args(argv)
-    cfg: dict = {}
-    for path in args.config:
-        cfg.update(yaml.safe_load(open(path)) or {})
+    cfg = load_config(args.config)
     min_real = GenreSettings.from_mapping(cfg.get("genre") or {}).min_real_songs
     feats = []
     for p in sorted((Path(args.results) / "features").glob("*.json")):
@@ -127,15 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print("no real song with a genre in", args.results, file=sys.stderr)
         return 1
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for path, table in ((out, rows), (out.with_name(out.stem + "_summary.csv"), summary(rows))):
-        with open(path, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(table[0]))
-            w.writeheader()
-            w.writerows(table)
-    for s in summary(rows):
-        print(s)
+    write_tables(args.out, rows, summary(rows))
     return 0
 
 
