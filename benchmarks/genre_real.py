@@ -37,7 +37,6 @@ from vocalmix.corpus.adapters import synthetic_datasets
 from vocalmix.models.genre import GenreSettings, majority_genre, read_features, train_classifier
 
 
-
 def _predict(rows_train: list[dict], rows_test: list[dict], names: list[str], c: float
              ) -> list[str]:
     model = train_classifier(np.stack([r["x"] for r in rows_train]),

@@ -37,7 +37,6 @@ from vocalmix.models.train import TrainSettings, train_task
 from vocalmix.seeding import derive_seed
 
 
-
 def folds_of(tracks: list[str], k: int, seed: int) -> list[list[str]]:
     order = sorted(tracks, key=lambda t: derive_seed(seed, "level-cv", t))
     return [sorted(order[i::k]) for i in range(k)]
