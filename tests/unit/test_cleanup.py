@@ -478,12 +478,3 @@ def test_module_does_not_import_torch():
               if isinstance(n, ast.ImportFrom)}
     assert "torch" not in names and names <= {"__future__", "math", "dataclasses", "functools",
                                               "typing", "numpy", "scipy", "vocalmix"}
-
-
-def test_fft_threads_change_nothing(noisy: np.ndarray):
-    """The clean-up's FFT batches on two threads give the very same samples and report."""
-    both = Cleanup(noise_reduction=NoiseReduction(), deesser=DeEsser())
-    y1, r1 = apply_cleanup(noisy, SR, both)
-    y2, r2 = apply_cleanup(noisy, SR, both, workers=2)
-    assert np.array_equal(y1, y2)
-    assert r1 == r2

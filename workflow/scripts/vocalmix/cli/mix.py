@@ -80,8 +80,7 @@ def add_parser(sub) -> None:
                    help="also write the processed stems DIR/vocal.wav and DIR/backing.wav "
                         "(before the bus limiter, 24-bit)")
     p.add_argument("--threads", metavar="N", type=int, default=None,
-                   help="threads for the clean-up's FFTs and the separation of --reference "
-                        "(default: up to 4; the results do not depend on it)")
+                   help="threads for the separation of --reference (default: up to 4)")
     p.add_argument("--pitch-correct", action="store_true",
                    help="snap the vocal's notes to the key of the backing (off by default)")
     p.add_argument("--recipe-out", metavar="R.json",

@@ -274,8 +274,7 @@ class _Stft:
     ``[f * hop - pad, f * hop - pad + n_fft)`` with ``pad = n_fft - hop``, so that every sample
     is under four frames and the windows' squares sum to 1.5 everywhere."""
 
-    def __init__(self, sample_rate: float, n: int, workers: int = 1):
-        self.workers = max(1, int(workers))  # threads of each batch of FFTs (same numbers)
+    def __init__(self, sample_rate: float, n: int):
         self.n_fft = stft_size(sample_rate)
         self.hop = self.n_fft // 4
         self.pad = self.n_fft - self.hop
@@ -302,14 +301,13 @@ class _Stft:
         if b > a:
             seg[:, a - start:b - start] = x[:, a:b]
         frames = np.lib.stride_tricks.sliding_window_view(seg, self.n_fft, axis=-1)[:, ::self.hop]
-        return fft.rfft(frames * self.window, axis=-1, workers=self.workers)
+        return fft.rfft(frames * self.window, axis=-1)
 
     def subtract(self, y: NDArray[np.float32], spec: NDArray[np.complex64], f0: int) -> None:
         """``y -= ISTFT(spec)`` for frames from ``f0`` (weighted overlap-add, in place)."""
         from scipy import fft
 
-        frames = fft.irfft(spec, n=self.n_fft, axis=-1, workers=self.workers) * (
-            self.window / np.float32(1.5))
+        frames = fft.irfft(spec, n=self.n_fft, axis=-1) * (self.window / np.float32(1.5))
         c, nf, h = frames.shape[0], frames.shape[1], self.hop
         acc = np.zeros((c, nf + 3, h), dtype=np.float32)
         for j in range(4):
@@ -658,7 +656,7 @@ def deess(audio: NDArray, sample_rate: float, settings: DeEsser | None = None
 
 
 def _clean(audio: NDArray, sample_rate: float, nr: NoiseReduction | None, de: DeEsser | None,
-           which: str | None = None, workers: int = 1):
+           which: str | None = None):
     """The engine behind the three public functions: ``(y, reports)``, or ``(y, report)`` of
     effect ``which`` alone."""
     x = _prepare(audio, sample_rate)
@@ -672,7 +670,7 @@ def _clean(audio: NDArray, sample_rate: float, nr: NoiseReduction | None, de: De
         reports = {k: None if s is None else dict(short)
                    for k, s in (("noise_reduction", nr), ("deesser", de))}
         return (x.copy(), reports[which]) if which else (x.copy(), reports)
-    stft = _Stft(sample_rate, x.shape[1], workers)
+    stft = _Stft(sample_rate, x.shape[1])
     if nr is not None and nr.max_reduction_db == 0:
         reports["noise_reduction"] = {"applied": False, "reason": "max_reduction_db is 0"}
         nr = None
@@ -708,7 +706,7 @@ def _clean(audio: NDArray, sample_rate: float, nr: NoiseReduction | None, de: De
     return (y, reports[which]) if which else (y, reports)
 
 
-def apply_cleanup(audio: NDArray, sample_rate: float, cleanup: Cleanup, *, workers: int = 1
+def apply_cleanup(audio: NDArray, sample_rate: float, cleanup: Cleanup
                   ) -> tuple[NDArray[np.float32], dict]:
     """Noise reduction, then de-essing, as ``cleanup`` says (``None``: that effect is off).
 
@@ -719,9 +717,6 @@ def apply_cleanup(audio: NDArray, sample_rate: float, cleanup: Cleanup, *, worke
     sample_rate : float
         Hz.
     cleanup : Cleanup
-    workers : int
-        Threads of each batch of FFTs (scipy.fft's ``workers``: independent transforms on
-        separate threads, the very same numbers whatever the count).
 
     Returns
     -------
@@ -741,5 +736,4 @@ def apply_cleanup(audio: NDArray, sample_rate: float, cleanup: Cleanup, *, worke
     """
     if not isinstance(cleanup, Cleanup):
         raise TypeError(f"cleanup must be a Cleanup, got {type(cleanup).__name__}")
-    return _clean(audio, sample_rate, cleanup.noise_reduction, cleanup.deesser,
-                  workers=workers)
+    return _clean(audio, sample_rate, cleanup.noise_reduction, cleanup.deesser)

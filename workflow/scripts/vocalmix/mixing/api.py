@@ -178,7 +178,7 @@ def choose_recipe(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *, s
     context = MixContext(genre=genre, genre_source=source, genre_stats=table,
                          pitch_correct=pitch_correct,
                          model_dir=Path(model_dir) if model_dir else None, reference=targets,
-                         cleanup=PHONE_TAKE_CLEANUP if cleanup else None, threads=threads)
+                         cleanup=PHONE_TAKE_CLEANUP if cleanup else None)
     try:
         choice = mixer.choose(vocal, backing, sample_rate, context)
     except ReferenceError as exc:

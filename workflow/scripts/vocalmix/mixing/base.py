@@ -60,8 +60,6 @@ class MixContext:
     cleanup : Cleanup or None
         Phone-take cleanup (noise reduction, de-essing; :mod:`vocalmix.dsp.cleanup`) of the
         vocal before everything else, recorded in the recipe (every system).
-    threads : int
-        Threads the analyses may use (the clean-up's FFTs); results do not depend on it.
     reference : ReferenceTargets or None
         A reference song's measured targets (:mod:`vocalmix.mixing.reference`), used in
         place of the genre's (rule_based) or the models' level and loudness range
@@ -78,7 +76,6 @@ class MixContext:
     hop_s: float | None = None
     reference: ReferenceTargets | None = None
     cleanup: Cleanup | None = None
-    threads: int = 1
 
 
 @dataclass(frozen=True, eq=False)

@@ -95,8 +95,7 @@ def prepare_vocal(vocal: NDArray, backing: NDArray, sample_rate: int, context, *
     if context.cleanup is not None:
         from vocalmix.dsp.cleanup import apply_cleanup
 
-        x, info["cleanup"] = apply_cleanup(x, sample_rate, context.cleanup,
-                                           workers=getattr(context, "threads", 1))
+        x, info["cleanup"] = apply_cleanup(x, sample_rate, context.cleanup)
     pc = None
     if context.pitch_correct:
         pc, x, info["pitch_correction"], info["key"] = correct_to_key(
