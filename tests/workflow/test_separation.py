@@ -22,12 +22,24 @@ CONFIG = __import__("pathlib").Path(__file__).resolve().parent / "config_separat
 
 
 def _finished_song(path):
-    """A demo-generator song (own seed, not in the corpus) as an .ogg 'finished song'."""
+    """A demo-generator song (own seed, not in the corpus) as an .ogg 'finished song'; beside
+    it a metadata sheet giving its genre (Jamendo's spelling) and its sung phrases as
+    lyric-line timings (``lines/<stem>.csv``)."""
     from vocalmix.corpus.demo import generate_song
 
-    audio, _ = generate_song("mix_x", "rock", duration_s=6.0, sample_rate=44100, seed=3)
+    audio, truth = generate_song("mix_x", "rock", duration_s=6.0, sample_rate=44100, seed=3)
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, audio["mixture"].T, 44100, format="OGG", subtype="VORBIS")
+    (path.parent / "sheet.csv").write_text(f"URL,Filepath,Genre\nx,{path.name},Hip-Hop\n",
+                                           encoding="utf-8")
+    phrases: dict[int, list[float]] = {}
+    for n in truth["notes"]:
+        span = phrases.setdefault(n["phrase"], [n["onset_s"], n["onset_s"]])
+        span[1] = max(span[1], n["onset_s"] + n["duration_s"])
+    (path.parent / "lines").mkdir(exist_ok=True)
+    (path.parent / "lines" / f"{path.stem}.csv").write_text(
+        "start_time,end_time,lyrics_line\n"
+        + "".join(f"{a:.3f},{b:.3f},la\n" for a, b in phrases.values()), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +47,8 @@ def separation_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("separation_run")
     _finished_song(workdir / "mixes" / "My Song.ogg")
     snakemake(workdir, "results/separated/quality.tsv", "results/features/separated_my-song.json",
-              "results/corrupted/separated_my-song/v0.flac", config=CONFIG)
+              "results/corrupted/separated_my-song/v0.flac", "results/separated/activity.tsv",
+              config=CONFIG)
     return workdir
 
 
@@ -47,6 +60,7 @@ def _tsv(path):
 def test_separated_song_enters_the_manifest(separation_run):
     rows = {r["track_id"]: r for r in read_manifest(separation_run / "results/corpus/tracks.tsv")}
     row = rows["separated_my-song"]
+    assert (row["genre"], row["genre_source"]) == ("hiphop", "metadata")  # from the sheet
     assert (row["source"], row["adapter"], row["dataset"], row["split"], row["weight"]) == (
         "separated", "separated", "separated", "train", 0.5)
     assert row["duration_s"] == pytest.approx(6.0, abs=0.05)
@@ -133,3 +147,19 @@ def test_spleeter_without_checkpoint_stops_before_any_job(tmp_path):
     out = proc.stdout + proc.stderr
     assert "separation.backend spleeter" in out and "random weights" in out
     assert "rule separate" not in out  # refused before planning any job
+
+
+def test_vocal_activity_is_scored_against_the_songs_line_timings(separation_run):
+    from vocalmix.stages.activity import COLUMNS
+
+    with open(separation_run / "results/separated/activity.tsv", newline="") as fh:
+        assert next(csv.reader(fh, delimiter="\t")) == list(COLUMNS)
+    rows = {r["track_id"]: r for r in _tsv(separation_run / "results/separated/activity.tsv")}
+    assert set(rows) == {"separated_my-song", "mean"}
+    song = rows["separated_my-song"]
+    assert song["note"] == ""
+    for k in ("precision_collar_0s", "recall_collar_0s", "f1_collar_0s", "f1_collar_0.5s"):
+        assert 0.0 <= float(song[k]) <= 1.0
+    assert 0.0 < float(song["ref_active_fraction"]) < 1.0
+    assert float(song["duration_s"]) == pytest.approx(6.0, abs=0.1)
+    assert (separation_run / "results/separated/activity.png").stat().st_size > 5000
