@@ -15,7 +15,8 @@ separated song's own, LU; :func:`~vocalmix.models.train.evaluate_windows`). Vari
 * ``with_real_song``: the same, each song weighing its weight whatever its length
   (``window_weighting: song``).
 
-The previews (test split) are not touched: this chooses on training songs only. Writes one
+``--level-inputs vocal,backing`` trains the level model on both signals instead of the
+config's. The previews (test split) are not touched: this chooses on training songs only. Writes one
 row per variant and fold, and a summary (track-weighted mean over the folds).
 
     .venv/bin/python benchmarks/level_model_real.py --results results [--folds 3]
@@ -46,10 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_arguments(ap, "level_model_real.csv")
     ap.add_argument("--folds", type=int, default=3)
+    ap.add_argument("--weightings", default="window,song",
+                    help="train.window_weighting values to compare (comma-separated)")
+    ap.add_argument("--level-inputs", default=None,
+                    help="the level model's inputs instead of the config's, e.g. vocal,backing")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     seed = int(cfg.get("seed", 0))
     base = TrainSettings.from_mapping(cfg.get("train") or {})
+    if args.level_inputs:
+        base = replace(base, inputs={**base.inputs,
+                                     "level": tuple(args.level_inputs.split(","))})
     results = Path(args.results)
     synthetic = set(synthetic_datasets(cfg))
     rows = read_manifest(results / "corpus" / "tracks.tsv")
@@ -73,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                          "window_mae_lu": round(demo["window_mae_lu"], 4),
                          "baseline_track_mae_lu": round(demo["baseline_track_mae_lu"], 4)})
         print(out_rows[-1], flush=True)
-        for weighting in ("window", "song"):
+        for weighting in args.weightings.split(","):
             settings = replace(base, window_weighting=weighting)
             for k, fold in enumerate(folds):
                 h = run(f"{weighting}_{k}", settings, fold)
