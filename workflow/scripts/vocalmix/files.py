@@ -16,7 +16,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["atomic_path", "atomic_paths", "write_json", "read_json", "save_figure"]
+__all__ = ["atomic_path", "atomic_paths", "write_json", "read_json", "save_figure",
+           "read_text_bounded"]
 
 
 def _read_umask() -> int:
@@ -117,3 +118,29 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_text_bounded(path: str | os.PathLike, max_bytes: int, what: str) -> str:
+    """The UTF-8 text (a byte-order mark dropped) of a file from someone else, read only up
+    to ``max_bytes`` (one byte more tells a larger file, whatever its size on disk says).
+
+    Raises
+    ------
+    ValueError
+        ``"<path>: <problem>"``: unreadable, larger than ``max_bytes`` (more than ``what``
+        -- e.g. "a metadata sheet" -- may have), or not UTF-8.
+    """
+    def fail(problem: str) -> ValueError:
+        return ValueError(f"{os.fspath(path)}: {problem}")
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise fail(f"cannot read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise fail(f"larger than {max_bytes} bytes, more than {what} may have")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise fail(f"not UTF-8 text (byte {exc.start})") from None

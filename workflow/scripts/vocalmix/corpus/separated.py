@@ -35,6 +35,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from vocalmix.config import schema_settings
+from vocalmix.files import read_text_bounded
 from vocalmix.corpus.tracks import (AUDIO_EXTS, Candidate, CorpusError, Rejection,
                                     genre_slug, slug, split_candidates)
 from vocalmix.layout import SEPARATED_DATASET, SEPARATED_DIR
@@ -112,17 +113,10 @@ def read_sheet(path: str | Path, *, file_column: str | None = None,
         or names one file twice; the message names the sheet.
     """
     sheet = Path(path).expanduser()
-    if not sheet.is_file():
-        raise CorpusError(f"commercial_mixes metadata '{sheet}': no such file")
-    size = sheet.stat().st_size
-    if size > MAX_SHEET_BYTES:
-        raise CorpusError(f"commercial_mixes metadata '{sheet}': {size} bytes, more than the "
-                          f"{MAX_SHEET_BYTES} a metadata sheet may have")
     try:
-        text = sheet.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"commercial_mixes metadata '{sheet}': not UTF-8 text "
-                          f"(byte {exc.start})") from None
+        text = read_text_bounded(sheet, MAX_SHEET_BYTES, "a metadata sheet")
+    except ValueError as exc:
+        raise CorpusError(f"commercial_mixes metadata: {exc}") from None
     header = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=header.count)
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)

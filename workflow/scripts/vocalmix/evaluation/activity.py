@@ -56,6 +56,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vocalmix.files import read_text_bounded
 from vocalmix.measure import loudness
 
 __all__ = ["MAX_BYTES", "DEFAULT_HOP_S", "MAPPINGS", "FrameScores", "read_intervals",
@@ -106,21 +107,6 @@ def _fail(path: str | os.PathLike, problem: str) -> ValueError:
     return ValueError(f"{os.fspath(path)}: {problem}")
 
 
-def _read_text(path: str | os.PathLike, max_bytes: int) -> str:
-    """The file's text (UTF-8, optional BOM), refused when larger than ``max_bytes``."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise _fail(path, f"cannot read ({exc.strerror or exc})") from None
-    if len(data) > max_bytes:
-        raise _fail(path, f"larger than {max_bytes} bytes; not a lyric-line file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _fail(path, f"not UTF-8 text (byte {exc.start})") from None
-
-
 def _time(path: str | os.PathLike, line: int, column: str, value: str | None) -> float:
     """One time cell: a finite, non-negative number of seconds."""
     try:
@@ -157,7 +143,7 @@ def read_intervals(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> ND
         Naming the file: unreadable, too large, not UTF-8, no header, a missing column, a
         non-numeric, non-finite or negative time, an end before its start.
     """
-    text = _read_text(path, max_bytes)
+    text = read_text_bounded(path, max_bytes, "a lyric-line file")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
         header = reader.fieldnames
