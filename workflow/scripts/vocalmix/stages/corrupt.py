@@ -132,16 +132,15 @@ def store_dereverberated(vocal: str, path: str | Path, dereverb: bool, name: str
     was needed). Raises :class:`FullScaleError` when every attempt overshoots.
     """
     gain = 1.0
-    for attempt in range(DEREVERB_ATTEMPTS):
+    for _ in range(DEREVERB_ATTEMPTS - 1):
         try:
-            return _store_dereverberated(vocal, path, dereverb, name, gain), \
-                float(20 * np.log10(gain))
+            rate = _store_dereverberated(vocal, path, dereverb, name, gain)
         except FullScaleError as exc:
-            if attempt == DEREVERB_ATTEMPTS - 1:
-                raise
             gain *= 10 ** (DEREVERB_PEAK_DBFS / 20) / exc.peak
             log.warning("%s; scaled by %.2f dB and made again", exc, 20 * np.log10(gain))
-    raise AssertionError("unreachable")
+            continue
+        return rate, float(20 * np.log10(gain))
+    return _store_dereverberated(vocal, path, dereverb, name, gain), float(20 * np.log10(gain))
 
 
 def _dry_note_report(dry_vocal: str, truth: str) -> dict:
