@@ -168,28 +168,21 @@ def genre_stats(features: list[dict], *, synthetic_datasets: Iterable[str] = (),
             out[eq_column(hz)], out[eq_column(hz, "iqr")] = med, iqr
         return out
 
-    def prior_row(genre, songs):
-        real = [f for f in songs if is_real(f, synthetic)]
-        known = {k: v for k, v in priors[genre].items()
-                 if k not in ("genre", "n_tracks", "n_real", "row_source")}
-        out = row(genre, songs)
-        out.update({k: None for k in out if k not in ("genre", "n_tracks", "n_real")})
-        out.update(known)
-        out.update(genre=genre, n_tracks=len(songs), n_real=len(real), row_source="prior")
-        return out
-
     for genre in sorted(groups):
         if genre == "unknown":
             continue  # tracks without a genre still count in the overall row
         songs = groups[genre]
         n_real = sum(is_real(f, synthetic) for f in songs)
         if priors and genre in priors and n_real == len(songs) < min_real_songs:
-            rows.append(prior_row(genre, songs))
+            rows.append({**priors[genre], "genre": genre, "n_tracks": len(songs),
+                         "n_real": n_real, "row_source": "prior"})
         else:
             rows.append(row(genre, songs))
-    if train:
-        rows.append(row(OVERALL, train))
-    return rows
+    if not train:
+        return rows
+    rows.append(row(OVERALL, train))
+    columns = list(rows[-1])  # a prior row has the measured rows' columns, the rest empty
+    return [{k: r.get(k) for k in columns} for r in rows]
 
 
 def read_genre_stats(path) -> dict[str, dict]:
