@@ -330,3 +330,57 @@ def test_the_mixers_decimated_mid_band_reads_the_same_drr():
     assert rate == sr / 4
     assert full.drr_db is not None and fast.drr_db is not None
     assert abs(fast.drr_db - full.drr_db) < 0.25
+
+
+def test_the_mix_reuses_the_backing_rendered_through_its_masking_cuts():
+    """The rule-based system filters the whole backing through its masking cuts while it
+    chooses; the mix scales that render: the very samples of filtering the song again."""
+    from vocalmix.dsp import chain
+    from vocalmix.dsp.effects import EQBand
+    from vocalmix.dsp.recipe import BackingRecipe, MixRecipe
+    from vocalmix.mixing.base import MixChoice, RenderedBacking
+
+    rng = np.random.default_rng(5)
+    sr = 22050
+    n = 4 * sr
+    vocal = (0.1 * rng.standard_normal((1, n))).astype(np.float32)
+    backing = (0.1 * rng.standard_normal((2, n))).astype(np.float32)
+    cuts = BackingRecipe(eq=(EQBand("peak", 1000.0, -4.0, 1.41),))
+    recipe = MixRecipe(system="rule_based", backing=cuts)
+    rendered = RenderedBacking(backing, cuts,
+                               chain.process_backing(backing, sr, recipe))
+    fast = MixChoice(recipe, rendered_backing=rendered).render(vocal, backing, sr)
+    slow = chain.render(vocal, backing, sr, recipe)
+    assert np.array_equal(fast.backing, slow.backing)
+    assert np.array_equal(fast.mix, slow.mix)
+    # a gain scales the render as the chain's gain does
+    louder = MixRecipe(system="rule_based", backing=BackingRecipe(eq=cuts.eq, gain_db=-2.5))
+    assert rendered.matches(backing, louder.backing)
+    assert np.array_equal(MixChoice(louder, rendered_backing=rendered).render(
+        vocal, backing, sr).backing, chain.render(vocal, backing, sr, louder).backing)
+    # another backing, or other cuts, are filtered afresh
+    assert not rendered.matches(backing * 0.5, cuts)
+    assert not rendered.matches(backing, BackingRecipe())
+    assert rendered.matches(backing.copy(), cuts)
+
+
+def test_the_rule_based_choice_carries_the_backing_it_filtered():
+    from vocalmix.corpus.demo import generate_song
+    from vocalmix.dsp import chain
+    from vocalmix.mixing.base import MixContext
+    from vocalmix.mixing.registry import get_mixer
+    from vocalmix.mixing.api import _genre_table
+
+    sr = 22050
+    audio, _ = generate_song("cuts", "pop", duration_s=6.0, sample_rate=sr, seed=1)
+    vocal, backing = audio["raw_vocal"], audio["backing"]
+    # a quieter vocal target: the backing masks it, and the masking rule cuts the backing
+    table = {k: dict(v) for k, v in _genre_table(None).items()}
+    table["all"]["vocal_to_backing_lu"] = -3.0
+    choice = get_mixer("rule_based").choose(vocal, backing, sr, MixContext(genre_stats=table))
+    assert choice.recipe.backing.eq, "expected masking cuts on this backing"
+    assert choice.rendered_backing is not None
+    assert choice.rendered_backing.matches(backing, choice.recipe.backing)
+    fast = choice.render(vocal, backing, sr)
+    slow = chain.render(vocal, backing, sr, choice.recipe)
+    assert np.array_equal(fast.backing, slow.backing)

@@ -86,6 +86,7 @@ def process_vocal(vocal: NDArray, sample_rate: int, v: VocalRecipe, *,
 
 
 def process_backing(backing: NDArray, sample_rate: int, recipe: MixRecipe) -> NDArray[np.float32]:
+    """The backing branch: EQ, gain (stereo)."""
     b = apply_eq(to_channels(backing, 2), sample_rate, recipe.backing.eq)
     return b * np.float32(db_to_gain(recipe.backing.gain_db))
 
@@ -115,7 +116,8 @@ def bus_limit(mix: NDArray, sample_rate: int, ceiling_dbtp: float,
 
 def render(vocal: NDArray, backing: NDArray, sample_rate: int, recipe: MixRecipe, *,
            pitch_corrected: NDArray | None = None,
-           vocal_stem_0db: NDArray | None = None) -> MixResult:
+           vocal_stem_0db: NDArray | None = None,
+           backing_stem_0db: NDArray | None = None) -> MixResult:
     """Render ``recipe`` on ``vocal`` and ``backing`` (both ``(channels, samples)``, equal
     lengths, ``sample_rate``).
 
@@ -123,6 +125,8 @@ def render(vocal: NDArray, backing: NDArray, sample_rate: int, recipe: MixRecipe
     gain (``(2, samples)``; a system renders it while choosing): everything after the gain
     is linear, so the stem is that render scaled by the gain (equal to rendering again up
     to float32 rounding, about 1e-7 relative) and the vocal branch is not run again.
+    ``backing_stem_0db`` likewise passes the backing branch (its EQ) at 0 dB gain: the
+    backing stem is that times the gain, the very samples :func:`process_backing` gives.
     """
     vocal = np.atleast_2d(vocal)
     backing = np.atleast_2d(backing)
@@ -138,7 +142,13 @@ def render(vocal: NDArray, backing: NDArray, sample_rate: int, recipe: MixRecipe
     else:
         v = process_vocal(vocal, sample_rate, recipe.vocal, pitch_corrected=pitch_corrected,
                           report=report)[:, : backing.shape[1]]
-    b = process_backing(backing, sample_rate, recipe)
+    if backing_stem_0db is not None:
+        if backing_stem_0db.shape != (2, backing.shape[1]):
+            raise ValueError(f"backing_stem_0db has shape {backing_stem_0db.shape}; expected "
+                             f"(2, {backing.shape[1]})")
+        b = backing_stem_0db * np.float32(db_to_gain(recipe.backing.gain_db))
+    else:
+        b = process_backing(backing, sample_rate, recipe)
     mix, report["bus"] = bus_limit(v + b, sample_rate, recipe.bus.ceiling_dbtp,
                                    recipe.bus.limiter_release_ms)
     return MixResult(mix=mix, vocal=v, backing=b, report=report)

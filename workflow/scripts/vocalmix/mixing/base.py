@@ -16,10 +16,11 @@ from numpy.typing import NDArray
 from vocalmix.config import schema_settings
 from vocalmix.dsp import chain
 from vocalmix.dsp.cleanup import Cleanup
-from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
+from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, VocalRecipe
 from vocalmix.mixing.reference import ReferenceTargets
 
-__all__ = ["MixingSettings", "MixContext", "MixChoice", "RenderedVocal", "Mixer"]
+__all__ = ["MixingSettings", "MixContext", "MixChoice", "RenderedVocal", "RenderedBacking",
+           "Mixer"]
 
 
 @schema_settings("mixing")
@@ -107,25 +108,62 @@ class RenderedVocal:
                                               and np.array_equal(vocal, self.source))))
 
 
+@dataclass(frozen=True, eq=False)
+class RenderedBacking:
+    """The backing branch of a recipe (its EQ), rendered at 0 dB gain by a system while it
+    chose (the rule-based system measures the backing under its masking cuts):
+    :meth:`MixChoice.render` scales it by the recipe's gain instead of filtering the song
+    again.
+
+    Attributes
+    ----------
+    source : ndarray
+        The backing the system was given (``(channels, samples)``).
+    recipe : BackingRecipe
+        The branch it is a render of, with ``gain_db`` 0.
+    stem : ndarray [shape=(2, samples), dtype=float32]
+        The branch's output at 0 dB gain (:func:`vocalmix.dsp.chain.process_backing`).
+    """
+
+    source: NDArray
+    recipe: BackingRecipe
+    stem: NDArray
+
+    def matches(self, backing: NDArray, recipe: BackingRecipe) -> bool:
+        """Whether :attr:`stem` is ``recipe``'s branch on ``backing`` but for the gain."""
+        backing = np.atleast_2d(backing)
+        return (self.stem.shape == (2, backing.shape[1])
+                and replace(recipe, gain_db=0.0) == self.recipe
+                and (backing is self.source or (backing.shape == self.source.shape
+                                                and np.array_equal(backing, self.source))))
+
+
 @dataclass(frozen=True)
 class MixChoice:
     """A system's decision: the recipe, and the vocal cleaned up and pitch-corrected when
     the recipe does either (the system prepared it to analyse it; rendering reuses it rather
-    than preparing it twice); ``rendered``, the vocal branch the system already rendered."""
+    than preparing it twice); ``rendered``, the vocal branch the system already rendered;
+    ``rendered_backing``, the backing branch likewise."""
 
     recipe: MixRecipe
     pitch_corrected: NDArray | None = None
     rendered: RenderedVocal | None = None
+    rendered_backing: RenderedBacking | None = None
 
     def render(self, vocal: NDArray, backing: NDArray, sample_rate: int) -> chain.MixResult:
         """The mix and its stems, rendered by the shared chain (:func:`vocalmix.dsp.chain.render`;
         the vocal branch from :attr:`rendered` where it is a render of this recipe on this
-        vocal)."""
-        stem = None
+        vocal, the backing branch from :attr:`rendered_backing` where it is one of this
+        recipe on this backing)."""
+        stem = b_stem = None
         if self.rendered is not None and self.rendered.matches(vocal, self.recipe.vocal):
             stem = self.rendered.stem
+        rb = self.rendered_backing
+        if rb is not None and rb.matches(backing, self.recipe.backing):
+            b_stem = rb.stem
         return chain.render(vocal, backing, sample_rate, self.recipe,
-                            pitch_corrected=self.pitch_corrected, vocal_stem_0db=stem)
+                            pitch_corrected=self.pitch_corrected, vocal_stem_0db=stem,
+                            backing_stem_0db=b_stem)
 
 
 class Mixer(Protocol):

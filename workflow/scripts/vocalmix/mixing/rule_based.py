@@ -87,7 +87,7 @@ from vocalmix.dsp.effects import EQBand
 from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings, reverb_return
 from vocalmix.features.summary import target_shape_db
-from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
+from vocalmix.mixing.base import MixChoice, MixContext, RenderedBacking, RenderedVocal
 from vocalmix.mixing.common import (VOCAL_COMPRESSOR, SearchedCompressor, ToneSettings,
                                     compress_to_range, gain_for, loudest_window, match_drr,
                                     prepare_vocal, room_for_t60, tonal_eq, vocal_highpass_hz)
@@ -591,10 +591,14 @@ class RuleBasedMixer:
             l_stem = stem_meter.integrated_lufs
             v_bands = _band_frames(stem, sample_rate)[0]
         backing_recipe = BackingRecipe(eq=tuple(b_cuts))
+        rendered_backing = None
         if b_cuts:
-            b_stem = chain.process_backing(backing, sample_rate,
-                                           MixRecipe(system=self.name, backing=backing_recipe)
-                                           )[:, span]
+            # the whole backing through its cuts at 0 dB: the mix's backing branch, which
+            # the mix scales instead of filtering the song again
+            b_cut = chain.process_backing(backing, sample_rate,
+                                          MixRecipe(system=self.name, backing=backing_recipe))
+            rendered_backing = RenderedBacking(backing, backing_recipe, b_cut)
+            b_stem = b_cut[:, span]
             l_backing = loudness.integrated_loudness(b_stem, sample_rate)
             b_bands = _band_frames(b_stem, sample_rate)[0]
 
@@ -608,7 +612,7 @@ class RuleBasedMixer:
             log.warning("level: measured %.2f LU, target %.2f LU", measured, target)
         recipe = MixRecipe(system=self.name, vocal=replace(vocal_recipe, gain_db=gain),
                            backing=backing_recipe, analysis=analysis)
-        return MixChoice(recipe, corrected, rendered)
+        return MixChoice(recipe, corrected, rendered, rendered_backing)
 
     def _match_reference(self, vocal: NDArray, x: NDArray, b_whole: NDArray, sample_rate: int,
                          vocal_recipe: VocalRecipe, rendered: RenderedVocal, ref, cal,
