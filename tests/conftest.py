@@ -22,3 +22,65 @@ def real_data() -> Path:
     if not REAL.is_dir():
         pytest.skip("../shared/data/real is absent")
     return REAL
+
+
+# --------------------------------------------------------------------------- real Slurm
+# The real-Slurm test (tests/workflow/test_slurm.py) runs the tiny workflow through sbatch,
+# mostly waiting on the controller and the executor's status checks: its run starts with
+# the session, when that test is selected, and overlaps the other tests
+# (tests/workflow/slurm_run.py).
+_SLURM_RUN_WANTED = pytest.StashKey[bool]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    from tests.workflow.slurm_run import TEST_ID
+
+    session.stash[_SLURM_RUN_WANTED] = any(item.nodeid == TEST_ID for item in session.items)
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """A throw-away one-node Slurm cluster whose node declares the largest job of the SLURM
+    profile (tests/workflow/slurm_cluster.py); skips where Slurm is not installed or the
+    cluster needs root."""
+    from tests.workflow.slurm_cluster import OneNodeSlurm, SlurmError, missing_binaries
+    from tests.workflow.slurm_run import largest_job, profile
+
+    missing = missing_binaries()
+    if missing:
+        pytest.skip(f"Slurm is not installed (no {', '.join(missing)}): "
+                    "apt-get install slurm-wlm munge (.ci/run does)")
+    cpus, mem = largest_job(profile())
+    cluster = OneNodeSlurm(cpus=cpus, mem_mb=mem)
+    try:
+        cluster.start()
+    except SlurmError as exc:
+        if "must run as root" in str(exc):
+            pytest.skip(f"a throw-away Slurm cluster needs root: {exc}")
+        pytest.fail(f"the one-node Slurm cluster did not start: {exc}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def slurm_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The real-Slurm run of the whole tiny workflow, started when the session starts if its
+    test is selected (None otherwise, or where the cluster cannot start: the test itself
+    then skips or fails with the reason)."""
+    if not request.session.stash.get(_SLURM_RUN_WANTED, False):
+        yield None
+        return
+    try:
+        cluster = request.getfixturevalue("slurm")
+    except (Exception, pytest.skip.Exception, pytest.fail.Exception):
+        yield None  # the same outcome reaches the test when it asks for the cluster
+        return
+    from tests.workflow.slurm_run import SlurmRun
+
+    run = SlurmRun.whole_workflow(cluster, tmp_path_factory.mktemp("slurm_run"))
+    try:
+        yield run
+    finally:
+        run.stop()

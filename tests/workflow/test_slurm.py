@@ -15,73 +15,24 @@ machine's cores.
 from __future__ import annotations
 
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
 from tests.workflow.conftest import TINY
-from tests.workflow.slurm_cluster import OneNodeSlurm, SlurmError, missing_binaries
+from tests.workflow.slurm_cluster import OneNodeSlurm
+from tests.workflow.slurm_run import RUN_TIMEOUT_S, SlurmRun
 from tests.workflow.test_reproducibility import assert_same_results
 
 pytestmark = pytest.mark.workflow
-
-PROFILE = REPO / "profiles/slurm"
-RUN_TIMEOUT_S = 900
-
-
-def profile() -> dict:
-    return yaml.safe_load((PROFILE / "config.yaml").read_text())
-
-
-def largest_job(prof: dict) -> tuple[int, int]:
-    """(CPUs, MB) of the biggest job the profile asks for."""
-    sizes = [prof.get("default-resources", {})] + list(prof.get("set-resources", {}).values())
-    cpus = max(int(r.get("cpus_per_task", 1)) for r in sizes)
-    mem = max(int(r.get("mem_mb", 0)) for r in sizes)
-    return cpus, mem
-
-
-@pytest.fixture(scope="module")
-def slurm():
-    missing = missing_binaries()
-    if missing:
-        pytest.skip(f"Slurm is not installed (no {', '.join(missing)}): "
-                    "apt-get install slurm-wlm munge (.ci/run does)")
-    cpus, mem = largest_job(profile())
-    cluster = OneNodeSlurm(cpus=cpus, mem_mb=mem)
-    try:
-        cluster.start()
-    except SlurmError as exc:
-        if "must run as root" in str(exc):
-            pytest.skip(f"a throw-away Slurm cluster needs root: {exc}")
-        pytest.fail(f"the one-node Slurm cluster did not start: {exc}", pytrace=False)
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def snakemake_slurm(slurm: OneNodeSlurm, workdir: Path, *args: str, config: Path = TINY,
                     timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
     """``snakemake --profile profiles/slurm`` run from ``workdir`` as a user would, with the
     cluster's SLURM_CONF in the environment. A timeout is a failed run, not an exception."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--configfile", str(config), "--profile", str(PROFILE),
-           "--slurm-status-command", "squeue", *args]
-    try:
-        return subprocess.run(cmd, cwd=workdir, env=slurm.env, capture_output=True,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else \
-            (exc.stdout or "")
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else \
-            (exc.stderr or "")
-        return subprocess.CompletedProcess(cmd, -9, out, err + f"\n(timed out after "
-                                           f"{timeout:.0f} s)")
+    return SlurmRun(slurm, workdir, list(args), config=config).result(timeout)
 
 
 def report(slurm: OneNodeSlurm, proc: subprocess.CompletedProcess, workdir: Path) -> str:
@@ -100,25 +51,24 @@ def report(slurm: OneNodeSlurm, proc: subprocess.CompletedProcess, workdir: Path
             f"{slurm.log_tails(30)}\n{tails}")
 
 
-def test_the_workflow_runs_through_real_slurm(tiny_run, slurm, tmp_path):
+def test_the_workflow_runs_through_real_slurm(tiny_run, slurm, slurm_run, tmp_path):
     """Every job through sbatch on a real controller, with the profile's resources and
     the partition named as the README says for the command line (it replaces the
-    profile's whole default-resources, so they are given again): same bytes as locally."""
-    defaults = {**profile()["default-resources"], "slurm_partition": slurm.PARTITION}
-    start = time.monotonic()
-    proc = snakemake_slurm(
-        slurm, tmp_path, "--default-resources", *(f"{k}={v}" for k, v in defaults.items()),
-        "--slurm-init-seconds-before-status-checks", "5", "all")
-    elapsed = time.monotonic() - start
-    assert proc.returncode == 0, report(slurm, proc, tmp_path)
+    profile's whole default-resources, so they are given again): same bytes as locally.
+
+    The run itself started with the session (``slurm_run``, tests/workflow/slurm_run.py),
+    so that its waits overlap the other tests; started here where the session did not."""
+    run = slurm_run if slurm_run is not None else SlurmRun.whole_workflow(slurm, tmp_path)
+    proc = run.result()
+    assert proc.returncode == 0, report(slurm, proc, run.workdir)
     submitted = [line for line in proc.stderr.splitlines()
                  if "has been submitted with SLURM jobid" in line]
-    print(f"real Slurm run: {len(submitted)} jobs through sbatch in {elapsed:.0f} s")
+    print(f"real Slurm run: {len(submitted)} jobs through sbatch in {run.elapsed_s:.0f} s")
     # every job but the target rule went through sbatch (38 on the tiny config)
-    assert len(submitted) >= 30, report(slurm, proc, tmp_path)
+    assert len(submitted) >= 30, report(slurm, proc, run.workdir)
     # training too, on the CPU partition: train.gpus is 0 in the tiny config, so no --gpus
     assert sum("/rule_train_model/" in line for line in submitted) == 4, submitted
-    assert_same_results(tiny_run, tmp_path)
+    assert_same_results(tiny_run, run.workdir)
 
 
 def test_gpus_without_a_gpu_partition_stop_before_any_submission(slurm, tmp_path):
