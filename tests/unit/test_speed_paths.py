@@ -384,3 +384,39 @@ def test_the_rule_based_choice_carries_the_backing_it_filtered():
     fast = choice.render(vocal, backing, sr)
     slow = chain.render(vocal, backing, sr, choice.recipe)
     assert np.array_equal(fast.backing, slow.backing)
+
+
+@pytest.mark.parametrize("subtype,suffix,clip", [("PCM_24", ".wav", "clip"),
+                                                  ("PCM_16", ".wav", "none"),
+                                                  ("FLOAT", ".wav", "none"),
+                                                  ("PCM_24", ".flac", "clip")])
+def test_write_audio_in_blocks_writes_the_bytes_of_one_call(tmp_path, subtype, suffix, clip):
+    """write_audio hands libsndfile blocks of the (channels, samples) array (no transposed
+    or clipped copy of the song): the file is, byte for byte, that of one ``sf.write`` of
+    the transposed (and clipped) array."""
+    from vocalmix import audio as A
+
+    rng = np.random.default_rng(8)
+    n = 3 * A._WRITE_BLOCK + 12_345  # several blocks and a partial one
+    x = (0.4 * rng.standard_normal((2, n))).astype(np.float32)
+    x[0, 7] = 1.7  # over full scale: clipped for an integer subtype
+    if subtype == "PCM_16":
+        x = np.clip(x, -1.0, 1.0)
+    A.write_audio(tmp_path / f"fast{suffix}", x, 44100, subtype=subtype, clip=clip)
+    fmt = "FLAC" if suffix == ".flac" else "WAV"
+    y = np.clip(x, -1.0, 1.0) if subtype != "FLOAT" else x
+    sf.write(tmp_path / f"slow{suffix}", y.T, 44100, subtype=subtype, format=fmt)
+    if fmt == "WAV":
+        A._zero_peak_timestamp(tmp_path / f"slow{suffix}")
+    assert (tmp_path / f"fast{suffix}").read_bytes() == (tmp_path / f"slow{suffix}").read_bytes()
+
+
+def test_validation_by_extremes_still_refuses_nan_and_infinity():
+    from vocalmix.audio import AudioError, validate_audio
+
+    for bad in (np.nan, np.inf, -np.inf):
+        x = np.zeros((2, 1000), dtype=np.float32)
+        x[1, 500] = bad
+        with pytest.raises(AudioError, match="NaN or infinite"):
+            validate_audio(x)
+    assert validate_audio(np.zeros((1, 0), dtype=np.float64)).dtype == np.float32

@@ -299,17 +299,27 @@ def write_audio(
     if fmt == "FLAC" and subtype == "FLOAT":
         raise ValueError(f"{path}: FLAC holds integer samples; subtype must be PCM_16 or "
                          "PCM_24, not FLOAT")
-    audio = validate_audio(audio, name=str(path))
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    audio, lo, hi = _validated(audio, str(path))
+    peak = max(hi, -lo)
+    clipping = False
     if subtype != "FLOAT" and peak > 1.0:
         if clip == "error":
             raise AudioError(path, f"peak {peak:.3f} exceeds full scale for {subtype}")
-        if clip == "clip":
-            audio = np.clip(audio, -1.0, 1.0)
+        clipping = clip == "clip"
+    # written in blocks (what ``sf.write(path, audio.T)`` writes, byte for byte): no
+    # song-sized transposed or clipped copy
     with atomic_path(path) as tmp:
-        sf.write(str(tmp), audio.T, int(sample_rate), subtype=subtype, format=fmt)
+        with sf.SoundFile(str(tmp), "w", int(sample_rate), audio.shape[0], subtype=subtype,
+                          format=fmt) as fh:
+            for start in range(0, audio.shape[1], _WRITE_BLOCK):
+                block = audio[:, start:start + _WRITE_BLOCK]
+                fh.write((np.clip(block, -1.0, 1.0) if clipping else block).T)
         if fmt == "WAV":
             _zero_peak_timestamp(tmp)
+
+
+#: Frames per block that :func:`write_audio` hands to libsndfile.
+_WRITE_BLOCK = 1 << 16
 
 
 def _zero_peak_timestamp(path: Path) -> None:
@@ -346,6 +356,12 @@ def validate_audio(audio: Any, *, name: str = "audio") -> NDArray[np.float32]:
         Wrong number of dimensions, more channels than samples (a likely transposed
         array), or NaN/inf values.
     """
+    return _validated(audio, name)[0]
+
+
+def _validated(audio: Any, name: str) -> tuple[NDArray[np.float32], float, float]:
+    """:func:`validate_audio`'s checks; (the audio as float32, its least and largest sample,
+    0 for no samples)."""
     if not isinstance(audio, np.ndarray):
         raise TypeError(f"{name}: expected a numpy array, got {type(audio).__name__}")
     if not np.issubdtype(audio.dtype, np.floating):
@@ -358,9 +374,15 @@ def validate_audio(audio: Any, *, name: str = "audio") -> NDArray[np.float32]:
             f"{name}: shape {audio.shape} looks like (samples, channels); "
             "vocalmix requires (channels, samples)",
         )
-    if not np.all(np.isfinite(audio)):
+    # min and max propagate NaN and reach an infinity: finite extremes mean finite samples
+    # (two passes, no temporary array)
+    lo, hi = (float(audio.min()), float(audio.max())) if audio.size else (0.0, 0.0)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise AudioError(None, f"{name}: contains NaN or infinite samples")
-    return np.asarray(audio, dtype=np.float32)
+    x = np.asarray(audio, dtype=np.float32)
+    if x is not audio and x.size:  # the extremes of the samples returned
+        lo, hi = float(x.min()), float(x.max())
+    return x, lo, hi
 
 
 def resample(
