@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
-import pytest
+# One BLAS/OpenMP thread per test process, and for the commands the tests start: the suite
+# runs on 2 cores beside the real-Slurm run (below), and OpenBLAS's spare threads, which
+# wait spinning, then took turns with the work itself (one streaming-features fixture went
+# from 4 to 47 s). The CLI and Snakemake's jobs set their own thread counts.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402  (after the thread settings: OpenBLAS reads them on load)
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 REAL = REPO.parent / "shared" / "data" / "real"
