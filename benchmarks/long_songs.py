@@ -55,7 +55,7 @@ GENRES = ("pop", "rock", "hiphop", "ballad")
 JOB_COLUMNS = ("rule", "job", "song_min", "wall_s", "cpu_s", "max_rss_mib", "sampled_rss_mib",
                "io_out_mb")
 #: the stage runner's last log line: the kernel's high-water mark of the job's processes
-PEAK_LINE = re.compile(r"done in [0-9.]+ s, peak RSS ([0-9.]+) MiB")
+PEAK_LINE = re.compile(r"done in [0-9.]+ s, (?:CPU [0-9.]+ s, )?peak RSS ([0-9.]+) MiB")
 SUMMARY_COLUMNS = ("rule", "jobs", "cpu_s", "max_rss_mib", "rss_shortest_mib",
                    "rss_longest_mib", "rss_longest_over_shortest", "io_out_mb", "note")
 

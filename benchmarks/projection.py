@@ -63,7 +63,7 @@ CORPORA = {
 
 
 #: the stage runner's last log line (vocalmix.stages.runner.run_stage)
-PEAK_LINE = re.compile(r"done in [0-9.]+ s, peak RSS ([0-9.]+) MiB")
+PEAK_LINE = re.compile(r"done in [0-9.]+ s, (?:CPU [0-9.]+ s, )?peak RSS ([0-9.]+) MiB")
 
 
 def read_benchmarks(results: Path) -> dict[str, list[dict]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import dataclasses
 from pathlib import Path
 
@@ -122,8 +123,17 @@ print(peak_rss_mib())
 run_stage(SimpleNamespace(log=[{str(log)!r}], rule="r", input={{}}, output={{}}, params={{}},
                           threads=1), stage)
 """
+    import time
+
+    started = time.perf_counter()
     before = float(subprocess.run([sys.executable, "-c", code], check=True, text=True,
                                   capture_output=True).stdout.split()[0])
-    peak = float(re.search(r"rule r done in [0-9.]+ s, peak RSS ([0-9.]+) MiB",
-                           log.read_text()).group(1))
+    lifetime = time.perf_counter() - started
+    line = re.search(r"rule r done in ([0-9.]+) s, CPU ([0-9.]+) s, peak RSS ([0-9.]+) MiB",
+                     log.read_text())
+    wall, cpu, peak = (float(g) for g in line.groups())
     assert before + 190.0 <= peak <= before + 260.0
+    # the CPU figure is the whole process's (start-up and imports too): at least what
+    # filling and summing 200 MiB takes, at most what its life allows on this machine's cores
+    assert 0.02 < cpu <= lifetime * (os.cpu_count() or 1)
+    assert wall <= lifetime
