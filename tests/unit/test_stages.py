@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ast
-import os
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
