@@ -513,3 +513,53 @@ def test_the_cleanup_subtracts_the_noise_reduction_while_the_de_esser_listens(si
         assert not np.array_equal(y, x)
     else:
         assert np.array_equal(y, want)
+
+
+@pytest.mark.parametrize("channels,subtype", [(2, "PCM_24"), (1, "PCM_16"), (2, "FLOAT")])
+def test_read_audio_through_a_small_buffer_reads_what_libsndfile_gives(tmp_path, channels,
+                                                                        subtype):
+    """read_audio fills the (channels, samples) array block by block: the samples of one
+    ``sf.read`` of the whole file, transposed; blocks and a NaN count are as before."""
+    from vocalmix import audio as A
+
+    rng = np.random.default_rng(10)
+    n = 2 * A._READ_BLOCK + 999
+    x = np.clip(0.3 * rng.standard_normal((n, channels)), -1, 1)
+    sf.write(tmp_path / "x.wav", x, 44100, subtype=subtype)
+    want = sf.read(tmp_path / "x.wav", dtype="float32", always_2d=True)[0].T
+    got, sr = A.read_audio(tmp_path / "x.wav")
+    assert sr == 44100 and got.flags.c_contiguous and np.array_equal(got, want)
+    with A.open_audio(tmp_path / "x.wav") as stream:
+        parts = list(stream.blocks(A._READ_BLOCK // 3 + 7))
+    assert np.array_equal(np.concatenate(parts, axis=1), want)
+    if subtype == "FLOAT":
+        x[[5, n - 3], 0] = np.nan
+        x[A._READ_BLOCK + 1, -1] = np.inf
+        sf.write(tmp_path / "bad.wav", x, 44100, subtype=subtype)
+        with pytest.raises(A.AudioError, match="contains 3 NaN or infinite samples"):
+            A.read_audio(tmp_path / "bad.wav")
+        assert np.isnan(A.read_audio(tmp_path / "bad.wav", check_finite=False)[0][0, 5])
+
+
+def test_a_neutral_backing_branch_is_the_backing_itself():
+    """No EQ at 0 dB: the backing stem is the backing (no song-sized copy), the samples a
+    gain of 1.0 gives; any gain or EQ is a new array."""
+    from vocalmix.dsp import chain
+    from vocalmix.dsp.effects import EQBand
+    from vocalmix.dsp.recipe import BackingRecipe, MixRecipe
+
+    rng = np.random.default_rng(11)
+    backing = (0.2 * rng.standard_normal((2, 20_000))).astype(np.float32)
+    assert chain.process_backing(backing, 44100, MixRecipe(system="x")) is backing
+    louder = chain.process_backing(backing, 44100,
+                                   MixRecipe(system="x", backing=BackingRecipe(gain_db=1.5)))
+    assert louder is not backing and np.array_equal(louder, backing * np.float32(10 ** 0.075))
+    cut = MixRecipe(system="x", backing=BackingRecipe(eq=(EQBand("peak", 500.0, -3.0, 1.0),)))
+    assert chain.process_backing(backing, 44100, cut) is not backing
+    mono = backing[:1]
+    assert np.array_equal(chain.process_backing(mono, 44100, MixRecipe(system="x")),
+                          np.repeat(mono, 2, axis=0))
+    # the mix's backing stem is its own array, not the caller's backing
+    vocal = (0.1 * rng.standard_normal((1, 20_000))).astype(np.float32)
+    res = chain.render(vocal, backing, 44100, MixRecipe(system="x"))
+    assert res.backing is not backing and np.array_equal(res.backing, backing)

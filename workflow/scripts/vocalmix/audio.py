@@ -114,6 +114,10 @@ def audio_info(path: str | os.PathLike) -> dict:
     }
 
 
+#: Frames per block that :meth:`AudioStream.read` asks libsndfile for.
+_READ_BLOCK = 1 << 16
+
+
 class AudioStream:
     """An opened, validated audio file read in blocks; made by :func:`open_audio`.
 
@@ -140,15 +144,30 @@ class AudioStream:
         AudioError
             A read error (damaged data) or NaN/inf samples; the message names the file.
         """
+        # read through a small interleaved buffer into the (channels, n) array: no
+        # song-sized interleaved copy to transpose (the samples libsndfile gives either way)
         try:
-            data = self._fh.read(frames, dtype="float32", always_2d=True)
+            remaining = max(0, self._fh.frames - self._fh.tell())
         except Exception as exc:  # libsndfile raises its own error types
             raise AudioError(self.path, f"not readable as audio ({exc})") from None
-        block = np.ascontiguousarray(data.T)
-        if check_finite and block.size and not np.all(np.isfinite(block)):
-            bad = int(np.count_nonzero(~np.isfinite(block)))
+        total = remaining if frames < 0 else min(int(frames), remaining)
+        out = np.empty((self.channels, total), dtype=np.float32)
+        buf = np.empty((min(total, _READ_BLOCK), self.channels), dtype=np.float32)
+        pos, finite = 0, True
+        while pos < total:
+            got = self.read_into(buf[: min(_READ_BLOCK, total - pos)])
+            if got.shape[0] == 0:
+                break
+            out[:, pos:pos + got.shape[0]] = got.T
+            if check_finite:  # min and max reach any NaN or infinity
+                finite = finite and bool(np.isfinite(got.min()) and np.isfinite(got.max()))
+            pos += got.shape[0]
+        if pos < total:  # fewer frames than the header said
+            out = np.ascontiguousarray(out[:, :pos])
+        if not finite:
+            bad = int(np.count_nonzero(~np.isfinite(out)))
             raise AudioError(self.path, f"contains {bad} NaN or infinite samples")
-        return block
+        return out
 
     def seek(self, frame: int) -> None:
         """Continue reading at ``frame`` (from the start of the file)."""

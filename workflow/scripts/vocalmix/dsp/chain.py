@@ -86,9 +86,15 @@ def process_vocal(vocal: NDArray, sample_rate: int, v: VocalRecipe, *,
 
 
 def process_backing(backing: NDArray, sample_rate: int, recipe: MixRecipe) -> NDArray[np.float32]:
-    """The backing branch: EQ, gain (stereo)."""
+    """The backing branch: EQ, gain (stereo). Without EQ at 0 dB it is ``backing`` itself
+    where that is stereo float32 (not a copy: don't modify it in place)."""
     b = apply_eq(to_channels(backing, 2), sample_rate, recipe.backing.eq)
-    return b * np.float32(db_to_gain(recipe.backing.gain_db))
+    return _scaled(b, recipe.backing.gain_db)
+
+
+def _scaled(x: NDArray[np.float32], gain_db: float) -> NDArray[np.float32]:
+    """``x`` times the gain; ``x`` itself at 0 dB (times 1.0: the same samples)."""
+    return x if gain_db == 0.0 else x * np.float32(db_to_gain(gain_db))
 
 
 def bus_limit(mix: NDArray, sample_rate: int, ceiling_dbtp: float,
@@ -126,7 +132,8 @@ def render(vocal: NDArray, backing: NDArray, sample_rate: int, recipe: MixRecipe
     is linear, so the stem is that render scaled by the gain (equal to rendering again up
     to float32 rounding, about 1e-7 relative) and the vocal branch is not run again.
     ``backing_stem_0db`` likewise passes the backing branch (its EQ) at 0 dB gain: the
-    backing stem is that times the gain, the very samples :func:`process_backing` gives.
+    backing stem is that times the gain, the very samples :func:`process_backing` gives
+    (at 0 dB that array itself).
     """
     vocal = np.atleast_2d(vocal)
     backing = np.atleast_2d(backing)
@@ -146,9 +153,11 @@ def render(vocal: NDArray, backing: NDArray, sample_rate: int, recipe: MixRecipe
         if backing_stem_0db.shape != (2, backing.shape[1]):
             raise ValueError(f"backing_stem_0db has shape {backing_stem_0db.shape}; expected "
                              f"(2, {backing.shape[1]})")
-        b = backing_stem_0db * np.float32(db_to_gain(recipe.backing.gain_db))
+        b = _scaled(backing_stem_0db, recipe.backing.gain_db)
     else:
         b = process_backing(backing, sample_rate, recipe)
+        if b is backing:  # the stem is the render's own array, never the caller's input
+            b = b.copy()
     mix, report["bus"] = bus_limit(v + b, sample_rate, recipe.bus.ceiling_dbtp,
                                    recipe.bus.limiter_release_ms)
     return MixResult(mix=mix, vocal=v, backing=b, report=report)
