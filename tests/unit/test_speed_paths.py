@@ -563,3 +563,36 @@ def test_a_neutral_backing_branch_is_the_backing_itself():
     vocal = (0.1 * rng.standard_normal((1, 20_000))).astype(np.float32)
     res = chain.render(vocal, backing, 44100, MixRecipe(system="x"))
     assert res.backing is not backing and np.array_equal(res.backing, backing)
+
+
+def test_the_models_side_by_side_predict_what_each_alone_predicts():
+    """The data-driven system runs its task models in threads with one torch thread each:
+    the same numbers as each model alone with torch's default threads, whose count is
+    restored."""
+    torch = pytest.importorskip("torch")
+    from vocalmix.mixing.data_driven import _forward
+    from vocalmix.models.nets import MixNet, Predictor
+
+    def predictor(seed: int, outputs: int) -> Predictor:
+        torch.manual_seed(seed)
+        net = MixNet(outputs, n_mels=64, channels=(16, 32, 64), hidden=32).eval()
+        meta = {"targets": [f"t{k}" for k in range(outputs)],
+                "input": {"channels": ["vocal", "backing"]},
+                "input_mean": [0.1, -0.2], "input_std": [1.5, 2.0],
+                "target_mean": [0.0] * outputs, "target_std": [1.0] * outputs}
+        return Predictor(net, meta)
+
+    models = {"level": predictor(0, 1), "eq": predictor(1, 31), "compression": predictor(2, 1),
+              "reverb": predictor(3, 4)}
+    windows = np.random.default_rng(12).standard_normal((70, 2, 64, 129)).astype(np.float32)
+    threads = torch.get_num_threads()
+    alone = {task: model(windows) for task, model in models.items()}
+    together = _forward(models, windows)
+    assert torch.get_num_threads() == threads
+    for task in models:
+        assert np.array_equal(together[task], alone[task]), task
+    torch.set_num_threads(1)
+    try:
+        assert all(np.array_equal(models[t](windows), alone[t]) for t in models)
+    finally:
+        torch.set_num_threads(threads)

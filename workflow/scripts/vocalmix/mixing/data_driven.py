@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -125,11 +126,39 @@ def moving_average(values: NDArray, width: int) -> NDArray:
     return out
 
 
+def _forward(models: dict, windows: NDArray) -> dict:
+    """Each model's raw predictions on ``windows``.
+
+    The models run side by side in threads, each op on ``cores / models`` of torch's
+    threads (one each on two cores), instead of one after another with every op split
+    over all the cores: a small network's ops are too short to share well (on the 2-core
+    reference machine two torch threads spent twice the CPU time of one for no gain in
+    wall time under load). The numbers are the same: an op's arithmetic does not depend on
+    how many threads run it or on which (``tests/unit/test_speed_paths.py``). torch's
+    thread count is restored afterwards.
+    """
+    torch = sys.modules.get("torch")
+    cores = torch.get_num_threads() if torch is not None else 1
+    workers = min(len(models), cores)
+    if workers <= 1:
+        return {task: model(windows) for task, model in models.items()}
+    from concurrent.futures import ThreadPoolExecutor
+
+    torch.set_num_threads(max(1, cores // workers))
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            futures = {task: pool.submit(model, windows) for task, model in models.items()}
+            return {task: f.result() for task, f in futures.items()}
+    finally:
+        torch.set_num_threads(cores)
+
+
 def predict(models: dict, windows: NDArray, silent: NDArray, smooth_windows: int = 5) -> dict:
     """Smoothed per-window predictions and their song-level summaries."""
     out: dict = {}
+    raws = _forward(models, windows)
     for task, model in models.items():
-        raw = model(windows)
+        raw = raws[task]
         if task == "level":
             raw = np.where(silent[:, None], np.nan, raw)
         out[task] = moving_average(raw, smooth_windows)
