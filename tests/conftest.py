@@ -32,18 +32,21 @@ def real_data() -> Path:
     return REAL
 
 
-# --------------------------------------------------------------------------- real Slurm
-# The real-Slurm test (tests/workflow/test_slurm.py) runs the tiny workflow through sbatch,
-# mostly waiting on the controller and the executor's status checks: its run starts with
-# the session, when that test is selected, and overlaps the other tests
-# (tests/workflow/slurm_run.py).
-_SLURM_RUN_WANTED = pytest.StashKey[bool]()
+# ----------------------------------------------------------------- background workflow runs
+# The tiny workflow run that a dozen workflow tests read, and the real-Slurm run of
+# tests/workflow/test_slurm.py, start with the session when a selected test needs them,
+# and use the second core while the unit tests run (tests/workflow/background.py).
+_NEEDS_TINY_RUN = pytest.StashKey[bool]()
+_NEEDS_SLURM_RUN = pytest.StashKey[bool]()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    from tests.workflow.slurm_run import TEST_ID
+    from tests.workflow.background import SLURM_TEST_ID
 
-    session.stash[_SLURM_RUN_WANTED] = any(item.nodeid == TEST_ID for item in session.items)
+    session.stash[_NEEDS_TINY_RUN] = any("tiny_run" in getattr(item, "fixturenames", ())
+                                         for item in session.items)
+    session.stash[_NEEDS_SLURM_RUN] = any(item.nodeid == SLURM_TEST_ID
+                                          for item in session.items)
 
 
 @pytest.fixture(scope="session")
@@ -51,8 +54,8 @@ def slurm():
     """A throw-away one-node Slurm cluster whose node declares the largest job of the SLURM
     profile (tests/workflow/slurm_cluster.py); skips where Slurm is not installed or the
     cluster needs root."""
+    from tests.workflow.background import largest_job, profile
     from tests.workflow.slurm_cluster import OneNodeSlurm, SlurmError, missing_binaries
-    from tests.workflow.slurm_run import largest_job, profile
 
     missing = missing_binaries()
     if missing:
@@ -73,11 +76,28 @@ def slurm():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def tiny_run_started(request: pytest.FixtureRequest,
+                     tmp_path_factory: pytest.TempPathFactory):
+    """The run of ``all`` on the tiny config behind ``tiny_run``, started with the session
+    when a selected test reads it (None otherwise)."""
+    if not request.session.stash.get(_NEEDS_TINY_RUN, False):
+        yield None
+        return
+    from tests.workflow.background import start_tiny_run
+
+    run = start_tiny_run(tmp_path_factory.mktemp("tiny_run"))
+    try:
+        yield run
+    finally:
+        run.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def slurm_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """The real-Slurm run of the whole tiny workflow, started when the session starts if its
-    test is selected (None otherwise, or where the cluster cannot start: the test itself
-    then skips or fails with the reason)."""
-    if not request.session.stash.get(_SLURM_RUN_WANTED, False):
+    """The real-Slurm run of the whole tiny workflow, started with the session when its test
+    is selected (None otherwise, or where the cluster cannot start: the test itself then
+    skips or fails with the reason)."""
+    if not request.session.stash.get(_NEEDS_SLURM_RUN, False):
         yield None
         return
     try:
@@ -85,9 +105,9 @@ def slurm_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     except (Exception, pytest.skip.Exception, pytest.fail.Exception):
         yield None  # the same outcome reaches the test when it asks for the cluster
         return
-    from tests.workflow.slurm_run import SlurmRun
+    from tests.workflow.background import start_slurm_run
 
-    run = SlurmRun.whole_workflow(cluster, tmp_path_factory.mktemp("slurm_run"))
+    run = start_slurm_run(cluster, tmp_path_factory.mktemp("slurm_run"))
     try:
         yield run
     finally:

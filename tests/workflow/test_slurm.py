@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.workflow.background import RUN_TIMEOUT_S, start_slurm_run
 from tests.workflow.conftest import TINY
 from tests.workflow.slurm_cluster import OneNodeSlurm
-from tests.workflow.slurm_run import RUN_TIMEOUT_S, SlurmRun
 from tests.workflow.test_reproducibility import assert_same_results
 
 pytestmark = pytest.mark.workflow
@@ -32,7 +32,7 @@ def snakemake_slurm(slurm: OneNodeSlurm, workdir: Path, *args: str, config: Path
                     timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
     """``snakemake --profile profiles/slurm`` run from ``workdir`` as a user would, with the
     cluster's SLURM_CONF in the environment. A timeout is a failed run, not an exception."""
-    return SlurmRun(slurm, workdir, list(args), config=config).result(timeout)
+    return start_slurm_run(slurm, workdir, *args, config=config).result(timeout)
 
 
 def report(slurm: OneNodeSlurm, proc: subprocess.CompletedProcess, workdir: Path) -> str:
@@ -56,9 +56,9 @@ def test_the_workflow_runs_through_real_slurm(tiny_run, slurm, slurm_run, tmp_pa
     the partition named as the README says for the command line (it replaces the
     profile's whole default-resources, so they are given again): same bytes as locally.
 
-    The run itself started with the session (``slurm_run``, tests/workflow/slurm_run.py),
+    The run itself started with the session (``slurm_run``, tests/workflow/background.py),
     so that its waits overlap the other tests; started here where the session did not."""
-    run = slurm_run if slurm_run is not None else SlurmRun.whole_workflow(slurm, tmp_path)
+    run = slurm_run if slurm_run is not None else start_slurm_run(slurm, tmp_path)
     proc = run.result()
     assert proc.returncode == 0, report(slurm, proc, run.workdir)
     submitted = [line for line in proc.stderr.splitlines()
