@@ -596,3 +596,26 @@ def test_the_models_side_by_side_predict_what_each_alone_predicts():
         assert all(np.array_equal(models[t](windows), alone[t]) for t in models)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_the_mix_command_runs_blas_on_one_thread_unless_told(monkeypatch):
+    """``vocalmix mix`` limits numpy's BLAS to one thread for the mix (restored after),
+    unless the user set a thread count in the environment."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from vocalmix.cli.mix import one_blas_thread
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas"]
+
+    if not blas_threads():
+        pytest.skip("no BLAS library that threadpoolctl knows")
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            monkeypatch.delenv(var, raising=False)
+        with one_blas_thread():
+            assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {2}
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+        with one_blas_thread():
+            assert set(blas_threads()) == {2}
