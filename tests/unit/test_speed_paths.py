@@ -619,3 +619,19 @@ def test_the_mix_command_runs_blas_on_one_thread_unless_told(monkeypatch):
         monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
         with one_blas_thread():
             assert set(blas_threads()) == {2}
+
+
+def test_the_tabulated_noise_percentile_ratios_are_the_drawn_ones():
+    """The clean-up's percentile-to-mean ratios at the default settings are tabulated: each
+    is what the 2 ** 17 draws give (to the last bits on BLAS libraries that round the
+    eigenvalues differently), and the default settings at the usual rates find them."""
+    from vocalmix.dsp import cleanup as C
+
+    for (n_fft, hop, kernel, percentile), ratio in C._KNOWN_RATIOS.items():
+        drawn = C._percentile_to_mean_drawn(n_fft, hop, kernel, percentile)
+        assert ratio == pytest.approx(drawn, rel=1e-12, abs=0)
+    settings = C.NoiseReduction()
+    for sr in (16000, 22050, 44100, 48000, 96000):
+        stft = C._Stft(sr, sr)
+        kernel = tuple(float(k) for k in C._time_kernel(settings.smoothing_ms, stft.hop_s))
+        assert (stft.n_fft, stft.hop, kernel, settings.noise_percentile) in C._KNOWN_RATIOS

@@ -363,9 +363,27 @@ def _context(stft: _Stft, f0: int, f1: int, half: int) -> tuple[int, int]:
     return max(f0 - half, 0), min(f1 + half, stft.n_frames)
 
 
-@lru_cache(maxsize=32)
+#: The default smoothing's time kernel (50 ms at a hop of 10-12 ms: 5 frames).
+_KERNEL_5 = (0.08333333333333337, 0.25, 0.3333333333333333, 0.25, 0.08333333333333337)
+#: :func:`_percentile_to_mean` at the default settings (the 10th percentile, 50 ms), by
+#: ``(n_fft, hop)``: 16 and 22.05 kHz, 44.1 and 48 kHz, 96 kHz. Its 2 ** 17 draws cost
+#: 0.07-0.25 s of a 3-minute mix; ``tests/unit/test_speed_paths.py`` recomputes them.
+_KNOWN_RATIOS = {(1024, 256, _KERNEL_5, 10.0): 0.4460039385494838,
+                 (2048, 512, _KERNEL_5, 10.0): 0.44600393856138654,
+                 (4096, 1024, _KERNEL_5, 10.0): 0.4460039385621426}
+
+
 def _percentile_to_mean(n_fft: int, hop: int, kernel: tuple[float, ...],
                         percentile: float) -> float:
+    """:func:`_percentile_to_mean_drawn`, from :data:`_KNOWN_RATIOS` where it is there."""
+    known = _KNOWN_RATIOS.get((n_fft, hop, tuple(kernel), float(percentile)))
+    return known if known is not None else _percentile_to_mean_drawn(n_fft, hop, kernel,
+                                                                      percentile)
+
+
+@lru_cache(maxsize=32)
+def _percentile_to_mean_drawn(n_fft: int, hop: int, kernel: tuple[float, ...],
+                              percentile: float) -> float:
     """Ratio of the ``percentile``-th percentile of the smoothed power of Gaussian noise to
     its mean, for this STFT and smoothing (a mid-band bin).
 
