@@ -635,3 +635,35 @@ def test_the_tabulated_noise_percentile_ratios_are_the_drawn_ones():
         stft = C._Stft(sr, sr)
         kernel = tuple(float(k) for k in C._time_kernel(settings.smoothing_ms, stft.hop_s))
         assert (stft.n_fft, stft.hop, kernel, settings.noise_percentile) in C._KNOWN_RATIOS
+
+
+def test_the_model_windows_analyse_each_signal_once_with_the_same_numbers():
+    """The data-driven system's windows normalise each signal by the loudness analysis it
+    then reuses (the vocal's silent windows, the backing's level): the windows, silent
+    flags and analyses are those of separate calls, as before."""
+    from vocalmix.features.extract import WindowSettings
+    from vocalmix.mixing.data_driven import _model_windows, _normalised
+    from vocalmix.models.dataset import normalise_level, window_frames
+    from vocalmix.measure.mel import LogMel
+
+    sr = 22050
+    rng = np.random.default_rng(13)
+    t = np.arange(12 * sr) / sr
+    vocal = (0.2 * np.sin(2 * np.pi * 220 * t) * ((t < 4) | (t > 9)))[None, :]  # rests 4-9 s
+    vocal = (vocal + 0.001 * rng.standard_normal(vocal.shape)).astype(np.float32)
+    backing = (0.1 * rng.standard_normal((2, t.size))).astype(np.float32)
+    spec = {"sample_rate": sr, "n_fft": 1024, "hop": 512, "n_mels": 32, "window_s": 3.0}
+    win = WindowSettings(window_s=3.0, hop_s=1.0)
+    windows, starts, silent, res_v, res_b = _model_windows(vocal, backing, sr, spec, win)
+    assert np.array_equal(_normalised(backing, res_b.integrated_lufs),
+                          normalise_level(backing, sr))
+    assert res_b.summary() == L.analyse(backing, sr).summary()
+    assert res_v.summary() == L.analyse(vocal, sr).summary()
+    mel = LogMel(sr, 1024, 512, 32)
+    v = mel(normalise_level(vocal, sr).mean(axis=0))
+    b = mel(normalise_level(backing, sr).mean(axis=0))
+    first, frames = window_frames(list(starts), 3.0, mel)
+    assert np.array_equal(windows[1], np.stack([v[:, first[1]: first[1] + frames],
+                                                b[:, first[1]: first[1] + frames]]))
+    assert silent.any() and not silent.all()
+    assert np.array_equal(_normalised(vocal, -np.inf), vocal)

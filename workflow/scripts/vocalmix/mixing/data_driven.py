@@ -81,16 +81,45 @@ def model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict
     """(windows ``(n, 2, n_mels, frames)``, start times, silent flags) as in training:
     every ``win.hop_s``, silent as judged by ``win.gate_lu`` and
     ``win.min_active_fraction``."""
+    return _model_windows(vocal, backing, sample_rate, spec, win)[:3]
+
+
+def _normalised(audio: NDArray, lufs: float) -> NDArray[np.float32]:
+    """:func:`vocalmix.models.dataset.normalise_level` of ``audio`` whose integrated
+    loudness is ``lufs`` (already measured): the same samples."""
+    from vocalmix.audio import db_to_gain
+    from vocalmix.models.dataset import NORMALISED_LUFS
+
+    if not math.isfinite(lufs):
+        return np.asarray(audio, dtype=np.float32)
+    return np.asarray(audio, dtype=np.float32) * np.float32(db_to_gain(NORMALISED_LUFS - lufs))
+
+
+def _model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict,
+                   win: WindowSettings):
+    """:func:`model_windows`, and the loudness analyses of ``vocal`` and ``backing`` it
+    made (each signal is analysed once: its level normalisation and the silent windows, the
+    backing's level later; the backing's side runs in a thread beside the vocal's)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from vocalmix.measure.mel import LogMel
-    from vocalmix.models.dataset import normalise_level, window_frames
+    from vocalmix.models.dataset import window_frames
     from vocalmix.features.extract import active_blocks
 
     if spec["sample_rate"] != sample_rate:
         raise ValueError(f"the models were trained at {spec['sample_rate']} Hz; audio is at "
                          f"{sample_rate} Hz")
     mel = LogMel(sample_rate, spec["n_fft"], spec["hop"], spec["n_mels"])
-    v = mel(normalise_level(np.atleast_2d(vocal), sample_rate).mean(axis=0))
-    b = mel(normalise_level(np.atleast_2d(backing), sample_rate).mean(axis=0))
+
+    def side(audio: NDArray):  # (log-mel of the normalised mono mix, loudness analysis)
+        audio = np.atleast_2d(audio)
+        res = loudness.analyse(audio, sample_rate)
+        return mel(_normalised(audio, res.integrated_lufs).mean(axis=0)), res
+
+    with ThreadPoolExecutor(1) as pool:
+        backing_side = pool.submit(side, backing)
+        v, res = side(vocal)
+        b, res_b = backing_side.result()
     duration = np.atleast_2d(backing).shape[1] / sample_rate
     starts = np.arange(0.0, max(0.0, duration - spec["window_s"]) + 1e-9, win.hop_s)
     first, frames = window_frames(list(starts), spec["window_s"], mel)
@@ -98,14 +127,13 @@ def model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict
     starts, first = starts[keep], first[keep]
     windows = np.stack([np.stack([v[:, f: f + frames], b[:, f: f + frames]]) for f in first]) \
         if len(first) else np.zeros((0, 2, spec["n_mels"], frames), np.float32)
-    res = loudness.analyse(np.atleast_2d(vocal), sample_rate)
     act = active_blocks(res, win.gate_lu)
     step = res.block_step_s
     per = int(round((spec["window_s"] - loudness.BLOCK_S) / step)) + 1
     silent = np.array([act[int(round(s / step)): int(round(s / step)) + per].mean()
                        < win.min_active_fraction
                        if act.size else True for s in starts], dtype=bool)
-    return windows.astype(np.float32), starts, silent
+    return windows.astype(np.float32), starts, silent, res, res_b
 
 
 def moving_average(values: NDArray, width: int) -> NDArray:
@@ -192,17 +220,20 @@ def _names(model, n: int, prefix: str) -> list[str]:
 
 
 def window_gain(wet_vocal: NDArray, backing_stem: NDArray, sample_rate: int,
-                predicted: NDArray, starts: NDArray, win: WindowSettings
+                predicted: NDArray, starts: NDArray, win: WindowSettings, *,
+                backing_meter: "loudness.LoudnessResult | None" = None
                 ) -> tuple[float, dict]:
     """Vocal gain (dB) from per-window predictions of the vocal-to-backing ratio (IV.B.1:
     "the vocal gain will be calculated based on the current relative loudness and the model
     output"): the current ratio of each window is measured exactly as the training targets
     were (:func:`vocalmix.features.extract.window_table`), and the gain is the mean of
-    predicted minus measured over the windows where the vocal sings."""
+    predicted minus measured over the windows where the vocal sings. ``backing_meter``: the
+    loudness analysis of ``backing_stem`` where the caller has it."""
     from vocalmix.features.extract import window_table
 
     res_v = loudness.analyse(wet_vocal, sample_rate)
-    res_b = loudness.analyse(backing_stem, sample_rate)
+    res_b = (loudness.analyse(backing_stem, sample_rate) if backing_meter is None
+             else backing_meter)
     rows = window_table(res_v, res_b, res_b, window_s=win.window_s, hop_s=win.hop_s,
                         gate_lu=win.gate_lu, min_active_fraction=win.min_active_fraction)
     measured = {round(r["start_s"], 3): r["vocal_to_backing_lu"] for r in rows
@@ -320,7 +351,8 @@ class DataDrivenMixer:
         analysis.update(prep)
         meta = models["eq"].meta
         win = window_settings(meta["input"], context.hop_s)
-        windows, starts, silent = model_windows(x, backing, sample_rate, meta["input"], win)
+        windows, starts, silent, _, backing_meter = _model_windows(x, backing, sample_rate,
+                                                                   meta["input"], win)
         if len(windows) == 0:
             raise ValueError(f"the song is shorter than one {meta['input']['window_s']} s "
                              "window")
@@ -378,8 +410,11 @@ class DataDrivenMixer:
             gain = gain_on_meter(meter, l_back, cal.vocal_to_backing_lu)
             level_info = {"level_measured_over": "whole songs (as the reference's)"}
         else:
-            gain, level_info = window_gain(wet[:, : backing.shape[1]], b_stem, sample_rate,
-                                           pred["windows"]["level"][:, 0], starts, win)
+            # a neutral backing branch is the backing itself, analysed with the windows
+            gain, level_info = window_gain(
+                wet[:, : backing.shape[1]], b_stem, sample_rate,
+                pred["windows"]["level"][:, 0], starts, win,
+                backing_meter=backing_meter if b_stem is backing else None)
         analysis.update(level_info)
         analysis.update({
             "windows": int(len(windows)), "silent_windows": int(silent.sum()),
