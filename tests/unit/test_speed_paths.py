@@ -667,3 +667,24 @@ def test_the_model_windows_analyse_each_signal_once_with_the_same_numbers():
                                                 b[:, first[1]: first[1] + frames]]))
     assert silent.any() and not silent.all()
     assert np.array_equal(_normalised(vocal, -np.inf), vocal)
+
+
+def test_window_gain_on_the_callers_analyses_is_the_same():
+    """The data-driven gain reuses the wet vocal's and the backing's loudness analyses the
+    system already made: the same gain and figures as analysing them again."""
+    from vocalmix.features.extract import WindowSettings
+    from vocalmix.mixing.data_driven import window_gain
+
+    sr = 22050
+    rng = np.random.default_rng(14)
+    t = np.arange(10 * sr) / sr
+    v = np.stack([0.2 * np.sin(2 * np.pi * 330 * t) * (np.sin(2 * np.pi * 0.4 * t) > -0.5)] * 2)
+    v = (v + 0.001 * rng.standard_normal(v.shape)).astype(np.float32)
+    b = (0.1 * rng.standard_normal((2, t.size))).astype(np.float32)
+    win = WindowSettings(window_s=3.0, hop_s=1.0)
+    starts = np.arange(0.0, 7.5, 1.0)
+    pred = np.linspace(-2.0, 2.0, starts.size)
+    again = window_gain(v, b, sr, pred, starts, win)
+    reused = window_gain(v, b, sr, pred, starts, win, vocal_meter=L.analyse(v, sr),
+                         backing_meter=L.analyse(b, sr))
+    assert reused == again

@@ -221,17 +221,19 @@ def _names(model, n: int, prefix: str) -> list[str]:
 
 def window_gain(wet_vocal: NDArray, backing_stem: NDArray, sample_rate: int,
                 predicted: NDArray, starts: NDArray, win: WindowSettings, *,
+                vocal_meter: "loudness.LoudnessResult | None" = None,
                 backing_meter: "loudness.LoudnessResult | None" = None
                 ) -> tuple[float, dict]:
     """Vocal gain (dB) from per-window predictions of the vocal-to-backing ratio (IV.B.1:
     "the vocal gain will be calculated based on the current relative loudness and the model
     output"): the current ratio of each window is measured exactly as the training targets
     were (:func:`vocalmix.features.extract.window_table`), and the gain is the mean of
-    predicted minus measured over the windows where the vocal sings. ``backing_meter``: the
-    loudness analysis of ``backing_stem`` where the caller has it."""
+    predicted minus measured over the windows where the vocal sings. ``vocal_meter``,
+    ``backing_meter``: the loudness analyses of ``wet_vocal`` and ``backing_stem`` where the
+    caller has them."""
     from vocalmix.features.extract import window_table
 
-    res_v = loudness.analyse(wet_vocal, sample_rate)
+    res_v = loudness.analyse(wet_vocal, sample_rate) if vocal_meter is None else vocal_meter
     res_b = (loudness.analyse(backing_stem, sample_rate) if backing_meter is None
              else backing_meter)
     rows = window_table(res_v, res_b, res_b, window_s=win.window_s, hop_s=win.hop_s,
@@ -410,10 +412,12 @@ class DataDrivenMixer:
             gain = gain_on_meter(meter, l_back, cal.vocal_to_backing_lu)
             level_info = {"level_measured_over": "whole songs (as the reference's)"}
         else:
-            # a neutral backing branch is the backing itself, analysed with the windows
+            # a neutral backing branch is the backing itself, analysed with the windows; a
+            # wet vocal no longer than the song was analysed whole by the range's check
             gain, level_info = window_gain(
                 wet[:, : backing.shape[1]], b_stem, sample_rate,
                 pred["windows"]["level"][:, 0], starts, win,
+                vocal_meter=wet_meter if wet.shape[1] <= backing.shape[1] else None,
                 backing_meter=backing_meter if b_stem is backing else None)
         analysis.update(level_info)
         analysis.update({
