@@ -137,3 +137,39 @@ run_stage(SimpleNamespace(log=[{str(log)!r}], rule="r", input={{}}, output={{}},
     # filling and summing 200 MiB takes, at most what its life allows on this machine's cores
     assert 0.02 < cpu <= lifetime * (os.cpu_count() or 1)
     assert wall <= lifetime
+
+
+def test_a_stage_runs_with_one_blas_thread_whatever_the_job_was_given():
+    """Snakemake sets OPENBLAS_NUM_THREADS to a job's threads (so to --cores at most), and a
+    product summed on two threads rounds differently: a stage runs with numpy's BLAS on one
+    thread, and so do the processes it starts; the settings come back afterwards."""
+    import subprocess
+    import sys
+
+    code = """
+import json, os, subprocess, sys
+from types import SimpleNamespace
+import numpy  # loads OpenBLAS, with the 2 threads of the environment
+import threadpoolctl
+from vocalmix.stages.runner import run_stage
+
+def stage(inputs, outputs, params, threads):
+    blas = [d["num_threads"] for d in threadpoolctl.threadpool_info()
+            if d["user_api"] == "blas"]
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.environ['OPENBLAS_NUM_THREADS'])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    return {"blas": blas, "child": child, "env": os.environ["OPENBLAS_NUM_THREADS"]}
+
+inside = run_stage(SimpleNamespace(log=[], rule="r", input={}, output={}, params={},
+                                   threads=2), stage)
+after = [d["num_threads"] for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas"]
+print(json.dumps({"inside": inside, "after": after, "env_after": os.environ["OPENBLAS_NUM_THREADS"]}))
+"""
+    import json
+
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    out = json.loads(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                    text=True, capture_output=True).stdout.splitlines()[-1])
+    assert out["inside"]["blas"] and set(out["inside"]["blas"]) == {1}
+    assert out["inside"]["child"] == "1" and out["inside"]["env"] == "1"
+    assert set(out["after"]) == {2} and out["env_after"] == "2"

@@ -22,7 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-__all__ = ["stage_logging", "as_dict", "run_stage", "cpu_s", "peak_rss_mib", "module_sources"]
+__all__ = ["stage_logging", "as_dict", "one_blas_thread", "run_stage", "cpu_s", "peak_rss_mib",
+           "module_sources"]
 
 PACKAGE = "vocalmix"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -65,6 +66,39 @@ def as_dict(named: Any) -> dict:
     return {k: getattr(named, k) for k in keys}
 
 
+#: The environment variables through which BLAS and OpenMP libraries take their thread count.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                         "GOTO_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """numpy's BLAS on one thread in this process, and in the processes it starts, for the
+    duration of a stage.
+
+    A stage uses its ``threads`` through worker processes over tracks (or torch's own
+    threads, set explicitly), never through numpy's BLAS.
+    Snakemake sets ``OPENBLAS_NUM_THREADS`` to a job's threads, which depend on ``--cores``,
+    and a product summed on two threads rounds differently from one summed on one: a rule
+    with ``threads: 2`` (``genre_features``) gave other bytes on one core than on two
+    (``tests/workflow``: a 1-core run against 2-core runs). On one thread everywhere, the same
+    config gives the same bytes on any machine. Torch's threads are the training stage's own
+    (``torch.set_num_threads(1)``)."""
+    from threadpoolctl import threadpool_limits
+
+    saved = {var: os.environ.get(var) for var in BLAS_THREAD_VARIABLES}
+    os.environ.update({var: "1" for var in BLAS_THREAD_VARIABLES})
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
 def run_stage(smk: Any, stage: Callable[..., Any]) -> Any:
     """Run the stage function ``stage`` with a Snakemake job's inputs, outputs and params.
 
@@ -82,7 +116,7 @@ def run_stage(smk: Any, stage: Callable[..., Any]) -> Any:
         What the stage returns.
     """
     log_path = smk.log[0] if len(smk.log) else None
-    with stage_logging(log_path):
+    with stage_logging(log_path), one_blas_thread():
         start = time.perf_counter()
         log.info("rule %s: %s.%s", smk.rule, stage.__module__, stage.__qualname__)
         result = stage(
