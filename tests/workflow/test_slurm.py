@@ -14,7 +14,9 @@ machine's cores.
 
 from __future__ import annotations
 
+import re
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,11 @@ from tests.workflow.slurm_cluster import OneNodeSlurm
 from tests.workflow.test_reproducibility import assert_same_results
 
 pytestmark = pytest.mark.workflow
+
+#: The rules that run where Snakemake runs, not through sbatch (``localrules``,
+#: workflow/rules/cluster.smk).
+LOCAL_RULES = {"corpus_overview", "predict_genres", "render_index", "evaluate", "export_waet",
+               "simulate_listeners", "import_ratings", "analyse_ratings"}
 
 
 def snakemake_slurm(slurm: OneNodeSlurm, workdir: Path, *args: str, config: Path = TINY,
@@ -52,7 +59,8 @@ def report(slurm: OneNodeSlurm, proc: subprocess.CompletedProcess, workdir: Path
 
 
 def test_the_workflow_runs_through_real_slurm(tiny_run, slurm, slurm_run, tmp_path):
-    """Every job through sbatch on a real controller, with the profile's resources and
+    """Every cluster job through sbatch on a real controller (the light rules run where
+    Snakemake runs), with the profile's resources and
     the partition named as the README says for the command line (it replaces the
     profile's whole default-resources, so they are given again): same bytes as locally.
 
@@ -64,10 +72,19 @@ def test_the_workflow_runs_through_real_slurm(tiny_run, slurm, slurm_run, tmp_pa
     submitted = [line for line in proc.stderr.splitlines()
                  if "has been submitted with SLURM jobid" in line]
     print(f"real Slurm run: {len(submitted)} jobs through sbatch in {run.elapsed_s:.0f} s")
-    # every job but the target rule went through sbatch (38 on the tiny config)
-    assert len(submitted) >= 30, report(slurm, proc, run.workdir)
+    # every job ran (its header says how: "rule X:" as a cluster job, "localrule X:" where
+    # Snakemake runs), each cluster job went through sbatch, and only the workflow's light
+    # rules (workflow/rules/cluster.smk) and the target ran locally
+    headers = re.findall(r"^(local)?(?:rule|checkpoint) (\w+):$", proc.stderr, flags=re.M)
+    remote = Counter(name for local, name in headers if not local)
+    local = Counter(name for local, name in headers if local)
+    through_sbatch = Counter(re.search(r"/rule_(\w+)/", line).group(1) for line in submitted)
+    assert through_sbatch == remote, report(slurm, proc, run.workdir)
+    assert set(local) == LOCAL_RULES | {"all"}, (sorted(local), report(slurm, proc, run.workdir))
+    # the per-track stages, the dataset and training (28 cluster jobs on the tiny config)
+    assert sum(remote.values()) >= 28, remote
     # training too, on the CPU partition: train.gpus is 0 in the tiny config, so no --gpus
-    assert sum("/rule_train_model/" in line for line in submitted) == 4, submitted
+    assert through_sbatch["train_model"] == 4, submitted
     assert_same_results(tiny_run, run.workdir)
 
 

@@ -4,6 +4,24 @@
 import subprocess
 
 
+# Light rules run where Snakemake runs, not as cluster jobs: each reads tables, JSON or the
+# stimuli's paths and takes a second or two (Snakemake benchmark and job logs of the demo
+# run: 0.1-2.1 CPU-s), while a cluster job waits for the queue, starts a Snakemake of its own
+# to parse the workflow (2-3 CPU-s) and is seen finished only at the executor's next status
+# check. Six of them form the chain after the per-track evaluation (evaluate, the WAET
+# export, the simulated panel, the import and the statistics), which on the test cluster
+# cost 20 s per link. Local runs are unaffected.
+localrules:
+    corpus_overview,
+    predict_genres,
+    render_index,
+    evaluate,
+    export_waet,
+    simulate_listeners,
+    import_ratings,
+    analyse_ratings,
+
+
 def partition_gpus(partition):
     """Whether the Slurm ``partition`` ('' = the default partition) has GPU nodes (its
     nodes' GRES name a gpu); None when sinfo cannot tell."""
