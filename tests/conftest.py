@@ -37,16 +37,18 @@ def real_data() -> Path:
 # tests/workflow/test_slurm.py, start with the session when a selected test needs them,
 # and use the second core while the unit tests run (tests/workflow/background.py).
 _NEEDS_TINY_RUN = pytest.StashKey[bool]()
+_NEEDS_SECOND_RUN = pytest.StashKey[bool]()
 _NEEDS_SLURM_RUN = pytest.StashKey[bool]()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    from tests.workflow.background import SLURM_TEST_ID
+    from tests.workflow.background import SECOND_RUN_TEST_ID, SLURM_TEST_ID
 
+    ids = {item.nodeid for item in session.items}
     session.stash[_NEEDS_TINY_RUN] = any("tiny_run" in getattr(item, "fixturenames", ())
                                          for item in session.items)
-    session.stash[_NEEDS_SLURM_RUN] = any(item.nodeid == SLURM_TEST_ID
-                                          for item in session.items)
+    session.stash[_NEEDS_SECOND_RUN] = SECOND_RUN_TEST_ID in ids
+    session.stash[_NEEDS_SLURM_RUN] = SLURM_TEST_ID in ids
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +63,10 @@ def slurm():
     if missing:
         pytest.skip(f"Slurm is not installed (no {', '.join(missing)}): "
                     "apt-get install slurm-wlm munge (.ci/run does)")
+    from tests.workflow.background import BACKGROUND_NICE
+
     cpus, mem = largest_job(profile())
-    cluster = OneNodeSlurm(cpus=cpus, mem_mb=mem)
+    cluster = OneNodeSlurm(cpus=cpus, mem_mb=mem, job_nice=BACKGROUND_NICE)
     try:
         cluster.start()
     except SlurmError as exc:
@@ -86,6 +90,23 @@ def tiny_run_started(request: pytest.FixtureRequest,
     from tests.workflow.background import start_tiny_run
 
     run = start_tiny_run(tmp_path_factory.mktemp("tiny_run"))
+    try:
+        yield run
+    finally:
+        run.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def second_tiny_run(request: pytest.FixtureRequest,
+                    tmp_path_factory: pytest.TempPathFactory):
+    """A second run of ``all`` on the tiny config, on 2 cores, started with the session when
+    the test comparing two clean runs is selected (None otherwise)."""
+    if not request.session.stash.get(_NEEDS_SECOND_RUN, False):
+        yield None
+        return
+    from tests.workflow.background import start_tiny_run
+
+    run = start_tiny_run(tmp_path_factory.mktemp("second_run"), cores=2)
     try:
         yield run
     finally:

@@ -1,10 +1,11 @@
 """Workflow runs that the test session starts at its beginning, in the background.
 
-The unit tests run on one core. Two workflow runs that later tests need can use the other
-one meanwhile:
+The unit tests run on one core. Workflow runs that later tests need can use the other one
+meanwhile:
 
 * **the tiny run** (``tiny_run``, tests/workflow/conftest.py): ``all`` on the tiny config,
   which a dozen workflow tests read; about 35 s of work.
+* **a second tiny run** on 2 cores, which the reproducibility test compares with the first;
 * **the real-Slurm run** (tests/workflow/test_slurm.py): the same workflow through real
   sbatch. It spends most of its time waiting: for the controller to start each job, for
   each job's Snakemake to parse the workflow, and for the executor plugin's status checks
@@ -14,7 +15,8 @@ one meanwhile:
 
 When a selected test needs one of them, ``tests/conftest.py`` starts it as the session
 starts, and the tests wait for the process and check what it did exactly as before: the
-same commands, the same assertions. A run no selected test needs is never started.
+same commands, the same assertions. A run no selected test needs is never started. The runs
+(and the test cluster's jobs) are niced: the tests in the foreground keep their core.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ TINY = REPO / "tests/workflow/config_tiny.yaml"
 RUN_TIMEOUT_S = 900
 #: The real-Slurm test's node id: the session starts its run early only when it is selected.
 SLURM_TEST_ID = "tests/workflow/test_slurm.py::test_the_workflow_runs_through_real_slurm"
+#: The test that compares two clean runs: the second starts early only when it is selected.
+SECOND_RUN_TEST_ID = ("tests/workflow/test_reproducibility.py::"
+                      "test_two_clean_runs_give_byte_identical_results")
 
 
 class BackgroundRun:
@@ -43,7 +48,8 @@ class BackgroundRun:
     ``.stderr``: a pipe could fill up while nobody reads it, and the working directory holds
     only what the run makes)."""
 
-    def __init__(self, cmd: list[str], workdir: Path, env: dict[str, str] | None = None):
+    def __init__(self, cmd: list[str], workdir: Path, env: dict[str, str] | None = None,
+                 nice: int = 0):
         self.cmd, self.workdir = list(cmd), Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._paths = [self.workdir.with_name(self.workdir.name + s)
@@ -52,7 +58,8 @@ class BackgroundRun:
         self._err = open(self._paths[1], "w")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(self.cmd, cwd=self.workdir, env=env, stdout=self._out,
-                                     stderr=self._err, start_new_session=True)
+                                     stderr=self._err, start_new_session=True,
+                                     preexec_fn=(lambda: os.nice(nice)) if nice else None)
         self.elapsed_s: float | None = None
         self._result: subprocess.CompletedProcess | None = None
 
@@ -95,11 +102,17 @@ def tiny_command(workdir: Path, *args: str, config: Path = TINY, cores: int = 2)
             "--nolock", *args]
 
 
-def start_tiny_run(workdir: Path) -> BackgroundRun:
-    """``all`` on the tiny config in ``workdir``, one job at a time: the other core is the
-    unit tests' (the results do not depend on it: the reproducibility tests compare this
-    run with runs on 2 cores, byte for byte)."""
-    return BackgroundRun(tiny_command(workdir, "all", cores=1), workdir)
+#: Niceness of the background runs (and of the test cluster's jobs): the tests in the
+#: foreground come first, the runs take the CPU they leave.
+BACKGROUND_NICE = 10
+
+
+def start_tiny_run(workdir: Path, cores: int = 1) -> BackgroundRun:
+    """``all`` on the tiny config in ``workdir``, on ``cores`` cores (one by default: the
+    other is the unit tests'; the results do not depend on it, and the reproducibility
+    tests compare a 1-core run with a 2-core one byte for byte), niced."""
+    return BackgroundRun(tiny_command(workdir, "all", cores=cores), workdir,
+                         nice=BACKGROUND_NICE)
 
 
 # ------------------------------------------------------------------- the real-Slurm run
@@ -133,4 +146,5 @@ def start_slurm_run(cluster, workdir: Path, *args: str, config: Path = TINY) -> 
         defaults = {**profile()["default-resources"], "slurm_partition": cluster.PARTITION}
         args = ("--default-resources", *(f"{k}={v}" for k, v in defaults.items()),
                 "--slurm-init-seconds-before-status-checks", "5", "all")
-    return BackgroundRun(slurm_command(*args, config=config), workdir, env=cluster.env)
+    return BackgroundRun(slurm_command(*args, config=config), workdir, env=cluster.env,
+                         nice=BACKGROUND_NICE)

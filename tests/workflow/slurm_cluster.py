@@ -59,12 +59,15 @@ class OneNodeSlurm:
 
     ``cpus``/``mem_mb``: what the node declares. When that is more than the machine has,
     ``SlurmdParameters=config_overrides`` keeps slurmd from draining the node, so a job
-    sized for a real cluster node is accepted here (and runs on the cores there are)."""
+    sized for a real cluster node is accepted here (and runs on the cores there are).
+    ``job_nice``: the niceness slurmd runs with, which its jobs inherit (Slurm's default
+    ``PropagatePrioProcess=0``): jobs that share the machine with other work yield to it."""
 
     PARTITION = "debug"
 
     def __init__(self, cpus: int | None = None, mem_mb: int | None = None,
-                 start_timeout: float = 60.0):
+                 start_timeout: float = 60.0, job_nice: int = 0):
+        self.job_nice = int(job_nice)
         self.real_cpus = os.cpu_count() or 1
         self.real_mem_mb = _mem_total_mb()
         self.cpus = max(cpus or 0, self.real_cpus)
@@ -209,7 +212,8 @@ PartitionName={self.PARTITION} Nodes={host} Default=YES MaxTime=INFINITE State=U
             self._wait("munged's socket", sock.exists, self.start_timeout)
             conf = str(self.path("slurm.conf"))
             self._spawn("slurmctld", ["slurmctld", "-D", "-i", "-f", conf])
-            self._spawn("slurmd", ["slurmd", "-D", "-f", conf, "-N", self.node])
+            nice = ["nice", "-n", str(self.job_nice)] if self.job_nice else []
+            self._spawn("slurmd", [*nice, "slurmd", "-D", "-f", conf, "-N", self.node])
             self._wait(f"node {self.node} to be idle (sinfo)",
                        lambda: self.node_state() == "idle", self.start_timeout)
         except BaseException:
