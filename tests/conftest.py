@@ -39,16 +39,18 @@ def real_data() -> Path:
 _NEEDS_TINY_RUN = pytest.StashKey[bool]()
 _NEEDS_SECOND_RUN = pytest.StashKey[bool]()
 _NEEDS_SLURM_RUN = pytest.StashKey[bool]()
+_NEEDS_KILLED_RUN = pytest.StashKey[bool]()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    from tests.workflow.background import SECOND_RUN_TEST_ID, SLURM_TEST_ID
+    from tests.workflow.background import KILLED_RUN_TEST_ID, SECOND_RUN_TEST_ID, SLURM_TEST_ID
 
     ids = {item.nodeid for item in session.items}
     session.stash[_NEEDS_TINY_RUN] = any("tiny_run" in getattr(item, "fixturenames", ())
                                          for item in session.items)
     session.stash[_NEEDS_SECOND_RUN] = SECOND_RUN_TEST_ID in ids
     session.stash[_NEEDS_SLURM_RUN] = SLURM_TEST_ID in ids
+    session.stash[_NEEDS_KILLED_RUN] = KILLED_RUN_TEST_ID in ids
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +109,22 @@ def second_tiny_run(request: pytest.FixtureRequest,
     from tests.workflow.background import start_tiny_run
 
     run = start_tiny_run(tmp_path_factory.mktemp("second_run"), cores=2)
+    try:
+        yield run
+    finally:
+        run.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def killed_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The tiny run killed and resumed (tests/workflow/background.py, ``KilledRun``),
+    started with the session when its test is selected (None otherwise)."""
+    if not request.session.stash.get(_NEEDS_KILLED_RUN, False):
+        yield None
+        return
+    from tests.workflow.background import KilledRun
+
+    run = KilledRun(tmp_path_factory.mktemp("killed_run"))
     try:
         yield run
     finally:

@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +42,9 @@ SLURM_TEST_ID = "tests/workflow/test_slurm.py::test_the_workflow_runs_through_re
 #: The test that compares two clean runs: the second starts early only when it is selected.
 SECOND_RUN_TEST_ID = ("tests/workflow/test_reproducibility.py::"
                       "test_two_clean_runs_give_byte_identical_results")
+#: The test of a killed and resumed run: it starts early only when the test is selected.
+KILLED_RUN_TEST_ID = ("tests/workflow/test_reproducibility.py::"
+                      "test_a_killed_run_resumes_to_the_same_bytes")
 
 
 class BackgroundRun:
@@ -103,8 +107,9 @@ def tiny_command(workdir: Path, *args: str, config: Path = TINY, cores: int = 2)
 
 
 #: Niceness of the background runs (and of the test cluster's jobs): the tests in the
-#: foreground come first, the runs take the CPU they leave.
-BACKGROUND_NICE = 10
+#: foreground come first, the runs take the CPU they leave; the tiny run, which the first
+#: workflow test needs, before the others.
+TINY_NICE, BACKGROUND_NICE, LATE_NICE = 5, 10, 15
 
 
 def start_tiny_run(workdir: Path, cores: int = 1) -> BackgroundRun:
@@ -112,7 +117,7 @@ def start_tiny_run(workdir: Path, cores: int = 1) -> BackgroundRun:
     other is the unit tests'; the results do not depend on it, and the reproducibility
     tests compare a 1-core run with a 2-core one byte for byte), niced."""
     return BackgroundRun(tiny_command(workdir, "all", cores=cores), workdir,
-                         nice=BACKGROUND_NICE)
+                         nice=TINY_NICE if cores == 1 else LATE_NICE)
 
 
 # ------------------------------------------------------------------- the real-Slurm run
@@ -148,3 +153,83 @@ def start_slurm_run(cluster, workdir: Path, *args: str, config: Path = TINY) -> 
                 "--slurm-init-seconds-before-status-checks", "5", "all")
     return BackgroundRun(slurm_command(*args, config=config), workdir, env=cluster.env,
                          nice=BACKGROUND_NICE)
+
+
+# ------------------------------------------------------------- the killed and resumed run
+class KilledRun:
+    """The tiny workflow started in ``workdir`` (Snakemake's lock on, 2 cores), killed with
+    SIGKILL, it and all its jobs, as soon as the features stage has written a file, then
+    resumed with the README's command, ``make resume``; in a thread, so that it can run
+    while other tests do. :meth:`result` gives what was observed at each step, for the test
+    to check."""
+
+    def __init__(self, workdir: Path, nice: int = LATE_NICE, timeout_s: float = RUN_TIMEOUT_S):
+        self.workdir, self.nice, self.timeout_s = Path(workdir), nice, timeout_s
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.observed: dict = {}
+        self._proc: subprocess.Popen | None = None
+        self._error: BaseException | None = None
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="killed-run", daemon=True)
+        self._thread.start()
+
+    def _preexec(self) -> None:
+        if self.nice:
+            os.nice(self.nice)
+
+    def _run(self) -> None:
+        try:
+            cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                   "--directory", str(self.workdir), "--configfile", str(TINY), "--cores", "2",
+                   "all"]
+            self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, start_new_session=True,
+                                          preexec_fn=self._preexec)
+            deadline = time.monotonic() + 600
+            features = self.workdir / "results/features"
+            while (time.monotonic() < deadline and self._proc.poll() is None
+                   and not self._stopped.is_set()):
+                if list(features.glob("*.json")):
+                    break
+                time.sleep(0.2)
+            self.observed["running_when_killed"] = self._proc.poll() is None
+            if self.observed["running_when_killed"]:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(timeout=60)
+            if self._stopped.is_set():
+                return
+            self.observed["summary_before_resume"] = (
+                self.workdir / "results/evaluation/summary.tsv").exists()
+            locks = self.workdir / ".snakemake/locks"
+            self.observed["locks_left"] = sorted(p.name for p in locks.iterdir()) \
+                if locks.is_dir() else []
+            self.observed["resume"] = subprocess.run(
+                ["make", "-C", str(REPO), "resume", f"VENV={sys.prefix}", "JOBS=2",
+                 f"SMK_ARGS=--directory {self.workdir} --configfile {TINY}"],
+                capture_output=True, text=True, timeout=self.timeout_s,
+                preexec_fn=self._preexec)
+            self.observed["leftovers"] = [str(p) for p in (self.workdir / "results").rglob("*")
+                                          if ".tmp" in p.name]
+        except BaseException as exc:  # given to the test by result()
+            self._error = exc
+
+    def result(self) -> dict:
+        """What was observed (``running_when_killed``, ``summary_before_resume``,
+        ``locks_left``, ``resume``: the CompletedProcess of ``make resume``, ``leftovers``);
+        waits for the thread; its exception, if it raised one."""
+        self._thread.join(timeout=2 * self.timeout_s)
+        if self._thread.is_alive():
+            raise TimeoutError(f"the killed-and-resumed run in {self.workdir} did not end")
+        if self._error is not None:
+            raise self._error
+        return self.observed
+
+    def stop(self) -> None:
+        """Kill what still runs (the session is ending)."""
+        self._stopped.set()
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._thread.join(timeout=120)

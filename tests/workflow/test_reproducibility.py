@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
-from tests.workflow.conftest import TINY, snakemake
+from tests.workflow.background import KilledRun
+from tests.workflow.conftest import snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -61,42 +59,24 @@ def test_two_clean_runs_give_byte_identical_results(tiny_run, second_tiny_run, t
     assert_same_results(tiny_run, workdir)
 
 
-def _start(workdir: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(TINY), "--cores", "2", "all"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-
-
-def test_a_killed_run_resumes_to_the_same_bytes(tiny_run, tmp_path):
+def test_a_killed_run_resumes_to_the_same_bytes(tiny_run, killed_run, tmp_path):
     """SIGKILL snakemake and all its jobs in the middle of the features stage, then
     resume with the README's command, ``make resume`` (it removes the stale lock only when
     no snakemake runs there, and reruns with --rerun-incomplete): the results equal an
-    uninterrupted run's."""
-    proc = _start(tmp_path)
-    deadline = time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if list((tmp_path / "results/features").glob("*.json")):
-                break
-            time.sleep(0.2)
-        assert proc.poll() is None, "the run ended before it could be interrupted"
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    assert not (tmp_path / "results/evaluation/summary.tsv").exists()
+    uninterrupted run's. The run, the kill and the resume started with the session
+    (``killed_run``, tests/workflow/background.py); here where they did not."""
+    run = killed_run if killed_run is not None else KilledRun(tmp_path, nice=0)
+    observed = run.result()
+    assert observed["running_when_killed"], "the run ended before it could be interrupted"
+    assert not observed["summary_before_resume"]
     # the killed run left its lock: a plain rerun would stop with a LockException
-    assert list((tmp_path / ".snakemake/locks").iterdir())
+    assert observed["locks_left"]
+    resume = observed["resume"]
+    assert resume.returncode == 0, f"{resume.stdout[-4000:]}\n{resume.stderr[-6000:]}"
     # no half-written file under a final name: outputs are written to a temporary name
     # and renamed, so every file present is complete or a leftover temporary
-    resume = subprocess.run(
-        ["make", "-C", str(REPO), "resume", f"VENV={sys.prefix}", "JOBS=2",
-         f"SMK_ARGS=--directory {tmp_path} --configfile {TINY}"],
-        capture_output=True, text=True, timeout=900)
-    assert resume.returncode == 0, f"{resume.stdout[-4000:]}\n{resume.stderr[-6000:]}"
-    leftovers = [p for p in (tmp_path / "results").rglob("*") if ".tmp" in p.name]
-    assert not leftovers, leftovers[:5]
-    assert_same_results(tiny_run, tmp_path)
+    assert not observed["leftovers"], observed["leftovers"][:5]
+    assert_same_results(tiny_run, run.workdir)
 
 
 def _dry_run_jobs(workdir: Path) -> dict[str, int]:
