@@ -81,21 +81,27 @@ def slurm():
         cluster.stop()
 
 
+def _started(request: pytest.FixtureRequest, needed: pytest.StashKey[bool], start):
+    """The body of a background-run fixture: ``start()`` when the session needs the run
+    (``needed``), stopped when the session ends; None when it is not needed or ``start``
+    gives None."""
+    run = start() if request.session.stash.get(needed, False) else None
+    try:
+        yield run
+    finally:
+        if run is not None:
+            run.stop()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def tiny_run_started(request: pytest.FixtureRequest,
                      tmp_path_factory: pytest.TempPathFactory):
     """The run of ``all`` on the tiny config behind ``tiny_run``, started with the session
     when a selected test reads it (None otherwise)."""
-    if not request.session.stash.get(_NEEDS_TINY_RUN, False):
-        yield None
-        return
     from tests.workflow.background import start_tiny_run
 
-    run = start_tiny_run(tmp_path_factory.mktemp("tiny_run"))
-    try:
-        yield run
-    finally:
-        run.stop()
+    yield from _started(request, _NEEDS_TINY_RUN,
+                        lambda: start_tiny_run(tmp_path_factory.mktemp("tiny_run")))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -103,32 +109,20 @@ def second_tiny_run(request: pytest.FixtureRequest,
                     tmp_path_factory: pytest.TempPathFactory):
     """A second run of ``all`` on the tiny config, on 2 cores, started with the session when
     the test comparing two clean runs is selected (None otherwise)."""
-    if not request.session.stash.get(_NEEDS_SECOND_RUN, False):
-        yield None
-        return
     from tests.workflow.background import start_tiny_run
 
-    run = start_tiny_run(tmp_path_factory.mktemp("second_run"), cores=2)
-    try:
-        yield run
-    finally:
-        run.stop()
+    yield from _started(request, _NEEDS_SECOND_RUN,
+                        lambda: start_tiny_run(tmp_path_factory.mktemp("second_run"), cores=2))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def killed_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """The tiny run killed and resumed (tests/workflow/background.py, ``KilledRun``),
     started with the session when its test is selected (None otherwise)."""
-    if not request.session.stash.get(_NEEDS_KILLED_RUN, False):
-        yield None
-        return
     from tests.workflow.background import KilledRun
 
-    run = KilledRun(tmp_path_factory.mktemp("killed_run"))
-    try:
-        yield run
-    finally:
-        run.stop()
+    yield from _started(request, _NEEDS_KILLED_RUN,
+                        lambda: KilledRun(tmp_path_factory.mktemp("killed_run")))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -136,18 +130,13 @@ def slurm_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     """The real-Slurm run of the whole tiny workflow, started with the session when its test
     is selected (None otherwise, or where the cluster cannot start: the test itself then
     skips or fails with the reason)."""
-    if not request.session.stash.get(_NEEDS_SLURM_RUN, False):
-        yield None
-        return
-    try:
-        cluster = request.getfixturevalue("slurm")
-    except (Exception, pytest.skip.Exception, pytest.fail.Exception):
-        yield None  # the same outcome reaches the test when it asks for the cluster
-        return
     from tests.workflow.background import start_slurm_run
 
-    run = start_slurm_run(cluster, tmp_path_factory.mktemp("slurm_run"))
-    try:
-        yield run
-    finally:
-        run.stop()
+    def start():
+        try:
+            cluster = request.getfixturevalue("slurm")
+        except (Exception, pytest.skip.Exception, pytest.fail.Exception):
+            return None  # the same outcome reaches the test when it asks for the cluster
+        return start_slurm_run(cluster, tmp_path_factory.mktemp("slurm_run"))
+
+    yield from _started(request, _NEEDS_SLURM_RUN, start)
