@@ -98,17 +98,18 @@ def one_blas_thread():
     A mix's matrix products are small (band powers, mel filters): on the 2-core reference
     machine a second OpenBLAS thread, spinning between them and competing with the mixer's
     own worker thread, cost about 0.5 s of CPU time of a 3-minute song's mix and saved no
-    wall time. The same numbers: the products split rows between threads, not sums.
+    wall time. One thread is also how the pipeline's stages run
+    (:func:`vocalmix.stages.runner.one_blas_thread`), so a mix made here has the pipeline's
+    numbers: a product summed on two threads can round differently (the data-driven
+    system's log-mel of the backing moved by 1.5e-5 dB, its recipe floats by 1.2e-7).
     """
     import contextlib
     import os
 
+    from threadpoolctl import threadpool_limits
+
     if any(os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                        "MKL_NUM_THREADS")):
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # scikit-learn's dependency; without it nothing changes
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
