@@ -40,6 +40,7 @@ _NEEDS_TINY_RUN = pytest.StashKey[bool]()
 _NEEDS_SECOND_RUN = pytest.StashKey[bool]()
 _NEEDS_SLURM_RUN = pytest.StashKey[bool]()
 _NEEDS_KILLED_RUN = pytest.StashKey[bool]()
+_NEEDS_SEPARATION_RUN = pytest.StashKey[bool]()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -51,6 +52,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.stash[_NEEDS_SECOND_RUN] = SECOND_RUN_TEST_ID in ids
     session.stash[_NEEDS_SLURM_RUN] = SLURM_TEST_ID in ids
     session.stash[_NEEDS_KILLED_RUN] = KILLED_RUN_TEST_ID in ids
+    session.stash[_NEEDS_SEPARATION_RUN] = any(
+        "separation_run" in getattr(item, "fixturenames", ()) for item in session.items)
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +126,19 @@ def killed_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
     yield from _started(request, _NEEDS_KILLED_RUN,
                         lambda: KilledRun(tmp_path_factory.mktemp("killed_run")))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def separation_run_started(request: pytest.FixtureRequest,
+                           tmp_path_factory: pytest.TempPathFactory):
+    """The separation workflow of tests/workflow/test_separation.py, started with the session
+    when one of its tests is selected (None otherwise)."""
+    def start():
+        from tests.workflow.test_separation import start_separation_run
+
+        return start_separation_run(tmp_path_factory.mktemp("separation_run"))
+
+    yield from _started(request, _NEEDS_SEPARATION_RUN, start)
 
 
 @pytest.fixture(scope="session", autouse=True)

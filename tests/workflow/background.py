@@ -6,6 +6,8 @@ meanwhile:
 * **the tiny run** (``tiny_run``, tests/workflow/conftest.py): ``all`` on the tiny config,
   which a dozen workflow tests read; about 35 s of work.
 * **a second tiny run** on 2 cores, which the reproducibility test compares with the first;
+* **the killed-and-resumed run** (:class:`KilledRun`) and **the separation workflow**
+  (tests/workflow/test_separation.py);
 * **the real-Slurm run** (tests/workflow/test_slurm.py): the same workflow through real
   sbatch. It spends most of its time waiting: for the controller to start each job, for
   each job's Snakemake to parse the workflow, and for the executor plugin's status checks

@@ -42,14 +42,32 @@ def _finished_song(path):
         + "".join(f"{a:.3f},{b:.3f},la\n" for a, b in phrases.values()), encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def separation_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("separation_run")
+#: What the separation workflow makes for the tests below.
+TARGETS = ("results/separated/quality.tsv", "results/features/separated_my-song.json",
+           "results/corrupted/separated_my-song/v0.flac", "results/separated/activity.tsv")
+
+
+def start_separation_run(workdir):
+    """The finished song and its sheet in ``workdir``, and the workflow making
+    :data:`TARGETS` started there (tests/workflow/background.py)."""
+    from tests.workflow.background import LATE_NICE, BackgroundRun, tiny_command
+
     _finished_song(workdir / "mixes" / "My Song.ogg")
-    snakemake(workdir, "results/separated/quality.tsv", "results/features/separated_my-song.json",
-              "results/corrupted/separated_my-song/v0.flac", "results/separated/activity.tsv",
-              config=CONFIG)
-    return workdir
+    return BackgroundRun(tiny_command(workdir, *TARGETS, config=CONFIG), workdir,
+                         nice=LATE_NICE)
+
+
+@pytest.fixture(scope="module")
+def separation_run(separation_run_started, tmp_path_factory):
+    """The separation workflow's working directory once its run is done: the run started
+    with the session (``separation_run_started``, tests/conftest.py), or here."""
+    run = separation_run_started or start_separation_run(
+        tmp_path_factory.mktemp("separation_run"))
+    proc = run.result()
+    if proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(TARGETS)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return run.workdir
 
 
 def _tsv(path):
