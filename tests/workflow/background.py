@@ -13,7 +13,8 @@ meanwhile:
   each job's Snakemake to parse the workflow, and for the executor plugin's status checks
   (5 s at first, then 10 s more after every check that finds no job finished). On the
   2-core reference machine it took about 300 s, of which the tiny workflow's own work is
-  about 35 s; run after the rest of the suite, that wait was half of ``make test``.
+  about 35 s; run after the rest of the suite, that wait was half of ``make test``. (About
+  240 s since the eight light rules run locally, workflow/rules/cluster.smk.)
 
 When a selected test needs one of them, ``tests/conftest.py`` starts it as the session
 starts, and the tests wait for the process and check what it did exactly as before: the
