@@ -19,7 +19,8 @@ from vocalmix.dsp.cleanup import Cleanup
 from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, VocalRecipe
 from vocalmix.mixing.reference import ReferenceTargets
 
-__all__ = ["MixingSettings", "MixContext", "MixChoice", "RenderedVocal", "RenderedBacking",
+__all__ = ["MixingSettings", "MixContext", "MixChoice", "RenderedBranch", "RenderedVocal",
+           "RenderedBacking",
            "Mixer"]
 
 
@@ -80,62 +81,42 @@ class MixContext:
 
 
 @dataclass(frozen=True, eq=False)
-class RenderedVocal:
-    """The vocal branch of a recipe, rendered at 0 dB gain by a system while it chose (the
-    searches render it anyway): :meth:`MixChoice.render` scales it by the recipe's gain
-    instead of running the branch (pitch correction, filters, compressor, reverb) again.
+class RenderedBranch:
+    """One branch of a recipe (vocal or backing), rendered at 0 dB gain by a system while it
+    chose: :meth:`MixChoice.render` scales it by the recipe's gain instead of running the
+    branch again.
 
     Attributes
     ----------
     source : ndarray
-        The vocal the system was given (``(channels, samples)``).
-    recipe : VocalRecipe
+        The signal the system was given (``(channels, samples)``).
+    recipe : VocalRecipe or BackingRecipe
         The branch it is a render of, with ``gain_db`` 0.
     stem : ndarray [shape=(2, samples), dtype=float32]
         The branch's output at 0 dB gain.
     """
 
     source: NDArray
-    recipe: VocalRecipe
+    recipe: VocalRecipe | BackingRecipe
     stem: NDArray
 
-    def matches(self, vocal: NDArray, recipe: VocalRecipe) -> bool:
-        """Whether :attr:`stem` is ``recipe``'s branch on ``vocal`` but for the gain."""
-        vocal = np.atleast_2d(vocal)
-        return (self.stem.shape == (2, vocal.shape[1])
+    def matches(self, signal: NDArray, recipe: VocalRecipe | BackingRecipe) -> bool:
+        """Whether :attr:`stem` is ``recipe``'s branch on ``signal`` but for the gain."""
+        signal = np.atleast_2d(signal)
+        return (self.stem.shape == (2, signal.shape[1])
                 and replace(recipe, gain_db=0.0) == self.recipe
-                and (vocal is self.source or (vocal.shape == self.source.shape
-                                              and np.array_equal(vocal, self.source))))
+                and (signal is self.source or (signal.shape == self.source.shape
+                                               and np.array_equal(signal, self.source))))
 
 
-@dataclass(frozen=True, eq=False)
-class RenderedBacking:
-    """The backing branch of a recipe (its EQ), rendered at 0 dB gain by a system while it
-    chose (the rule-based system measures the backing under its masking cuts):
-    :meth:`MixChoice.render` scales it by the recipe's gain instead of filtering the song
-    again.
+class RenderedVocal(RenderedBranch):
+    """The vocal branch (pitch correction, filters, compressor, reverb) at 0 dB gain: the
+    searches render it anyway."""
 
-    Attributes
-    ----------
-    source : ndarray
-        The backing the system was given (``(channels, samples)``).
-    recipe : BackingRecipe
-        The branch it is a render of, with ``gain_db`` 0.
-    stem : ndarray [shape=(2, samples), dtype=float32]
-        The branch's output at 0 dB gain (:func:`vocalmix.dsp.chain.process_backing`).
-    """
 
-    source: NDArray
-    recipe: BackingRecipe
-    stem: NDArray
-
-    def matches(self, backing: NDArray, recipe: BackingRecipe) -> bool:
-        """Whether :attr:`stem` is ``recipe``'s branch on ``backing`` but for the gain."""
-        backing = np.atleast_2d(backing)
-        return (self.stem.shape == (2, backing.shape[1])
-                and replace(recipe, gain_db=0.0) == self.recipe
-                and (backing is self.source or (backing.shape == self.source.shape
-                                                and np.array_equal(backing, self.source))))
+class RenderedBacking(RenderedBranch):
+    """The backing branch (its EQ) at 0 dB gain: the rule-based system measures the backing
+    under its masking cuts (:func:`vocalmix.dsp.chain.process_backing`)."""
 
 
 @dataclass(frozen=True)
