@@ -90,6 +90,15 @@ class BackgroundRun:
                                                    outputs[1] + note)
         return self._result
 
+    def succeeded(self) -> Path:
+        """The working directory once the run has ended with exit status 0; an
+        AssertionError with the run's output otherwise."""
+        proc = self.result()
+        if proc.returncode != 0:
+            raise AssertionError(f"{' '.join(self.cmd)} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+        return self.workdir
+
     def stop(self) -> None:
         """Kill the run and its children, if it still runs."""
         if self.proc.poll() is None:

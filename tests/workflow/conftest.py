@@ -27,8 +27,4 @@ def tiny_run(tiny_run_started, tmp_path_factory) -> Path:
     started with the session (``tiny_run_started``, tests/workflow/background.py), or here
     where it did not."""
     run = tiny_run_started or start_tiny_run(tmp_path_factory.mktemp("tiny_run"))
-    proc = run.result()
-    if proc.returncode != 0:
-        raise AssertionError(f"snakemake all failed ({proc.returncode}):\n"
-                             f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
-    return run.workdir
+    return run.succeeded()
