@@ -200,10 +200,13 @@ def job_call(job: str, corpus: Corpus, out: Path, task: str) -> tuple[str, dict,
                  "backing": [r["backing"] for r in vt],
                  "corrupted": [corpus.corrupted(r["track_id"], 0) for r in vt],
                  "dereverberated": [f"results/corrupted/{r['track_id']}/dereverberated.flac"
-                                    for r in vt]},
+                                    for r in vt],
+                 # the excerpts place each long song's analysis window (mixing.analysis_s)
+                 "excerpts": [p for r in vt if (corpus.dir / (
+                     p := f"results/renders/{r['track_id']}/excerpt.json")).is_file()]},
                 {"per_track": str(out / "per_track.tsv"), "summary": str(out / "summary.tsv"),
                  "plot": str(out / "summary.png")},
-                {"tracks": tracks, "smooth_windows": cfg["mixing"]["smooth_windows"],
+                {"tracks": tracks, "mixing": cfg["mixing"],
                  "features": cfg["features"]}, 1, vt)
     if job == "genre_features":
         keys = ("track_id", "dataset", "split", "genre", "genre_source", "backing")

@@ -86,3 +86,40 @@ def test_each_systems_arrays_are_freed_before_the_next_system_runs(monkeypatch, 
     # the -6 dB vocal gain of both systems is what got measured
     for r in rows[:2]:
         assert r["ratio_lu"] == pytest.approx(rows[2]["ratio_lu"] - 6.0, abs=0.3)
+
+
+def test_with_a_window_the_systems_mix_and_are_measured_on_that_part_only(monkeypatch,
+                                                                         tmp_path):
+    """``window`` (the analysis window of a long song): every system is given that part of
+    the song and measured on it -- the same figures as the files cut to it."""
+    seen: list = []
+
+    class _Seeing(_Mixer):
+        def choose(self, vocal, backing, sample_rate, context):
+            seen.append((vocal.shape[1], backing.shape[1]))
+            return super().choose(vocal, backing, sample_rate, context)
+
+    for name in SYSTEMS:
+        monkeypatch.setitem(SYSTEMS, name, lambda name=name: _Seeing(name, []))
+    vocal, backing = _signals(9.0)
+    backing[:, : 3 * SR] *= 4.0  # a louder backing outside the window
+    start, n = 4 * SR, 4 * SR
+    features = {"vocal_to_backing_lu": 0.0,
+                "vocal": {"loudness_range_lu": 5.0, "eq_shape_db": [0.0] * 31}}
+    rows = {}
+    for label, (v, b, window) in {
+            "window": (vocal, backing, (start, n)),
+            "cut": (vocal[:, start:start + n], backing[:, start:start + n], None)}.items():
+        write_audio(tmp_path / f"{label}.v.wav", v, SR)
+        write_audio(tmp_path / f"{label}.b.wav", b, SR)
+        row = {"track_id": "t", "dataset": "demo", "genre": "rock",
+               "backing": str(tmp_path / f"{label}.b.wav")}
+        rows[label] = systems.evaluate_track(
+            row, features, str(tmp_path / f"{label}.v.wav"), models={"level": object()},
+            genre_stats=STATS, mixing=MixingSettings(smooth_windows=3), hop_s=0.5,
+            window=window)
+    assert seen == [(n, n)] * 4
+    for w, c in zip(rows["window"], rows["cut"]):
+        assert w["system"] == c["system"]
+        assert w["ratio_lu"] == pytest.approx(c["ratio_lu"], abs=1e-6)
+        assert w["lra_lu"] == pytest.approx(c["lra_lu"], abs=1e-6)

@@ -445,3 +445,66 @@ def test_the_rule_based_render_takes_its_genre_from_genres_tsv_not_a_placeholder
                   "unprocessed", "t") == ("pop", "metadata")
     with pytest.raises(RenderError, match="u: not in"):
         _genre({"genres": str(path)}, placeholder, "rule_based", "u")
+
+
+# ------------------------------------- the mixing systems' analysis window (issue 19)
+def test_analysis_window_is_the_whole_short_song_and_a_window_around_the_excerpt():
+    from vocalmix.evaluation.render import analysis_window
+
+    ex = {"start_s": 100.0, "duration_s": 20.0}
+    assert analysis_window(ex, SR, 180 * SR, 180.0) is None  # up to analysis_s: whole
+    first, n = analysis_window(ex, SR, 600 * SR, 180.0)
+    assert n == 180 * SR
+    assert first == 20 * SR  # centred: the excerpt's centre (110 s) is the window's
+    # moved inside the song at both ends, the excerpt still inside
+    assert analysis_window({"start_s": 5.0, "duration_s": 20.0}, SR, 600 * SR, 180.0) == (
+        0, 180 * SR)
+    assert analysis_window({"start_s": 570.0, "duration_s": 25.0}, SR, 595 * SR, 180.0) == (
+        415 * SR, 180 * SR)
+    # never shorter than the excerpt
+    assert analysis_window({"start_s": 60.0, "duration_s": 40.0}, SR, 600 * SR, 30.0) == (
+        60 * SR, 40 * SR)
+
+
+def test_a_mixing_system_in_the_render_stage_decides_on_its_window_of_a_long_song(tmp_path):
+    """A song longer than ``mixing.analysis_s`` is mixed on the window around the excerpt:
+    the preset's +1 LU balance holds in the excerpt although the backing of the song's first
+    25 s (outside the window) is 12 dB louder; mixed whole, that loud part sets the vocal's
+    gain and the excerpt's vocal sits several LU too loud."""
+    from vocalmix.audio import read_audio
+    from vocalmix.evaluation.objective import balance_lu
+    from vocalmix.files import read_json, write_json
+    from vocalmix.mixing.preset import PRESET_BALANCE_LU
+    from vocalmix.stages import render as stage
+
+    seconds = 70
+    vocal = _sung(seconds, seed=2, gaps=False)
+    backing = _backing(seconds, seed=4)
+    backing[:, : 25 * SR] *= np.float32(10 ** (12 / 20))
+    paths = {}
+    for name, x in (("vocal", vocal), ("backing", backing)):
+        paths[name] = str(tmp_path / f"{name}.wav")
+        write_audio(paths[name], np.clip(x, -1, 1), SR)
+    excerpt = {"start_s": 40.0, "duration_s": 10.0, "fade_s": 0.05, "method": "fixed"}
+    write_json(tmp_path / "excerpt.json", excerpt)
+    row = {"track_id": "t", "split": "test", **paths}
+    inputs = {"excerpt": str(tmp_path / "excerpt.json"), "vocal_in": paths["vocal"]}
+    balance, info = {}, {}
+    for label, analysis_s in (("window", 30.0), ("whole", 120.0)):
+        params = {"row": row, "condition": "commercial", "input_role": "corrupted",
+                  "reference": None, "commercial": None, "genre": None,
+                  "genre_source": None, "render": {"cleanup": False}, "sample_rate": SR,
+                  "mixing": {"analysis_s": analysis_s},
+                  "listening": {"loudness_lufs": -23.0, "true_peak_dbtp": -1.0}}
+        out = {k: str(tmp_path / f"{label}.{k}.{ext}") for k, ext in
+               (("audio", "wav"), ("vocal", "flac"), ("backing", "flac"), ("json", "json"))}
+        stage.render(inputs, out, params)
+        v, _ = read_audio(out["vocal"])
+        b, _ = read_audio(out["backing"])
+        assert v.shape == (2, 10 * SR)
+        balance[label] = balance_lu(v, b, SR)
+        info[label] = read_json(out["json"])
+    assert info["window"]["analysis_window"] == {"start_s": 30.0, "duration_s": 30.0}
+    assert info["whole"]["analysis_window"] is None
+    assert balance["window"] == pytest.approx(PRESET_BALANCE_LU, abs=0.5)
+    assert balance["whole"] > balance["window"] + 3.0

@@ -144,6 +144,10 @@ rule evaluate_models:
             "results/corrupted/{track}/dereverberated.flac",
             track=[r["track_id"] for r in vocal_tracks(split=("test",))],
         ),
+        excerpts=lambda wc: expand(
+            "results/renders/{track}/excerpt.json",
+            track=[r["track_id"] for r in vocal_tracks(split=("test",))],
+        ),
     output:
         per_track="results/models/per_track.tsv",
         summary="results/models/summary.tsv",
@@ -163,7 +167,7 @@ rule evaluate_models:
         mem_mb=2600,  # the mixers on the longest test song: 1487-1916 MiB measured
     params:
         tracks=lambda wc: [with_genre(r) for r in vocal_tracks(split=("test",))],
-        smooth_windows=lookup(dpath="mixing/smooth_windows", within=config),
+        mixing=lookup(dpath="mixing", within=config),
         features=lookup(dpath="features", within=config),
     script:
         "../scripts/evaluate_models.py"

@@ -57,7 +57,7 @@ rule render:
         render=RENDER,
         listening={k: config["listening"][k] for k in ("loudness_lufs", "true_peak_dbtp")},
         sample_rate=lookup(dpath="sample_rate", within=config),
-        smooth_windows=lookup(dpath="mixing/smooth_windows", within=config),
+        mixing=lookup(dpath="mixing", within=config),
         hop_s=lookup(dpath="features/hop_s", within=config),
         separation=lookup(dpath="separation", within=config),
     script:

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["RenderSettings", "LevelSettings", "RenderError", "conditions_for", "system_input",
            "reference_song_for", "choose_excerpt", "choose_excerpt_file", "cut_excerpt",
-           "excerpt_window", "read_window", "WINDOWED_CONDITIONS",
+           "excerpt_window", "analysis_window", "read_window", "WINDOWED_CONDITIONS",
            "normalise_for_listening", "render_condition"]
 
 #: Momentary loudness within this many LU of the vocal's loudest counts as "active".
@@ -218,9 +218,13 @@ def _excerpt(duration: float, settings: RenderSettings, momentary) -> dict:
             "active_fraction": best_score}
 
 
-def cut_excerpt(x: NDArray, sample_rate: int, excerpt: dict) -> NDArray[np.float32]:
-    """``x`` (channels, samples) cut to ``excerpt`` with raised-cosine fades."""
-    start = int(round(excerpt["start_s"] * sample_rate))
+def cut_excerpt(x: NDArray, sample_rate: int, excerpt: dict, *, offset: int = 0
+                ) -> NDArray[np.float32]:
+    """``x`` (channels, samples) cut to ``excerpt`` with raised-cosine fades; ``offset``:
+    the song's sample at which ``x`` starts (``x`` is a window of the song)."""
+    start = int(round(excerpt["start_s"] * sample_rate)) - offset
+    if start < 0:
+        raise ValueError(f"the excerpt starts {-start} samples before the window it is cut from")
     n = int(round(excerpt["duration_s"] * sample_rate))
     y = np.array(x[:, start:start + n], dtype=np.float32)
     if y.shape[1] < n:
@@ -288,6 +292,24 @@ def excerpt_window(excerpt: dict, sample_rate: int) -> tuple[int, int]:
             int(round(excerpt["duration_s"] * sample_rate)))
 
 
+def analysis_window(excerpt: dict, sample_rate: int, frames: int, analysis_s: float
+                    ) -> tuple[int, int] | None:
+    """The part of a song of ``frames`` samples that the mixing systems analyse and mix in
+    the pipeline (config ``mixing.analysis_s``): None -- the whole song -- when it is no
+    longer than ``analysis_s``; else (first sample, samples) of the ``analysis_s`` window
+    (never shorter than the excerpt) centred on ``excerpt`` and moved inside the song.
+
+    A system's decisions (level, range, tone, space) then come from up to ``analysis_s``
+    of the song around what listeners hear, and a job's memory stops growing with the
+    song's length (issue 19): the stage reads only the window (:func:`read_window`)."""
+    start, length = excerpt_window(excerpt, sample_rate)
+    n = max(int(round(float(analysis_s) * sample_rate)), length)
+    if frames <= n:
+        return None
+    first = min(max(0, start + length // 2 - n // 2), frames - n)
+    return first, n
+
+
 def read_window(path: str | Path, sample_rate: int, window: tuple[int, int] | None
                 ) -> NDArray[np.float32]:
     """``(channels, samples)`` of ``path`` at ``sample_rate``: the whole file when ``window``
@@ -345,12 +367,11 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
     default settings) go to both.
 
     ``window`` (first sample, samples): ``backing`` and ``vocal_in`` are that part of the
-    song only, and the files this function reads (the reference mix, the dataset's vocal)
-    are read for the same samples (:func:`read_window`); only for
-    :data:`WINDOWED_CONDITIONS`, which need nothing outside the excerpt.
+    song only, and the files this function reads (the reference mix, the dataset's vocal, a
+    supplied commercial mix) are read for the same samples (:func:`read_window`): for
+    :data:`WINDOWED_CONDITIONS` the excerpt (they need nothing outside it), for the mixing
+    systems their :func:`analysis_window`.
     """
-    if window is not None and condition not in WINDOWED_CONDITIONS:
-        raise ValueError(f"{condition} mixes the whole song; it cannot render a window")
     n = backing.shape[1]
     backing = to_channels(backing, 2)
     info: dict = {"condition": condition}
@@ -377,7 +398,7 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
         info["source"] = "sum"
         return v + backing, v, backing, info
     if condition == "commercial" and commercial is not None:
-        mix, _ = read_audio(commercial, sample_rate=sample_rate)
+        mix = read_window(commercial, sample_rate, window)
         info.update(source="supplied", path=commercial)
         return _fit_length(to_channels(mix, 2), n), None, None, info
     from vocalmix.mixing.base import MixContext, MixingSettings

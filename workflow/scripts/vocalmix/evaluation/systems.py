@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vocalmix.audio import read_audio
 from vocalmix.dsp.effects import apply_eq, apply_highpass
 from vocalmix.files import save_figure
 from vocalmix.measure import loudness
@@ -73,17 +72,26 @@ def _eq_stage(vocal, sr, highpass_hz, eq) -> np.ndarray:
 def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
                    genre_stats: dict, dereverberated: str | None = None,
                    mixing: MixingSettings | None = None,
-                   hop_s: float | None = None) -> list[dict]:
+                   hop_s: float | None = None,
+                   window: tuple[int, int] | None = None) -> list[dict]:
     """Per-system errors for one track. The mixing systems come from
     :func:`vocalmix.mixing.registry.get_mixer`: ``models``, ``mixing`` (None: the schema's
     defaults) and ``hop_s`` (the analysis hop; None: the models' own) for the data-driven
-    one, ``genre_stats`` and the track's genre for the rule-based one."""
+    one, ``genre_stats`` and the track's genre for the rule-based one.
+
+    ``window`` (first sample, samples; :func:`vocalmix.evaluation.render.analysis_window`):
+    the systems mix that part of the song only, and every system's result and the EQ
+    reference are measured over it (read alone: memory does not grow with the song); the
+    truth stays the whole song's features, the conventions the systems aim at."""
+    from vocalmix.audio import audio_info
+    from vocalmix.evaluation.render import read_window
     from vocalmix.mixing.base import MixContext, MixingSettings
 
     mixing = MixingSettings() if mixing is None else mixing
 
-    vocal, sr = read_audio(corrupted)
-    backing, _ = read_audio(row["backing"])
+    sr = int(audio_info(corrupted)["sample_rate"])
+    vocal = read_window(corrupted, sr, window)
+    backing = read_window(row["backing"], sr, window)
     truth = {"ratio": features["vocal_to_backing_lu"],
              "lra": features["vocal"]["loudness_range_lu"],
              "shape": np.array([np.nan if v is None else v
@@ -91,7 +99,7 @@ def evaluate_track(row: dict, features: dict, corrupted: str, *, models: dict,
              "t60": ((features.get("reverb") or {}).get("fitted") or {}).get("t60_mid_s")}
     # the EQ reference: the original with its reverb removed as in the corruption (the
     # corrupted input is this, EQ'd and expanded), so only the EQ decision is judged
-    ref_shape = (long_term_spectrum(read_audio(dereverberated)[0], sr).shape_db
+    ref_shape = (long_term_spectrum(read_window(dereverberated, sr, window), sr).shape_db
                  if dereverberated else truth["shape"])
     out = []
     if "genre_resolved_source" in row:  # resolved by the predict_genres stage

@@ -26,9 +26,13 @@ __all__ = ["MixingSettings", "MixContext", "MixChoice", "RenderedBranch", "Rende
 
 @schema_settings("mixing")
 class MixingSettings:
-    """The mixing systems' settings (config section ``mixing``; defaults from the schema)."""
+    """The mixing systems' settings (config section ``mixing``; defaults from the schema).
+
+    ``analysis_s`` is read by the pipeline's stages that run the systems on a dataset's
+    songs (:func:`vocalmix.evaluation.render.analysis_window`), not by the systems."""
 
     smooth_windows: int
+    analysis_s: float
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from vocalmix.evaluation.render import (
     RenderError,
     WINDOWED_CONDITIONS,
     RenderSettings,
+    analysis_window,
     choose_excerpt_file,
     cut_excerpt,
     excerpt_window,
@@ -49,14 +50,21 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     level = LevelSettings.from_mapping(params["listening"])
     sr = int(params["sample_rate"])
     excerpt = read_json(inputs["excerpt"])
-    # a condition that needs nothing outside the excerpt reads only the excerpt's samples:
-    # memory and time do not grow with the song (issue 19); the same samples, the same bytes
+    # a condition that needs nothing outside the excerpt reads only the excerpt's samples,
+    # a mixing system only its analysis window around the excerpt (a song no longer than
+    # mixing.analysis_s is mixed whole): memory and time do not grow with the song
+    # (issue 19); for the windowed conditions the same samples, the same bytes
+    from vocalmix.mixing.base import MixingSettings
+
+    mixing = MixingSettings.from_mapping(params.get("mixing"))
     window = None
-    if condition in WINDOWED_CONDITIONS:
-        backing_info = audio_info(row["backing"])
-        if backing_info["sample_rate"] == sr:  # within the backing, as the whole-song path cuts it
+    backing_info = audio_info(row["backing"])
+    if backing_info["sample_rate"] == sr:  # within the backing, as the whole-song path cuts it
+        if condition in WINDOWED_CONDITIONS:
             start, n = excerpt_window(excerpt, sr)
             window = (start, max(0, min(n, backing_info["frames"] - start)))
+        else:
+            window = analysis_window(excerpt, sr, backing_info["frames"], mixing.analysis_s)
     backing = read_window(row["backing"], sr, window)
     vocal_in, role = None, None
     if inputs.get("vocal_in"):
@@ -71,11 +79,10 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         kw["genre_stats"] = read_genre_stats(inputs["genre_stats"])
         kw["genre"], kw["genre_source"] = genre, genre_source
     if condition == "data_driven":
-        from vocalmix.mixing.base import MixingSettings
         from vocalmix.mixing.data_driven import load_models
 
         kw["models"] = load_models(Path(inputs["models"][0]).parent.parent)
-        kw["mixing"] = MixingSettings.from_mapping({"smooth_windows": params["smooth_windows"]})
+        kw["mixing"] = mixing
         kw["hop_s"] = float(params["hop_s"])
     if condition in ("rule_based", "data_driven"):
         kw["cleanup"] = settings.cleanup_for(role)
@@ -89,8 +96,8 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         input_role=role, reference=params.get("reference"),
         commercial=params.get("commercial"), pitch_correct=pitch_correct, threads=threads,
         window=window, **kw)
-    cut = excerpt if window is None else {**excerpt, "start_s": 0.0}
-    mix_x = cut_excerpt(mix, sr, cut)
+    offset = 0 if window is None else window[0]
+    mix_x = cut_excerpt(mix, sr, excerpt, offset=offset)
     from vocalmix.measure.loudness import integrated_loudness, true_peak_dbtp
 
     # the excerpt's loudness as the system made it: the normalisation below equalises it,
@@ -102,7 +109,7 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     write_audio(outputs["audio"], out, sr, subtype="PCM_24")
     stems_known = vocal is not None and back is not None
     for role_name, stem in (("vocal", vocal), ("backing", back)):
-        data = (cut_excerpt(stem, sr, cut) * gain if stems_known
+        data = (cut_excerpt(stem, sr, excerpt, offset=offset) * gain if stems_known
                 else np.zeros_like(out))
         # FLAC, 24-bit (issue 19, disk: a third of the float WAV): the stems sit at the
         # mix's listening level, far below full scale, and the evaluation's loudness, range
@@ -113,6 +120,9 @@ def render(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     written, _ = read_audio(outputs["audio"])
     info.update(track=row["track_id"], split=row.get("split"), genre=genre,
                 genre_source=genre_source, excerpt=excerpt,
+                analysis_window=(None if window is None or condition in WINDOWED_CONDITIONS
+                                 else {"start_s": window[0] / sr,
+                                       "duration_s": window[1] / sr}),
                 stems_known=stems_known, unnormalised_lufs=unnormalised, normalisation=norm,
                 integrated_lufs=integrated_loudness(written, sr),
                 true_peak_dbtp=true_peak_dbtp(written, sr), sample_rate=sr,

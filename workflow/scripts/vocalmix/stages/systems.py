@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from vocalmix.audio import AudioError
+from vocalmix.audio import AudioError, audio_info
+from vocalmix.evaluation.render import analysis_window
 from vocalmix.evaluation import systems
 from vocalmix.evaluation.systems import SYSTEMS, plot_summary, summarise
 from vocalmix.files import read_json
@@ -31,16 +32,24 @@ def evaluate_models(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
     feats = {Path(p).name.removesuffix(".json"): p for p in inputs["features"]}
     corrupted = {Path(p).parent.name: p for p in inputs["corrupted"]}
     derev = {Path(p).parent.name: p for p in inputs.get("dereverberated", [])}
-    mixing = MixingSettings.from_mapping({"smooth_windows": params["smooth_windows"]})
+    mixing = MixingSettings.from_mapping(params.get("mixing"))
+    excerpts = {Path(p).parent.name: p for p in inputs.get("excerpts", [])}
     hop_s = float(FeatureSettings.from_mapping(params["features"]).hop_s)
     rows = []
     for row in params["tracks"]:
         tid = row["track_id"]
         try:
+            # a song longer than mixing.analysis_s is mixed on its window around the
+            # excerpt, as the render stage mixes it (memory flat in the song's length)
+            window = None
+            if tid in excerpts:
+                info = audio_info(corrupted[tid])
+                window = analysis_window(read_json(excerpts[tid]), int(info["sample_rate"]),
+                                         int(info["frames"]), mixing.analysis_s)
             rows.extend(systems.evaluate_track(row, read_json(feats[tid]), corrupted[tid],
                                        models=models, genre_stats=table,
                                        dereverberated=derev.get(tid), mixing=mixing,
-                                       hop_s=hop_s))
+                                       hop_s=hop_s, window=window))
         except (ValueError, AudioError) as exc:  # one bad track is reported, not fatal
             log.error("%s: not evaluated: %s", tid, exc)
             continue
