@@ -355,8 +355,9 @@ def render_condition(condition: str, *, row: dict, backing: NDArray, sample_rate
                      reference_song: str | None = None, separation=None, threads: int = 1,
                      window: tuple[int, int] | None = None
                      ) -> tuple[NDArray, NDArray | None, NDArray | None, dict]:
-    """The full-length mix of ``condition`` for ``row``: (mix, vocal stem, backing stem,
-    provenance). Stems are None where they are unknown (a supplied commercial render).
+    """The mix of ``condition`` for ``row``, of the whole song or of its ``window``: (mix,
+    vocal stem, backing stem, provenance). Stems are None where they are unknown (a supplied
+    commercial render).
 
     The automatic conditions are the mixing systems of :data:`vocalmix.mixing.registry.SYSTEMS`
     of the same name; ``commercial`` without a supplied render is the ``preset`` system.
