@@ -111,6 +111,13 @@ class Corpus:
                         (d / f.name).symlink_to(f)
             if not (d / "dereverberated.flac").exists():
                 (d / "dereverberated.flac").symlink_to(src / "dereverberated.flac")
+            # the excerpt places a long song's analysis window (mixing.analysis_s), as in
+            # the pipeline's evaluate_models
+            excerpt = self.run / "results" / "renders" / orig / "excerpt.json"
+            link = res / "renders" / tid / "excerpt.json"
+            if excerpt.is_file() and not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(excerpt)
 
     def _remade(self, track: str, version: int, suffix: str) -> Path:
         """A temporary corrupted version the run deleted, remade by rule corrupt_extra's

@@ -135,17 +135,24 @@ def track_row(track):
 # stage runner): MiB = max(floor, base + per_minute * minutes), a line on or above the highest
 # job of each length, declared with a 25 % margin so that a scheduler's limit is not hit by
 # the spread between runs. The streamed stages are flat (per_minute 0); the mixing systems'
-# renders (rule_based, data_driven, the commercial preset) analyse and render the whole song
-# and grow with it; professional and unprocessed read the excerpt only ("render_excerpt").
+# renders (rule_based, data_driven, the commercial preset) analyse and render at most
+# mixing.analysis_s (180 s) of the song around its excerpt, so they grow up to that length
+# and are flat beyond it ("capped"); professional and unprocessed read the excerpt only
+# ("render_excerpt").
 JOB_MEMORY = {  # rule: (floor MiB, base MiB, MiB per minute of song)
     "corrupt": (560, 560, 0),  # 551-557 MiB at 3-10 min (WPE in 50-s blocks)
     "corrupt_extra": (100, 80, 0),  # 78-80
     "extract_features": (250, 250, 0),  # 216-248
     "excerpt": (100, 60, 0),  # 54-56
-    "render": (400, 273, 135),  # worst mixer 678, 915, 1351, 1475 at 3, 5, 8, 10 min
+    # worst mixer 782, 791, 682, 787 at 3, 5, 8, 10 min (each mixed on a 180-s window);
+    # whole-song renders grew 135 MiB per minute (678 -> 1475 from 3 to 10 min)
+    "render": (400, 390, 135),
     "render_excerpt": (150, 130, 0),  # professional, unprocessed: 121-129
     "evaluate_track": (450, 440, 0),  # 428-439
 }
+
+
+CAPPED_BY_ANALYSIS_WINDOW = {"render"}
 
 
 def track_mem_mb(rule_name):
@@ -158,6 +165,8 @@ def track_mem_mb(rule_name):
             key = "render_excerpt"
         floor, base, per_minute = JOB_MEMORY[key]
         minutes = float(track_row(wildcards.track).get("duration_s") or 600.0) / 60.0
+        if key in CAPPED_BY_ANALYSIS_WINDOW:  # mixed on at most mixing.analysis_s
+            minutes = min(minutes, float(config["mixing"]["analysis_s"]) / 60.0)
         peak = max(floor, base + per_minute * minutes)
         return int(-(-peak * 1.25 // 100) * 100) * attempt
 

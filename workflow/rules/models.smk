@@ -164,7 +164,7 @@ rule evaluate_models:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=2600,  # the mixers on the longest test song: 1487-1916 MiB measured
+        mem_mb=1400,  # 835-1061 MiB measured: the mixers on 180-s windows (corpus_jobs_memory.csv)
     params:
         tracks=lambda wc: [with_genre(r) for r in vocal_tracks(split=("test",))],
         mixing=lookup(dpath="mixing", within=config),
