@@ -167,3 +167,30 @@ def test_cli_does_not_import_heavy_modules(tone_file):
             "'statsmodels') if m in sys.modules))" % str(tone_file))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_block_meter_fed_in_any_blocks_gives_the_figures_of_the_whole_signal():
+    """BlockMeter (a signal handed over block by block, as a separator makes its stems):
+    the same integrated loudness, range and short-term loudness as analyse() of the whole
+    signal, for blocks of uneven lengths, some long enough for the threaded filter."""
+    rng = np.random.default_rng(7)
+    sr = 44100
+    t = np.arange(40 * sr) / sr
+    x = np.stack([np.sin(2 * np.pi * 440 * t) * (0.05 + 0.2 * (t % 7 < 3)),
+                  0.05 * rng.standard_normal(t.size)]).astype(np.float32)
+    whole = L.analyse(x, sr)
+    with L.BlockMeter(sr, 2) as meter:
+        start = 0
+        for size in (1000, 3, 200_003, 44100, 150_000, 7):
+            meter.add(x[:, start:start + size])
+            start += size
+        while start < x.shape[1]:
+            meter.add(x[:, start:start + 300_001])
+            start += 300_001
+        blocked = meter.result()
+    assert blocked.integrated_lufs == pytest.approx(whole.integrated_lufs, abs=1e-6)
+    assert blocked.loudness_range_lu == pytest.approx(whole.loudness_range_lu, abs=1e-6)
+    np.testing.assert_allclose(blocked.short_term_lufs, whole.short_term_lufs, atol=1e-6)
+    with L.BlockMeter(sr, 2, name="stem.wav") as meter:
+        with pytest.raises(AudioError, match=r"stem.wav.*\(2, samples\)"):
+            meter.add(x[:1])

@@ -67,6 +67,10 @@ rule separate:
 use rule separate as separate_pretrained with:
     wildcard_constraints:
         track=backend_tracks("pretrained", SEPARATED),
+    resources:
+        # streamed in blocks: 521 and 562 MiB peak on 3- and 10-minute songs
+        # (benchmarks/results/separation_memory.csv), 25 % margin
+        mem_mb=800,
 
 
 use rule separate as separate_spleeter with:

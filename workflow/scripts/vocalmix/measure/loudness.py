@@ -43,6 +43,7 @@ __all__ = [
     "analyse",
     "analyse_file",
     "analyse_blocks",
+    "BlockMeter",
     "integrated_loudness",
     "loudness_range",
     "momentary_loudness",
@@ -414,6 +415,50 @@ def analyse(audio: NDArray, sample_rate: float, *, weights: Sequence[float] | No
         acc.close()
 
 
+class BlockMeter:
+    """:func:`analyse` of a signal handed over block by block: :meth:`add` each
+    ``(channels, samples)`` block in order, then :meth:`result` -- the same figures as
+    :func:`analyse` of their concatenation, in constant memory. For a producer of several
+    signals at once (a separator's two stems), which :func:`analyse_blocks` would need one
+    iterator per signal for.
+
+    A block must not be changed until the next :meth:`add` (or :meth:`result`) returns:
+    a block of at least 2 ** 17 samples has its channels filtered in worker threads while
+    the caller goes on. Use it as a context manager, or :meth:`close` it, to release them
+    when :meth:`result` is never reached.
+    """
+
+    def __init__(self, sample_rate: float, n_channels: int, *,
+                 weights: Sequence[float] | None = None, name: str | None = None):
+        self.n_channels, self.name = n_channels, name
+        self._acc = _PowerAccumulator(sample_rate, n_channels, weights)
+
+    def add(self, block: NDArray) -> None:
+        """The signal's next ``(channels, samples)`` block (any length)."""
+        block = np.asarray(block)
+        if block.ndim != 2 or block.shape[0] != self.n_channels:
+            raise AudioError(self.name, f"expected ({self.n_channels}, samples) blocks, got "
+                                        f"shape {block.shape}")
+        self._acc.add(block, self.name)
+
+    def result(self) -> LoudnessResult:
+        """Every measure of the signal so far (AudioError for one shorter than a 400 ms
+        block); the meter is closed."""
+        try:
+            return _finish(self._acc, self.name)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._acc.close()
+
+    def __enter__(self) -> "BlockMeter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def analyse_blocks(blocks: Iterable[NDArray], sample_rate: float, n_channels: int, *,
                    weights: Sequence[float] | None = None,
                    name: str | None = None) -> LoudnessResult:
@@ -421,17 +466,10 @@ def analyse_blocks(blocks: Iterable[NDArray], sample_rate: float, n_channels: in
     lengths (e.g. made block by block by a stream of effects), in constant memory: the same
     figures as :func:`analyse` of their concatenation. A block must not be changed after it
     is passed on (it may still be filtered while the next one is made)."""
-    acc = _PowerAccumulator(sample_rate, n_channels, weights)
-    try:
+    with BlockMeter(sample_rate, n_channels, weights=weights, name=name) as meter:
         for block in blocks:
-            block = np.asarray(block)
-            if block.ndim != 2 or block.shape[0] != n_channels:
-                raise AudioError(name, f"expected ({n_channels}, samples) blocks, got shape "
-                                       f"{block.shape}")
-            acc.add(block, name)
-        return _finish(acc, name)
-    finally:
-        acc.close()
+            meter.add(block)
+        return meter.result()
 
 
 #: libsndfile subtypes whose samples :func:`analyse_file` reads as (full-scale) integers
