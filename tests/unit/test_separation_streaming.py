@@ -23,9 +23,9 @@ from vocalmix.separation.stage import Description, describe
 from vocalmix.stages.separate import separate as stage
 
 SR = 44100
-#: 35.3 s: two whole segments (512 frames, 11.9 s each) and 501 frames of a third; not a
-#: whole number of hops
-N = int(35.3 * SR) + 17
+#: 13.3 s: one whole segment (512 frames, 11.9 s) and part of a second, not a whole number
+#: of hops (the segment boundaries of longer songs: the cheap-mask cases below)
+N = int(13.3 * SR) + 17
 SETTINGS = {"backend": "pretrained", "pretrained": {"weights": ""}}
 #: the report's figures against describe() of the whole arrays
 LU_TOL, REL_TOL = 1e-6, 1e-9
@@ -121,13 +121,13 @@ def test_whole_array_separation_is_the_computation_it_was(separator, song, refer
                                             progress=lambda d, t: calls.append((d, t)))
         assert _same(vocal, ref_vocal) and _same(backing, ref_backing)
         assert vocal.flags.c_contiguous and backing.flags.c_contiguous
-        assert calls == [(k, 3) for k in range(1, 4)]  # 35 s: three segments
+        assert calls == [(1, 2), (2, 2)]  # 13.3 s: two segments
     # and through the API (no resampling at 44.1 kHz)
     vocal, backing, info = api_separate(song, SR, SeparationSettings.from_mapping(SETTINGS))
     assert _same(vocal, reference[2][0]) and _same(backing, reference[2][1])
 
 
-@pytest.mark.parametrize("channels,block", [(2, 4096), (2, 100_003), (1, 4096), (1, 100_003)])
+@pytest.mark.parametrize("channels,block", [(2, 4096), (1, 100_003)])
 def test_streamed_blocks_are_the_whole_arrays_bit_for_bit(separator, song, reference,
                                                           channels, block):
     mixture = song[:channels]
@@ -143,7 +143,7 @@ def test_an_opened_file_streams_the_same_samples(separator, song, reference, tmp
         vocal, backing = _collect(separator.separate_stream(
             stream, block_frames=30_000, progress=lambda d, t: calls.append((d, t))))
     assert _same(vocal, reference[2][0]) and _same(backing, reference[2][1])
-    assert calls == [(k, 3) for k in range(1, 4)]
+    assert calls == [(1, 2), (2, 2)]
 
 
 def _cheap_mask(mag: torch.Tensor) -> torch.Tensor:
