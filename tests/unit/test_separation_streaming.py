@@ -305,3 +305,20 @@ def test_the_stream_holds_one_segment_whatever_the_songs_length(separator, monke
     assert most <= behind + block
     song_bytes = 2 * n * 4  # one float32 copy of the stereo song: 106 MB
     assert peak < 48 * 2**20 < song_bytes / 2, peak
+
+
+def test_the_command_streams_a_song_to_the_same_files(separator, song, reference, tmp_path,
+                                                      capsys):
+    """``vocalmix separate`` on a 44.1 kHz song: streamed (the report says so), the files
+    those of the whole-array separation."""
+    from vocalmix.cli import main
+
+    sf.write(tmp_path / "song.wav", song.T, SR, subtype="FLOAT")
+    assert main(["separate", str(tmp_path / "song.wav"), "-o", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["run"]["streamed"] is True and report["duration_s"] == N / SR
+    for stem, ref in zip(("vocal", "backing"), reference[2]):
+        write_audio(tmp_path / "ref" / f"{stem}.wav", ref, SR)
+        assert ((tmp_path / "out" / f"{stem}.wav").read_bytes()
+                == (tmp_path / "ref" / f"{stem}.wav").read_bytes())
+    assert "separated by pretrained" in capsys.readouterr().out

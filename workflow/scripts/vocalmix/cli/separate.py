@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vocalmix.audio import AudioError, read_audio, write_audio
+from vocalmix.audio import AudioError, audio_info
 from vocalmix.cli._common import (Output, add_force, check_outputs, error, fmt, is_json_with,
                                   own_if)
 from vocalmix.files import atomic_paths, write_json
@@ -62,19 +62,17 @@ def add_parser(sub) -> None:
 MIN_DURATION_S = 1.0
 
 
-def _check_mixture(path: str, mixture, sample_rate: int) -> None:
-    """Refuse what cannot be separated (AudioError naming ``path``); warn of silence."""
-    import numpy as np
-
-    if mixture.shape[0] > 2:
-        raise AudioError(path, f"{mixture.shape[0]} channels; a mono or stereo song expected")
-    seconds = mixture.shape[1] / sample_rate
+def _check_mixture(path: str) -> int:
+    """The song's sample rate, after refusing what cannot be separated (AudioError naming
+    ``path``): an unreadable file, more than two channels, less than
+    :data:`MIN_DURATION_S`. Reads the header only."""
+    head = audio_info(path)
+    if head["channels"] > 2:
+        raise AudioError(path, f"{head['channels']} channels; a mono or stereo song expected")
+    seconds = head["frames"] / head["sample_rate"]
     if seconds < MIN_DURATION_S:
         raise AudioError(path, f"{seconds:.3f} s long; at least {MIN_DURATION_S:g} s needed")
-    peak = float(np.max(np.abs(mixture))) if mixture.size else 0.0
-    if peak <= 10.0 ** (-80.0 / 20.0):
-        error("separate", f"warning: {path}: the audio is silent (peak below -80 dBFS); "
-                          "the parts will be silent too")
+    return int(head["sample_rate"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from vocalmix.config import ConfigError, load_config
-    from vocalmix.separation.api import DEFAULT_MODEL, SeparationError, separate
+    from vocalmix.separation.api import (DEFAULT_MODEL, SeparationError, check_backend,
+                                         separate_file)
     from vocalmix.separation.settings import SeparationSettings
-    from vocalmix.separation.stage import describe
 
     try:
         sep = SeparationSettings.from_mapping(
@@ -111,20 +109,28 @@ def run(args: argparse.Namespace) -> int:
     check_outputs([args.mix, args.model, args.weights, args.config],
                   [Output(out, folder=True)] + [Output(out / n, own) for n in names],
                   force=args.force)
+    # the song at its own rate, file to files: the pretrained backend on a 44.1 kHz song
+    # reads, separates and writes it in blocks (memory flat in the song's length); the
+    # three files are renamed into place together, only when everything succeeded
+    created = not out.exists()
     try:
-        mixture, sr = read_audio(args.mix)
-        _check_mixture(args.mix, mixture, sr)
-        vocal, backing, info = separate(mixture, sr, settings, model=model,
-                                        threads=args.threads)
+        sr = _check_mixture(args.mix)
+        check_backend(settings)  # missing weights or environment: before any file is made
+        with atomic_paths([out / n for n in names]) as (tmp_vocal, tmp_backing, tmp_report):
+            result = separate_file(args.mix, tmp_vocal, tmp_backing, sr, settings,
+                                   model=model, threads=args.threads)
+            facts = result["facts"]
+            write_json(tmp_report, {"mixture": args.mix, "run": result["run"],
+                                    "sample_rate": sr, "duration_s": result["frames"] / sr,
+                                    **facts})
     except (AudioError, SeparationError) as exc:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # the folder this run made, left empty by the failure
         error("separate", str(exc))
         return 2
-    facts = describe(mixture, vocal, backing, sr)
-    with atomic_paths([out / n for n in names]) as (tmp_vocal, tmp_backing, tmp_report):
-        write_audio(tmp_vocal, vocal, sr)
-        write_audio(tmp_backing, backing, sr)
-        write_json(tmp_report, {"mixture": args.mix, "run": info, "sample_rate": sr,
-                                "duration_s": mixture.shape[1] / sr, **facts})
+    if facts["mixture_lufs"] is None:
+        error("separate", f"warning: {args.mix}: the audio is silent (no 400 ms block above "
+                          "-70 LUFS); the parts will be silent too")
     print(f"{args.mix}: separated by {backend}"
           + (f" ({settings.builtin.method})" if backend == "builtin" else ""))
     print(f"  vocal    {out / 'vocal.wav'}  {fmt(facts['vocal_lufs'], 'LUFS')}")
