@@ -3,7 +3,9 @@
 The restoration protocol on every test-split track with a processed vocal: the input is
 corrupted version 0 of the processed vocal (from the corruption stage) with the backing;
 the reference is the original. Each system mixes the input with the shared chain and its
-result is measured against the original's ground-truth features:
+result is measured against the original's ground-truth features (a song longer than
+``mixing.analysis_s`` is mixed and measured on its analysis window around the listening
+test's excerpt, as the render stage mixes it: :func:`evaluate_track`):
 ==============  ==========================================================  =========
 target          metric                                                      unit
 ==============  ==========================================================  =========
