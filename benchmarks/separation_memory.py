@@ -17,11 +17,11 @@ cpu_s); rows of other labels already there are kept, those of ``--label`` replac
 The code measured is whatever ``vocalmix`` the child process imports: the working tree, or
 an older checkout put first on ``PYTHONPATH``. The figures before and after a change:
 
-    git -C /work/main worktree add -f /tmp/sepbefore HEAD     # the commit before the change
+    git worktree add -f /tmp/sepbefore HEAD     # the commit before the change
     PYTHONPATH=/tmp/sepbefore/workflow/scripts .venv/bin/python \\
         benchmarks/separation_memory.py --label before
     .venv/bin/python benchmarks/separation_memory.py --label after
-    git -C /work/main worktree remove --force /tmp/sepbefore
+    git worktree remove --force /tmp/sepbefore
 
     .venv/bin/python benchmarks/separation_memory.py [--label after] [--minutes 3 10]
         [--threads 1] [--mmap-threshold BYTES] [--out benchmarks/results/separation_memory.csv]
