@@ -41,10 +41,12 @@ _NEEDS_SECOND_RUN = pytest.StashKey[bool]()
 _NEEDS_SLURM_RUN = pytest.StashKey[bool]()
 _NEEDS_KILLED_RUN = pytest.StashKey[bool]()
 _NEEDS_SEPARATION_RUN = pytest.StashKey[bool]()
+_NEEDS_SAVES_RUN = pytest.StashKey[bool]()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    from tests.workflow.background import KILLED_RUN_TEST_ID, SECOND_RUN_TEST_ID, SLURM_TEST_ID
+    from tests.workflow.background import (KILLED_RUN_TEST_ID, SAVES_TEST_ID,
+                                           SECOND_RUN_TEST_ID, SLURM_TEST_ID)
 
     ids = {item.nodeid for item in session.items}
     session.stash[_NEEDS_TINY_RUN] = any("tiny_run" in getattr(item, "fixturenames", ())
@@ -52,6 +54,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.stash[_NEEDS_SECOND_RUN] = SECOND_RUN_TEST_ID in ids
     session.stash[_NEEDS_SLURM_RUN] = SLURM_TEST_ID in ids
     session.stash[_NEEDS_KILLED_RUN] = KILLED_RUN_TEST_ID in ids
+    session.stash[_NEEDS_SAVES_RUN] = SAVES_TEST_ID in ids
     session.stash[_NEEDS_SEPARATION_RUN] = any(
         "separation_run" in getattr(item, "fixturenames", ()) for item in session.items)
 
@@ -105,6 +108,22 @@ def tiny_run_started(request: pytest.FixtureRequest,
 
     yield from _started(request, _NEEDS_TINY_RUN,
                         lambda: start_tiny_run(tmp_path_factory.mktemp("tiny_run")))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def saves_run(request: pytest.FixtureRequest, tiny_run_started,
+              tmp_path_factory: pytest.TempPathFactory):
+    """Real WAET saves given to a copy of the tiny run once it has ended
+    (tests/workflow/background.py, ``RealSavesRun``), started with the session when its
+    test is selected and the tiny run started with it (None otherwise)."""
+    from tests.workflow.background import RealSavesRun
+
+    def start():
+        if tiny_run_started is None:
+            return None
+        return RealSavesRun(tiny_run_started, tmp_path_factory.mktemp("saves_run") / "run")
+
+    yield from _started(request, _NEEDS_SAVES_RUN, start)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,6 +8,8 @@ meanwhile:
 * **a second tiny run** on 2 cores, which the reproducibility test compares with the first;
 * **the killed-and-resumed run** (:class:`KilledRun`) and **the separation workflow**
   (tests/workflow/test_separation.py);
+* **real WAET saves** given to a copy of the tiny run once it has ended
+  (:class:`RealSavesRun`, tests/workflow/test_listening_flow.py);
 * **the real-Slurm run** (tests/workflow/test_slurm.py): the same workflow through real
   sbatch. It spends most of its time waiting: for the controller to start each job, for
   each job's Snakemake to parse the workflow, and for the executor plugin's status checks
@@ -130,6 +132,93 @@ def start_tiny_run(workdir: Path, cores: int = 1) -> BackgroundRun:
     tests compare a 1-core run with a 2-core one byte for byte), niced."""
     return BackgroundRun(tiny_command(workdir, "all", cores=cores), workdir,
                          nice=TINY_NICE if cores == 1 else LATE_NICE)
+
+
+# ------------------------------------------------------- real WAET saves after the tiny run
+#: The test of real saves replacing the simulated panel: its run starts early only when the
+#: test is selected.
+SAVES_TEST_ID = ("tests/workflow/test_listening_flow.py::"
+                 "test_real_saves_replace_the_simulated_panel")
+
+
+class RealSavesRun:
+    """Real WAET saves given to a copy of the tiny run, in a thread that starts when the
+    tiny run (``tiny``: a :class:`BackgroundRun`, or the folder of a finished one) has ended: the copy is marked up to date
+    (``snakemake --touch all``), three simulated sessions are turned into "real" saves (a
+    browser's navigator, new keys) beside an abandoned session and a file that is not a
+    WAET result, then ``snakemake -n all`` and ``snakemake all`` run. :meth:`result` gives
+    what each step printed, for the test to check; the steps are those the test ran itself
+    after the tiny run, only earlier, on the second core."""
+
+    def __init__(self, tiny: BackgroundRun | Path, workdir: Path,
+                 nice: int = BACKGROUND_NICE, timeout_s: float = RUN_TIMEOUT_S):
+        self.tiny, self.workdir = tiny, Path(workdir)
+        self.nice, self.timeout_s = nice, timeout_s
+        self.observed: dict = {"work": self.workdir}
+        self._proc: subprocess.Popen | None = None
+        self._error: BaseException | None = None
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="real-saves", daemon=True)
+        self._thread.start()
+
+    def _snakemake(self, *args: str) -> subprocess.CompletedProcess:
+        cmd = tiny_command(self.workdir, *args)
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, start_new_session=True,
+                                      preexec_fn=lambda: os.nice(self.nice))
+        out, err = self._proc.communicate(timeout=self.timeout_s)
+        return subprocess.CompletedProcess(cmd, self._proc.returncode, out, err)
+
+    def _run(self) -> None:
+        import shutil
+        import xml.etree.ElementTree as ET
+
+        try:
+            tiny = self.tiny if isinstance(self.tiny, Path) else self.tiny.succeeded()
+            if self._stopped.is_set():
+                return
+            shutil.copytree(tiny, self.workdir, symlinks=True)
+            # the copy up to date, so that code edited since the tiny run (other work in the
+            # same checkout) reruns nothing: only the new results below should
+            self.observed["touch"] = self._snakemake("--touch", "all")
+            results = self.workdir / "listening_test" / "results"
+            results.mkdir(parents=True, exist_ok=True)
+            simulated = sorted((self.workdir / "results/listening/simulated").glob("complete-*"))
+            for i, f in enumerate(simulated[:3]):
+                root = ET.parse(f).getroot()
+                root.set("key", f"{i:032x}")
+                root.find("navigator/platform").text = "Linux x86_64"
+                ET.ElementTree(root).write(results / f"save-{i:032x}.xml")
+            (results / "save-abandoned.xml").write_text('<waetresult key="ab" state="update"/>')
+            (results / "notes.xml").write_text("<notes>not a result</notes>")
+            if self._stopped.is_set():
+                return
+            self.observed["dry"] = self._snakemake("-n", "all")
+            if self._stopped.is_set():
+                return
+            self.observed["run"] = self._snakemake("all")
+        except BaseException as exc:  # given to the test by result()
+            self._error = exc
+
+    def result(self) -> dict:
+        """``work`` (the copy), ``touch``, ``dry`` and ``run`` (each step's
+        CompletedProcess); waits for the thread; its exception, if it raised one."""
+        self._thread.join(timeout=2 * self.timeout_s)
+        if self._thread.is_alive():
+            raise TimeoutError(f"the real-saves run in {self.workdir} did not end")
+        if self._error is not None:
+            raise self._error
+        return self.observed
+
+    def stop(self) -> None:
+        """Kill what still runs (the session is ending)."""
+        self._stopped.set()
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._thread.join(timeout=120)
 
 
 # ------------------------------------------------------------------- the real-Slurm run

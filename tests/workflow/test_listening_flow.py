@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -84,28 +83,24 @@ def test_report_has_the_listening_test_section(tiny_run):
     assert "SIMULATED ratings" in html
 
 
-def test_real_saves_replace_the_simulated_panel(tiny_run, tmp_path):
-    work = tmp_path / "run"
-    shutil.copytree(tiny_run, work, symlinks=True)
-    # Mark the copy up to date, so that code edited since the tiny run (other work in the
-    # same checkout) does not rerun anything: only the new results below should.
-    snakemake(work, "--touch", "all")
-    results = work / "listening_test" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    # Three "real" sessions (the simulated files with a browser's navigator and new keys),
-    # one abandoned session and one file that is not a WAET result.
-    for i, f in enumerate(sorted((work / "results/listening/simulated").glob("complete-*"))[:3]):
-        root = ET.parse(f).getroot()
-        root.set("key", f"{i:032x}")
-        root.find("navigator/platform").text = "Linux x86_64"
-        ET.ElementTree(root).write(results / f"save-{i:032x}.xml")
-    (results / "save-abandoned.xml").write_text('<waetresult key="ab" state="update"/>')
-    (results / "notes.xml").write_text("<notes>not a result</notes>")
-    dry = snakemake(work, "-n", "all").stdout
+def test_real_saves_replace_the_simulated_panel(tiny_run, saves_run, tmp_path_factory):
+    # a copy of the tiny run, marked up to date, given three "real" sessions (the simulated
+    # files with a browser's navigator and new keys), one abandoned session and one file
+    # that is not a WAET result: tests/workflow/background.py, RealSavesRun, started with
+    # the session where it could be (here otherwise)
+    from tests.workflow.background import RealSavesRun
+
+    if saves_run is None:
+        saves_run = RealSavesRun(tiny_run, tmp_path_factory.mktemp("saves") / "run")
+    steps = saves_run.result()
+    work = steps["work"]
+    for name in ("touch", "dry", "run"):
+        proc = steps[name]
+        assert proc.returncode == 0, (name, proc.stdout[-3000:], proc.stderr[-4000:])
+    dry = steps["dry"].stdout
     jobs = {line.split()[-1].rstrip(":") for line in dry.splitlines()
             if line.startswith(("rule ", "localrule "))}
     assert jobs == {"import_ratings", "analyse_ratings", "all"}, dry[-3000:]
-    snakemake(work, "all")
     d = work / "results/analysis"
     summary = json.loads((d / "import_summary.json").read_text())
     assert summary["source"] == "real" and not summary["simulated"]
