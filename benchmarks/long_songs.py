@@ -23,7 +23,8 @@ CPU, peak RSS MiB, MB written), ``benchmarks/results/long_songs_summary.csv`` (p
 jobs, total CPU s, peak RSS on the shortest and the longest song and their ratio, and the
 disk of ``results/`` and ``listening_test/waet/`` per input minute) and the plot
 ``benchmarks/results/long_songs_rss.png`` (peak RSS against song length, one line per
-per-track rule). It runs by hand, not in the test suite: about an hour on 2 cores.
+per-track rule). It runs by hand, not in the test suite: the pipeline took 340 s on 2
+cores, plus the songs' generation on a first run (they are kept in ``--workdir``).
 
     .venv/bin/python benchmarks/long_songs.py [--minutes 3 5 8 10] [--jobs 2]
         [--workdir /tmp/vocalmix-long] [--keep]
