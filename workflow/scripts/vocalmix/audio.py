@@ -34,6 +34,7 @@ __all__ = [
     "open_audio_writer",
     "to_channels",
     "db_to_gain",
+    "peak_abs",
 ]
 
 class AudioError(ValueError):
@@ -53,6 +54,13 @@ def db_to_gain(db: float | NDArray) -> float | NDArray:
     times the gain of a float level stays float32.
     """
     return 10.0 ** (db / 20.0)
+
+
+def peak_abs(audio: NDArray) -> float:
+    """The largest absolute sample of ``audio`` (0 for no samples), from its extremes: two
+    passes, no song-sized ``abs`` temporary."""
+    x = np.asarray(audio)
+    return max(float(x.max()), -float(x.min())) if x.size else 0.0
 
 
 

@@ -33,7 +33,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.audio import AudioError
+from vocalmix.audio import AudioError, peak_abs
 from vocalmix.kernels import sosfilt_kernel
 
 __all__ = [
@@ -564,7 +564,7 @@ def short_term_loudness(audio: NDArray, sample_rate: float) -> tuple[NDArray, ND
 
 
 def sample_peak_dbfs(audio: NDArray) -> float:
-    peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
+    peak = peak_abs(audio)
     return 20.0 * math.log10(peak) if peak > 0 else -math.inf
 
 
@@ -594,7 +594,7 @@ def true_peak_dbtp(audio: NDArray, sample_rate: float, chunk: int = 1 << 14) -> 
     if audio.size == 0:
         return -math.inf
     factor = 4 if sample_rate <= 48000 else 2 if sample_rate <= 96000 else 1
-    peak = max(float(audio.max()), -float(audio.min()))
+    peak = peak_abs(audio)
     if factor == 1 or peak == 0:
         return 20.0 * math.log10(peak) if peak > 0 else -math.inf
     h = _true_peak_filter(factor)

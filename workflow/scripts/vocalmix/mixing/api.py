@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from vocalmix.audio import AudioError, db_to_gain, read_audio, resample, write_audio
+from vocalmix.audio import AudioError, db_to_gain, peak_abs, read_audio, resample, write_audio
 from vocalmix.measure.loudness import BLOCK_S, active_span
 from vocalmix.mixing.base import MixChoice, MixContext
 from vocalmix.mixing.registry import get_mixer
@@ -44,7 +44,7 @@ def load_inputs(vocal_path: str, backing_path: str,
     for path, x in ((vocal_path, vocal), (backing_path, backing)):
         if x.shape[0] > 2:
             raise MixError(f"{path}: {x.shape[0]} channels; mono or stereo expected")
-        peak = max(float(x.max()), -float(x.min()))  # no song-sized temporary
+        peak = peak_abs(x)
         if peak <= db_to_gain(SILENCE_DBFS):
             raise MixError(f"{path}: the audio is silent (peak "
                            f"{20 * math.log10(peak) if peak > 0 else -math.inf:.1f} dBFS)")
@@ -229,7 +229,7 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
     if stems:
         Path(stems).mkdir(parents=True, exist_ok=True)
         for name, stem in (("vocal", result.vocal), ("backing", result.backing)):
-            peak = max(float(stem.max()), -float(stem.min())) if stem.size else 0.0
+            peak = peak_abs(stem)
             subtype = "PCM_24"
             if peak > 1.0:  # 24-bit would clip it: 32-bit float keeps it as it is in the mix
                 subtype = "FLOAT"

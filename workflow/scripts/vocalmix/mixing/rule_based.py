@@ -79,7 +79,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.audio import db_to_gain, to_channels
+from vocalmix.audio import db_to_gain, peak_abs, to_channels
 from vocalmix.measure import loudness
 from vocalmix.measure.spectrum import frame_power
 from vocalmix.dsp import chain
@@ -294,7 +294,7 @@ def crest_factor_db(audio: NDArray) -> float:
     """Peak over RMS (dB) of the samples above -80 dB of the peak (0 for silence); two
     passes over blocks of :data:`CREST_BLOCK` samples, no song-sized temporary."""
     x = np.asarray(audio, dtype=np.float32).reshape(-1)
-    peak = max(float(x.max()), -float(x.min())) if x.size else 0.0
+    peak = peak_abs(x)
     if peak <= 0:
         return 0.0
     floor = np.float32(1e-4 * peak)
