@@ -642,7 +642,7 @@ def test_the_model_windows_analyse_each_signal_once_with_the_same_numbers():
     then reuses (the vocal's silent windows, the backing's level): the windows, silent
     flags and analyses are those of separate calls, as before."""
     from vocalmix.features.extract import WindowSettings
-    from vocalmix.mixing.data_driven import _model_windows, _normalised
+    from vocalmix.mixing.data_driven import _model_windows
     from vocalmix.models.dataset import normalise_level, window_frames
     from vocalmix.measure.mel import LogMel
 
@@ -655,7 +655,7 @@ def test_the_model_windows_analyse_each_signal_once_with_the_same_numbers():
     spec = {"sample_rate": sr, "n_fft": 1024, "hop": 512, "n_mels": 32, "window_s": 3.0}
     win = WindowSettings(window_s=3.0, hop_s=1.0)
     windows, starts, silent, res_v, res_b = _model_windows(vocal, backing, sr, spec, win)
-    assert np.array_equal(_normalised(backing, res_b.integrated_lufs),
+    assert np.array_equal(normalise_level(backing, sr, lufs=res_b.integrated_lufs),
                           normalise_level(backing, sr))
     assert res_b.summary() == L.analyse(backing, sr).summary()
     assert res_v.summary() == L.analyse(vocal, sr).summary()
@@ -666,7 +666,7 @@ def test_the_model_windows_analyse_each_signal_once_with_the_same_numbers():
     assert np.array_equal(windows[1], np.stack([v[:, first[1]: first[1] + frames],
                                                 b[:, first[1]: first[1] + frames]]))
     assert silent.any() and not silent.all()
-    assert np.array_equal(_normalised(vocal, -np.inf), vocal)
+    assert np.array_equal(normalise_level(vocal, sr, lufs=-np.inf), vocal)
 
 
 def test_window_gain_on_the_callers_analyses_is_the_same():

@@ -84,17 +84,6 @@ def model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict
     return _model_windows(vocal, backing, sample_rate, spec, win)[:3]
 
 
-def _normalised(audio: NDArray, lufs: float) -> NDArray[np.float32]:
-    """:func:`vocalmix.models.dataset.normalise_level` of ``audio`` whose integrated
-    loudness is ``lufs`` (already measured): the same samples."""
-    from vocalmix.audio import db_to_gain
-    from vocalmix.models.dataset import NORMALISED_LUFS
-
-    if not math.isfinite(lufs):
-        return np.asarray(audio, dtype=np.float32)
-    return np.asarray(audio, dtype=np.float32) * np.float32(db_to_gain(NORMALISED_LUFS - lufs))
-
-
 def _model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict,
                    win: WindowSettings):
     """:func:`model_windows`, and the loudness analyses of ``vocal`` and ``backing`` it
@@ -103,7 +92,7 @@ def _model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dic
     from concurrent.futures import ThreadPoolExecutor
 
     from vocalmix.measure.mel import LogMel
-    from vocalmix.models.dataset import window_frames
+    from vocalmix.models.dataset import normalise_level, window_frames
     from vocalmix.features.extract import active_blocks
 
     if spec["sample_rate"] != sample_rate:
@@ -114,7 +103,8 @@ def _model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dic
     def side(audio: NDArray):  # (log-mel of the normalised mono mix, loudness analysis)
         audio = np.atleast_2d(audio)
         res = loudness.analyse(audio, sample_rate)
-        return mel(_normalised(audio, res.integrated_lufs).mean(axis=0)), res
+        return mel(normalise_level(audio, sample_rate, lufs=res.integrated_lufs)
+                   .mean(axis=0)), res
 
     with ThreadPoolExecutor(1) as pool:
         backing_side = pool.submit(side, backing)

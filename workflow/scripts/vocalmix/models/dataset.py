@@ -114,10 +114,12 @@ def tone_target_names() -> list[str]:
 TARGETS = ["level_lu", *eq_target_names(), *tone_target_names(), "lra_lu", *REVERB_TARGETS]
 
 
-def normalise_level(audio: NDArray, sample_rate: int, target: float = NORMALISED_LUFS
-                    ) -> NDArray[np.float32]:
-    """``audio`` scaled to ``target`` LUFS integrated (silence is returned as it is)."""
-    lufs = loudness.integrated_loudness(np.atleast_2d(audio), sample_rate)
+def normalise_level(audio: NDArray, sample_rate: int, target: float = NORMALISED_LUFS, *,
+                    lufs: float | None = None) -> NDArray[np.float32]:
+    """``audio`` scaled to ``target`` LUFS integrated (silence is returned as it is);
+    ``lufs``: its integrated loudness where the caller has measured it."""
+    if lufs is None:
+        lufs = loudness.integrated_loudness(np.atleast_2d(audio), sample_rate)
     if not math.isfinite(lufs):
         return np.asarray(audio, dtype=np.float32)
     return (np.asarray(audio, dtype=np.float32) * np.float32(db_to_gain(target - lufs)))
