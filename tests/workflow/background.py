@@ -134,78 +134,44 @@ def start_tiny_run(workdir: Path, cores: int = 1) -> BackgroundRun:
                          nice=TINY_NICE if cores == 1 else LATE_NICE)
 
 
-# ------------------------------------------------------- real WAET saves after the tiny run
-#: The test of real saves replacing the simulated panel: its run starts early only when the
-#: test is selected.
-SAVES_TEST_ID = ("tests/workflow/test_listening_flow.py::"
-                 "test_real_saves_replace_the_simulated_panel")
+# --------------------------------------------------- steps run in a thread of the session
+class ThreadedRun:
+    """Steps that start when the session starts and run in a thread (:meth:`_run`, given
+    by a subclass; they record what they observe in :attr:`observed`), so that they use the
+    second core while other tests run. :meth:`result` waits for them and gives
+    :attr:`observed`, or raises what they raised; :meth:`stop` kills the command they are
+    running (:attr:`_proc`, started with :meth:`_preexec`: niced) when the session ends."""
 
+    #: what the steps are, for the timeout's message
+    label = "background run"
 
-class RealSavesRun:
-    """Real WAET saves given to a copy of the tiny run, in a thread that starts when the
-    tiny run (``tiny``: a :class:`BackgroundRun`, or the folder of a finished one) has ended: the copy is marked up to date
-    (``snakemake --touch all``), three simulated sessions are turned into "real" saves (a
-    browser's navigator, new keys) beside an abandoned session and a file that is not a
-    WAET result, then ``snakemake -n all`` and ``snakemake all`` run. :meth:`result` gives
-    what each step printed, for the test to check; the steps are those the test ran itself
-    after the tiny run, only earlier, on the second core."""
-
-    def __init__(self, tiny: BackgroundRun | Path, workdir: Path,
-                 nice: int = BACKGROUND_NICE, timeout_s: float = RUN_TIMEOUT_S):
-        self.tiny, self.workdir = tiny, Path(workdir)
-        self.nice, self.timeout_s = nice, timeout_s
-        self.observed: dict = {"work": self.workdir}
+    def __init__(self, workdir: Path, nice: int, timeout_s: float = RUN_TIMEOUT_S):
+        self.workdir, self.nice, self.timeout_s = Path(workdir), nice, timeout_s
+        self.observed: dict = {}
         self._proc: subprocess.Popen | None = None
         self._error: BaseException | None = None
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="real-saves", daemon=True)
+        self._thread = threading.Thread(target=self._guarded, name=self.label, daemon=True)
         self._thread.start()
 
-    def _snakemake(self, *args: str) -> subprocess.CompletedProcess:
-        cmd = tiny_command(self.workdir, *args)
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True, start_new_session=True,
-                                      preexec_fn=lambda: os.nice(self.nice))
-        out, err = self._proc.communicate(timeout=self.timeout_s)
-        return subprocess.CompletedProcess(cmd, self._proc.returncode, out, err)
+    def _preexec(self) -> None:
+        if self.nice:
+            os.nice(self.nice)
 
     def _run(self) -> None:
-        import shutil
-        import xml.etree.ElementTree as ET
+        raise NotImplementedError
 
+    def _guarded(self) -> None:
         try:
-            tiny = self.tiny if isinstance(self.tiny, Path) else self.tiny.succeeded()
-            if self._stopped.is_set():
-                return
-            shutil.copytree(tiny, self.workdir, symlinks=True)
-            # the copy up to date, so that code edited since the tiny run (other work in the
-            # same checkout) reruns nothing: only the new results below should
-            self.observed["touch"] = self._snakemake("--touch", "all")
-            results = self.workdir / "listening_test" / "results"
-            results.mkdir(parents=True, exist_ok=True)
-            simulated = sorted((self.workdir / "results/listening/simulated").glob("complete-*"))
-            for i, f in enumerate(simulated[:3]):
-                root = ET.parse(f).getroot()
-                root.set("key", f"{i:032x}")
-                root.find("navigator/platform").text = "Linux x86_64"
-                ET.ElementTree(root).write(results / f"save-{i:032x}.xml")
-            (results / "save-abandoned.xml").write_text('<waetresult key="ab" state="update"/>')
-            (results / "notes.xml").write_text("<notes>not a result</notes>")
-            if self._stopped.is_set():
-                return
-            self.observed["dry"] = self._snakemake("-n", "all")
-            if self._stopped.is_set():
-                return
-            self.observed["run"] = self._snakemake("all")
+            self._run()
         except BaseException as exc:  # given to the test by result()
             self._error = exc
 
     def result(self) -> dict:
-        """``work`` (the copy), ``touch``, ``dry`` and ``run`` (each step's
-        CompletedProcess); waits for the thread; its exception, if it raised one."""
+        """What the steps observed; waits for the thread; its exception, if it raised one."""
         self._thread.join(timeout=2 * self.timeout_s)
         if self._thread.is_alive():
-            raise TimeoutError(f"the real-saves run in {self.workdir} did not end")
+            raise TimeoutError(f"the {self.label} in {self.workdir} did not end")
         if self._error is not None:
             raise self._error
         return self.observed
@@ -219,6 +185,68 @@ class RealSavesRun:
             except ProcessLookupError:
                 pass
         self._thread.join(timeout=120)
+
+
+# ------------------------------------------------------- real WAET saves after the tiny run
+#: The test of real saves replacing the simulated panel: its run starts early only when the
+#: test is selected.
+SAVES_TEST_ID = ("tests/workflow/test_listening_flow.py::"
+                 "test_real_saves_replace_the_simulated_panel")
+
+
+class RealSavesRun(ThreadedRun):
+    """Real WAET saves given to a copy of the tiny run, in a thread that starts when the
+    tiny run (``tiny``: a :class:`BackgroundRun`, or the folder of a finished one) has
+    ended: the copy is marked up to date (``snakemake --touch all``), three simulated sessions are turned into "real" saves (a
+    browser's navigator, new keys) beside an abandoned session and a file that is not a
+    WAET result, then ``snakemake -n all`` and ``snakemake all`` run. :meth:`result` gives
+    what each step printed (``work``: the copy; ``touch``, ``dry``, ``run``: each step's
+    CompletedProcess), for the test to check; the steps are those the test ran itself
+    after the tiny run, only earlier, on the second core."""
+
+    label = "real-saves run"
+
+    def __init__(self, tiny: BackgroundRun | Path, workdir: Path,
+                 nice: int = BACKGROUND_NICE, timeout_s: float = RUN_TIMEOUT_S):
+        self.tiny = tiny
+        super().__init__(workdir, nice, timeout_s)
+
+    def _snakemake(self, *args: str) -> subprocess.CompletedProcess:
+        cmd = tiny_command(self.workdir, *args)
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, start_new_session=True,
+                                      preexec_fn=self._preexec)
+        out, err = self._proc.communicate(timeout=self.timeout_s)
+        return subprocess.CompletedProcess(cmd, self._proc.returncode, out, err)
+
+    def _run(self) -> None:
+        import shutil
+        import xml.etree.ElementTree as ET
+
+        self.observed["work"] = self.workdir
+        tiny = self.tiny if isinstance(self.tiny, Path) else self.tiny.succeeded()
+        if self._stopped.is_set():
+            return
+        shutil.copytree(tiny, self.workdir, symlinks=True)
+        # the copy up to date, so that code edited since the tiny run (other work in the
+        # same checkout) reruns nothing: only the new results below should
+        self.observed["touch"] = self._snakemake("--touch", "all")
+        results = self.workdir / "listening_test" / "results"
+        results.mkdir(parents=True, exist_ok=True)
+        simulated = sorted((self.workdir / "results/listening/simulated").glob("complete-*"))
+        for i, f in enumerate(simulated[:3]):
+            root = ET.parse(f).getroot()
+            root.set("key", f"{i:032x}")
+            root.find("navigator/platform").text = "Linux x86_64"
+            ET.ElementTree(root).write(results / f"save-{i:032x}.xml")
+        (results / "save-abandoned.xml").write_text('<waetresult key="ab" state="update"/>')
+        (results / "notes.xml").write_text("<notes>not a result</notes>")
+        if self._stopped.is_set():
+            return
+        self.observed["dry"] = self._snakemake("-n", "all")
+        if self._stopped.is_set():
+            return
+        self.observed["run"] = self._snakemake("all")
 
 
 # ------------------------------------------------------------------- the real-Slurm run
@@ -257,80 +285,49 @@ def start_slurm_run(cluster, workdir: Path, *args: str, config: Path = TINY) -> 
 
 
 # ------------------------------------------------------------- the killed and resumed run
-class KilledRun:
+class KilledRun(ThreadedRun):
     """The tiny workflow started in ``workdir`` (Snakemake's lock on, 2 cores), killed with
     SIGKILL, it and all its jobs, as soon as the features stage has written a file, then
     resumed with the README's command, ``make resume``; in a thread, so that it can run
     while other tests do. :meth:`result` gives what was observed at each step, for the test
-    to check."""
+    to check: ``running_when_killed``, ``summary_before_resume``, ``locks_left``, ``resume``
+    (the CompletedProcess of ``make resume``), ``leftovers``."""
+
+    label = "killed-and-resumed run"
 
     def __init__(self, workdir: Path, nice: int = LATE_NICE, timeout_s: float = RUN_TIMEOUT_S):
-        self.workdir, self.nice, self.timeout_s = Path(workdir), nice, timeout_s
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.observed: dict = {}
-        self._proc: subprocess.Popen | None = None
-        self._error: BaseException | None = None
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="killed-run", daemon=True)
-        self._thread.start()
-
-    def _preexec(self) -> None:
-        if self.nice:
-            os.nice(self.nice)
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        super().__init__(workdir, nice, timeout_s)
 
     def _run(self) -> None:
-        try:
-            cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                   "--directory", str(self.workdir), "--configfile", str(TINY), "--cores", "2",
-                   "all"]
-            self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL, start_new_session=True,
-                                          preexec_fn=self._preexec)
-            deadline = time.monotonic() + 600
-            features = self.workdir / "results/features"
-            while (time.monotonic() < deadline and self._proc.poll() is None
-                   and not self._stopped.is_set()):
-                if list(features.glob("*.json")):
-                    break
-                time.sleep(0.2)
-            self.observed["running_when_killed"] = self._proc.poll() is None
-            if self.observed["running_when_killed"]:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            self._proc.wait(timeout=60)
-            if self._stopped.is_set():
-                return
-            self.observed["summary_before_resume"] = (
-                self.workdir / "results/evaluation/summary.tsv").exists()
-            locks = self.workdir / ".snakemake/locks"
-            self.observed["locks_left"] = sorted(p.name for p in locks.iterdir()) \
-                if locks.is_dir() else []
-            self.observed["resume"] = subprocess.run(
-                ["make", "-C", str(REPO), "resume", f"VENV={sys.prefix}", "JOBS=2",
-                 f"SMK_ARGS=--directory {self.workdir} --configfile {TINY}"],
-                capture_output=True, text=True, timeout=self.timeout_s,
-                preexec_fn=self._preexec)
-            self.observed["leftovers"] = [str(p) for p in (self.workdir / "results").rglob("*")
-                                          if ".tmp" in p.name]
-        except BaseException as exc:  # given to the test by result()
-            self._error = exc
-
-    def result(self) -> dict:
-        """What was observed (``running_when_killed``, ``summary_before_resume``,
-        ``locks_left``, ``resume``: the CompletedProcess of ``make resume``, ``leftovers``);
-        waits for the thread; its exception, if it raised one."""
-        self._thread.join(timeout=2 * self.timeout_s)
-        if self._thread.is_alive():
-            raise TimeoutError(f"the killed-and-resumed run in {self.workdir} did not end")
-        if self._error is not None:
-            raise self._error
-        return self.observed
-
-    def stop(self) -> None:
-        """Kill what still runs (the session is ending)."""
-        self._stopped.set()
-        if self._proc is not None and self._proc.poll() is None:
-            try:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self._thread.join(timeout=120)
+        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(self.workdir), "--configfile", str(TINY), "--cores", "2",
+               "all"]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True,
+                                      preexec_fn=self._preexec)
+        deadline = time.monotonic() + 600
+        features = self.workdir / "results/features"
+        while (time.monotonic() < deadline and self._proc.poll() is None
+               and not self._stopped.is_set()):
+            if list(features.glob("*.json")):
+                break
+            time.sleep(0.2)
+        self.observed["running_when_killed"] = self._proc.poll() is None
+        if self.observed["running_when_killed"]:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait(timeout=60)
+        if self._stopped.is_set():
+            return
+        self.observed["summary_before_resume"] = (
+            self.workdir / "results/evaluation/summary.tsv").exists()
+        locks = self.workdir / ".snakemake/locks"
+        self.observed["locks_left"] = sorted(p.name for p in locks.iterdir()) \
+            if locks.is_dir() else []
+        self.observed["resume"] = subprocess.run(
+            ["make", "-C", str(REPO), "resume", f"VENV={sys.prefix}", "JOBS=2",
+             f"SMK_ARGS=--directory {self.workdir} --configfile {TINY}"],
+            capture_output=True, text=True, timeout=self.timeout_s,
+            preexec_fn=self._preexec)
+        self.observed["leftovers"] = [str(p) for p in (self.workdir / "results").rglob("*")
+                                      if ".tmp" in p.name]
