@@ -77,8 +77,8 @@ def _truth(row: dict, excerpt: dict, sr: int) -> float:
     window = excerpt_window(excerpt, sr)
     v = read_window(row["vocal"], sr, window)
     b = read_window(row["backing"], sr, window)
-    cut = {**excerpt, "start_s": 0.0}
-    return balance_lu(cut_excerpt(v, sr, cut), cut_excerpt(b, sr, cut), sr)
+    return balance_lu(cut_excerpt(v, sr, excerpt, offset=window[0]),
+                      cut_excerpt(b, sr, excerpt, offset=window[0]), sr)
 
 
 def main() -> None:
