@@ -118,15 +118,65 @@ def _wpe_by_bins(spec: NDArray[np.complex128], taps: int, delay: int, iterations
     return x
 
 
+def _analysis_window(size: int) -> NDArray[np.float64]:
+    """The periodic Blackman window of nara-wpe's STFT (``blackman(size + 1)[:-1]``), computed
+    as scipy's ``general_cosine`` computes it, so the values are the same bit for bit."""
+    fac = np.linspace(-np.pi, np.pi, size + 1)
+    w = np.zeros(size + 1)
+    for k, a in enumerate((0.42, 0.50, 0.08)):
+        w += a * np.cos(k * fac)
+    return w[:-1]
+
+
+def _synthesis_window(window: NDArray, shift: int) -> NDArray[np.float64]:
+    """The biorthogonal synthesis window of ``window`` at ``shift`` (its overlapping
+    products with the analysis window sum to one), in nara-wpe's order of summation."""
+    size = len(window)
+    square = window ** 2
+    denominator = np.zeros_like(window)
+    for i in range(-((size - 1) // shift), (size - 1) // shift + 1):
+        moved = np.zeros_like(square)
+        if i >= 0:
+            moved[shift * i:] = square[:size - shift * i]
+        else:
+            moved[:size + shift * i] = square[-shift * i:]
+        denominator += moved
+    return window / denominator
+
+
+def wpe_stft(signal: NDArray, size: int, shift: int) -> NDArray[np.complex128]:
+    """nara-wpe's STFT (``nara_wpe.utils.stft`` with its defaults: periodic Blackman window,
+    ``size - shift`` zeros of fading on both sides, the end padded to a whole frame) of a
+    ``(channels, samples)`` signal: ``(channels, frames, size // 2 + 1)``, the same numbers
+    without importing scipy.signal (nara-wpe's module does, for 0.5 CPU-s per corrupt job)."""
+    x = np.asarray(signal, dtype=np.float64)
+    fade = size - shift
+    n = x.shape[-1] + 2 * fade
+    frames = 1 if n <= size else -(-(n - size) // shift) + 1
+    padded = np.zeros(x.shape[:-1] + ((frames - 1) * shift + size,))
+    padded[..., fade:fade + x.shape[-1]] = x
+    segments = np.lib.stride_tricks.sliding_window_view(padded, size, axis=-1)[..., ::shift, :]
+    return np.fft.rfft(segments * _analysis_window(size), n=size, axis=-1)
+
+
+def wpe_istft(spec: NDArray, size: int, shift: int) -> NDArray[np.float64]:
+    """The inverse of :func:`wpe_stft` as nara-wpe computes it (``nara_wpe.utils.istft``:
+    the biorthogonal synthesis window, overlap-add frame by frame in order, the fading cut):
+    ``(channels, samples)``."""
+    frames = np.fft.irfft(spec)[..., :size] * _synthesis_window(_analysis_window(size), shift)
+    out = np.zeros(spec.shape[:-2] + (spec.shape[-2] * shift + size - shift,))
+    for k in range(spec.shape[-2]):  # each sample sums its frames in their order
+        out[..., k * shift:k * shift + size] += frames[..., k, :]
+    return out[..., size - shift:out.shape[-1] - (size - shift)]
+
+
 def _dereverberate_block(audio: NDArray, p: dict, bins_per_chunk: int) -> NDArray[np.float64]:
     """WPE of the mid signal of one block ``(channels, samples)``; ``(1, samples)`` float64."""
-    from nara_wpe.utils import istft, stft
-
     mono = np.asarray(audio, dtype=np.float64).mean(axis=0, keepdims=True)
-    spec = stft(mono, size=p["size"], shift=p["shift"])  # (1, frames, bins)
+    spec = wpe_stft(mono, p["size"], p["shift"])  # (1, frames, bins)
     out = _wpe_by_bins(spec.transpose(2, 0, 1), p["taps"], p["delay"], p["iterations"],
                        bins_per_chunk).transpose(1, 2, 0)
-    y = istft(out, size=p["size"], shift=p["shift"])[:, : mono.shape[1]]
+    y = wpe_istft(out, p["size"], p["shift"])[:, : mono.shape[1]]
     if y.shape[1] < mono.shape[1]:
         y = np.pad(y, ((0, 0), (0, mono.shape[1] - y.shape[1])))
     return y
