@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -35,10 +36,15 @@ class MixError(RuntimeError):
 
 def load_inputs(vocal_path: str, backing_path: str,
                 warn: Callable[[str], None] = log.warning) -> tuple[np.ndarray, np.ndarray, int]:
-    """Vocal and backing as float32 ``(channels, n)`` at the backing's rate, equal length."""
+    """Vocal and backing as float32 ``(channels, n)`` at the backing's rate, equal length.
+
+    The two files are decoded side by side (libsndfile and numpy release the GIL); an
+    unreadable backing is reported first, as when they were read one after the other."""
     try:
-        backing, sr = read_audio(backing_path)
-        vocal, vsr = read_audio(vocal_path)
+        with ThreadPoolExecutor(1) as pool:
+            vocal_read = pool.submit(read_audio, vocal_path)
+            backing, sr = read_audio(backing_path)
+            vocal, vsr = vocal_read.result()
     except AudioError as exc:
         raise MixError(str(exc)) from None
     for path, x in ((vocal_path, vocal), (backing_path, backing)):
@@ -222,32 +228,38 @@ def mix_files(*, vocal: str, backing: str, output: str, system: str = "rule_base
                                reference=reference, threads=threads, cleanup=cleanup)
     recipe = choice.recipe
     result = choice.render(v, b, sr)
-    out = Path(output)
-    if out.suffix.lower() not in (".wav", ".wave"):
-        warn(f"{output}: written as WAV whatever its extension")
-    write_audio(out, result.mix, sr, subtype="PCM_24", clip="clip")
-    if stems:
-        Path(stems).mkdir(parents=True, exist_ok=True)
-        for name, stem in (("vocal", result.vocal), ("backing", result.backing)):
-            peak = peak_abs(stem)
-            subtype = "PCM_24"
-            if peak > 1.0:  # 24-bit would clip it: 32-bit float keeps it as it is in the mix
-                subtype = "FLOAT"
-                warn(f"{Path(stems) / f'{name}.wav'}: peak {20 * math.log10(peak):+.2f} dBFS "
-                     "before the bus limiter; written as 32-bit float (24-bit would clip it)")
-            write_audio(Path(stems) / f"{name}.wav", stem, sr, subtype=subtype)
-    rpath = recipe_path(out, recipe_out)
-    recipe = MixRecipe(system=recipe.system, vocal=recipe.vocal, backing=recipe.backing,
-                       bus=recipe.bus, analysis={**recipe.analysis, "render": result.report})
-    recipe.save(rpath)
     a = recipe.analysis
-    if (recipe_in is None and "measured_vocal_to_backing_lu" in a
-            and "vocal_active_span_s" not in a):
-        # the system measured these very stems over the whole song while choosing
-        ratio = float(a["measured_vocal_to_backing_lu"])
-    else:
-        ratio = (loudness.integrated_loudness(result.vocal, sr)
-                 - loudness.integrated_loudness(result.backing, sr))
+
+    def stems_ratio() -> float:
+        if (recipe_in is None and "measured_vocal_to_backing_lu" in a
+                and "vocal_active_span_s" not in a):
+            # the system measured these very stems over the whole song while choosing
+            return float(a["measured_vocal_to_backing_lu"])
+        return (loudness.integrated_loudness(result.vocal, sr)
+                - loudness.integrated_loudness(result.backing, sr))
+
+    with ThreadPoolExecutor(1) as pool:  # the ratio measured while the files are written
+        ratio_future = pool.submit(stems_ratio)
+        out = Path(output)
+        if out.suffix.lower() not in (".wav", ".wave"):
+            warn(f"{output}: written as WAV whatever its extension")
+        write_audio(out, result.mix, sr, subtype="PCM_24", clip="clip")
+        if stems:
+            Path(stems).mkdir(parents=True, exist_ok=True)
+            for name, stem in (("vocal", result.vocal), ("backing", result.backing)):
+                peak = peak_abs(stem)
+                subtype = "PCM_24"
+                if peak > 1.0:  # 24-bit would clip it: 32-bit float keeps it as it is in the mix
+                    subtype = "FLOAT"
+                    warn(f"{Path(stems) / f'{name}.wav'}: peak {20 * math.log10(peak):+.2f} dBFS "
+                         "before the bus limiter; written as 32-bit float (24-bit would clip it)")
+                write_audio(Path(stems) / f"{name}.wav", stem, sr, subtype=subtype)
+        rpath = recipe_path(out, recipe_out)
+        recipe = MixRecipe(system=recipe.system, vocal=recipe.vocal, backing=recipe.backing,
+                           bus=recipe.bus, analysis={**recipe.analysis, "render": result.report})
+        recipe.save(rpath)
+        ratio = ratio_future.result()
+    a = recipe.analysis
     lines = [f"wrote {out} ({result.mix.shape[1] / sr:.1f} s, {sr} Hz) and {rpath}",
              f"system {recipe.system}; vocal-to-backing ratio {ratio:+.2f} LU"
              + (f" (target {a['target_vocal_to_backing_lu']:+.2f} LU, "

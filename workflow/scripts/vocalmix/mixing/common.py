@@ -24,7 +24,8 @@ from vocalmix.dsp.reverb import RANGES, expected_t60, room_size_for_t60
 __all__ = ["PHONE_TAKE_CLEANUP", "prepare_vocal", "SearchedCompressor", "VOCAL_COMPRESSOR",
            "correct_to_key", "search_threshold", "compress_to_range", "CompressedVocal",
            "room_for_t60", "gain_for", "gain_on_meter", "vocal_highpass_hz", "eq_from_curve",
-           "loudest_window", "ToneSettings", "tonal_eq", "filtered_balance_db", "match_drr"]
+           "loudest_window", "ToneSettings", "tonal_eq", "filtered_balance_db", "match_drr",
+           "RangeMeter"]
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def vocal_highpass_hz(vocal: NDArray, sample_rate: int, *,
     return float(np.clip(0.7 * low, 60.0, 150.0))
 
 
-class _RangeMeter:
+class RangeMeter:
     """Loudness range (LU) of ``vocal`` through the compressor at a threshold, each
     threshold measured once (the searches of :func:`compress_to_range` revisit them)."""
 
@@ -193,13 +194,13 @@ class _RangeMeter:
 def search_threshold(vocal: NDArray, sample_rate: int, target_lra: float, *,
                      tolerance_lu: float = 0.5, offset_lu: float = 0.0, iterations: int = 14,
                      compressor: SearchedCompressor = VOCAL_COMPRESSOR,
-                     meter: _RangeMeter | None = None) -> tuple[float | None, float, bool]:
+                     meter: RangeMeter | None = None) -> tuple[float | None, float, bool]:
     """Bisection on the compressor threshold (dBFS) for ``LRA(compressed) + offset_lu ==
     target_lra``. Returns (threshold or None for no compression, LRA reached, reachable).
 
     ``meter`` (of this ``vocal`` and ``compressor``) carries the ranges measured by an
     earlier search of the same vocal."""
-    meter = meter if meter is not None else _RangeMeter(vocal, sample_rate, compressor)
+    meter = meter if meter is not None else RangeMeter(vocal, sample_rate, compressor)
 
     def lra_at(th):
         return meter(th) + offset_lu
@@ -246,7 +247,8 @@ def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, rever
                       tolerance_lu: float = 0.5,
                       compressor: SearchedCompressor = VOCAL_COMPRESSOR,
                       dry_lra_lu: float | None = None, whole: NDArray | None = None,
-                      span: slice | None = None) -> CompressedVocal:
+                      span: slice | None = None, meter: RangeMeter | None = None
+                      ) -> CompressedVocal:
     """Compressor threshold for which the *wet* vocal (compressor, then ``reverb``) has the
     target loudness range: searched on the dry vocal, with the reverb's effect on the range
     measured and taken as an offset for a second search when the first misses.
@@ -255,7 +257,9 @@ def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, rever
     ``whole`` and ``span``: ``vocal`` is ``whole[:, span]`` (a take's active span); the wet
     vocal is then rendered from the whole take and measured over the span, and returned
     whole (the mix's vocal branch at 0 dB, which the mix scales instead of rendering it
-    again). Returns a :class:`CompressedVocal`.
+    again). ``meter``: a :class:`RangeMeter` of ``vocal`` and ``compressor`` where the caller
+    has one (the ranges an earlier search measured with it, in a thread beside other work,
+    are not measured again). Returns a :class:`CompressedVocal`.
     """
     from vocalmix.dsp.chain import process_vocal
     from vocalmix.dsp.recipe import VocalRecipe
@@ -263,7 +267,8 @@ def compress_to_range(vocal: NDArray, sample_rate: int, target_lra: float, rever
     if (whole is None) != (span is None):
         raise ValueError("compress_to_range: give both whole and span, or neither")
     source, span = (vocal, slice(None)) if whole is None else (whole, span)
-    meter = _RangeMeter(vocal, sample_rate, compressor, dry_lra_lu)
+    if meter is None:
+        meter = RangeMeter(vocal, sample_rate, compressor, dry_lra_lu)
     offset = 0.0
     for attempt in range(2):
         threshold, _, _ = search_threshold(vocal, sample_rate, target_lra,

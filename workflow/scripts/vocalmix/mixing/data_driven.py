@@ -40,9 +40,10 @@ from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import RANGES, ReverbSettings, reverb_return
 from vocalmix.features.extract import WindowSettings
 from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
-from vocalmix.mixing.common import (VOCAL_COMPRESSOR, ToneSettings, compress_to_range,
-                                    eq_from_curve, gain_on_meter, match_drr, prepare_vocal,
-                                    room_for_t60, tonal_eq, vocal_highpass_hz)
+from vocalmix.mixing.common import (VOCAL_COMPRESSOR, RangeMeter, ToneSettings,
+                                    compress_to_range, eq_from_curve, gain_on_meter, match_drr,
+                                    prepare_vocal, room_for_t60, search_threshold, tonal_eq,
+                                    vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
 
@@ -85,31 +86,29 @@ def model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict
 
 
 def _model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dict,
-                   win: WindowSettings):
+                   win: WindowSettings, *, backing_side=None):
     """:func:`model_windows`, and the loudness analyses of ``vocal`` and ``backing`` it
     made (each signal is analysed once: its level normalisation and the silent windows, the
-    backing's level later; the backing's side runs in a thread beside the vocal's)."""
+    backing's level later). ``backing_side``: :func:`_analysed_mel` of ``backing`` (or a
+    future of it) where the caller started it earlier; otherwise it runs in a thread beside
+    the vocal's."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from vocalmix.measure.mel import LogMel
-    from vocalmix.models.dataset import normalise_level, window_frames
+    from vocalmix.models.dataset import window_frames
     from vocalmix.features.extract import active_blocks
 
     if spec["sample_rate"] != sample_rate:
         raise ValueError(f"the models were trained at {spec['sample_rate']} Hz; audio is at "
                          f"{sample_rate} Hz")
-    mel = LogMel(sample_rate, spec["n_fft"], spec["hop"], spec["n_mels"])
-
-    def side(audio: NDArray):  # (log-mel of the normalised mono mix, loudness analysis)
-        audio = np.atleast_2d(audio)
-        res = loudness.analyse(audio, sample_rate)
-        return mel(normalise_level(audio, sample_rate, lufs=res.integrated_lufs)
-                   .mean(axis=0)), res
-
-    with ThreadPoolExecutor(1) as pool:
-        backing_side = pool.submit(side, backing)
-        v, res = side(vocal)
-        b, res_b = backing_side.result()
+    if backing_side is None:
+        with ThreadPoolExecutor(1) as pool:
+            b_side = pool.submit(_analysed_mel, backing, sample_rate, spec)
+            v, res, mel = _analysed_mel(vocal, sample_rate, spec)
+            b, res_b, _ = b_side.result()
+    else:
+        v, res, mel = _analysed_mel(vocal, sample_rate, spec)
+        b, res_b, _ = (backing_side.result() if hasattr(backing_side, "result")
+                       else backing_side)
     duration = np.atleast_2d(backing).shape[1] / sample_rate
     starts = np.arange(0.0, max(0.0, duration - spec["window_s"]) + 1e-9, win.hop_s)
     first, frames = window_frames(list(starts), spec["window_s"], mel)
@@ -124,6 +123,32 @@ def _model_windows(vocal: NDArray, backing: NDArray, sample_rate: int, spec: dic
                        < win.min_active_fraction
                        if act.size else True for s in starts], dtype=bool)
     return windows.astype(np.float32), starts, silent, res, res_b
+
+
+def _analysed_mel(audio: NDArray, sample_rate: int, spec: dict,
+                  res: "loudness.LoudnessResult | None" = None):
+    """(log-mel of the channel mean of ``audio`` normalised to the training's level, the
+    loudness analysis behind the normalisation -- ``res`` where the caller made it -- and
+    the :class:`~vocalmix.measure.mel.LogMel` of ``spec``): one side of the models'
+    windows."""
+    from vocalmix.measure.mel import LogMel
+    from vocalmix.models.dataset import normalise_level
+
+    audio = np.atleast_2d(audio)
+    res = loudness.analyse(audio, sample_rate) if res is None else res
+    mel = LogMel(sample_rate, spec["n_fft"], spec["hop"], spec["n_mels"])
+    return (mel(normalise_level(audio, sample_rate, lufs=res.integrated_lufs).mean(axis=0)),
+            res, mel)
+
+
+def _backing_side(backing: NDArray, sample_rate: int, models):
+    """:func:`_analysed_mel` of ``backing`` for the models that ``models()`` gives (their
+    input's settings), its loudness analysed while they load; None where the models were
+    trained at another rate (:func:`_model_windows` says so)."""
+    res = loudness.analyse(np.atleast_2d(backing), sample_rate)
+    spec = models()["eq"].meta["input"]
+    return (_analysed_mel(backing, sample_rate, spec, res)
+            if spec["sample_rate"] == sample_rate else None)
 
 
 def moving_average(values: NDArray, width: int) -> NDArray:
@@ -315,43 +340,51 @@ class DataDrivenMixer:
 
         from vocalmix.dsp.effects import apply_eq, apply_highpass
 
-        loading = None
-        if context.models is not None:
-            models, source = context.models, "in memory"
-        elif context.model_dir is not None:
-            source = str(_check_model_dir(context.model_dir))
-            # torch's import and the checkpoints load in a thread while the take is
-            # prepared (cleanup and pitch correction run in numpy/scipy code that releases
-            # the GIL): the same models, a second or so less
-            loading = ThreadPoolExecutor(1)
-            future = loading.submit(load_models, context.model_dir)
-        else:
+        if context.models is None and context.model_dir is None:
             raise ValueError("the data_driven system needs a trained model directory "
                              "(results/models after a pipeline run; --model DIR on the "
                              "command line)")
-        try:
-            vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
-            backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
+        # two threads beside the take's preparation (cleanup and pitch correction run in
+        # numpy/scipy code that releases the GIL): torch's import and the checkpoints, and
+        # the backing's side of the windows (its loudness, then its log-mel once the models
+        # say how); later the high-pass beside the vocal's side. The same numbers, each
+        # computed as before, a second or two less on two cores
+        vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
+        backing = np.atleast_2d(np.asarray(backing, dtype=np.float32))
+        with ThreadPoolExecutor(2) as pool:
+            if context.models is not None:
+                source, loaded = "in memory", None
+            else:
+                source = str(_check_model_dir(context.model_dir))
+                loaded = pool.submit(load_models, context.model_dir)
+
+            def the_models() -> dict:
+                return context.models if loaded is None else loaded.result()
+
+            backing_side = pool.submit(_backing_side, backing, sample_rate, the_models)
             analysis: dict = {"models": source}
             x, pc, corrected, prep = prepare_vocal(vocal, backing, sample_rate, context)
-            if loading is not None:
-                models = future.result()
-        finally:
-            if loading is not None:
-                loading.shutdown(wait=True)
-        prep.pop("key", None)
-        analysis.update(prep)
-        meta = models["eq"].meta
-        win = window_settings(meta["input"], context.hop_s)
-        windows, starts, silent, _, backing_meter = _model_windows(x, backing, sample_rate,
-                                                                   meta["input"], win)
-        if len(windows) == 0:
-            raise ValueError(f"the song is shorter than one {meta['input']['window_s']} s "
-                             "window")
-        if silent.all():
-            raise ValueError("the vocal is silent in every window")
-        smooth_windows = context.smooth_windows
-        pred = predict(models, windows, silent, smooth_windows)
+            models = the_models()
+
+            def highpassed():
+                cutoff = vocal_highpass_hz(x, sample_rate)
+                return cutoff, apply_highpass(x, sample_rate, cutoff)
+
+            highpass_future = pool.submit(highpassed)
+            prep.pop("key", None)
+            analysis.update(prep)
+            meta = models["eq"].meta
+            win = window_settings(meta["input"], context.hop_s)
+            windows, starts, silent, _, backing_meter = _model_windows(
+                x, backing, sample_rate, meta["input"], win, backing_side=backing_side)
+            if len(windows) == 0:
+                raise ValueError(f"the song is shorter than one {meta['input']['window_s']} "
+                                 "s window")
+            if silent.all():
+                raise ValueError("the vocal is silent in every window")
+            smooth_windows = context.smooth_windows
+            pred = predict(models, windows, silent, smooth_windows)
+            highpass, x_hp = highpass_future.result()
         d = decisions(pred["summary"], meta["eq_bands_hz"], sample_rate)
         ref = context.reference
         use_ref = ref is not None and ref.reliable
@@ -360,8 +393,6 @@ class DataDrivenMixer:
             analysis["targets_from"] = "reference" if use_ref else "models"
         if use_ref:  # as separated; calibrated once the vocal branch is rendered
             d["vocal_lra_lu"] = ref.separated.vocal_lra_lu
-        highpass = vocal_highpass_hz(x, sample_rate)
-        x_hp = apply_highpass(x, sample_rate, highpass)
         s = self.settings
         # input-aware EQ (issue 21): toward the predicted tonal balance of the processed
         # vocal, correcting only what lies beyond the model's own validation error per band
@@ -372,21 +403,30 @@ class DataDrivenMixer:
                                                      whose="the predicted")
         x_eq = apply_eq(x_hp, sample_rate, d["eq"]) if d["eq"] else x_hp
         x_hp = None
-        # input-aware reverb: the return level for the predicted wetness of the processed
-        # vocal (its blind DRR), none for a take already as wet
-        drr = pred["summary"].get("drr_db")
-        if s.reverb_level_from == "drr" and drr is not None and math.isfinite(drr):
-            predicted = d["reverb"]
+        # the compressor's threshold is first searched on the dry vocal, which does not
+        # depend on the reverb: that search runs in a thread beside the reverb's level and
+        # compress_to_range finds its ranges measured (the same thresholds, the same numbers)
+        ranges = RangeMeter(x_eq, sample_rate, VOCAL_COMPRESSOR)
+        with ThreadPoolExecutor(1) as pool:
+            searched = pool.submit(search_threshold, x_eq, sample_rate, d["vocal_lra_lu"],
+                                   meter=ranges)
+            # input-aware reverb: the return level for the predicted wetness of the
+            # processed vocal (its blind DRR), none for a take already as wet
+            drr = pred["summary"].get("drr_db")
+            if s.reverb_level_from == "drr" and drr is not None and math.isfinite(drr):
+                predicted = d["reverb"]
 
-            def first_guess():  # the return at 0 dB, the predicted level first
-                return reverb_return(x_eq, sample_rate, predicted.clipped(wet_db=0.0)), predicted
+                def first_guess():  # the return at 0 dB, the predicted level first
+                    return (reverb_return(x_eq, sample_rate, predicted.clipped(wet_db=0.0)),
+                            predicted)
 
-            d["reverb"], analysis["reverb_level"] = match_drr(
-                x_eq, sample_rate, first_guess, drr, {"predicted_wet_db": predicted.wet_db},
-                steps=s.drr_steps, tolerance_db=s.drr_tolerance_db, margin_db=s.wet_margin_db,
-                whose="the predicted")
+                d["reverb"], analysis["reverb_level"] = match_drr(
+                    x_eq, sample_rate, first_guess, drr, {"predicted_wet_db": predicted.wet_db},
+                    steps=s.drr_steps, tolerance_db=s.drr_tolerance_db,
+                    margin_db=s.wet_margin_db, whose="the predicted")
+            searched.result()
         threshold, reached, reachable, wet, wet_meter = compress_to_range(
-            x_eq, sample_rate, d["vocal_lra_lu"], d["reverb"])
+            x_eq, sample_rate, d["vocal_lra_lu"], d["reverb"], meter=ranges)
         b_stem = chain.process_backing(backing, sample_rate, MixRecipe(system=self.name))
         if use_ref:  # the reference's ratio, measured over the whole songs as it was
             cal = ref.calibrate(wet[:, : backing.shape[1]], b_stem, sample_rate)
@@ -394,7 +434,7 @@ class DataDrivenMixer:
             if abs(cal.vocal_lra_lu - d["vocal_lra_lu"]) > 0.5:
                 d["vocal_lra_lu"] = cal.vocal_lra_lu
                 threshold, reached, reachable, wet, wet_meter = compress_to_range(
-                    x_eq, sample_rate, d["vocal_lra_lu"], d["reverb"])
+                    x_eq, sample_rate, d["vocal_lra_lu"], d["reverb"], meter=ranges)
             d["vocal_to_backing_lu"] = cal.vocal_to_backing_lu
             l_back = loudness.integrated_loudness(b_stem, sample_rate)
             meter = (wet_meter if wet.shape[1] <= backing.shape[1]
