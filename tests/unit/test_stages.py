@@ -173,3 +173,32 @@ print(json.dumps({"inside": inside, "after": after, "env_after": os.environ["OPE
     assert out["inside"]["blas"] and set(out["inside"]["blas"]) == {1}
     assert out["inside"]["child"] == "1" and out["inside"]["env"] == "1"
     assert set(out["after"]) == {2} and out["env_after"] == "2"
+
+
+def test_a_nice_param_lowers_the_jobs_priority_and_is_not_passed_on():
+    """``params: nice`` (the renders no later job waits for yet): the job's process runs at
+    that much lower CPU priority, and the stage gets the other params only."""
+    import json
+    import subprocess
+    import sys
+
+    code = """
+import json, os
+from types import SimpleNamespace
+from vocalmix.stages.runner import run_stage
+
+def stage(inputs, outputs, params, threads):
+    return {"params": sorted(params), "niceness": os.nice(0)}
+
+before = os.nice(0)
+for nice in (0, 7):
+    got = run_stage(SimpleNamespace(log=[], rule="r", input={}, output={},
+                                    params={"condition": "x", "nice": nice}, threads=1), stage)
+    print(json.dumps({**got, "before": before}))
+"""
+    lines = subprocess.run([sys.executable, "-c", code], check=True, text=True,
+                           capture_output=True).stdout.splitlines()[-2:]
+    plain, niced = (json.loads(s) for s in lines)
+    assert plain["params"] == niced["params"] == ["condition"]
+    assert plain["niceness"] == plain["before"]
+    assert niced["niceness"] == min(plain["before"] + 7, 19)

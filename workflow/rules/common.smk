@@ -254,6 +254,15 @@ def render_genre(wildcards):
     return row.get("genre"), row.get("genre_source")
 
 
+#: The niceness of jobs no later job is waiting for yet (:func:`render_nice`).
+BACKGROUND_NICE = 10
+#: ``priority`` of the jobs the pipeline's end waits for longest (the dataset and the
+#: models' training, two minutes of the demo's five): when more jobs are ready than there
+#: are free job slots, Snakemake starts these first, so no background render holds the
+#: slot they need.
+CRITICAL_PRIORITY = 10
+
+
 def render_inputs(wildcards):
     row = track_row(wildcards.track)
     if wildcards.condition not in render_conditions(wildcards.track):
@@ -278,6 +287,15 @@ def render_inputs(wildcards):
         if supplied:
             files["commercial"] = supplied
     return files
+
+
+def render_nice(wildcards):
+    """``params: nice`` of a render (:func:`vocalmix.stages.runner.run_stage` lowers the
+    job's CPU priority by it): the renders that need no trained model are ready long before
+    the pipeline's end needs them, and with more jobs than cores (``-j8`` on a 2-core
+    machine) they would take CPU time from the jobs the rest of the DAG waits for (the
+    dataset, the models' training). Niced, they fill the cores those jobs leave idle."""
+    return 0 if wildcards.condition == "data_driven" else BACKGROUND_NICE
 
 
 # ---- helpers of the genre stage (genre.smk)

@@ -76,6 +76,7 @@ rule build_dataset:
         "results/logs/build_dataset.log",
     benchmark:
         "results/benchmarks/build_dataset.tsv"
+    priority: CRITICAL_PRIORITY
     conda:
         "../../envs/audio.yaml"
     threads: 1
@@ -114,6 +115,7 @@ rule train_model:
         "results/logs/train_model/{task}.log",
     benchmark:
         "results/benchmarks/train_model/{task}.tsv"
+    priority: CRITICAL_PRIORITY
     conda:
         "../../envs/models.yaml"
     threads: 1

@@ -60,6 +60,7 @@ rule render:
         mixing=lookup(dpath="mixing", within=config),
         hop_s=lookup(dpath="features/hop_s", within=config),
         separation=lookup(dpath="separation", within=config),
+        nice=render_nice,
     script:
         "../scripts/render.py"
 

@@ -102,6 +102,9 @@ def one_blas_thread() -> Iterator[None]:
 def run_stage(smk: Any, stage: Callable[..., Any]) -> Any:
     """Run the stage function ``stage`` with a Snakemake job's inputs, outputs and params.
 
+    A ``nice`` param is not passed on: the job's CPU priority is lowered by it first
+    (``os.nice``), for jobs the rest of the DAG does not wait for yet.
+
     Parameters
     ----------
     smk
@@ -116,13 +119,18 @@ def run_stage(smk: Any, stage: Callable[..., Any]) -> Any:
         What the stage returns.
     """
     log_path = smk.log[0] if len(smk.log) else None
+    params = as_dict(smk.params)
+    niceness = int(params.pop("nice", 0) or 0)
     with stage_logging(log_path), one_blas_thread():
         start = time.perf_counter()
         log.info("rule %s: %s.%s", smk.rule, stage.__module__, stage.__qualname__)
+        if niceness > 0:  # a job the DAG does not wait for yet: cores to the ones it does
+            os.nice(niceness)
+            log.info("rule %s runs at niceness +%d", smk.rule, niceness)
         result = stage(
             inputs=as_dict(smk.input),
             outputs=as_dict(smk.output),
-            params=as_dict(smk.params),
+            params=params,
             threads=int(smk.threads),
         )
         log.info("rule %s done in %.2f s, CPU %.2f s, peak RSS %.0f MiB", smk.rule,
