@@ -132,7 +132,8 @@ def test_the_stages_stream_the_song_to_the_bytes_of_the_whole_array_pipeline(
                   {"audio": [str(out / "v0.wav")],
                    "params": [str(out / f"v{k}.json") for k in range(2)],
                    "dereverberated": str(out / "dereverberated.flac")},
-                  {"track": "demo_002", "seed": 1, "corruption": {"dereverb": True},
+                  {"track": "demo_002", "seed": 1,
+                   "corruption": {"dereverb": True, "note_check": True},
                    "audio_versions": [0]})
     corrupt_extra({"dereverberated": str(out / "dereverberated.flac")},
                   {"audio": [str(out / "v1.wav")]},
@@ -230,3 +231,24 @@ def test_a_version_that_would_pass_full_scale_is_turned_down_to_a_1_dbfs_peak():
                        np.random.default_rng(5))
     assert not q["peak_limited"] and q["normalised_lufs"] == NORMALISED_LUFS
     assert loudness.integrated_loudness(quiet, sr) == pytest.approx(NORMALISED_LUFS, abs=0.05)
+
+
+def test_the_note_check_is_made_only_when_asked(tmp_path):
+    """``corruption.note_check`` off (the default): no second WPE, no dry vocal read (a
+    missing one is no error) and no ``wpe_on_dry_notes`` in the versions' JSON."""
+    from vocalmix.config import load_config
+    from vocalmix.stages.corrupt import corrupt as corrupt_stage
+
+    assert load_config("config.yaml")["corruption"]["note_check"] is False
+    song, truth = demo.generate_song("demo_002", "pop", duration_s=4.0, sample_rate=SR, seed=3)
+    write_audio(tmp_path / "vocal.wav", song["vocal"], SR)
+    write_json(tmp_path / "truth.json", truth)
+    out = tmp_path / "out"
+    corrupt_stage({"vocal": str(tmp_path / "vocal.wav"),
+                   "dry_vocal": str(tmp_path / "no_such_dry_vocal.wav"),
+                   "truth": str(tmp_path / "truth.json")},
+                  {"audio": [str(out / "v0.wav")], "params": [str(out / "v0.json")],
+                   "dereverberated": str(out / "dereverberated.flac")},
+                  {"track": "demo_002", "seed": 1, "corruption": {"dereverb": True}})
+    assert "wpe_on_dry_notes" not in read_json(out / "v0.json")
+    assert (out / "v0.wav").exists()

@@ -173,7 +173,8 @@ def mini(tmp_path_factory):
                 {"audio": [str(out / f"v{v}.wav") for v in range(2)],
                  "params": [str(out / f"v{v}.json") for v in range(2)],
                  "dereverberated": str(out / "dereverberated.wav")},
-                {"track": sid, "seed": 1, "corruption": {"dereverb": True}})
+                {"track": sid, "seed": 1,
+                 "corruption": {"dereverb": True, "note_check": True}})
         rows.append(row)
     build_dataset({"features": [str(root / "features" / f"{s}.json") for s, _, _ in SONGS],
                    "windows": [str(root / "features" / f"{s}.windows.tsv") for s, _, _ in SONGS],

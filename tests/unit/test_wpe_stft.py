@@ -60,7 +60,8 @@ def test_the_corrupt_stage_does_not_import_scipy_signal(tmp_path):
         " params={'track': 't', 'seed': 1, 'corruption': cfg})\n"
         "print('LOADED' if 'scipy.signal' in sys.modules else 'NOT LOADED')")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path),
-                          json.dumps({**config["corruption"], "versions": 1})],
+                          json.dumps({**config["corruption"], "versions": 1,
+                                                     "note_check": True})],
                          capture_output=True, text=True, check=True).stdout
     assert (tmp_path / "d.flac").exists() and (tmp_path / "v0.flac").exists()
     assert json.loads((tmp_path / "v0.json").read_text())["wpe_on_dry_notes"]["sustained"]["n"] == 1

@@ -203,7 +203,8 @@ def corrupt_inputs(wildcards):
     if not row.get("vocal"):
         raise WorkflowError(f"{wildcards.track}: no processed vocal to corrupt")
     files = {"vocal": row["vocal"]}
-    if row.get("truth") and row.get("origin"):
+    checked = config["corruption"]["dereverb"] and config["corruption"]["note_check"]
+    if checked and row.get("truth") and row.get("origin"):
         files["dry_vocal"] = os.path.join(row["origin"], "dry_vocal.flac")
         files["truth"] = row["truth"]
     return files

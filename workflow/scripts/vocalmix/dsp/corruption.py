@@ -53,10 +53,13 @@ __all__ = ["CorruptionSettings", "RANGES", "WPE", "WPE_BLOCKS", "CORRUPT_BLOCK",
 @schema_settings("corruption")
 class CorruptionSettings:
     """Synthetic corruption of the processed vocals (config section ``corruption``;
-    defaults from the schema): how many versions, and whether WPE dereverberates first."""
+    defaults from the schema): how many versions, whether WPE dereverberates first, and
+    whether the stage also checks what WPE does to the notes of a dry vocal
+    (:func:`note_loss_db`)."""
 
     versions: int
     dereverb: bool
+    note_check: bool
 
 
 NORMALISED_LUFS = -23.0

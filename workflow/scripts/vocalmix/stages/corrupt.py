@@ -186,12 +186,13 @@ def corrupt(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
         sr, headroom_db = store_dereverberated(inputs["vocal"], derev, settings.dereverb,
                                                f"{track}: dereverberated vocal")
         report = {}
-        if settings.dereverb and inputs.get("dry_vocal") and inputs.get("truth"):
+        if (settings.dereverb and settings.note_check and inputs.get("dry_vocal")
+                and inputs.get("truth")):
             report = _dry_note_report(inputs["dry_vocal"], inputs["truth"])
         for k, path in enumerate(json_paths):
             seed, p = _version(derev, sr, track, params["seed"], k, audio_paths.get(k))
             write_json(path, {"track_id": track, "version": k, "seed": seed, **p,
-                              "wpe_on_dry_notes": report,
+                              **({"wpe_on_dry_notes": report} if report else {}),
                               **({"dereverberated_gain_db": headroom_db} if headroom_db else {})})
             log.info("%s v%d: %d EQ band(s), expander %.1f dB / %.1f:1%s", track, k,
                      len(p["eq"]), p["expander"]["threshold_db"], p["expander"]["ratio"],
