@@ -299,6 +299,15 @@ def render_nice(wildcards):
     return 0 if wildcards.condition == "data_driven" else BACKGROUND_NICE
 
 
+def train_nice(wildcards):
+    """``params: nice`` of a model's training: the models that hear the vocal train on every
+    corrupted version of each window (the eq model: four times the windows of the others,
+    the longest job of the run), the others only on one; niced, the short ones leave the
+    long one its core, and are still done long before it."""
+    hears_vocal = "vocal" in (config["train"]["inputs"].get(wildcards.task) or ["vocal"])
+    return 0 if hears_vocal else BACKGROUND_NICE
+
+
 # ---- helpers of the genre stage (genre.smk)
 
 _GENRES_CACHE = {}

@@ -126,6 +126,7 @@ rule train_model:
         task="{task}",
         seed=lookup(dpath="seed", within=config),
         train=lookup(dpath="train", within=config),
+        nice=train_nice,
     script:
         "../scripts/train_model.py"
 
