@@ -255,7 +255,7 @@ def render_genre(wildcards):
     return row.get("genre"), row.get("genre_source")
 
 
-#: The niceness of jobs no later job is waiting for yet (:func:`render_nice`).
+#: The niceness of jobs no later job is waiting for yet (:func:`render_nice`, :func:`train_nice`).
 BACKGROUND_NICE = 10
 #: ``priority`` of the jobs the pipeline's end waits for longest (the dataset and the
 #: models' training, two minutes of the demo's five): when more jobs are ready than there
