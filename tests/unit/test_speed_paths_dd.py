@@ -112,8 +112,10 @@ def test_the_inputs_read_side_by_side_are_the_files(tmp_path):
     assert rate == sr
     assert np.array_equal(v, read_audio(tmp_path / "v.wav")[0])
     assert np.array_equal(b, read_audio(tmp_path / "b.wav")[0])
-    (tmp_path / "bad.wav").write_bytes(b"not audio")
-    with pytest.raises(MixError, match="bad.wav"):
-        load_inputs(str(tmp_path / "bad.wav"), str(tmp_path / "bad.wav"), lambda m: None)
-    with pytest.raises(MixError, match="bad.wav"):
-        load_inputs(str(tmp_path / "v.wav"), str(tmp_path / "bad.wav"), lambda m: None)
+    (tmp_path / "bad_vocal.wav").write_bytes(b"not audio")
+    (tmp_path / "bad_backing.wav").write_bytes(b"not audio")
+    with pytest.raises(MixError, match="bad_backing.wav"):
+        load_inputs(str(tmp_path / "bad_vocal.wav"), str(tmp_path / "bad_backing.wav"),
+                    lambda m: None)
+    with pytest.raises(MixError, match="bad_vocal.wav"):
+        load_inputs(str(tmp_path / "bad_vocal.wav"), str(tmp_path / "b.wav"), lambda m: None)
