@@ -26,6 +26,7 @@ same commands, the same assertions. A run no selected test needs is never starte
 
 from __future__ import annotations
 
+import abc
 import os
 import signal
 import subprocess
@@ -135,7 +136,7 @@ def start_tiny_run(workdir: Path, cores: int = 1) -> BackgroundRun:
 
 
 # --------------------------------------------------- steps run in a thread of the session
-class ThreadedRun:
+class ThreadedRun(abc.ABC):
     """Steps that start when the session starts and run in a thread (:meth:`_run`, given
     by a subclass; they record what they observe in :attr:`observed`), so that they use the
     second core while other tests run. :meth:`result` waits for them and gives
@@ -158,8 +159,9 @@ class ThreadedRun:
         if self.nice:
             os.nice(self.nice)
 
+    @abc.abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """The steps, run in the thread; each subclass has its own."""
 
     def _guarded(self) -> None:
         try:
