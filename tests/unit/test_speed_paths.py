@@ -156,6 +156,19 @@ def test_true_peak_equals_the_whole_signal_interpolation(kind, sr):
     assert L.true_peak_dbtp(x, sr) == pytest.approx(expected, abs=1e-4)
 
 
+def test_true_peak_of_long_channels_in_threads_is_the_largest_channels_exactly():
+    """Long multichannel audio is metered one channel per thread; the reading is the very
+    number of the loudest channel metered alone (and it is where the channels differ)."""
+    rng = np.random.default_rng(11)
+    n = L._TRUE_PEAK_PARALLEL_SAMPLES + 40000
+    x = (0.05 * rng.standard_normal((2, n))).astype(np.float32)
+    x[1, n // 2] = 0.95  # the right channel's click is the peak
+    alone = [L.true_peak_dbtp(x[c:c + 1], 44100) for c in range(2)]
+    assert alone[1] > alone[0]
+    assert L.true_peak_dbtp(x, 44100) == max(alone)
+    assert L.true_peak_dbtp(x[::-1].copy(), 44100) == max(alone)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 @pytest.mark.parametrize("tuned", [False, True])
 def test_the_command_line_reuses_freed_song_sized_arrays(tuned):

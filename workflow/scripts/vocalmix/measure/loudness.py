@@ -576,6 +576,10 @@ def _true_peak_filter(factor: int, taps_per_phase: int = 12) -> NDArray:
     return (kaiser_lowpass(n, 1.0 / factor, 5.0) * factor).astype(np.float32)
 
 
+#: Samples per channel from which :func:`true_peak_dbtp` measures the channels in threads.
+_TRUE_PEAK_PARALLEL_SAMPLES = 1 << 18
+
+
 def true_peak_dbtp(audio: NDArray, sample_rate: float, chunk: int = 1 << 14) -> float:
     """True peak (dBTP) per BS.1770 Annex 2: oversample to >= 176.4 kHz, take the peak.
 
@@ -617,23 +621,36 @@ def true_peak_dbtp(audio: NDArray, sample_rate: float, chunk: int = 1 << 14) -> 
         return out
 
     # run r reads xp[r * chunk : (r + 1) * chunk + taps - 1]: within runs r and r + 1
-    level = np.empty((audio.shape[0], n_runs + 1), dtype=np.float32)
     group = 64  # runs per block of the level scan
-    for c in range(audio.shape[0]):
+
+    def channel_peak(c: int) -> float:
+        """The largest of ``peak`` and channel ``c``'s interpolated magnitudes."""
+        level = np.empty(n_runs + 1, dtype=np.float32)
         for g in range(0, n_runs + 1, group):
             k = min(group, n_runs + 1 - g)
             block = padded(c, g * chunk, (g + k) * chunk)
-            level[c, g:g + k] = np.abs(block, out=block).reshape(k, chunk).max(axis=1)
-    reach = np.maximum(level[:, :-1], level[:, 1:]) * bound  # (channels, runs)
-    order = np.argsort(-reach, axis=None, kind="stable")
-    for flat in order:
-        c, r = divmod(int(flat), n_runs)
-        if reach[c, r] <= peak:
-            break
-        seg = padded(c, r * chunk, (r + 1) * chunk + taps - 1)
-        for p in range(factor):
-            acc = coef[0, p] * seg[:chunk]
-            for j in range(1, taps):
-                acc += coef[j, p] * seg[j: j + chunk]
-            peak = max(peak, float(acc.max()), -float(acc.min()))
+            level[g:g + k] = np.abs(block, out=block).reshape(k, chunk).max(axis=1)
+        reach = np.maximum(level[:-1], level[1:]) * bound
+        top = peak
+        for r in np.argsort(-reach, kind="stable"):
+            if reach[r] <= top:
+                break
+            seg = padded(c, int(r) * chunk, (int(r) + 1) * chunk + taps - 1)
+            for p in range(factor):
+                acc = coef[0, p] * seg[:chunk]
+                for j in range(1, taps):
+                    acc += coef[j, p] * seg[j: j + chunk]
+                top = max(top, float(acc.max()), -float(acc.min()))
+        return top
+
+    # the channels in threads where there are several and they are long (numpy releases the
+    # GIL in its loops): each skips the runs that cannot exceed its own peak so far, and
+    # what is skipped cannot exceed the result, so the maximum is the same number
+    if audio.shape[0] > 1 and n > _TRUE_PEAK_PARALLEL_SAMPLES:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(audio.shape[0], 2)) as pool:
+            peak = max(pool.map(channel_peak, range(audio.shape[0])))
+    else:
+        peak = max(channel_peak(c) for c in range(audio.shape[0]))
     return 20.0 * math.log10(peak)
