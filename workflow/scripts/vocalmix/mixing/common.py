@@ -473,7 +473,7 @@ def tonal_eq(vocal: NDArray, sample_rate: int, target_db: NDArray, spread_db: ND
 
 def match_drr(dry: NDArray, sample_rate: int, first_guess, drr_target: float, info: dict, *,
               steps: int = 3, tolerance_db: float = 0.5, margin_db: float = 1.0,
-              whose: str = "the target"):
+              whose: str = "the target", dry_band=None):
     """The reverb return level at which the wet take's blind DRR
     (:mod:`vocalmix.measure.reverb_blind`) reads ``drr_target``: (the reverb settings, or
     None for no reverb, and ``info`` with the measured DRRs and the decision).
@@ -487,12 +487,15 @@ def match_drr(dry: NDArray, sample_rate: int, first_guess, drr_target: float, in
     (more return, lower DRR, about 1:1) until one reads within ``tolerance_db``; the closest
     is kept. The band-pass is linear, so the wet take's band signal is the dry one's plus
     the return's scaled: each is filtered once however many levels are tried, at about
-    11 kHz (:func:`vocalmix.measure.reverb_blind.mid_band_decimated`).
+    11 kHz (:func:`vocalmix.measure.reverb_blind.mid_band_decimated`). ``dry_band``: a
+    callable that gives ``dry``'s band signal and rate (e.g. a future's ``result`` where it
+    is computed in a thread); None computes it here.
     """
     from vocalmix.audio import db_to_gain
     from vocalmix.measure.reverb_blind import estimate_from_band, mid_band_decimated
 
-    y_dry, band_rate = mid_band_decimated(dry, sample_rate)
+    y_dry, band_rate = dry_band() if dry_band is not None else mid_band_decimated(dry,
+                                                                                 sample_rate)
     own = estimate_from_band(y_dry, band_rate).drr_db
     info.update(target_drr_db=drr_target, input_drr_db=own)
     if own is not None and own <= drr_target + margin_db:

@@ -88,9 +88,10 @@ from vocalmix.dsp.recipe import BackingRecipe, MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import ReverbSettings, reverb_return
 from vocalmix.features.summary import target_shape_db
 from vocalmix.mixing.base import MixChoice, MixContext, RenderedBacking, RenderedVocal
-from vocalmix.mixing.common import (VOCAL_COMPRESSOR, SearchedCompressor, ToneSettings,
-                                    compress_to_range, gain_for, loudest_window, match_drr,
-                                    prepare_vocal, room_for_t60, tonal_eq, vocal_highpass_hz)
+from vocalmix.mixing.common import (VOCAL_COMPRESSOR, RangeMeter, SearchedCompressor,
+                                    ToneSettings, compress_to_range, gain_for, loudest_window,
+                                    match_drr, prepare_vocal, room_for_t60, search_threshold,
+                                    tonal_eq, vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
 
@@ -311,15 +312,18 @@ def crest_factor_db(audio: NDArray) -> float:
 
 def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_db: float,
                  dry_lufs: float, s: RuleSettings, reference=None,
-                 target_drr_db: float | None = None, genre_t60_s: float | None = None
-                 ) -> tuple[ReverbSettings | None, dict]:
+                 target_drr_db: float | None = None, genre_t60_s: float | None = None,
+                 dry_band=None) -> tuple[ReverbSettings | None, dict]:
     """Reverb parameters from tempo and crest factor (see the module docstring);
     ``dry_lufs`` is the integrated loudness of ``dry_vocal`` (as it is: a mono take is
     compared with the stereo return as it sits in the mix, on both channels). With a reliable
     ``reference`` (:class:`vocalmix.mixing.reference.ReferenceTargets`) with a blind T60,
     its T60 and DRR instead (None: the take is already as wet as the reference). With
     ``target_drr_db`` (the genre's wetness, a blind DRR), the return level is set for it,
-    and no reverb is added to a take already as wet."""
+    and no reverb is added to a take already as wet. ``dry_band``: a callable giving
+    ``dry_vocal``'s mid band as :func:`vocalmix.measure.reverb_blind.mid_band_decimated`
+    does, where the caller computes it elsewhere (see :func:`vocalmix.mixing.common.
+    match_drr`)."""
     beat = 60.0 / tempo_bpm if math.isfinite(tempo_bpm) and tempo_bpm > 0 else 0.5
     predelay = float(np.clip(1000.0 * beat / 16.0, 10.0, 60.0))
     t60 = float(np.clip(2.0 * beat, 0.4, 3.0))
@@ -351,23 +355,23 @@ def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_d
 
     if reference is not None and reference.t60_s is not None and reference.drr_db is not None:
         return _match_drr(dry_vocal, sample_rate, first_guess, reference.drr_db, s, info,
-                          source="reference")
+                          source="reference", dry_band=dry_band)
     if target_drr_db is not None and math.isfinite(target_drr_db):
         return _match_drr(dry_vocal, sample_rate, first_guess, target_drr_db, s, info,
-                          source="genre")
+                          source="genre", dry_band=dry_band)
     info["decision"] = "return level by the rule (no wetness target)"
     return first_guess()[1], info
 
 
 def _match_drr(dry: NDArray, sample_rate: int, first_guess, drr_target: float,
-               s: RuleSettings, info: dict, source: str = "reference"
+               s: RuleSettings, info: dict, source: str = "reference", dry_band=None
                ) -> tuple[ReverbSettings | None, dict]:
     """:func:`vocalmix.mixing.common.match_drr` with the rules' steps and margins."""
     what = "the reference" if source == "reference" else "the genre's vocals"
     info["source"] = source
     return match_drr(dry, sample_rate, first_guess, drr_target, info,
                      steps=s.reference_drr_steps, tolerance_db=s.reference_drr_tolerance_db,
-                     margin_db=s.wet_margin_db, whose=what)
+                     margin_db=s.wet_margin_db, whose=what, dry_band=dry_band)
 
 
 def _compression_reason(input_lra: float, target_lra: float, threshold: float | None,
@@ -427,10 +431,23 @@ class RuleBasedMixer:
     def choose(self, vocal: NDArray, backing: NDArray, sample_rate: int,
                context: MixContext) -> MixChoice:
         """Choose a recipe for ``vocal`` over ``backing`` by the rules of the module
-        docstring; each signal is analysed once."""
+        docstring; each signal is analysed once.
+
+        One worker thread runs beside the rules (numpy, scipy and pedalboard release the
+        GIL in their loops): the backing's analyses while the take is prepared, then each
+        measurement the next step needs but the current one does not (the take's activity
+        and noise floor beside the high-pass search, its mid band beside its loudness, the
+        compressor's threshold beside the reverb's level, the cut backing's bands beside its
+        loudness). Every number is computed as it would be one after the other."""
         from concurrent.futures import ThreadPoolExecutor
 
+        with ThreadPoolExecutor(1) as pool:
+            return self._choose(vocal, backing, sample_rate, context, pool)
+
+    def _choose(self, vocal: NDArray, backing: NDArray, sample_rate: int,
+                context: MixContext, pool) -> MixChoice:
         from vocalmix.dsp.effects import apply_highpass
+        from vocalmix.measure.reverb_blind import mid_band_decimated
 
         s = self.settings
         vocal = np.atleast_2d(np.asarray(vocal, dtype=np.float32))
@@ -470,20 +487,20 @@ class RuleBasedMixer:
         if (start, stop) != (0, vocal.shape[1]):
             analysis["vocal_active_span_s"] = [start / sample_rate, stop / sample_rate]
 
-        # the backing's analyses need nothing of the vocal's: they run in a thread while
-        # the take is prepared (numpy, scipy and pedalboard release the GIL in their loops)
-        pool = ThreadPoolExecutor(1)
-        try:
-            backing_future = pool.submit(_analyse_backing, backing, sample_rate, span,
-                                         MixRecipe(system=self.name), not use_ref)
-            # 0. cleanup, 1. pitch correction
-            x, pc, corrected, prep = prepare_vocal(vocal, backing, sample_rate, context,
-                                                   strength=s.pitch_strength,
-                                                   retune_ms=s.pitch_retune_ms)
-            back = backing_future.result()
-        finally:
-            pool.shutdown(wait=True)
+        # the backing's analyses need nothing of the vocal's: they run in the worker while
+        # the take is prepared
+        backing_future = pool.submit(_analyse_backing, backing, sample_rate, span,
+                                     MixRecipe(system=self.name), not use_ref)
+        # 0. cleanup, 1. pitch correction
+        x, pc, corrected, prep = prepare_vocal(vocal, backing, sample_rate, context,
+                                               strength=s.pitch_strength,
+                                               retune_ms=s.pitch_retune_ms)
+        back = backing_future.result()
         analysis.update(prep)
+        # what the take is (its noise floor, the frames where it sings), measured on the
+        # prepared take before the high-pass, beside the high-pass's search
+        take_future = pool.submit(lambda: (noise_floor_dbfs(x[:, span], sample_rate),
+                                           vocal_activity(x[:, span], sample_rate)))
 
         # 2. high-pass below the voice (the filter is causal and starts from rest, so the
         # span of the filtered vocal is the span filtered alone)
@@ -507,10 +524,13 @@ class RuleBasedMixer:
 
                 x_hp_whole = apply_eq(x_hp_whole, sample_rate, vocal_eq)
         x_hp = x_hp_whole[:, span]
+        # the take's mid band (the blind DRR's input) beside its loudness
+        band_future = pool.submit(mid_band_decimated, x_hp, sample_rate)
         dry = loudness.analyse(x_hp, sample_rate)
+        noise_floor, active = take_future.result()
         analysis["input"] = {"integrated_lufs": dry.integrated_lufs,
                              "loudness_range_lu": dry.loudness_range_lu,
-                             "noise_floor_dbfs": noise_floor_dbfs(x[:, span], sample_rate),
+                             "noise_floor_dbfs": noise_floor,
                              "measured_on": "the take after cleanup, pitch correction, "
                                             "high-pass and tonal EQ (noise floor: before "
                                             "the high-pass)"}
@@ -519,12 +539,22 @@ class RuleBasedMixer:
         # the return-to-dry loudness, which compression barely moves), toward the genre's
         # wetness where the table has it: none for a take already as wet
         crest = crest_factor_db(x_hp)
+        # the compressor's threshold for the dry take does not depend on the reverb: it is
+        # searched in the worker while the reverb's level is set, and compress_to_range
+        # finds those ranges measured
+        target_lra = float(targets["vocal_lra_lu"])
+        ranges = RangeMeter(x_hp, sample_rate, s.compressor, dry.loudness_range_lu)
+        searched = pool.submit(search_threshold, x_hp, sample_rate, target_lra,
+                               tolerance_lu=s.lra_tolerance_lu, compressor=s.compressor,
+                               meter=ranges)
         reverb, reverb_info = reverb_rules(
             x_hp, sample_rate, back.tempo_bpm, crest, dry.integrated_lufs, s,
             reference=ref if use_ref else None,
             target_drr_db=None if use_ref else _table_value(targets, overall, "vocal_drr_db"),
             genre_t60_s=(_table_value(targets, overall, "vocal_t60_s")
-                         if s.t60_from == "genre" and not use_ref else None))
+                         if s.t60_from == "genre" and not use_ref else None),
+            dry_band=band_future.result)
+        searched.result()
         analysis["reverb_rules"] = reverb_info
         analysis["tempo_confidence"] = back.tempo_confidence
         if "input_drr_db" in reverb_info:
@@ -532,11 +562,9 @@ class RuleBasedMixer:
 
         # 3. compression to the target loudness range, measured on the wet vocal: search on
         # the dry vocal with the reverb's effect on the range as an offset, then check
-        target_lra = float(targets["vocal_lra_lu"])
         threshold, lra_reached, reachable, wet_whole, wet_meter = compress_to_range(
             x_hp, sample_rate, target_lra, reverb, tolerance_lu=s.lra_tolerance_lu,
-            compressor=s.compressor, dry_lra_lu=dry.loudness_range_lu, whole=x_hp_whole,
-            span=span)
+            compressor=s.compressor, whole=x_hp_whole, span=span, meter=ranges)
         cal, b_whole = None, back.processed
         if use_ref:
             cal = ref.calibrate(wet_whole, b_whole, sample_rate)
@@ -545,11 +573,10 @@ class RuleBasedMixer:
                 target_lra = cal.vocal_lra_lu
                 threshold, lra_reached, reachable, wet_whole, wet_meter = compress_to_range(
                     x_hp, sample_rate, target_lra, reverb, tolerance_lu=s.lra_tolerance_lu,
-                    compressor=s.compressor, dry_lra_lu=dry.loudness_range_lu,
-                    whole=x_hp_whole, span=span)
+                    compressor=s.compressor, whole=x_hp_whole, span=span, meter=ranges)
             analysis.update(target_vocal_lra_lu=target_lra,
                             target_vocal_to_backing_lu=cal.vocal_to_backing_lu)
-        x_hp = x_hp_whole = None  # measured: the wet render is what is used from here on
+        x_hp = x_hp_whole = ranges = None  # measured: the wet render is used from here on
         if not reachable:
             log.warning("vocal loudness range: target %.1f LU not reachable by compression; "
                         "closest %.1f LU", target_lra, lra_reached)
@@ -579,7 +606,6 @@ class RuleBasedMixer:
 
         # 5. masking-reduction EQ, judged at the balance the mix will have (band powers are
         # measured once per signal at 0 dB and scale with the square of the gain)
-        active = vocal_activity(x[:, span], sample_rate)
         v_bands, b_bands = _band_frames(stem, sample_rate)[0], back.span_bands
         g2 = db_to_gain(gain) ** 2
         before = _masking_db(g2 * v_bands, b_bands, active, s.essential_rank)
@@ -610,8 +636,9 @@ class RuleBasedMixer:
                                           MixRecipe(system=self.name, backing=backing_recipe))
             rendered_backing = RenderedBacking(backing, backing_recipe, b_cut)
             b_stem = b_cut[:, span]
+            bands_future = pool.submit(_band_frames, b_stem, sample_rate)
             l_backing = loudness.integrated_loudness(b_stem, sample_rate)
-            b_bands = _band_frames(b_stem, sample_rate)[0]
+            b_bands = bands_future.result()[0]
 
         # 6. level on the complete chain
         gain = gain_for(l_stem, l_backing, target)
