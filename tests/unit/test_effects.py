@@ -56,3 +56,27 @@ def test_the_eq_does_what_its_bands_say(stereo):
     gain_db = 20 * np.log10(np.sqrt(np.mean(y.astype(np.float64) ** 2, axis=1))
                             / np.sqrt(np.mean(tone[:, SR:].astype(np.float64) ** 2, axis=1)))
     np.testing.assert_allclose(gain_db, [3.0, 3.0], atol=0.1)
+
+
+def test_compressor_of_a_long_stereo_signal_is_the_stereo_call_bit_for_bit(stereo):
+    from vocalmix.dsp.effects import CompressorSettings, apply_compressor
+
+    c = CompressorSettings(threshold_db=-30.0, ratio=4.0, attack_ms=5.0, release_ms=60.0)
+    ref = _one_call([pb.Compressor(threshold_db=-30.0, ratio=4.0, attack_ms=5.0,
+                                   release_ms=60.0)], stereo)
+    np.testing.assert_array_equal(apply_compressor(stereo, SR, c), ref)
+
+
+def test_the_bus_limiter_of_a_long_stereo_mix_is_one_limiter_call(stereo):
+    """bus_limit limits a long stereo mix one channel per thread: the samples of one
+    stereo call of pedalboard's limiter (the channels differ in level and are limited)."""
+    from vocalmix.dsp.chain import LIMITER_HEADROOM_DB, bus_limit
+
+    mix = stereo * np.float32(8.0)
+    out, info = bus_limit(mix, SR, -1.0, 60.0)
+    assert info["limited"]
+    limiter = pb.Limiter(threshold_db=-1.0 - LIMITER_HEADROOM_DB, release_ms=60.0)
+    ref = limiter(np.ascontiguousarray(mix), float(SR), reset=True)
+    if info["safety_gain_db"]:
+        ref = ref * np.float32(10 ** (info["safety_gain_db"] / 20))
+    np.testing.assert_array_equal(out, ref)

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from vocalmix.audio import db_to_gain, to_channels
 from vocalmix.measure.loudness import true_peak_dbtp
-from vocalmix.dsp.effects import apply_compressor, apply_eq, apply_highpass
+from vocalmix.dsp.effects import apply_compressor, apply_eq, apply_highpass, process_by_channel
 from vocalmix.dsp.recipe import MixRecipe, VocalRecipe
 from vocalmix.dsp.reverb import render_reverb
 
@@ -107,8 +107,11 @@ def bus_limit(mix: NDArray, sample_rate: int, ceiling_dbtp: float,
     if before <= ceiling_dbtp:
         info["true_peak_after_dbtp"] = before
         return mix.astype(np.float32, copy=False), info
-    limiter = pb.Limiter(threshold_db=ceiling_dbtp - LIMITER_HEADROOM_DB, release_ms=release_ms)
-    out = limiter(np.ascontiguousarray(mix, dtype=np.float32), float(sample_rate), reset=True)
+    # pedalboard's limiter has no linked detection: each channel is limited on its own, in
+    # threads for a long mix (the samples of one stereo call)
+    out = process_by_channel(
+        lambda: [pb.Limiter(threshold_db=ceiling_dbtp - LIMITER_HEADROOM_DB,
+                            release_ms=release_ms)], mix, sample_rate)
     after = true_peak_dbtp(out, sample_rate)
     info["limited"] = True
     if after > ceiling_dbtp:

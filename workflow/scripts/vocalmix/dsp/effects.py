@@ -7,10 +7,11 @@ Filter conventions (pedalboard 0.9): ``PeakFilter``/``LowShelfFilter``/``HighShe
 are RBJ-style biquads; ``HighpassFilter`` is first order, so the vocal high-pass here
 cascades two of them: 12 dB/octave, -6 dB at ``cutoff_hz``.
 
-The filters treat each channel on its own (one state per channel), so a long stereo signal
-is filtered one channel per thread, each through its own plugins: the same samples as the
-stereo call, bit for bit (``tests/unit/test_effects.py``), in about half the wall time on
-two cores (pedalboard releases the GIL while it processes). The compressor is left whole.
+The filters, the compressor and pedalboard's limiter treat each channel on its own (one
+state per channel, no linked detection), so a long stereo signal is processed one channel
+per thread, each through its own plugins (:func:`process_by_channel`): the same samples as
+the stereo call, bit for bit (``tests/unit/test_effects.py``), in about half the wall time
+on two cores (pedalboard releases the GIL while it processes).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "apply_highpass",
     "apply_compressor",
     "eq_response_db",
+    "process_by_channel",
 ]
 
 EQType = Literal["peak", "low_shelf", "high_shelf"]
@@ -130,15 +132,18 @@ def _process(plugins: list, audio: NDArray, sample_rate: int) -> NDArray[np.floa
     return board(np.ascontiguousarray(audio, dtype=np.float32), float(sample_rate), reset=True)
 
 
-#: Samples from which :func:`_filter_channels` filters the channels of a multichannel signal
-#: in threads (about 3 s at 44.1 kHz; below it a thread's start costs more than it saves).
+#: Samples from which :func:`process_by_channel` processes the channels of a multichannel
+#: signal in threads (about 3 s at 44.1 kHz; below it a thread's start costs more than it
+#: saves).
 PARALLEL_FILTER_SAMPLES = 1 << 17
 
 
-def _filter_channels(make_plugins, audio: NDArray, sample_rate: int) -> NDArray[np.float32]:
-    """``_process(make_plugins(), audio)`` for plugins that filter each channel on its own
-    (linear filters, no cross-channel state): a long multichannel signal is processed one
-    channel per thread, each through plugins of its own (a plugin's state is per object)."""
+def process_by_channel(make_plugins, audio: NDArray, sample_rate: int) -> NDArray[np.float32]:
+    """``audio`` through the pedalboard plugins ``make_plugins()`` returns, for plugins that
+    process each channel on its own (filters, ``Compressor``, ``Limiter``: no cross-channel
+    state): a long multichannel signal is processed one channel per thread, each through
+    plugins of its own (a plugin's state is per object). The samples of one call on the
+    whole signal."""
     plugins = make_plugins()
     x = np.atleast_2d(audio) if np.ndim(audio) == 1 else audio
     if not plugins or np.ndim(x) != 2 or x.shape[0] < 2 or x.shape[1] < PARALLEL_FILTER_SAMPLES:
@@ -158,7 +163,7 @@ def _filter_channels(make_plugins, audio: NDArray, sample_rate: int) -> NDArray[
 def apply_eq(audio: NDArray, sample_rate: int, bands: Iterable[EQBand]) -> NDArray[np.float32]:
     """Apply parametric EQ bands to ``(channels, samples)`` audio."""
     bands = list(bands)
-    return _filter_channels(lambda: eq_plugins(bands), audio, sample_rate)
+    return process_by_channel(lambda: eq_plugins(bands), audio, sample_rate)
 
 
 def apply_highpass(audio: NDArray, sample_rate: int, cutoff_hz: float | None) -> NDArray[np.float32]:
@@ -167,7 +172,7 @@ def apply_highpass(audio: NDArray, sample_rate: int, cutoff_hz: float | None) ->
 
     if cutoff_hz is None or cutoff_hz <= 0:
         return np.asarray(audio, dtype=np.float32)
-    return _filter_channels(lambda: [pb.HighpassFilter(cutoff_hz), pb.HighpassFilter(cutoff_hz)],
+    return process_by_channel(lambda: [pb.HighpassFilter(cutoff_hz), pb.HighpassFilter(cutoff_hz)],
                             audio, sample_rate)
 
 
@@ -178,9 +183,10 @@ def apply_compressor(audio: NDArray, sample_rate: int,
 
     if settings is None:
         return np.asarray(audio, dtype=np.float32)
-    comp = pb.Compressor(threshold_db=settings.threshold_db, ratio=settings.ratio,
-                         attack_ms=settings.attack_ms, release_ms=settings.release_ms)
-    return _process([comp], audio, sample_rate)
+    return process_by_channel(
+        lambda: [pb.Compressor(threshold_db=settings.threshold_db, ratio=settings.ratio,
+                               attack_ms=settings.attack_ms, release_ms=settings.release_ms)],
+        audio, sample_rate)
 
 
 def eq_response_db(bands: Iterable[EQBand], frequencies_hz: NDArray, sample_rate: int,
