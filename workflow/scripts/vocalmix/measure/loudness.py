@@ -621,7 +621,7 @@ def true_peak_dbtp(audio: NDArray, sample_rate: float, chunk: int = 1 << 14) -> 
         return out
 
     # run r reads xp[r * chunk : (r + 1) * chunk + taps - 1]: within runs r and r + 1
-    group = 64  # runs per block of the level scan
+    group = 32  # runs per block of the level scan (2 MB of float32 per thread)
 
     def channel_peak(c: int) -> float:
         """The largest of ``peak`` and channel ``c``'s interpolated magnitudes."""
