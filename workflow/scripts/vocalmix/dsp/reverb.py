@@ -25,6 +25,17 @@ A send effect around pedalboard's ``Reverb`` (the Freeverb algorithm, as in JUCE
   the send (two cascaded first-order sections each, -6 dB at the corner).
 
 The return is always stereo; a mono input is sent to both channels (a centred source).
+
+Rendering: the plugin runs over the send in blocks, writing its output over the send (no
+second song-sized array). The reverberator is linear and time-invariant, so a long send
+(at least :data:`SPLIT_MIN_SAMPLES` and four times the ring-out) is rendered as two halves
+side by side on two threads: the first half followed by its ring-out (:func:`ring_samples`:
+until the slowest comb has lost 100 dB) on one plugin, the second half from rest on
+another, the ring-out added where the second half starts. That is the one-pass render up
+to the plugin's own float32 rounding noise (its recursion settles 90-116 dB below an
+impulse's peak instead of decaying further): in the overlap and after it the two renders
+differ by that noise, ``tests/unit/test_reverb_split.py`` bounds it; the first half is the
+same samples. About 55 % of the one-pass wall time on two cores.
 """
 
 from __future__ import annotations
@@ -39,7 +50,8 @@ from numpy.typing import NDArray
 from vocalmix.audio import AudioError, db_to_gain, to_channels
 
 __all__ = ["ReverbSettings", "RANGES", "render_reverb", "reverb_return", "impulse_response",
-           "return_response", "expected_t60", "room_size_for_t60", "latency_samples"]
+           "return_response", "expected_t60", "room_size_for_t60", "latency_samples",
+           "ring_samples", "SPLIT_MIN_SAMPLES"]
 
 #: Allowed range and unit of every parameter (also the genetic fit's search box).
 RANGES: dict[str, tuple[float, float, str]] = {
@@ -171,10 +183,11 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
         head = np.ascontiguousarray(send[:, :m])
         sosfilt_inplace(_send_filters(settings, sample_rate), head)
         send[:, :m] = head
-    reverb = pb.Reverb(room_size=settings.room_size, damping=settings.damping, wet_level=1.0,
-                       dry_level=0.0, width=settings.width, freeze_mode=0.0)
     # told a rate of size * the true rate, the plugin's delay lines are size times as long
-    wet = reverb(send, float(sample_rate) * settings.size, reset=True)
+    wet = _render_in_place(
+        lambda: pb.Reverb(room_size=settings.room_size, damping=settings.damping,
+                          wet_level=1.0, dry_level=0.0, width=settings.width, freeze_mode=0.0),
+        send, float(sample_rate) * settings.size, ring_samples(settings, sample_rate))
     del send
     # latency compensated and pre-delayed: out[:, delay:] = wet[:, lat:], moved within
     # ``wet`` a block at a time (no second copy of the song, issue 19), then the gain
@@ -189,6 +202,65 @@ def reverb_return(audio: NDArray, sample_rate: float, settings: ReverbSettings,
     out[:, :min(delay, length)] = 0.0
     out *= np.float32(db_to_gain(settings.wet_db))
     return out
+
+
+#: Sends of at least this many samples (about 12 s at 44.1 kHz) may be rendered in halves.
+SPLIT_MIN_SAMPLES = 1 << 19
+#: Samples per call of the plugin when it runs over a send in blocks.
+_RENDER_BLOCK = 1 << 16
+#: Freeverb's longest comb (the right channel's last: 1617 + 23 samples at 44.1 kHz).
+_LONGEST_COMB_S = 1640.0 / 44100.0
+
+
+def ring_samples(settings: ReverbSettings, sample_rate: float) -> int:
+    """Samples after the send's last input within which the return has fallen 100 dB: the
+    slowest comb (the longest, at the feedback ``0.7 + 0.28 * room_size``; its damping
+    low-pass has unit gain at DC) loses ``-20 log10(feedback)`` dB per loop, and the
+    allpasses (feedback 0.5) ring out within 0.5 s. The plugin's float32 recursion never
+    falls much further: an impulse's return settles into rounding noise (limit cycles)
+    90-116 dB below its peak (room_size 0.98 to 0.3) and stays there."""
+    feedback = 0.7 + 0.28 * min(max(settings.room_size, 0.0), 0.99)
+    loop = _LONGEST_COMB_S * settings.size * sample_rate
+    return int(math.ceil(loop * 100.0 / (-20.0 * math.log10(feedback)))
+               + 0.5 * sample_rate)
+
+
+def _render_in_place(make_plugin, send: NDArray[np.float32], plugin_rate: float,
+                     ring: int) -> NDArray[np.float32]:
+    """The plugin's output over ``send`` ``(2, n)``, written into ``send`` block by block (a
+    block is read before its output is written): in two halves on two threads when
+    ``n`` is at least :data:`SPLIT_MIN_SAMPLES` and ``4 * ring`` (see the module docstring),
+    else in one pass (the samples of one call)."""
+    n = send.shape[1]
+
+    def run(plugin, lo: int, hi: int) -> None:
+        for a in range(lo, hi, _RENDER_BLOCK):
+            b = min(a + _RENDER_BLOCK, hi)
+            send[:, a:b] = plugin(send[:, a:b], plugin_rate, reset=a == lo)
+
+    if n < max(SPLIT_MIN_SAMPLES, 4 * ring):
+        run(make_plugin(), 0, n)
+        return send
+    from concurrent.futures import ThreadPoolExecutor
+
+    half = n // 2
+    ring_out = np.zeros((send.shape[0], ring), dtype=np.float32)
+
+    def first() -> None:
+        plugin = make_plugin()
+        run(plugin, 0, half)
+        for a in range(0, ring, _RENDER_BLOCK):  # its ring-out, from silence
+            b = min(a + _RENDER_BLOCK, ring)
+            ring_out[:, a:b] = plugin(np.zeros((send.shape[0], b - a), dtype=np.float32),
+                                      plugin_rate, reset=False)
+
+    with ThreadPoolExecutor(1) as pool:
+        done = pool.submit(first)
+        run(make_plugin(), half, n)
+        done.result()
+    m = min(ring, n - half)
+    send[:, half:half + m] += ring_out[:, :m]
+    return send
 
 
 def render_reverb(audio: NDArray, sample_rate: float, settings: ReverbSettings,
