@@ -100,3 +100,12 @@ def test_load_config_with_overrides(tmp_path):
     path.write_text(yaml.safe_dump(default_config()))
     cfg = load_config(path, {"demo": {"songs": 3}})
     assert cfg["demo"]["songs"] == 3 and cfg["demo"]["duration_s"] == 12
+
+
+def test_the_schema_reads_the_same_with_the_fast_loader_as_with_safe_load():
+    import yaml
+
+    from vocalmix.config import SCHEMA_DIR, load_schema
+
+    with open(SCHEMA_DIR / "config.schema.yaml") as fh:
+        assert load_schema() == yaml.safe_load(fh)
