@@ -35,7 +35,7 @@ def test_true_peak_meter_allocates_no_copy_of_the_signal():
         x[1, 123_457] = 0.9
         peak_db, allocated[seconds] = _peak_allocated(true_peak_dbtp, x, SR)
         assert peak_db == pytest.approx(20 * np.log10(0.9), abs=0.5)
-    # runs of 16k samples, 32 runs at a time per channel thread for the level scan: a fixed
+    # runs of 64k samples, 2 MB at a time per channel thread for the level scan: a fixed
     # few MB, where the padded copy and its absolute value took twice the signal (254 MB at
     # 360 s)
     assert allocated[360] < 10e6
