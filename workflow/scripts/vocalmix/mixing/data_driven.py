@@ -63,11 +63,13 @@ def _check_model_dir(model_dir: str | Path) -> Path:
 
 
 def load_models(model_dir: str | Path) -> dict:
-    """The task predictors in ``model_dir`` (one sub-folder per task)."""
-    from vocalmix.models.nets import Predictor
+    """The task predictors in ``model_dir`` (one sub-folder per task), in numpy
+    (:class:`vocalmix.models.inference.NumpyPredictor`: torch's predictions without
+    importing torch, which cost more CPU time than the four networks' forward passes)."""
+    from vocalmix.models.inference import NumpyPredictor
 
     root = _check_model_dir(model_dir)
-    return {t: Predictor.load(root / t / "model.pt") for t in TASKS}
+    return {t: NumpyPredictor.load(root / t / "model.pt") for t in TASKS}
 
 
 def window_settings(spec: dict, hop_s: float | None = None) -> WindowSettings:
