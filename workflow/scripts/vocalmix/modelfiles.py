@@ -114,6 +114,19 @@ def write_checkpoint(path: str | os.PathLike, obj: Any, *, save: SaveFn, load: L
         Path(tmp).write_bytes(data)
 
 
+def _small_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a Path, once it is known to be a file of at most
+    :data:`MAX_CHECKPOINT_BYTES` (else one :class:`ModelFileError` line naming it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no {what} there")
+    size = path.stat().st_size
+    if size > MAX_CHECKPOINT_BYTES:
+        raise ModelFileError(f"{path}: {size} bytes, larger than any {what} "
+                             f"({MAX_CHECKPOINT_BYTES} bytes at most); refused")
+    return path
+
+
 def read_checkpoint(path: str | os.PathLike, *, load: LoadFn,
                     what: str = "model checkpoint") -> Any:
     """Read an untrusted checkpoint, never running code from it.
@@ -134,13 +147,7 @@ def read_checkpoint(path: str | os.PathLike, *, load: LoadFn,
         load with ``weights_only=True`` (corrupt, foreign, or asking to import or call
         code); one line naming the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no {what} there")
-    size = path.stat().st_size
-    if size > MAX_CHECKPOINT_BYTES:
-        raise ModelFileError(f"{path}: {size} bytes, larger than any {what} "
-                             f"({MAX_CHECKPOINT_BYTES} bytes at most); refused")
+    path = _small_file(path, what)
     try:
         return load(path)
     except pickle.UnpicklingError as exc:
@@ -444,13 +451,8 @@ def read_checkpoint_arrays(path: str | os.PathLike, *,
         order, names a global outside the whitelist, or is truncated or inconsistent; one
         line naming the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no {what} there")
+    path = _small_file(path, what)
     size = path.stat().st_size
-    if size > MAX_CHECKPOINT_BYTES:
-        raise ModelFileError(f"{path}: {size} bytes, larger than any {what} "
-                             f"({MAX_CHECKPOINT_BYTES} bytes at most); refused")
     try:
         with zipfile.ZipFile(path) as archive:
             roots = [n[: -len("/data.pkl")] for n in archive.namelist()
