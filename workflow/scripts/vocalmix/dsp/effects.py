@@ -10,8 +10,9 @@ cascades two of them: 12 dB/octave, -6 dB at ``cutoff_hz``.
 The filters, the compressor and pedalboard's limiter treat each channel on its own (one
 state per channel, no linked detection), so a long stereo signal is processed one channel
 per thread, each through its own plugins (:func:`process_by_channel`): the same samples as
-the stereo call, bit for bit (``tests/unit/test_effects.py``), in about half the wall time
-on two cores (pedalboard releases the GIL while it processes).
+the stereo call, bit for bit (``tests/unit/test_effects.py``); pedalboard releases the GIL
+while it processes (three EQ bands on the 3-minute stereo benchmark backing, 2-core machine,
+quiet: 0.11-0.14 s instead of 0.20-0.23 s).
 """
 
 from __future__ import annotations

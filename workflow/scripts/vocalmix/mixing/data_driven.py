@@ -172,9 +172,11 @@ def moving_average(values: NDArray, width: int) -> NDArray:
 
 
 def _forward(models: dict, windows: NDArray) -> dict:
-    """Each model's raw predictions on ``windows``.
+    """Each model's raw predictions on ``windows``: one after the other for the numpy
+    predictors that :func:`load_models` gives (two threads were no faster under load), side by side
+    for torch predictors (in memory, e.g. the evaluation's).
 
-    The models run side by side in threads, each op on ``cores / models`` of torch's
+    Torch models run side by side in threads, each op on ``cores / models`` of torch's
     threads (one each on two cores), instead of one after another with every op split
     over all the cores: a small network's ops are too short to share well (on the 2-core
     reference machine two torch threads spent twice the CPU time of one for no gain in
@@ -182,7 +184,10 @@ def _forward(models: dict, windows: NDArray) -> dict:
     how many threads run it or on which (``tests/unit/test_speed_paths.py``). torch's
     thread count is restored afterwards.
     """
-    torch = sys.modules.get("torch")
+    nets = sys.modules.get("vocalmix.models.nets")  # loaded only where torch is
+    torch_models = nets is not None and all(isinstance(m, nets.Predictor)
+                                            for m in models.values())
+    torch = sys.modules.get("torch") if torch_models else None
     cores = torch.get_num_threads() if torch is not None else 1
     workers = min(len(models), cores)
     if workers <= 1:
