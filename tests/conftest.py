@@ -42,11 +42,31 @@ _NEEDS_SLURM_RUN = pytest.StashKey[bool]()
 _NEEDS_KILLED_RUN = pytest.StashKey[bool]()
 _NEEDS_SEPARATION_RUN = pytest.StashKey[bool]()
 _NEEDS_SAVES_RUN = pytest.StashKey[bool]()
+_NEEDS_CLUSTER_RUN = pytest.StashKey[bool]()
+
+
+#: Workflow tests that need no background run: they go first among the workflow tests.
+_NEEDS_NO_RUN = ("tests/workflow/test_wheel.py::",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The workflow tests that need no background run (the wheel's: a build, a venv and a
+    call of every command, about 12 s) run right after the unit tests, before the first
+    test that may wait for a run: when a run is still going then, they take that wait
+    instead of adding their time after it. The other tests keep their order."""
+    alone = [item for item in items if item.nodeid.startswith(_NEEDS_NO_RUN)]
+    if not alone:
+        return
+    rest = [item for item in items if not item.nodeid.startswith(_NEEDS_NO_RUN)]
+    at = next((k for k, item in enumerate(rest)
+               if item.nodeid.startswith("tests/workflow/")), len(rest))
+    items[:] = rest[:at] + alone + rest[at:]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    from tests.workflow.background import (KILLED_RUN_TEST_ID, SAVES_TEST_ID,
-                                           SECOND_RUN_TEST_ID, SLURM_TEST_ID)
+    from tests.workflow.background import (CLUSTER_TEST_ID, KILLED_RUN_TEST_ID, SAVES_TEST_ID,
+                                           SECOND_RUN_TEST_ID, SLURM_TEST_ID,
+                                           cluster_stand_in_needed)
 
     ids = {item.nodeid for item in session.items}
     session.stash[_NEEDS_TINY_RUN] = any("tiny_run" in getattr(item, "fixturenames", ())
@@ -55,6 +75,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.stash[_NEEDS_SLURM_RUN] = SLURM_TEST_ID in ids
     session.stash[_NEEDS_KILLED_RUN] = KILLED_RUN_TEST_ID in ids
     session.stash[_NEEDS_SAVES_RUN] = SAVES_TEST_ID in ids
+    session.stash[_NEEDS_CLUSTER_RUN] = CLUSTER_TEST_ID in ids and cluster_stand_in_needed()
     session.stash[_NEEDS_SEPARATION_RUN] = any(
         "separation_run" in getattr(item, "fixturenames", ()) for item in session.items)
 
@@ -158,6 +179,17 @@ def separation_run_started(request: pytest.FixtureRequest,
         return start_separation_run(tmp_path_factory.mktemp("separation_run"))
 
     yield from _started(request, _NEEDS_SEPARATION_RUN, start)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cluster_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The tiny workflow through a stand-in cluster executor
+    (tests/workflow/background.py, ``start_cluster_run``), started with the session when its
+    test is selected and runs here, where the real-Slurm test cannot (None otherwise)."""
+    from tests.workflow.background import start_cluster_run
+
+    yield from _started(request, _NEEDS_CLUSTER_RUN,
+                        lambda: start_cluster_run(tmp_path_factory.mktemp("cluster_run")))
 
 
 @pytest.fixture(scope="session", autouse=True)

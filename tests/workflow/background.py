@@ -10,6 +10,10 @@ meanwhile:
   (tests/workflow/test_separation.py);
 * **real WAET saves** given to a copy of the tiny run once it has ended
   (:class:`RealSavesRun`, tests/workflow/test_listening_flow.py);
+* **the run through a stand-in cluster executor** (:func:`start_cluster_run`,
+  tests/workflow/test_reproducibility.py), only where the real-Slurm run cannot take its
+  place: every job a process of its own, with Snakemake's latency wait and status checks;
+  about 160 s when the test ran it after the rest of the suite, most of it waiting;
 * **the real-Slurm run** (tests/workflow/test_slurm.py): the same workflow through real
   sbatch. It spends most of its time waiting: for the controller to start each job, for
   each job's Snakemake to parse the workflow, and for the executor plugin's status checks
@@ -21,7 +25,11 @@ meanwhile:
 When a selected test needs one of them, ``tests/conftest.py`` starts it as the session
 starts, and the tests wait for the process and check what it did exactly as before: the
 same commands, the same assertions. A run no selected test needs is never started. The runs
-(and the test cluster's jobs) are niced: the tests in the foreground keep their core.
+(and the test cluster's jobs) are niced: the tests in the foreground keep their core. Each
+run is a session of its own, and where the kernel shares the CPU between sessions first, a
+process's own niceness did nothing against the foreground tests: so the run's session is
+niced as a whole too (tests/workflow/priority.py), but for the runs through a cluster
+executor, long chains mostly waiting (:func:`start_slurm_run`, :func:`start_cluster_run`).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import REPO
+from tests.workflow.priority import nice_session
 
 PROFILE = REPO / "profiles/slurm"
 TINY = REPO / "tests/workflow/config_tiny.yaml"
@@ -56,10 +65,11 @@ KILLED_RUN_TEST_ID = ("tests/workflow/test_reproducibility.py::"
 class BackgroundRun:
     """``cmd`` running in ``workdir``, its output in files beside it (``<workdir>.stdout``,
     ``.stderr``: a pipe could fill up while nobody reads it, and the working directory holds
-    only what the run makes)."""
+    only what the run makes). Niced by ``nice``, and its session with it unless
+    ``nice_whole_session`` is false (tests/workflow/priority.py)."""
 
     def __init__(self, cmd: list[str], workdir: Path, env: dict[str, str] | None = None,
-                 nice: int = 0):
+                 nice: int = 0, nice_whole_session: bool = True):
         self.cmd, self.workdir = list(cmd), Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._paths = [self.workdir.with_name(self.workdir.name + s)
@@ -70,6 +80,8 @@ class BackgroundRun:
         self.proc = subprocess.Popen(self.cmd, cwd=self.workdir, env=env, stdout=self._out,
                                      stderr=self._err, start_new_session=True,
                                      preexec_fn=(lambda: os.nice(nice)) if nice else None)
+        if nice_whole_session:
+            nice_session(self.proc.pid, nice)  # its own session: niced as a whole
         self.elapsed_s: float | None = None
         self._result: subprocess.CompletedProcess | None = None
 
@@ -123,7 +135,8 @@ def tiny_command(workdir: Path, *args: str, config: Path = TINY, cores: int = 2)
 
 #: Niceness of the background runs (and of the test cluster's jobs): the tests in the
 #: foreground come first, the runs take the CPU they leave; the tiny run, which the first
-#: workflow test needs, before the others.
+#: workflow test needs, before the others; the separation workflow, which the tests need
+#: last, after them.
 TINY_NICE, BACKGROUND_NICE, LATE_NICE = 5, 10, 15
 
 
@@ -132,7 +145,42 @@ def start_tiny_run(workdir: Path, cores: int = 1) -> BackgroundRun:
     other is the unit tests'; the results do not depend on it, and the reproducibility
     tests compare a 1-core run with a 2-core one byte for byte), niced."""
     return BackgroundRun(tiny_command(workdir, "all", cores=cores), workdir,
-                         nice=TINY_NICE if cores == 1 else LATE_NICE)
+                         nice=TINY_NICE if cores == 1 else BACKGROUND_NICE)
+
+
+# ------------------------------------------------- the run through a stand-in executor
+#: The test of a run through snakemake-executor-plugin-cluster-generic (a local submit
+#: script standing in for sbatch): its run starts early only when the test is selected and
+#: the real-Slurm test cannot cover it (:func:`cluster_stand_in_needed`).
+CLUSTER_TEST_ID = ("tests/workflow/test_reproducibility.py::"
+                   "test_the_workflow_runs_through_a_cluster_executor")
+#: The stand-in for sbatch that the executor plugin calls.
+LOCAL_SUBMIT = REPO / "tests/workflow/cluster/local_submit.sh"
+#: Its limit, from its start: every job is a process of its own, with a latency wait.
+CLUSTER_RUN_TIMEOUT_S = 1500
+
+
+def cluster_stand_in_needed() -> bool:
+    """Whether the stand-in executor's test runs here: only where a real one-node Slurm
+    cannot (Slurm not installed, or not root), the real-Slurm test covering it elsewhere."""
+    from tests.workflow.slurm_cluster import missing_binaries
+
+    return bool(missing_binaries()) or os.geteuid() != 0
+
+
+def start_cluster_run(workdir: Path, nice: int = BACKGROUND_NICE) -> BackgroundRun:
+    """``all`` on the tiny config in ``workdir``, every job submitted through
+    snakemake-executor-plugin-cluster-generic to :data:`LOCAL_SUBMIT`, which starts it as a
+    process of its own and logs it in ``<workdir>/cluster_logs`` (VOCALMIX_CLUSTER_LOGS);
+    niced by ``nice``, but not its session as a whole: like the real-Slurm run that it
+    stands in for (:func:`start_slurm_run`), a long chain mostly waiting. Wait with
+    ``result(CLUSTER_RUN_TIMEOUT_S)``."""
+    workdir = Path(workdir)
+    env = {**os.environ, "VOCALMIX_CLUSTER_LOGS": str(workdir / "cluster_logs")}
+    cmd = tiny_command(workdir, "all", "--executor", "cluster-generic",
+                       "--cluster-generic-submit-cmd", str(LOCAL_SUBMIT), "--jobs", "4",
+                       "--latency-wait", "10")
+    return BackgroundRun(cmd, workdir, env=env, nice=nice, nice_whole_session=False)
 
 
 # --------------------------------------------------- steps run in a thread of the session
@@ -218,6 +266,7 @@ class RealSavesRun(ThreadedRun):
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True, start_new_session=True,
                                       preexec_fn=self._preexec)
+        nice_session(self._proc.pid, self.nice)
         out, err = self._proc.communicate(timeout=self.timeout_s)
         return subprocess.CompletedProcess(cmd, self._proc.returncode, out, err)
 
@@ -277,13 +326,21 @@ def start_slurm_run(cluster, workdir: Path, *args: str, config: Path = TINY) -> 
     SLURM_CONF in the environment; without ``args``, the whole tiny workflow: the
     profile's default resources given again with the partition (on the command line,
     ``--default-resources`` replaces the profile's whole set), status checks from 5 s on
-    (speed only), target ``all``."""
+    (speed only), target ``all``.
+
+    Neither its session nor its jobs' (each a session of its own, started by slurmd) are
+    niced as a whole (tests/workflow/priority.py): of the background runs it is the longest
+    chain, mostly waiting (for each job to start and parse the workflow, for the status
+    checks), its CPU in short bursts. With its session and its jobs' niced as a whole (or
+    its jobs' alone), it ended last, its waits then left with nothing beside them: on the
+    2-core machine, the tests waited 39 s (33 s) for it at the end with under one core busy,
+    388 s (391 s) in all against 337 s with neither niced."""
     if not args:
         defaults = {**profile()["default-resources"], "slurm_partition": cluster.PARTITION}
         args = ("--default-resources", *(f"{k}={v}" for k, v in defaults.items()),
                 "--slurm-init-seconds-before-status-checks", "5", "all")
     return BackgroundRun(slurm_command(*args, config=config), workdir, env=cluster.env,
-                         nice=BACKGROUND_NICE)
+                         nice=BACKGROUND_NICE, nice_whole_session=False)
 
 
 # ------------------------------------------------------------- the killed and resumed run
@@ -297,7 +354,8 @@ class KilledRun(ThreadedRun):
 
     label = "killed-and-resumed run"
 
-    def __init__(self, workdir: Path, nice: int = LATE_NICE, timeout_s: float = RUN_TIMEOUT_S):
+    def __init__(self, workdir: Path, nice: int = BACKGROUND_NICE,
+                 timeout_s: float = RUN_TIMEOUT_S):
         Path(workdir).mkdir(parents=True, exist_ok=True)
         super().__init__(workdir, nice, timeout_s)
 
@@ -308,6 +366,7 @@ class KilledRun(ThreadedRun):
         self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL, start_new_session=True,
                                       preexec_fn=self._preexec)
+        nice_session(self._proc.pid, self.nice)
         deadline = time.monotonic() + 600
         features = self.workdir / "results/features"
         while (time.monotonic() < deadline and self._proc.poll() is None

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.workflow.background import KilledRun
+from tests.workflow.background import (CLUSTER_RUN_TIMEOUT_S, KilledRun,
+                                       cluster_stand_in_needed, start_cluster_run)
 from tests.workflow.conftest import snakemake
 
 pytestmark = pytest.mark.workflow
@@ -128,9 +129,12 @@ REBUILDS = {
 
 
 @pytest.mark.parametrize("module", sorted(REBUILDS))
-def test_editing_one_module_reruns_its_stage_and_dependants_only(tiny_run, slurm_run, module):
+def test_editing_one_module_reruns_its_stage_and_dependants_only(tiny_run, slurm_run,
+                                                                cluster_run, module):
     if slurm_run is not None:  # its jobs import the package: edit no module while it runs
         slurm_run.result()
+    if cluster_run is not None:  # the same for the stand-in executor's run
+        cluster_run.result(CLUSTER_RUN_TIMEOUT_S)
     assert _dry_run_jobs(tiny_run) == {}
     with _edited(module):
         jobs = _dry_run_jobs(tiny_run)
@@ -148,28 +152,22 @@ def test_editing_one_module_reruns_its_stage_and_dependants_only(tiny_run, slurm
 DOWNSTREAM_OF_EVALUATION = {"simulate_listeners", "import_ratings", "analyse_ratings"}
 
 
-def test_the_workflow_runs_through_a_cluster_executor(tiny_run, tmp_path):
+def test_the_workflow_runs_through_a_cluster_executor(tiny_run, cluster_run, tmp_path):
     """Every job submitted through snakemake-executor-plugin-cluster-generic (a local
     submit script standing in for sbatch), each a separate process: same results.
 
     Where a real one-node Slurm can run (Slurm installed, root: CI installs it),
     tests/workflow/test_slurm.py checks the same through real sbatch and the SLURM profile,
-    so this stand-in runs only where that one cannot (it would repeat a whole tiny run)."""
-    from tests.workflow.slurm_cluster import missing_binaries
-
-    if not missing_binaries() and os.geteuid() == 0:
+    so this stand-in runs only where that one cannot (it would repeat a whole tiny run).
+    The run started with the session (``cluster_run``, tests/workflow/background.py); here
+    where it did not."""
+    if not cluster_stand_in_needed():
         pytest.skip("the real-Slurm test (test_slurm.py) covers submission through an "
                     "executor plugin here")
-    submit = REPO / "tests/workflow/cluster/local_submit.sh"
-    env_logs = tmp_path / "cluster_logs"
-    os.environ["VOCALMIX_CLUSTER_LOGS"] = str(env_logs)
-    try:
-        proc = snakemake(tmp_path, "all", "--executor", "cluster-generic",
-                         "--cluster-generic-submit-cmd", str(submit), "--jobs", "4",
-                         "--latency-wait", "10", timeout=1500)
-    finally:
-        os.environ.pop("VOCALMIX_CLUSTER_LOGS", None)
+    run = cluster_run if cluster_run is not None else start_cluster_run(tmp_path, nice=0)
+    proc = run.result(CLUSTER_RUN_TIMEOUT_S)
+    workdir = run.succeeded()
     # each job went through the submit script as its own process
-    job_logs = list(env_logs.glob("*.log"))
+    job_logs = list((workdir / "cluster_logs").glob("*.log"))
     assert len(job_logs) >= 20, proc.stderr[-2000:]
-    assert_same_results(tiny_run, tmp_path)
+    assert_same_results(tiny_run, workdir)
