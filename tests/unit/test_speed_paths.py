@@ -6,6 +6,7 @@ reads 16/24-bit PCM as integers; the results must be the very same numbers.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.conftest import REPO
 from vocalmix.kernels import sosfilt_kernel
 from vocalmix.measure import loudness as L
 
@@ -195,6 +197,31 @@ print(applied, faults[-1])
         assert faults < 100, faults  # the heap's pages, already there
     else:
         assert faults > 40, faults  # 100 MB of fresh pages (at least 2 MB each with THP)
+
+
+@pytest.mark.parametrize("user", [None, "1"])
+def test_the_command_line_and_the_workflow_give_numpy_no_huge_page_advice(user):
+    """``vocalmix`` (and the workflow's jobs, its children: the same call in
+    workflow/rules/common.smk) import numpy with NUMPY_MADVISE_HUGEPAGE=0
+    (vocalmix/hugepages.py), unless the user set it: then numpy keeps the user's choice."""
+    code = """
+import os, sys
+import vocalmix.cli  # imports numpy after the call
+import numpy
+from numpy._core import multiarray
+print(os.environ.get("NUMPY_MADVISE_HUGEPAGE"), multiarray._get_madvise_hugepage())
+"""
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if user is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = user
+    setting, advised = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                      text=True, check=True, env=env).stdout.split()
+    if user is None:
+        assert (setting, advised) == ("0", "False")
+    else:
+        assert (setting, advised) == (user, "True")
+    smk = (REPO / "workflow/rules/common.smk").read_text()
+    assert "\nno_hugepage_advice()" in smk.split("\nfrom vocalmix.conditions")[0]
 
 
 def test_onset_strength_in_blocks_equals_all_frames_at_once():
