@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import REPO
 from vocalmix.kernels import sosfilt_kernel
 from vocalmix.measure import loudness as L
 
@@ -200,10 +199,9 @@ print(applied, faults[-1])
 
 
 @pytest.mark.parametrize("user", [None, "1"])
-def test_the_command_line_and_the_workflow_give_numpy_no_huge_page_advice(user):
-    """``vocalmix`` (and the workflow's jobs, its children: the same call in
-    workflow/rules/common.smk) import numpy with NUMPY_MADVISE_HUGEPAGE=0
-    (vocalmix/hugepages.py), unless the user set it: then numpy keeps the user's choice."""
+def test_the_command_line_gives_numpy_no_huge_page_advice(user):
+    """``vocalmix`` imports numpy with NUMPY_MADVISE_HUGEPAGE=0 (vocalmix/hugepages.py),
+    unless the user set it: then numpy keeps the user's choice."""
     code = """
 import os, sys
 import vocalmix.cli  # imports numpy after the call
@@ -220,8 +218,6 @@ print(os.environ.get("NUMPY_MADVISE_HUGEPAGE"), multiarray._get_madvise_hugepage
         assert (setting, advised) == ("0", "False")
     else:
         assert (setting, advised) == (user, "True")
-    smk = (REPO / "workflow/rules/common.smk").read_text()
-    assert "\nno_hugepage_advice()" in smk.split("\nfrom vocalmix.conditions")[0]
 
 
 def test_onset_strength_in_blocks_equals_all_frames_at_once():

@@ -7,10 +7,6 @@ from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from vocalmix.hugepages import no_hugepage_advice
-
-no_hugepage_advice()  # the jobs' numpy gives no huge-page advice (vocalmix/hugepages.py)
-
 from vocalmix.conditions import CONDITIONS
 from vocalmix.config import ConfigError, validate_config
 from vocalmix.corpus.adapters import CorpusError, discover, synthetic_datasets
