@@ -273,6 +273,7 @@ def test_evaluate_stage_writes_the_tables_per_dataset_and_skips_a_table_without_
     out = {k: str(tmp_path / "out" / name) for k, name in
            (("per_track", "per_track.tsv"), ("summary", "summary.tsv"),
             ("table", "objective_table.tsv"), ("table_html", "objective_table.html"),
+            ("comparisons", "comparisons.tsv"), ("comparisons_html", "comparisons.html"),
             ("plot", "metrics.png"))}
     evaluate({"tables": tables}, out, {})
     assert "demo_2.tsv: no dataset column" in caplog.text
@@ -297,6 +298,11 @@ def test_evaluate_stage_writes_the_tables_per_dataset_and_skips_a_table_without_
     assert float(table[-1]["balance_error_lu"]) == 2.0 and table[-1]["n_tracks"] == "2"
     assert "<td>musdb18hq</td><td>Rule-based</td><td>1</td><td>4.00</td>" in (
         tmp_path / "out" / "objective_table.html").read_text()
+    # the paired comparisons: professional is no side; one song per dataset gives a
+    # difference but no interval, and nothing significant
+    comparisons = read("comparisons")
+    assert {(r["condition_a"], r["condition_b"]) for r in comparisons} == set()
+    assert "<h1>" in (tmp_path / "out" / "comparisons.html").read_text()
 
 
 # ------------------------------------------------------------------------------ excerpts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import pytest
 
@@ -165,6 +166,17 @@ def test_evaluate_stage_tables(tiny_run):
     assert {r["dataset"] for r in table} == {"demo"}
     assert (tiny_run / "results/evaluation/objective_table.html").stat().st_size > 1000
     assert (tiny_run / "results/evaluation/metrics.png").stat().st_size > 10_000
+    # the paired comparisons: every pair of the systems' conditions, per metric, tested on
+    # the songs that have both (the professional mix is no side)
+    with open(tiny_run / "results/evaluation/comparisons.tsv") as fh:
+        comparisons = list(csv.DictReader(fh, delimiter="\t"))
+    pairs = {(r["condition_a"], r["condition_b"]) for r in comparisons}
+    systems = [c for c in ("unprocessed", "commercial", "rule_based", "data_driven")
+               if any(r["condition"] == c for r in table)]
+    assert pairs == set(itertools.combinations(systems, 2))
+    assert all(r["lower"] in (r["condition_a"], r["condition_b"], "neither")
+               for r in comparisons)
+    assert "<table>" in (tiny_run / "results/evaluation/comparisons.html").read_text()
 
 
 def test_disk_no_copies_temporaries_gone_kept_audio_compressed(tiny_run):

@@ -140,6 +140,13 @@ rule evaluate:
             category="Objective evaluation",
             labels={"figure": "table per dataset"},
         ),
+        comparisons="results/evaluation/comparisons.tsv",
+        comparisons_html=report(
+            "results/evaluation/comparisons.html",
+            caption="../report/comparisons.rst",
+            category="Objective evaluation",
+            labels={"figure": "paired comparisons"},
+        ),
         plot=report(
             "results/evaluation/metrics.png",
             caption="../report/evaluation.rst",
@@ -155,5 +162,7 @@ rule evaluate:
     threads: 1
     resources:
         mem_mb=1000,
+    params:
+        alpha=lookup(dpath="analysis/alpha", within=config),
     script:
         "../scripts/evaluate.py"

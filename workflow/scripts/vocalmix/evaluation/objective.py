@@ -62,7 +62,8 @@ log = logging.getLogger(__name__)
 __all__ = ["METRICS", "TABLE_METRICS", "ALL", "balance_lu", "loudness_error_lu",
            "unnormalised_lufs", "mel_distance_db", "centroid_error_hz", "mrstft_distance",
            "fitted_t60", "compare", "evaluate_track", "summarise", "objective_table",
-           "objective_table_html", "plot_metrics"]
+           "objective_table_html", "paired_comparisons", "COMPARISON_COLUMNS",
+           "comparisons_html", "plot_metrics"]
 
 #: (column, unit, label) of every metric, in table order: the loudness metrics (mix, then
 #: the vocal's balance and range), the spectral ones, the reverb.
@@ -454,6 +455,139 @@ def objective_table(rows: list[dict]) -> list[dict]:
                 rec[metric] = float(v.mean()) if v.size else None
             out.append(rec)
     return out
+
+
+#: Columns of :func:`paired_comparisons` (``comparisons.tsv``).
+COMPARISON_COLUMNS = ("dataset", "metric", "unit", "condition_a", "condition_b", "n",
+                      "mean_a", "mean_b", "mean_diff", "ci_low", "ci_high", "t", "df", "p_t",
+                      "p_t_holm", "cohen_dz", "wilcoxon_w", "p_wilcoxon", "p_wilcoxon_holm",
+                      "rank_biserial", "lower", "significant")
+
+
+def paired_comparisons(rows: list[dict], alpha: float = 0.05) -> list[dict]:
+    """Which condition's errors are lower, song by song: paired tests of every pair of
+    conditions but the professional mix (whose errors are 0 by definition), per dataset and
+    metric.
+
+    The means of the objective table say which condition is lower on average; a handful of
+    songs can make that order. Here each song is a unit measured under both conditions of
+    a pair (songs missing either value are left out of that pair): the mean difference
+    ``a - b`` with its ``1 - alpha`` t interval, the paired t-test and the Wilcoxon
+    signed-rank test (:func:`vocalmix.stats.paired.paired_test`), Holm-corrected over the
+    pairs of one dataset and metric (the family of :func:`vocalmix.stats.analysis.posthoc`
+    too). ``lower`` names the condition with the lower errors where the Holm-corrected
+    Wilcoxon test is significant at ``alpha``, else "neither" (the rank test: one song's
+    outlying error cannot decide it); ``significant`` says the same as a boolean.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of ``per_track.tsv`` (as for :func:`summarise`): ``track``, ``dataset``,
+        ``condition`` and the metric columns.
+    alpha : float
+        Significance level (config ``analysis.alpha``).
+
+    Returns
+    -------
+    list of dict
+        :data:`COMPARISON_COLUMNS`, one row per dataset (in name order, then :data:`ALL`
+        where there is more than one), metric (:data:`TABLE_METRICS` order) and pair
+        (conditions in :data:`CONDITIONS` order, ``condition_a`` the earlier one).
+    """
+    import itertools
+
+    from vocalmix.stats.paired import holm, paired_test
+
+    units = {m: unit for m, unit, _ in METRICS}
+    blocks = _blocks(rows)
+    if len(blocks) <= 2:  # one dataset (or none named): its block and ALL hold the same rows
+        blocks = blocks[:1]
+    out = []
+    for dataset, block in blocks:
+        present = [c for c in CONDITIONS if c != REFERENCE
+                   and any(r["condition"] == c for r in block)]
+        for metric in TABLE_METRICS:
+            def values(c: str) -> dict:
+                found = {}
+                for r in block:
+                    v = r.get(metric)
+                    if r["condition"] == c and v is not None and math.isfinite(float(v)):
+                        found[(r.get("dataset"), r["track"])] = float(v)
+                return found
+
+            family = []
+            for a, b in itertools.combinations(present, 2):
+                va, vb = values(a), values(b)
+                both = sorted(set(va) & set(vb))
+                if not both:
+                    continue
+                test = paired_test([va[k] for k in both], [vb[k] for k in both], alpha)
+                family.append({"dataset": dataset, "metric": metric, "unit": units[metric],
+                               "condition_a": a, "condition_b": b, **test})
+            for key in ("p_t", "p_wilcoxon"):
+                for row, adj in zip(family, holm([r[key] for r in family])):
+                    row[f"{key}_holm"] = adj
+            for row in family:
+                significant = bool(row["p_wilcoxon_holm"] < alpha)  # NaN compares False
+                row["significant"] = significant
+                row["lower"] = ("neither" if not significant else
+                                row["condition_a"] if row["mean_diff"] < 0 else
+                                row["condition_b"])
+                out.append({k: row[k] for k in COMPARISON_COLUMNS})
+    return out
+
+
+def comparisons_html(comparisons: list[dict], *, title: str) -> str:
+    """:func:`paired_comparisons` as an HTML page for Snakemake's report: per dataset, a
+    table of the pairs (rows) by the metrics (columns), each cell the mean difference
+    ``a - b`` with its interval and the Holm-corrected Wilcoxon p, bold where significant
+    (negative: ``a``'s errors are lower)."""
+    import html
+
+    labels = {m: (unit, label) for m, unit, label in METRICS}
+    metrics = [m for m in TABLE_METRICS if any(c["metric"] == m for c in comparisons)]
+    head = ("<tr><th>condition a</th><th>condition b</th>" + "".join(
+        f"<th>{html.escape(labels[m][1])}"
+        + (f" ({html.escape(labels[m][0])})" if labels[m][0] else "") + "</th>"
+        for m in metrics) + "</tr>")
+    parts = []
+    for dataset in dict.fromkeys(c["dataset"] for c in comparisons):
+        cells: dict = {}
+        for c in comparisons:
+            if c["dataset"] == dataset:
+                cells.setdefault((c["condition_a"], c["condition_b"]), {})[c["metric"]] = c
+        body = []
+        for (a, b), by_metric in cells.items():
+            tds = []
+            for m in metrics:
+                c = by_metric.get(m)
+                if c is None:
+                    tds.append("<td></td>")
+                    continue
+                d = _HTML_DECIMALS[labels[m][0]]
+                text = f"{c['mean_diff']:+.{d}f}"
+                if math.isfinite(c["ci_low"]):
+                    text += f" [{c['ci_low']:+.{d}f}, {c['ci_high']:+.{d}f}]"
+                p = c["p_wilcoxon_holm"]
+                text += (f" <small>p={p:.3f}, n={c['n']}</small>" if math.isfinite(p)
+                         else f" <small>n={c['n']}</small>")
+                tds.append(f"<td><b>{text}</b></td>" if c["significant"] else f"<td>{text}</td>")
+            body.append(f"<tr><td>{html.escape(LABELS[a])}</td><td>{html.escape(LABELS[b])}"
+                        "</td>" + "".join(tds) + "</tr>")
+        parts += [f"<h2>{html.escape(str(dataset))}</h2>", "<table>", head, *body, "</table>"]
+    return "\n".join([
+        "<!DOCTYPE html>",
+        f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;font-size:13px;margin:1em}"
+        "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 6px}"
+        "td{text-align:right}td:nth-child(-n+2){text-align:left}"
+        "h1{font-size:16px}h2{font-size:14px}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<p>Song by song, the error of condition a minus that of condition b (the objective "
+        "table's metrics; negative: a is closer to the professional mix), its mean with the "
+        "t interval and the Holm-corrected Wilcoxon signed-rank p over the pairs of each "
+        "metric. Bold: significant, so the lower mean is not the work of a few songs.</p>",
+        *parts, "</body></html>", ""])
 
 
 #: Decimals of each metric in the HTML table (the TSV keeps 4).

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from vocalmix.evaluation import objective
-from vocalmix.evaluation.objective import (METRICS, TABLE_METRICS, objective_table,
-                                           objective_table_html, plot_metrics, summarise)
+from vocalmix.evaluation.objective import (COMPARISON_COLUMNS, METRICS, TABLE_METRICS,
+                                           comparisons_html, objective_table,
+                                           objective_table_html, paired_comparisons,
+                                           plot_metrics, summarise)
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,8 @@ def _read_track_table(path: str) -> list[dict] | None:
 
 def evaluate(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
              params: Mapping[str, Any], threads: int = 1) -> None:
-    """Rule ``evaluate``: per-track table, summary, objective table (TSV and HTML) and plot
+    """Rule ``evaluate``: per-track table, summary, objective table (TSV and HTML), paired
+    comparisons of the conditions (TSV and HTML; ``params["alpha"]``, default 0.05) and plot
     of every evaluated track, per dataset; a track whose table is missing or unreadable is
     reported and skipped."""
     from vocalmix.files import atomic_path
@@ -88,6 +91,12 @@ def evaluate(inputs: Mapping[str, Any], outputs: Mapping[str, Any],
                                 title="Objective comparison with the professional mix, "
                                       "per dataset")
     with atomic_path(outputs["table_html"]) as tmp:
+        Path(tmp).write_text(page, encoding="utf-8")
+    comparisons = paired_comparisons(rows, alpha=float(params.get("alpha", 0.05)))
+    write_tsv(outputs["comparisons"], comparisons, columns=list(COMPARISON_COLUMNS))
+    page = comparisons_html(comparisons, title="Paired comparisons of the conditions' errors, "
+                                               "song by song, per dataset")
+    with atomic_path(outputs["comparisons_html"]) as tmp:
         Path(tmp).write_text(page, encoding="utf-8")
     plot_metrics(rows, outputs["plot"])
     for s in summary:

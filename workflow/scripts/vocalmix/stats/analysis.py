@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
+from vocalmix.stats.paired import holm, mean_ci, paired_test
 from vocalmix.stats.rmanova import ANOVA_COLUMNS, rm_anova
 from vocalmix.stats.screening import SCREENING_COLUMNS, ScreeningSettings, post_screening
 from vocalmix.stats.tables import SIMULATED, read_table, title_of, write_table
@@ -175,14 +176,6 @@ def complete_design(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 # ----------------------------------------------------------------------------- statistics
-def _ci(x: np.ndarray, alpha: float) -> tuple[float, float]:
-    n = x.size
-    if n < 2:
-        return math.nan, math.nan
-    half = st.t.ppf(1 - alpha / 2, n - 1) * x.std(ddof=1) / math.sqrt(n)
-    return float(x.mean() - half), float(x.mean() + half)
-
-
 def descriptives(df: pd.DataFrame, alpha: float = _DEFAULTS.alpha, by_item: bool = False
                  ) -> pd.DataFrame:
     """Per condition (or item x condition): n, mean, 95 % t-CI, SD, median, quartiles."""
@@ -194,7 +187,7 @@ def descriptives(df: pd.DataFrame, alpha: float = _DEFAULTS.alpha, by_item: bool
     groups = df.groupby(keys, sort=False)
     for key, g in groups:
         x = g["rating"].to_numpy(dtype=float)
-        lo, hi = _ci(x, alpha)
+        lo, hi = mean_ci(x, alpha)
         q1, med, q3 = np.percentile(x, [25, 50, 75])
         cond = key[-1] if isinstance(key, tuple) else key
         row = {"condition": cond, "label": _label(cond), "n": x.size,
@@ -236,53 +229,18 @@ def friedman(cell: pd.DataFrame) -> dict[str, Any]:
             "note": note}
 
 
-def _holm(p: list[float]) -> list[float]:
-    from statsmodels.stats.multitest import multipletests
-
-    arr = np.asarray(p, dtype=float)
-    out = np.full(arr.shape, np.nan)
-    ok = ~np.isnan(arr)
-    if ok.any():
-        out[ok] = multipletests(arr[ok], method="holm")[1]
-    return out.tolist()
-
-
 def posthoc(cell: pd.DataFrame, alpha: float = _DEFAULTS.alpha) -> pd.DataFrame:
     """Pairwise paired t and Wilcoxon tests on listener means, Holm-corrected."""
     means = cell.groupby(["listener", "condition"])["rating"].mean().unstack("condition")
     order = condition_order(means.columns)
-    rows = []
-    for a, b in itertools.combinations(order, 2):
-        x, y = means[a].to_numpy(float), means[b].to_numpy(float)
-        d = x - y
-        n = d.size
-        row = {"condition_a": a, "condition_b": b, "n": n, "mean_a": x.mean(),
-               "mean_b": y.mean(), "mean_diff": d.mean()}
-        if n >= 2 and d.std(ddof=1) > 0:
-            t, p = st.ttest_rel(x, y)
-            lo, hi = _ci(d, alpha)
-            row.update(t=float(t), df=n - 1, p_t=float(p), ci_low=lo, ci_high=hi,
-                       cohen_dz=d.mean() / d.std(ddof=1))
-        else:
-            row.update(t=math.nan, df=n - 1, p_t=math.nan, ci_low=math.nan,
-                       ci_high=math.nan, cohen_dz=math.nan)
-        nz = d[d != 0]
-        if nz.size >= 1:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                w = st.wilcoxon(x, y)
-            ranks = st.rankdata(np.abs(nz))
-            wp, wm = ranks[nz > 0].sum(), ranks[nz < 0].sum()
-            row.update(wilcoxon_w=float(w.statistic), p_wilcoxon=float(w.pvalue),
-                       rank_biserial=float((wp - wm) / (wp + wm)))
-        else:
-            row.update(wilcoxon_w=math.nan, p_wilcoxon=math.nan, rank_biserial=math.nan)
-        rows.append(row)
+    rows = [{"condition_a": a, "condition_b": b,
+             **paired_test(means[a].to_numpy(float), means[b].to_numpy(float), alpha)}
+            for a, b in itertools.combinations(order, 2)]
     out = pd.DataFrame(rows)
     if out.empty:
         return pd.DataFrame(columns=list(POSTHOC_COLUMNS))
-    out["p_t_holm"] = _holm(out["p_t"].tolist())
-    out["p_wilcoxon_holm"] = _holm(out["p_wilcoxon"].tolist())
+    out["p_t_holm"] = holm(out["p_t"].tolist())
+    out["p_wilcoxon_holm"] = holm(out["p_wilcoxon"].tolist())
     out["significant_t"] = out["p_t_holm"] < alpha
     out["significant_wilcoxon"] = out["p_wilcoxon_holm"] < alpha
     return out[list(POSTHOC_COLUMNS)]
