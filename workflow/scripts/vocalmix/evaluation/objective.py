@@ -575,18 +575,27 @@ def comparisons_html(comparisons: list[dict], *, title: str) -> str:
             body.append(f"<tr><td>{html.escape(LABELS[a])}</td><td>{html.escape(LABELS[b])}"
                         "</td>" + "".join(tds) + "</tr>")
         parts += [f"<h2>{html.escape(str(dataset))}</h2>", "<table>", head, *body, "</table>"]
+    return _html_page(
+        title, "Song by song, the error of condition a minus that of condition b (the "
+        "objective table's metrics; negative: a is closer to the professional mix), its mean "
+        "with the t interval and the Holm-corrected Wilcoxon signed-rank p over the pairs of "
+        "each metric. Bold: significant, so the lower mean is not the work of a few songs.",
+        parts, css="h2{font-size:14px}")
+
+
+def _html_page(title: str, intro: str, parts: list[str], css: str = "") -> str:
+    """A standalone report page: ``title`` as its heading, the paragraph ``intro``, then
+    ``parts`` (HTML), in the objective pages' style plus ``css``."""
+    import html
+
     return "\n".join([
         "<!DOCTYPE html>",
         f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;font-size:13px;margin:1em}"
         "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 6px}"
         "td{text-align:right}td:nth-child(-n+2){text-align:left}"
-        "h1{font-size:16px}h2{font-size:14px}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        "<p>Song by song, the error of condition a minus that of condition b (the objective "
-        "table's metrics; negative: a is closer to the professional mix), its mean with the "
-        "t interval and the Holm-corrected Wilcoxon signed-rank p over the pairs of each "
-        "metric. Bold: significant, so the lower mean is not the work of a few songs.</p>",
+        f"h1{{font-size:16px}}{css}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>", f"<p>{intro}</p>",
         *parts, "</body></html>", ""])
 
 
@@ -642,20 +651,13 @@ def objective_table_html(table: list[dict], summary: list[dict], *, title: str) 
             cells.append(text)
         cls = " class='all'" if r["dataset"] == ALL else ""
         body.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return "\n".join([
-        "<!DOCTYPE html>",
-        f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;font-size:13px;margin:1em}"
-        "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 6px}"
-        "td{text-align:right}td:nth-child(-n+2){text-align:left}"
-        "tr.all td{font-weight:bold}h1{font-size:16px}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        "<p>Mean absolute error of each condition against the professional mix over the "
+    return _html_page(
+        title, "Mean absolute error of each condition against the professional mix over the "
         "tracks of each dataset; lower is better, the professional mix is 0. The mix "
         "loudness error compares the mixes before the listening normalisation. A mean over "
         "fewer tracks than the row's shows its n: the stem metrics need stems (a supplied "
-        "render has none), and the T60 fit a free decay in the vocal.</p>",
-        "<table>", *head, *body, "</table>", "</body></html>", ""])
+        "render has none), and the T60 fit a free decay in the vocal.",
+        ["<table>", *head, *body, "</table>"], css="tr.all td{font-weight:bold}")
 
 
 #: Markers of the datasets in :func:`plot_metrics`, in name order.
