@@ -183,6 +183,29 @@ def test_data_driven_adds_no_reverb_to_a_take_as_wet_as_predicted(song):
     assert dry_recipe.vocal.reverb is not None  # the same prediction, a dry take: reverb
 
 
+def test_data_driven_starts_its_drr_search_where_it_is_told(song):
+    """``first_return_lu``: the first level tried puts the return that many LU under the
+    take as it sits in the mix; None: the predicted level (-12 dB here) is the first."""
+    from vocalmix.dsp.reverb import reverb_return
+    from vocalmix.measure.loudness import integrated_loudness
+
+    dry, backing = song
+    flat = np.zeros(len(OCTAVE_HZ))
+    predicted = _data_driven(dry, backing, _models(flat, drr_db=3.0)).recipe
+    steps = predicted.analysis["reverb_level"]["drr_steps"]
+    assert steps[0]["wet_db"] == pytest.approx(-12.0)
+    choice = _data_driven(dry, backing, _models(flat, drr_db=3.0), first_return_lu=-9.0)
+    recipe = choice.recipe
+    first = recipe.analysis["reverb_level"]["drr_steps"][0]["wet_db"]
+    # the take as the search saw it: high-passed and equalised as the recipe says
+    take = apply_highpass(dry, SR, recipe.vocal.highpass_hz)
+    if recipe.vocal.eq:
+        take = apply_eq(take, SR, list(recipe.vocal.eq))
+    ret = reverb_return(take, SR, recipe.vocal.reverb.clipped(wet_db=first))
+    in_mix = integrated_loudness(take, SR) + 10 * np.log10(2.0)  # mono take, both channels
+    assert integrated_loudness(ret, SR) - in_mix == pytest.approx(-9.0, abs=0.1)  # LU
+
+
 def test_data_driven_equalises_toward_the_predicted_balance(song):
     dry, backing = song
     highpass = _choose(dry, backing, _row()).recipe.vocal.highpass_hz
