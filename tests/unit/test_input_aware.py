@@ -185,13 +185,17 @@ def test_data_driven_adds_no_reverb_to_a_take_as_wet_as_predicted(song):
 
 def test_data_driven_starts_its_drr_search_where_it_is_told(song):
     """``first_return_lu``: the first level tried puts the return that many LU under the
-    take as it sits in the mix; None: the predicted level (-12 dB here) is the first."""
+    take as it sits in the mix (-9 LU by default); None: the predicted level (-12 dB here)
+    is the first."""
     from vocalmix.dsp.reverb import reverb_return
     from vocalmix.measure.loudness import integrated_loudness
+    from vocalmix.mixing.data_driven import DataDrivenSettings
 
+    assert DataDrivenSettings().first_return_lu == -9.0
     dry, backing = song
     flat = np.zeros(len(OCTAVE_HZ))
-    predicted = _data_driven(dry, backing, _models(flat, drr_db=3.0)).recipe
+    predicted = _data_driven(dry, backing, _models(flat, drr_db=3.0),
+                             first_return_lu=None).recipe
     steps = predicted.analysis["reverb_level"]["drr_steps"]
     assert steps[0]["wet_db"] == pytest.approx(-12.0)
     choice = _data_driven(dry, backing, _models(flat, drr_db=3.0), first_return_lu=-9.0)
