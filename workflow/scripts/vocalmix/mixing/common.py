@@ -23,7 +23,8 @@ from vocalmix.dsp.reverb import RANGES, expected_t60, room_size_for_t60
 
 __all__ = ["PHONE_TAKE_CLEANUP", "prepare_vocal", "SearchedCompressor", "VOCAL_COMPRESSOR",
            "correct_to_key", "search_threshold", "compress_to_range", "CompressedVocal",
-           "room_for_t60", "gain_for", "gain_on_meter", "vocal_highpass_hz", "eq_from_curve",
+           "room_for_t60", "return_level_db", "gain_for", "gain_on_meter", "vocal_highpass_hz",
+           "eq_from_curve",
            "loudest_window", "ToneSettings", "tonal_eq", "filtered_balance_db", "match_drr",
            "RangeMeter"]
 
@@ -294,6 +295,20 @@ def room_for_t60(t60_s: float) -> tuple[float, float]:
         size = max(RANGES["size"][0], t60_s / lo_t)
         return 0.0, size
     return room_size_for_t60(t60_s, 1.0), 1.0
+
+
+def return_level_db(ret_0db: NDArray, sample_rate: int, take_lufs: float, take_channels: int,
+                    return_lu: float) -> float | None:
+    """The reverb's ``wet_db`` at which its return (``ret_0db``, rendered at 0 dB) sits
+    ``return_lu`` LU from the take as the take sits in the mix: a take of integrated
+    loudness ``take_lufs``; a mono one is on both channels of the mix, 3.01 dB louder than
+    it measures alone (BS.1770 sums the channels' powers), and the return is stereo. None
+    where either loudness cannot be measured."""
+    l_ret = loudness.integrated_loudness(ret_0db, sample_rate)
+    l_dry = take_lufs + (10 * math.log10(2.0) if take_channels == 1 else 0.0)
+    if not (math.isfinite(l_ret) and math.isfinite(l_dry)):
+        return None
+    return return_lu - (l_ret - l_dry)
 
 
 def gain_for(vocal_lufs: float, backing_lufs: float, target_lu: float) -> float:

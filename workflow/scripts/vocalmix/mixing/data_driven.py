@@ -14,8 +14,10 @@
      beside a free broadband offset that is dropped: the gain is the level's decision);
    * compression: the threshold searched (as in the rule-based system) until the wet vocal's
      loudness range is the predicted one;
-   * reverb: the predicted mid-band T60 (mapped to room size and size), damping, return level
-     and pre-delay, with the send filtered 200 Hz - 8 kHz;
+   * reverb: the predicted mid-band T60 (mapped to room size and size), damping and
+     pre-delay, with the send filtered 200 Hz - 8 kHz; its return level set until the wet
+     take's blind DRR reads the predicted one (the search starting 9 LU under the take), none
+     for a take already as wet (:class:`DataDrivenSettings`);
    * level: per window, the predicted ratio minus the wet vocal's measured ratio over the
      processed backing (measured as the training targets were); the gain is their mean over
      the windows where the vocal sings.
@@ -42,8 +44,8 @@ from vocalmix.features.extract import WindowSettings
 from vocalmix.mixing.base import MixChoice, MixContext, RenderedVocal
 from vocalmix.mixing.common import (VOCAL_COMPRESSOR, RangeMeter, ToneSettings,
                                     compress_to_range, eq_from_curve, gain_on_meter, match_drr,
-                                    prepare_vocal, room_for_t60, search_threshold, tonal_eq,
-                                    vocal_highpass_hz)
+                                    prepare_vocal, return_level_db, room_for_t60,
+                                    search_threshold, tonal_eq, vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
 
@@ -338,15 +340,13 @@ def _first_level(ret_0db: NDArray, take: NDArray, sample_rate: int,
     """The reverb at the first level the DRR search tries: the predicted one
     (``return_lu`` None, or loudness that cannot be measured), else the level at which the
     return (``ret_0db``, rendered at 0 dB) is ``return_lu`` LU from ``take`` as the take sits
-    in the mix (a mono take on both channels measures 3.01 dB louder there)."""
+    in the mix (:func:`vocalmix.mixing.common.return_level_db`)."""
     if return_lu is None:
         return predicted
-    l_ret = loudness.integrated_loudness(ret_0db, sample_rate)
-    l_dry = loudness.integrated_loudness(take, sample_rate) + (
-        10 * math.log10(2.0) if np.atleast_2d(take).shape[0] == 1 else 0.0)
-    if not (math.isfinite(l_ret) and math.isfinite(l_dry)):
-        return predicted
-    return predicted.clipped(wet_db=float(return_lu - (l_ret - l_dry)))
+    wet_db = return_level_db(ret_0db, sample_rate,
+                             loudness.integrated_loudness(take, sample_rate),
+                             np.atleast_2d(take).shape[0], return_lu)
+    return predicted if wet_db is None else predicted.clipped(wet_db=float(wet_db))
 
 
 class DataDrivenMixer:

@@ -90,8 +90,8 @@ from vocalmix.features.summary import target_shape_db
 from vocalmix.mixing.base import MixChoice, MixContext, RenderedBacking, RenderedVocal
 from vocalmix.mixing.common import (VOCAL_COMPRESSOR, RangeMeter, SearchedCompressor,
                                     ToneSettings, compress_to_range, gain_for, loudest_window,
-                                    match_drr, prepare_vocal, room_for_t60, search_threshold,
-                                    tonal_eq, vocal_highpass_hz)
+                                    match_drr, prepare_vocal, return_level_db, room_for_t60,
+                                    search_threshold, tonal_eq, vocal_highpass_hz)
 
 log = logging.getLogger(__name__)
 
@@ -344,14 +344,9 @@ def reverb_rules(dry_vocal: NDArray, sample_rate: int, tempo_bpm: float, crest_d
         """The return at 0 dB and the settings at the rule's level (rendered only when
         reverb is to be added: a take already as wet needs neither)."""
         ret = reverb_return(dry_vocal, sample_rate, probe)
-        l_ret = loudness.integrated_loudness(ret, sample_rate)
-        # the return is stereo; a mono take sits on both channels of the mix, 3.01 dB
-        # louder than it measures alone (BS.1770 sums the channels' powers)
-        l_dry = dry_lufs + (10 * math.log10(2.0) if np.atleast_2d(dry_vocal).shape[0] == 1
-                            else 0.0)
-        wet_db = (level - (l_ret - l_dry) if math.isfinite(l_ret) and math.isfinite(l_dry)
-                  else -15.0)
-        return ret, probe.clipped(wet_db=float(wet_db))
+        wet_db = return_level_db(ret, sample_rate, dry_lufs, np.atleast_2d(dry_vocal).shape[0],
+                                 level)
+        return ret, probe.clipped(wet_db=float(-15.0 if wet_db is None else wet_db))
 
     if reference is not None and reference.t60_s is not None and reference.drr_db is not None:
         return _match_drr(dry_vocal, sample_rate, first_guess, reference.drr_db, s, info,
