@@ -25,21 +25,26 @@ def _peak_allocated(fn, *args, **kwargs) -> tuple[object, int]:
     return result, peak - start
 
 
-def test_true_peak_meter_allocates_no_copy_of_the_signal():
+@pytest.mark.parametrize("channels", [1, 2])
+def test_true_peak_meter_allocates_no_copy_of_the_signal(channels):
     from vocalmix.measure.loudness import true_peak_dbtp
 
     rng = np.random.default_rng(0)
     allocated = {}
     for seconds in (120, 360):
-        x = (0.1 * rng.standard_normal((2, seconds * SR))).astype(np.float32)
-        x[1, 123_457] = 0.9
+        x = (0.1 * rng.standard_normal((channels, seconds * SR))).astype(np.float32)
+        x[channels - 1, 123_457] = 0.9
         peak_db, allocated[seconds] = _peak_allocated(true_peak_dbtp, x, SR)
         assert peak_db == pytest.approx(20 * np.log10(0.9), abs=0.5)
-    # runs of 64k samples, 2 MB at a time per channel thread for the level scan: a fixed
-    # few MB, where the padded copy and its absolute value took twice the signal (254 MB at
-    # 360 s)
-    assert allocated[360] < 10e6
-    assert allocated[360] - allocated[120] < 1e6
+        # runs of 64k samples, 2 MB at a time per channel thread for the level scan: a fixed
+        # few MB per channel (4.2 MB measured), where the padded copy and its absolute value
+        # took twice the signal (254 MB for 360 s of stereo)
+        assert allocated[seconds] < channels * 5e6
+    if channels == 1:
+        # one thread: the same working set whatever the length. (With two channel threads
+        # the peak depends on how long their working sets overlap: 6.3 to 9.0 MB measured
+        # for the same call, so only the bound above applies there.)
+        assert allocated[360] - allocated[120] < 1e6
 
 
 @pytest.mark.parametrize("channels", [1, 2])
