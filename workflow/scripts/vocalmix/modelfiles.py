@@ -37,7 +37,7 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["ModelFileError", "MAX_CHECKPOINT_BYTES", "plain", "write_checkpoint",
-           "read_checkpoint", "read_checkpoint_arrays"]
+           "read_checkpoint", "read_checkpoint_arrays", "load_task_model"]
 
 #: Checkpoints larger than this are refused before reading (the project's are < 10 MB).
 MAX_CHECKPOINT_BYTES = 2 * 1024 ** 3
@@ -484,3 +484,33 @@ def read_checkpoint_arrays(path: str | os.PathLike, *,
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path}: not a readable {what} (corrupt or foreign file: "
                              f"{first[:200]})") from None
+
+
+def load_task_model(path: str | os.PathLike, read: Callable[[Path], Any],
+                    build: Callable[[Any], Any]) -> Any:
+    """A vocalmix task model from the checkpoint at ``path``: ``read(path)`` gives the
+    checkpoint (:func:`read_checkpoint` with torch, :func:`read_checkpoint_arrays`
+    without), ``build(checkpoint)`` the model from its ``meta`` and ``state_dict``; what
+    ``build`` returns is returned. The one place the two loaders (torch's
+    :func:`vocalmix.models.nets.load_checkpoint`, numpy's
+    :func:`vocalmix.models.inference.load_numpy_checkpoint`) say what a missing or foreign
+    file is.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ModelFileError
+        The file is corrupt or foreign (from ``read``), or ``build`` fails on it: not a
+        vocalmix task model (one line naming it).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no model checkpoint (train the models first: "
+                                "snakemake results/models/summary.tsv)")
+    ckpt = read(path)
+    try:
+        return build(ckpt)
+    except (TypeError, KeyError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelFileError(f"{path}: not a vocalmix task model ({first[:200]})") from None

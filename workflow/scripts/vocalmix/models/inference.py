@@ -37,15 +37,14 @@ most 1e-6 LU (level, loudness range), 1e-5 for reverb and 2e-5 dB for EQ (output
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from vocalmix.modelfiles import ModelFileError, read_checkpoint_arrays
+from vocalmix.modelfiles import load_task_model, read_checkpoint_arrays
 
-__all__ = ["ARCH_DEFAULTS", "BN_EPS", "DEFAULT_BATCH", "NumpyMixNet", "NumpyPredictor",
-           "load_numpy_checkpoint"]
+__all__ = ["ARCH_DEFAULTS", "BN_EPS", "DEFAULT_BATCH", "NumpyMixNet", "TaskPredictor",
+           "NumpyPredictor", "load_numpy_checkpoint"]
 
 #: :class:`vocalmix.models.nets.MixNet`'s keyword defaults, for a checkpoint's ``arch`` that
 #: leaves one out (a test holds them to ``MixNet.__init__``'s signature).
@@ -242,42 +241,60 @@ class NumpyMixNet:
 
 def load_numpy_checkpoint(path: str | os.PathLike) -> tuple[NumpyMixNet, dict]:
     """A task model saved by :func:`vocalmix.models.nets.save_checkpoint`, as a
-    :class:`NumpyMixNet` and its meta; never runs code from the file.
-
-    Raises
-    ------
-    FileNotFoundError
-        No file at ``path``.
-    vocalmix.modelfiles.ModelFileError
-        The file is corrupt, foreign, or not a vocalmix task model (one line naming it).
+    :class:`NumpyMixNet` and its meta; never runs code from the file. Raises as
+    :func:`vocalmix.modelfiles.load_task_model` does (FileNotFoundError, ModelFileError).
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no model checkpoint (train the models first: "
-                                "snakemake results/models/summary.tsv)")
-    ckpt = read_checkpoint_arrays(path, what="vocalmix task model")
-    try:
-        meta = ckpt["meta"]
-        net = NumpyMixNet.from_state_dict(ckpt["state_dict"], dict(meta["arch"]),
-                                          len(meta["targets"]))
-    except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelFileError(f"{path}: not a vocalmix task model ({first[:200]})") from None
-    return net, meta
+
+    return load_task_model(path, _read_arrays, _numpy_model)
 
 
-class NumpyPredictor:
-    """A trained task model applied to log-mel windows, in target units, without torch: the
-    interface and the numbers of :class:`vocalmix.models.nets.Predictor`."""
+def _read_arrays(path) -> dict:
+    return read_checkpoint_arrays(path, what="vocalmix task model")
 
-    def __init__(self, net: NumpyMixNet, meta: dict):
-        self.net, self.meta = net, meta
+
+def _numpy_model(ckpt: dict) -> tuple[NumpyMixNet, dict]:
+    meta = ckpt["meta"]
+    return NumpyMixNet.from_state_dict(ckpt["state_dict"], dict(meta["arch"]),
+                                       len(meta["targets"])), meta
+
+
+class TaskPredictor:
+    """What every task predictor reads from its checkpoint's ``meta``: the input and target
+    statistics, the input channels it was trained on and the target names; calling it on
+    ``(n, 2, n_mels, frames)`` log-mel windows (vocal, backing) gives ``(n, n_targets)``
+    predictions from :meth:`predict_inputs` (the subclass's) on its own channels.
+    :class:`NumpyPredictor` here, :class:`vocalmix.models.nets.Predictor` with torch."""
+
+    #: Windows per batch when the caller gives none.
+    batch = DEFAULT_BATCH
+
+    def __init__(self, meta: dict):
+        self.meta = meta
         self.x_mean = np.asarray(meta["input_mean"], dtype=np.float32)[None, :, None, None]
         self.x_std = np.asarray(meta["input_std"], dtype=np.float32)[None, :, None, None]
         self.y_mean = np.asarray(meta["target_mean"], dtype=np.float32)
         self.y_std = np.asarray(meta["target_std"], dtype=np.float32)
         channels = list(meta["input"]["channels"])
         self.channels = [channels.index(c) for c in meta.get("input_channels", channels)]
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.meta["targets"])
+
+    def __call__(self, windows: NDArray, batch: int | None = None) -> NDArray[np.float32]:
+        """``windows``: ``(n, 2, n_mels, frames)`` log-mels (vocal, backing) ->
+        ``(n, n_targets)``; the model uses the channels it was trained on."""
+        return self.predict_inputs(np.asarray(windows)[:, self.channels],
+                                   self.batch if batch is None else batch)
+
+
+class NumpyPredictor(TaskPredictor):
+    """A trained task model applied to log-mel windows, in target units, without torch: the
+    interface and the numbers of :class:`vocalmix.models.nets.Predictor`."""
+
+    def __init__(self, net: NumpyMixNet, meta: dict):
+        super().__init__(meta)
+        self.net = net
         n_in, n_out = net.in_channels, net.n_outputs
         if not (self.x_mean.size == self.x_std.size == len(self.channels) == n_in
                 and self.y_mean.size == self.y_std.size == len(self.targets) == n_out):
@@ -294,22 +311,7 @@ class NumpyPredictor:
         FileNotFoundError, vocalmix.modelfiles.ModelFileError
             As :func:`load_numpy_checkpoint`; also for a meta that does not fit the network.
         """
-        net, meta = load_numpy_checkpoint(path)
-        try:
-            return cls(net, meta)
-        except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelFileError(f"{path}: not a vocalmix task model ({first[:200]})") \
-                from None
-
-    @property
-    def targets(self) -> list[str]:
-        return list(self.meta["targets"])
-
-    def __call__(self, windows: NDArray, batch: int = DEFAULT_BATCH) -> NDArray[np.float32]:
-        """``windows``: ``(n, 2, n_mels, frames)`` log-mels (vocal, backing) ->
-        ``(n, n_targets)``; the model uses the channels it was trained on."""
-        return self.predict_inputs(np.asarray(windows)[:, self.channels], batch)
+        return load_task_model(path, _read_arrays, lambda ckpt: cls(*_numpy_model(ckpt)))
 
     def predict_inputs(self, inputs: NDArray, batch: int = DEFAULT_BATCH
                        ) -> NDArray[np.float32]:

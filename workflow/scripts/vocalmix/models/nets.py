@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from vocalmix.models.dataset import REVERB_TARGETS, TARGETS, eq_target_names, tone_target_names
+from vocalmix.models.inference import TaskPredictor
 
 __all__ = ["TASKS", "MULTITASK", "task_targets", "task_groups", "MixNet", "save_checkpoint", "load_checkpoint", "Predictor",
            "select_device"]
@@ -123,48 +124,30 @@ def load_checkpoint(path: str | Path) -> tuple[MixNet, dict]:
     vocalmix.modelfiles.ModelFileError
         The file is corrupt, foreign, or not a vocalmix task model (one line naming it).
     """
-    from vocalmix.modelfiles import ModelFileError, read_checkpoint
+    from vocalmix.modelfiles import load_task_model, read_checkpoint
 
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no model checkpoint (train the models first: "
-                                "snakemake results/models/summary.tsv)")
-    ckpt = read_checkpoint(path, load=safe_load, what="vocalmix task model")
-    try:
+    def build(ckpt) -> tuple[MixNet, dict]:
         meta = ckpt["meta"]
         model = MixNet(len(meta["targets"]), **meta["arch"])
         model.load_state_dict(ckpt["state_dict"])
-    except (TypeError, KeyError, ValueError, RuntimeError, IndexError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelFileError(f"{path}: not a vocalmix task model ({first[:200]})") from None
-    model.eval()
-    return model, meta
+        return model.eval(), meta
+
+    return load_task_model(
+        path, lambda p: read_checkpoint(p, load=safe_load, what="vocalmix task model"), build)
 
 
-class Predictor:
+class Predictor(TaskPredictor):
     """A trained task model applied to log-mel windows, in target units."""
 
+    batch = 64
+
     def __init__(self, model: MixNet, meta: dict):
-        self.model, self.meta = model, meta
-        self.x_mean = np.asarray(meta["input_mean"], dtype=np.float32)[None, :, None, None]
-        self.x_std = np.asarray(meta["input_std"], dtype=np.float32)[None, :, None, None]
-        self.y_mean = np.asarray(meta["target_mean"], dtype=np.float32)
-        self.y_std = np.asarray(meta["target_std"], dtype=np.float32)
-        channels = list(meta["input"]["channels"])
-        self.channels = [channels.index(c) for c in meta.get("input_channels", channels)]
+        super().__init__(meta)
+        self.model = model
 
     @classmethod
     def load(cls, path: str | Path) -> "Predictor":
         return cls(*load_checkpoint(path))
-
-    @property
-    def targets(self) -> list[str]:
-        return list(self.meta["targets"])
-
-    def __call__(self, windows: NDArray, batch: int = 64) -> NDArray[np.float32]:
-        """``windows``: ``(n, 2, n_mels, frames)`` log-mels (vocal, backing) ->
-        ``(n, n_targets)``; the model uses the channels it was trained on."""
-        return self.predict_inputs(np.asarray(windows)[:, self.channels], batch)
 
     def predict_inputs(self, inputs: NDArray, batch: int = 64) -> NDArray[np.float32]:
         """Like calling the predictor, on windows holding only the model's own channels."""
